@@ -1,0 +1,47 @@
+"""The ``routereval`` command. Sub-commands live in their own modules and import
+their heavy dependencies inside the command, so ``routereval --help`` stays fast."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from routereval.cli import bench as bench_command
+from routereval.cli import data as data_commands
+
+app = typer.Typer(
+    name="routereval",
+    help="The benchmark and toolkit for routing LLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_commands.app, name="data")
+app.command("bench")(bench_command.bench)
+
+
+def main() -> None:
+    """Console entry point: user errors become one red line and exit code 1."""
+    from routereval.errors import RouterEvalError
+
+    try:
+        app(standalone_mode=False)
+    except RouterEvalError as exc:
+        from routereval.cli.output import error
+
+        error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise

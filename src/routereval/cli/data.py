@@ -1,0 +1,169 @@
+"""``routereval data``: list, pull, inspect and import performance records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="List, pull, inspect and import performance records.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_datasets(
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document instead of a table."),
+) -> None:
+    """Registered datasets and the ones stored in the routereval home."""
+    from routereval.cli.output import console, print_json
+    from routereval.sources.catalog import imported_names, store_path
+    from routereval.sources.registry import all_specs
+
+    specs = all_specs()
+    stored = set(imported_names())
+    rows = [
+        {
+            "name": s.name,
+            "kind": "registered",
+            "stored": s.name in stored,
+            "n_prompts": s.n_prompts,
+            "n_models": s.n_models,
+            "license": s.license,
+            "description": s.description,
+        }
+        for s in specs.values()
+    ]
+    rows += [
+        {"name": n, "kind": "imported", "stored": True, "n_prompts": None, "n_models": None,
+         "license": None, "description": str(store_path(n))}
+        for n in sorted(stored - set(specs))
+    ]
+    if json_out:
+        print_json({"datasets": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title="routereval datasets")
+    for col in ("name", "prompts x models", "stored", "license", "description"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        shape = f"{r['n_prompts']:,} x {r['n_models']}" if r["n_prompts"] else ""
+        table.add_row(r["name"], shape, "yes" if r["stored"] else "", r["license"] or "", r["description"])
+    console.print(table)
+
+
+@app.command("pull")
+def pull(
+    name: str = typer.Argument(..., help="A registered dataset name (see `routereval data list`)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if already stored."),
+) -> None:
+    """Download a registered dataset (or read it from $ROUTEREVAL_MIRROR) and store its records."""
+    from routereval.cli.output import console
+    from routereval.records import load_benchmark
+    from routereval.sources.catalog import pull as pull_dataset
+
+    path = pull_dataset(name, force=force)
+    bench = load_benchmark(path)
+    console.print(f"[green]stored[/] {bench!r} at {path}")
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="A long or wide table (CSV, TSV, Parquet, JSONL) or a RouterEval .pkl."),
+    name: str = typer.Option(..., "--name", help="The name to use it by in every command."),
+    layout: Optional[str] = typer.Option(None, help="long or wide (default: detected)."),
+    score_scale: Optional[str] = typer.Option(
+        None, "--score-scale", help="LO,HI: scores are on this scale and are rescaled to [0, 1]."
+    ),
+) -> None:
+    """Store your own performance records under a name."""
+    from routereval.cli.output import console
+    from routereval.errors import DataError
+    from routereval.records import load_benchmark
+    from routereval.sources.catalog import import_table
+
+    options: dict = {}
+    if layout is not None:
+        options["layout"] = layout
+    if score_scale is not None:
+        try:
+            lo, hi = (float(x) for x in score_scale.split(","))
+        except ValueError as exc:
+            raise DataError(f"--score-scale must be LO,HI (two numbers), got {score_scale!r}") from exc
+        options["score_scale"] = (lo, hi)
+    stored = import_table(path, name, **options)
+    console.print(f"[green]imported[/] {load_benchmark(stored)!r} as {name!r}")
+
+
+def dataset_info(bench) -> dict:
+    """The summary document behind ``data info --json``."""
+    summary = bench.model_summary()
+    tasks = bench.prompts.groupby("task", sort=False).size()
+    n_records = int(summary["n_records"].sum())
+    models = bench.models.merge(summary, on="name")
+    return {
+        "name": bench.name,
+        "kind": bench.kind,
+        "n_prompts": bench.n_prompts,
+        "n_models": bench.n_models,
+        "n_records": n_records,
+        "n_missing": bench.n_prompts * bench.n_models - n_records,
+        "has_text": bool(bench.prompts["text"].notna().any()),
+        "has_costs": bench.costs is not None,
+        "embeddings": sorted(bench.embeddings),
+        "tasks": [{"name": t, "n_prompts": int(n)} for t, n in tasks.items()],
+        "models": [
+            {
+                "name": r.name,
+                "mean_score": float(r.mean_score),
+                "n_records": int(r.n_records),
+                "coverage": r.n_records / bench.n_prompts if bench.n_prompts else 0.0,
+                "input_price": float(r.input_price),
+                "output_price": float(r.output_price),
+            }
+            for r in models.itertuples()
+        ],
+        "provenance": bench.provenance,
+    }
+
+
+@app.command("info")
+def info(
+    dataset: str = typer.Argument(..., help="A dataset name or a path."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
+) -> None:
+    """Models (mean score, coverage), prompts, tasks and missing records of a dataset."""
+    from rich.table import Table
+
+    from routereval.cli.output import console, print_json
+    from routereval.sources.catalog import load_dataset
+
+    bench = load_dataset(dataset)
+    doc = dataset_info(bench)
+    if json_out:
+        print_json(doc)
+        return
+    console.print(
+        f"[bold]{doc['name']}[/]: {doc['n_prompts']:,} prompts x {doc['n_models']} models, "
+        f"{doc['kind']} scores, {doc['n_records']:,} records, {doc['n_missing']:,} missing "
+        f"({doc['n_missing'] / max(1, doc['n_prompts'] * doc['n_models']):.1%})"
+    )
+    prov = doc["provenance"]
+    if prov:
+        console.print(f"source: {prov.get('source', '?')}  licence: {prov.get('license', '?')}  "
+                      f"version: {prov.get('version', '?')}", highlight=False)
+    models = Table(title="models (sorted by mean score)")
+    for col, just in (("model", "left"), ("mean score", "right"), ("records", "right"),
+                      ("coverage", "right"), ("$/1M in", "right"), ("$/1M out", "right")):
+        models.add_column(col, justify=just)
+    for m in sorted(doc["models"], key=lambda m: -(m["mean_score"] if m["mean_score"] == m["mean_score"] else -1)):
+        price = lambda v: "" if v != v else f"{v:.2f}"  # noqa: E731 - NaN prices print blank
+        models.add_row(m["name"], f"{m['mean_score']:.4f}", f"{m['n_records']:,}", f"{m['coverage']:.1%}",
+                       price(m["input_price"]), price(m["output_price"]))
+    console.print(models)
+    tasks = Table(title=f"{len(doc['tasks'])} tasks")
+    tasks.add_column("task")
+    tasks.add_column("prompts", justify="right")
+    for t in doc["tasks"]:
+        tasks.add_row(t["name"], f"{t['n_prompts']:,}")
+    console.print(tasks)

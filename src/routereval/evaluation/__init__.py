@@ -1,0 +1,1 @@
+"""Evaluation: run routers on pool datasets and measure them."""

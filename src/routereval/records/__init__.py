@@ -1,0 +1,15 @@
+"""Performance records: the :class:`Benchmark` type and its on-disk store."""
+
+from routereval.records.benchmark import BINARY, CONTINUOUS, Benchmark, decode_scores, encode_scores
+from routereval.records.store import is_store, load_benchmark, save_benchmark
+
+__all__ = [
+    "BINARY",
+    "CONTINUOUS",
+    "Benchmark",
+    "decode_scores",
+    "encode_scores",
+    "is_store",
+    "load_benchmark",
+    "save_benchmark",
+]

@@ -1,0 +1,1 @@
+"""Reports: result rows rendered as terminal tables and Markdown."""

@@ -1,0 +1,77 @@
+"""Result rows -> RouterEval-shaped tables: one block per pool size, one row per router."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+COLUMNS = ("router", "mu_o", "95% CI", "V_R", "V_B", "E_p", "E_sel", "n_test")
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table_rows(rows: Iterable[dict[str, Any]]) -> list[list[str]]:
+    """Formatted cells in :data:`COLUMNS` order."""
+    return [
+        [
+            r["router"],
+            _fmt(r["mu_o"]),
+            f"[{_fmt(r['mu_o_lo'])}, {_fmt(r['mu_o_hi'])}]",
+            _fmt(r["V_R"]),
+            _fmt(r["V_B"]),
+            _fmt(r["E_p"]),
+            _fmt(r["E_sel"]),
+            _fmt(r["n_test"]),
+        ]
+        for r in rows
+    ]
+
+
+def blocks(rows: list[dict[str, Any]], by_group: bool = False) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(title, rows) per (dataset, benchmark, m[, group]) in first-seen order."""
+    wanted = [r for r in rows if (r["group"] != "mean") == by_group]
+    out: dict[tuple, list] = {}
+    for r in wanted:
+        key = (r["dataset"], r["benchmark"], r["m"]) + ((r["group"],) if by_group else ())
+        out.setdefault(key, []).append(r)
+    titled = []
+    for key, block in out.items():
+        dataset, benchmark, m = key[:3]
+        name = dataset if dataset == benchmark else f"{dataset} / {benchmark}"
+        group = key[3] if by_group else "mean of " + ", ".join(block[0].get("groups", []))
+        titled.append((f"{name}, m = {m} ({group})", block))
+    return titled
+
+
+def print_tables(rows: list[dict[str, Any]], by_group: bool = False, console=None) -> None:
+    """Rich tables on the terminal, with the V_R reference under each block."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for title, block in blocks(rows, by_group):
+        table = Table(title=title, title_justify="left")
+        for col in COLUMNS:
+            table.add_column(col, justify="left" if col == "router" else "right")
+        for cells in table_rows(block):
+            table.add_row(*cells)
+        console.print(table)
+        console.print(f"  V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f}", highlight=False)
+
+
+def markdown(rows: list[dict[str, Any]], by_group: bool = False) -> str:
+    """The same tables as GitHub Markdown."""
+    parts = []
+    for title, block in blocks(rows, by_group):
+        parts.append(f"**{title}** (V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f})\n")
+        parts.append("| " + " | ".join(COLUMNS) + " |")
+        parts.append("|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|")
+        parts += ["| " + " | ".join(cells) + " |" for cells in table_rows(block)]
+        parts.append("")
+    return "\n".join(parts)

@@ -1,0 +1,79 @@
+"""PRknn: cosine k-nearest neighbours over the training prompts.
+
+The quality estimate of a candidate on a prompt is the mean of its labels on
+the k training prompts most similar to it (cosine similarity of embeddings);
+pi = softmax(estimates), as in RouterEval. Ties in similarity go to the
+training prompt listed first, so duplicate prompts in the training set give the
+same neighbours on every run and machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from routereval.routers.base import Prompts, Router, register, softmax
+from routereval.routers.policies import check_labels, embeddings_of
+
+# Test rows per similarity block: 1,024 x 10^4 train float32 is ~40 MB.
+_BLOCK_ROWS = 1024
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows stay zero), so a dot product is the cosine."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def nearest_neighbours(query: np.ndarray, base: np.ndarray, k: int) -> np.ndarray:
+    """Indices (n x k) of the ``k`` rows of ``base`` most cosine-similar to each query row.
+
+    Exact ties at the k-th similarity are broken towards the lower base index.
+    Neighbour order within a row is unspecified (callers average over them).
+    """
+    q, b = _unit_rows(query), _unit_rows(base)
+    out = np.empty((len(q), k), dtype=np.int64)
+    for start in range(0, len(q), _BLOCK_ROWS):
+        sims = q[start : start + _BLOCK_ROWS] @ b.T
+        # The k-th largest similarity per row; everything above it is in,
+        # and as many of the rows equal to it as are still needed, first ones first.
+        kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1 : k]
+        above = sims > kth
+        tied = sims == kth
+        need = k - above.sum(axis=1, keepdims=True)
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
+        # Each row has exactly k chosen entries, so the row-major nonzero reshapes cleanly.
+        out[start : start + len(sims)] = np.nonzero(chosen)[1].reshape(len(sims), k)
+    return out
+
+
+@register
+class KNNRouter(Router):
+    """PRknn: mean label of the ``k`` cosine-nearest training prompts per candidate."""
+
+    name = "knn"
+    inputs = "embeddings"
+
+    def __init__(self, k: int = 5) -> None:
+        self.k = k
+
+    def fit(self, prompts: Prompts, labels: np.ndarray) -> KNNRouter:
+        x = embeddings_of(prompts, self.name)
+        y = check_labels(labels, len(x))
+        if not 1 <= int(self.k) <= len(x):
+            raise ValueError(f"k must lie in 1..{len(x)} (the number of training prompts), got {self.k}")
+        self.train_embeddings_ = x
+        self.train_labels_ = y.astype(np.float32)
+        return self
+
+    def predict_quality(self, prompts: Prompts) -> np.ndarray:
+        self._check_fitted("train_labels_")
+        x = embeddings_of(prompts, self.name, self.train_embeddings_.shape[1])
+        out = np.empty((len(x), self.train_labels_.shape[1]))
+        for start in range(0, len(x), _BLOCK_ROWS):
+            idx = nearest_neighbours(x[start : start + _BLOCK_ROWS], self.train_embeddings_, int(self.k))
+            # Gather the neighbours' label rows (block x k x m) and average over k.
+            out[start : start + len(idx)] = self.train_labels_[idx].mean(axis=1, dtype=np.float64)
+        return out
+
+    def predict_proba(self, prompts: Prompts) -> np.ndarray:
+        return softmax(self.predict_quality(prompts))

@@ -1,0 +1,52 @@
+"""MLPR: d -> 256 -> ReLU -> 256 -> ReLU -> m on the prompt embedding.
+
+Trained with binary cross-entropy on the label vector; quality = logits,
+pi = softmax(logits). ``setting="faithful"`` is RouterEval's published recipe
+(Adam lr 1e-4, cosine decay, 100 epochs, batch 1); the default ``"fast"``
+setting is measured against it in ``benchmarks/router_defaults.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from routereval.routers._torch import FeedForwardRouter
+from routereval.routers.base import register
+
+
+@register
+class MLPRouter(FeedForwardRouter):
+    """MLPR: two hidden ReLU layers of ``hidden`` units; arguments left ``None`` come from ``setting``."""
+
+    name = "mlp"
+    SETTINGS: ClassVar[dict[str, dict[str, Any]]] = {
+        "faithful": {"epochs": 100, "lr": 1e-4, "batch_size": 1, "val_fraction": 0.0, "patience": None, "weight_decay": 0.0},
+        "fast": {"epochs": 50, "lr": 1e-3, "batch_size": 64, "val_fraction": 0.1, "patience": 5, "weight_decay": 0.0},
+    }
+
+    def __init__(
+        self,
+        setting: str = "fast",
+        hidden: int = 256,
+        epochs: int | None = None,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        val_fraction: float | None = None,
+        patience: int | None = None,
+        weight_decay: float | None = None,
+        seed: int = 0,
+        n_threads: int = 1,
+    ) -> None:
+        self.setting = setting
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.n_threads = n_threads
+
+    def _hidden(self) -> tuple[int, ...]:
+        return (int(self.hidden), int(self.hidden))

@@ -1,0 +1,42 @@
+"""Shared fixtures: an isolated routereval home and the offline data mirror."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MIRROR = REPO.parent / "shared" / "data" / "github"
+
+
+def mirror_root() -> Path | None:
+    """The mirror of real upstream files: $ROUTEREVAL_MIRROR, else ../shared/data/github."""
+    env = os.environ.get("ROUTEREVAL_MIRROR")
+    root = Path(env) if env else DEFAULT_MIRROR
+    return root if root.is_dir() else None
+
+
+@pytest.fixture(autouse=True)
+def routereval_home(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own empty ROUTEREVAL_HOME, so nothing leaks between tests."""
+    home = tmp_path_factory.mktemp("routereval-home")
+    monkeypatch.setenv("ROUTEREVAL_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def mirror(monkeypatch) -> Path:
+    """The real-data mirror, set as ROUTEREVAL_MIRROR; skips where it is absent."""
+    root = mirror_root()
+    if root is None:
+        pytest.skip("real-data mirror not found: set ROUTEREVAL_MIRROR or place ../shared/data/github beside the repo")
+    monkeypatch.setenv("ROUTEREVAL_MIRROR", str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def shared_home(tmp_path_factory) -> Path:
+    """A home shared by a whole session, for tests that reuse built mirror datasets."""
+    return tmp_path_factory.mktemp("routereval-shared-home")

@@ -1,0 +1,252 @@
+"""The contract every registered router keeps, checked on a tiny learnable matrix.
+
+Sixty hand-written prompts: thirty about mathematics, where candidate 2 is
+right, and thirty about history, where candidate 0 is right; candidate 1 is
+right on every fourth prompt whatever the topic. Embeddings are TF-IDF vectors
+of the texts (L2-normalised). A router that reads the prompts can reach a mean
+score of 1 on it; chance is about 0.42 and the best single candidate 0.5.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from routereval.routers import Prompts, Router, all_routers, make_router
+
+# Small enough that the text encoder fine-tunes in seconds; still learns the topics.
+ROUTER_PARAMS: dict[str, dict] = {
+    "mlc": {"epochs": 4, "batch_size": 8, "max_length": 24, "lr": 1e-4, "head_lr": 1e-2, "warmup_steps": 2},
+}
+
+MATH_SUBJECTS = [
+    "the derivative of x squared plus three x",
+    "the integral of sine x from zero to pi",
+    "the square root of one hundred forty four",
+    "the roots of the quadratic equation x squared minus five x plus six",
+    "the sum of an arithmetic series with ten terms",
+    "the determinant of a two by two matrix",
+    "the probability of rolling two sixes with fair dice",
+    "the limit of one over n as n grows",
+    "the area of a circle with radius four",
+    "the greatest common divisor of forty eight and eighteen",
+]
+MATH_TEMPLATES = ["Compute {}.", "Solve and show the algebra for {}.", "Using calculus or arithmetic, find {}."]
+HISTORY_SUBJECTS = [
+    "the fall of the Roman Empire",
+    "the French Revolution of 1789",
+    "the signing of the Magna Carta",
+    "the reign of Queen Victoria",
+    "the Ming dynasty in China",
+    "the American Civil War",
+    "the voyages of the Portuguese explorers",
+    "the unification of Germany under Bismarck",
+    "the Ottoman conquest of Constantinople",
+    "the Meiji Restoration in Japan",
+]
+HISTORY_TEMPLATES = [
+    "Describe the historical causes of {}.",
+    "Which kings, leaders and armies shaped {}?",
+    "Explain what historians say about {}.",
+]
+
+
+@dataclass(frozen=True)
+class TinyMatrix:
+    train: Prompts
+    train_labels: np.ndarray
+    test_texts: list[str]
+    test_embeddings: np.ndarray
+    test_scores: np.ndarray
+
+    def test_prompts(self, router: Router) -> Prompts:
+        """What a router may see at prediction: the true scores only for the oracle family."""
+        scores = self.test_scores if router.uses_true_scores else None
+        return Prompts(embeddings=self.test_embeddings, texts=self.test_texts, scores=scores)
+
+
+def build_tiny_matrix() -> TinyMatrix:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts, labels = [], []
+    for subjects, templates, right in ((MATH_SUBJECTS, MATH_TEMPLATES, 2), (HISTORY_SUBJECTS, HISTORY_TEMPLATES, 0)):
+        for subject in subjects:
+            for template in templates:
+                row = [0.0, 0.0, 0.0]
+                row[right] = 1.0
+                texts.append(template.format(subject))
+                labels.append(row)
+    labels = np.array(labels)
+    labels[::4, 1] = 1.0
+    emb = TfidfVectorizer().fit_transform(texts).toarray().astype(np.float32)  # rows already unit length
+    order = np.random.default_rng(0).permutation(len(texts))
+    tr, te = order[:40], order[40:]
+    return TinyMatrix(
+        train=Prompts(embeddings=emb[tr], texts=[texts[i] for i in tr], scores=labels[tr]),
+        train_labels=labels[tr],
+        test_texts=[texts[i] for i in te],
+        test_embeddings=emb[te],
+        test_scores=labels[te],
+    )
+
+
+NAMES = sorted(all_routers())
+
+
+def new_router(name: str) -> Router:
+    return make_router(name, **ROUTER_PARAMS.get(name, {}))
+
+
+def is_learned(cls: type[Router]) -> bool:
+    """Routers that learn from the prompts (not the oracle family, not a constant choice)."""
+    return not cls.uses_true_scores and cls.inputs != "none"
+
+
+def snapshot(value: object) -> object:
+    """A comparable copy of an object's state: arrays and torch weights by value."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [snapshot(v) for v in value]
+    module = sys.modules.get("torch")
+    if module is not None:
+        if isinstance(value, module.nn.Module):
+            state = {k: v.detach().numpy().tobytes() for k, v in value.state_dict().items()}
+            return ("module", value.training, [m.training for m in value.modules()], state)
+        if isinstance(value, module.Tensor):
+            return ("tensor", value.detach().numpy().tobytes())
+    if isinstance(value, (str, int, float, bool, type(None), np.generic)):
+        return value
+    return ("pickled", pickle.dumps(value))
+
+
+def outputs(router: Router, prompts: Prompts) -> dict[str, np.ndarray]:
+    return {
+        "quality": router.predict_quality(prompts),
+        "proba": router.predict_proba(prompts),
+        "choice": router.choice_distribution(prompts),
+        "predict": router.predict(prompts),
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny() -> TinyMatrix:
+    return build_tiny_matrix()
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def fitted(request, tiny):
+    """(name, router, what fit returned, attribute names before fit), fitted once per module."""
+    router = new_router(request.param)
+    before = set(vars(router))
+    returned = router.fit(tiny.train, tiny.train_labels)
+    return request.param, router, returned, before
+
+
+def test_the_registry_holds_the_baselines():
+    assert {"oracle", "ro", "random", "best-single", "knn", "cluster", "linear", "mlp", "mlc"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_init_only_stores_parameters(name):
+    router = new_router(name)
+    params = router.get_params()
+    assert not [a for a in vars(router) if a.endswith("_")], "learned state before fit"
+    clone = type(router)(**params)
+    assert clone.get_params() == params
+    assert repr(clone) == repr(router)
+
+
+def test_fit_returns_self_and_learned_state_ends_in_underscore(fitted):
+    name, router, returned, before = fitted
+    assert returned is router
+    added = set(vars(router)) - before
+    assert all(a.endswith("_") for a in added), f"{name}: non-underscore attributes set by fit: {added}"
+    if is_learned(type(router)):
+        assert added, f"{name}: fit learned nothing"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if is_learned(all_routers()[n])])
+def test_predict_before_fit_is_refused(name, tiny):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        new_router(name).predict(Prompts(embeddings=tiny.test_embeddings, texts=tiny.test_texts))
+
+
+def test_prediction_does_not_change_the_router(fitted, tiny):
+    _, router, _, _ = fitted
+    before = snapshot(vars(router))
+    outputs(router, tiny.test_prompts(router))
+    assert snapshot(vars(router)) == before
+
+
+def test_outputs_have_the_promised_shapes_and_sums(fitted, tiny):
+    name, router, _, _ = fitted
+    out = outputs(router, tiny.test_prompts(router))
+    n, m = len(tiny.test_texts), tiny.train_labels.shape[1]
+    for key in ("quality", "proba", "choice"):
+        assert out[key].shape == (n, m), key
+        assert np.all(np.isfinite(out[key])), key
+    proba_sums = out["proba"].sum(axis=1)
+    assert np.all(out["proba"] >= 0)
+    if name == "mlc":  # rows with no positive logit are all zero by definition
+        assert np.all(np.isclose(proba_sums, 1.0) | (proba_sums == 0.0))
+    else:
+        np.testing.assert_allclose(proba_sums, 1.0, atol=1e-9)
+    assert np.all(out["choice"] >= 0)
+    np.testing.assert_allclose(out["choice"].sum(axis=1), 1.0, atol=1e-12)
+    pred = out["predict"]
+    assert pred.shape == (n,) and np.issubdtype(pred.dtype, np.integer)
+    assert np.all((pred >= 0) & (pred < m))
+    # The chosen candidate is one the choice distribution can actually pick.
+    assert np.all(out["choice"][np.arange(n), pred] > 0)
+
+
+def test_same_seed_same_outputs(fitted, tiny):
+    name, router, _, _ = fitted
+    again = new_router(name).fit(tiny.train, tiny.train_labels)
+    prompts = tiny.test_prompts(router)
+    first, second = outputs(router, prompts), outputs(again, prompts)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=f"{name}: {key}")
+
+
+def test_pickle_round_trip_keeps_predictions(fitted, tiny):
+    name, router, _, _ = fitted
+    copy = pickle.loads(pickle.dumps(router))
+    prompts = tiny.test_prompts(router)
+    first, second = outputs(router, prompts), outputs(copy, prompts)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=f"{name}: {key}")
+
+
+def test_learned_routers_beat_chance(fitted, tiny):
+    name, router, _, _ = fitted
+    if not is_learned(type(router)):
+        pytest.skip(f"{name} does not learn from the prompts")
+    chosen = router.predict(tiny.test_prompts(router))
+    score = tiny.test_scores[np.arange(len(chosen)), chosen].mean()
+    # Chance is ~0.42 and the best single candidate 0.5 on this matrix.
+    assert score >= 0.8, f"{name}: mean score of chosen candidates {score:.2f}"
+
+
+def test_oracle_family_reads_the_true_scores(tiny):
+    oracle = make_router("oracle").fit(tiny.train, tiny.train_labels)
+    chosen = oracle.predict(tiny.test_prompts(oracle))
+    assert tiny.test_scores[np.arange(len(chosen)), chosen].mean() == 1.0
+
+
+def test_importing_every_router_does_not_import_torch():
+    code = (
+        "import sys, routereval.routers as r; r.all_routers(); "
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
