@@ -219,7 +219,7 @@ def test_score_scale_rescales(tmp_path):
 def test_explicit_layout(tmp_path):
     # With layout="long" forced, a missing model column is named.
     path = write(tmp_path / "r.csv", "prompt_id,score\nq,1\n")
-    raises(path, None, "model", "needs the columns prompt_id, model and score", "llm", layout="long")
+    raises(path, 1, "model", "needs the columns prompt_id, model and score", "llm", layout="long")
 
 
 # -- one test per kind of bad input ----------------------------------------
@@ -285,14 +285,15 @@ def test_parquet_rows_are_one_based(tmp_path):
 
 
 def test_unknown_long_columns_are_named_with_the_accepted_ones(tmp_path):
-    path = write(tmp_path / "u.csv", "prompt_id,model,score,response,latency\nq,a,1,hi,3\n")
-    err = raises(path, None, "response", "'response', 'latency'", "accepted columns", "prompt_id (or id")
+    # A blank first line: the header is line 2.
+    path = write(tmp_path / "u.csv", "\nprompt_id,model,score,response,latency\nq,a,1,hi,3\n")
+    err = raises(path, 2, "response", "'response', 'latency'", "accepted columns", "prompt_id (or id")
     assert "cost" in str(err) and "reference" in str(err)
 
 
 def test_two_columns_with_the_same_meaning(tmp_path):
     path = write(tmp_path / "u.csv", "id,prompt_id,model,score\n1,q,a,1\n")
-    raises(path, None, "prompt_id", "'id' and 'prompt_id' both mean 'prompt_id'")
+    raises(path, 1, "prompt_id", "'id' and 'prompt_id' both mean 'prompt_id'")
 
 
 def test_empty_file(tmp_path):
@@ -305,12 +306,12 @@ def test_header_only(tmp_path):
 
 
 def test_wide_layout_without_model_columns(tmp_path):
-    raises(write(tmp_path / "w.csv", "prompt_id,prompt,task\nq,hi,t\n"), None, None, "no model columns")
+    raises(write(tmp_path / "w.csv", "prompt_id,prompt,task\nq,hi,t\n"), 1, None, "no model columns")
 
 
 def test_long_column_in_a_table_read_as_wide(tmp_path):
     # A long table that lost its model column must not turn "score" into a model.
-    raises(write(tmp_path / "w.csv", "prompt_id,score\nq,1\n"), None, "score", "belongs to the long layout")
+    raises(write(tmp_path / "w.csv", "prompt_id,score\nq,1\n"), 1, "score", "belongs to the long layout")
 
 
 def test_jsonl_column_mixing_numbers_and_objects(tmp_path):
@@ -378,7 +379,7 @@ def test_conflicting_prompt_texts_both_lines(tmp_path):
         '{"prompt_id": "q1", "model": "a", "score": 1, "text": "2+2?"}\n',
         '{"prompt_id": "q1", "model": "b", "score": 1, "text": "2+3?"}\n',
     )
-    raises(path, 2, "text", "two different prompt values", "'2+2?' on line 1", "'2+3?' on line 2")
+    raises(path, 2, "text", "two different texts", "'2+2?' on line 1", "'2+3?' on line 2")
 
 
 def test_malformed_jsonl_line(tmp_path):
@@ -398,3 +399,43 @@ def test_csv_line_with_too_many_fields(tmp_path):
 
 def test_empty_model_name(tmp_path):
     raises(write(tmp_path / "m.csv", "prompt_id,model,score\nq1,a,1\nq2, ,1\n"), 3, "model", "model is empty")
+
+
+def test_column_without_a_header(tmp_path):
+    # What pandas writes with its index: an unnamed first column.
+    path = write(tmp_path / "i.csv", ",prompt_id,m1\n0,q1,1\n1,q2,0\n")
+    raises(path, 1, None, "column 1 has no header")
+
+
+def test_duplicate_model_column(tmp_path):
+    raises(write(tmp_path / "w.csv", "prompt_id,m1,m2,m1\nq,1,0,1\n"), 1, "m1", "appears twice", "columns 2 and 4")
+
+
+def test_both_jsonl_readers_agree(tmp_path, monkeypatch):
+    # Most files take Arrow's fast parser; odd ones are read line by line. Same file, same result.
+    from routereval.sources import tables
+
+    path = jsonl(
+        tmp_path / "r.jsonl",
+        '{"id": "q1", "model": "a", "score": 1, "subject": "s", "cost": 0.25}\n',
+        "   \n",
+        '{"model": "b", "id": "q1", "score": 0.5}\n',
+        '{"id": "q2", "model": "b", "score": null, "question": " why? "}\n',
+        '{"id": "q3", "model": "a", "score": 0.75, "cost": null}\n',
+    )
+    fast = read_table(path)
+    assert tables._read_jsonl_arrow(path.read_bytes(), str(path), tables._planner(str(path), None)) is not None
+    monkeypatch.setattr(tables, "_read_jsonl_arrow", lambda *args: None)
+    slow = read_table(path)
+    expected = np.array([[1, 0.5], [nan, nan], [0.75, nan]])
+    for bench in (fast, slow):
+        np.testing.assert_array_equal(bench.values(), expected)
+        np.testing.assert_array_equal(bench.costs, [[0.25, nan], [nan, nan], [nan, nan]])
+        assert bench.prompts["prompt_id"].tolist() == ["q1", "q2", "q3"]
+        assert bench.prompts["text"].tolist() == [None, "why?", None]
+        assert bench.prompts["task"].tolist() == ["s", "default", "default"]
+    # A bad score on line 5 is placed on line 5 by both readers.
+    bad = write(tmp_path / "bad.jsonl", path.read_text().replace("0.75", "1.75"))
+    raises(bad, 5, "score", "line 5", "outside [0, 1]")
+    monkeypatch.undo()
+    raises(bad, 5, "score", "line 5", "outside [0, 1]")

@@ -231,7 +231,7 @@ def read_table(
         sep = "\t" if fmt == "tsv" else "," if fmt == "csv" else None
         text = _decode_utf8(data, file, sep)
         if fmt == "jsonl":
-            table = _read_jsonl(text, file, plan_for)
+            table = _read_jsonl_arrow(data, file, plan_for) or _read_jsonl(text, file, plan_for)
         else:
             table = _read_delimited(text, data, file, fmt, sep, plan_for)
     provenance = {"source": "table", "file": file, "sha256": digest, "layout": table.layout, "format": fmt}
@@ -352,25 +352,33 @@ def _accepted() -> str:
     return "; ".join(f"{c} (or {', '.join(ALIASES[c])})" for c in LONG_COLUMNS)
 
 
-def _planner(file: str, layout: str | None) -> Callable[[list[str]], _Plan]:
-    def plan(headers: list[str]) -> _Plan:
-        return _plan(file, headers, layout)
+_PlanFor = Callable[..., _Plan]
+
+
+def _planner(file: str, layout: str | None) -> _PlanFor:
+    def plan(headers: list[str], header_line: int | None = None) -> _Plan:
+        return _plan(file, headers, layout, header_line)
 
     return plan
 
 
-def _plan(file: str, headers: list[str], layout: str | None) -> _Plan:
-    """Give every column its role, checking names and the layout."""
+def _plan(file: str, headers: list[str], layout: str | None, line: int | None) -> _Plan:
+    """Give every column its role, checking names and the layout.
+
+    ``line`` is the header's line in a CSV/TSV file (None where there is no header line).
+    """
     seen: dict[str, int] = {}
     for i, h in enumerate(headers):
         if h == "":
             raise DataError(
                 f"column {i + 1} has no header; every column needs a name (a saved index? write without it)",
                 file=file,
-                row=1,
+                row=line,
             )
         if h in seen:
-            raise DataError(f"column {h!r} appears twice (columns {seen[h] + 1} and {i + 1})", file=file, column=h)
+            raise DataError(
+                f"column {h!r} appears twice (columns {seen[h] + 1} and {i + 1})", file=file, row=line, column=h
+            )
         seen[h] = i
     canon = [_canonical(h) for h in headers]
     by_role: dict[str, int] = {}
@@ -380,7 +388,10 @@ def _plan(file: str, headers: list[str], layout: str | None) -> _Plan:
         if c in by_role:
             a = headers[by_role[c]]
             raise DataError(
-                f"columns {a!r} and {headers[i]!r} both mean {c!r}; keep one of them", file=file, column=headers[i]
+                f"columns {a!r} and {headers[i]!r} both mean {c!r}; keep one of them",
+                file=file,
+                row=line,
+                column=headers[i],
             )
         by_role[c] = i
     if layout is None:
@@ -390,8 +401,9 @@ def _plan(file: str, headers: list[str], layout: str | None) -> _Plan:
         if missing:
             raise DataError(
                 f"the long layout needs the columns prompt_id, model and score; missing: {', '.join(missing)} "
-                f"(accepted names: {'; '.join(f'{c}: ' + ', '.join((c, *ALIASES[c])) for c in missing)})",
+                f"({'; '.join(f'{c} is also accepted as ' + ', '.join(ALIASES[c]) for c in missing)})",
                 file=file,
+                row=line,
                 column=missing[0],
             )
         unknown = [h for h, c in zip(headers, canon) if c is None]
@@ -400,6 +412,7 @@ def _plan(file: str, headers: list[str], layout: str | None) -> _Plan:
                 f"unknown column(s) {', '.join(map(repr, unknown))} in the long layout; accepted columns: "
                 f"{_accepted()}",
                 file=file,
+                row=line,
                 column=unknown[0],
             )
         return _Plan("long", [c for c in canon if c is not None])
@@ -408,6 +421,7 @@ def _plan(file: str, headers: list[str], layout: str | None) -> _Plan:
             "the wide layout needs a prompt_id column (or one of: "
             f"{', '.join(ALIASES['prompt_id'])}) and one score column per model",
             file=file,
+            row=line,
             column="prompt_id",
         )
     long_only = [headers[by_role[c]] for c in ("model", "score", "cost") if c in by_role]
@@ -416,6 +430,7 @@ def _plan(file: str, headers: list[str], layout: str | None) -> _Plan:
             f"column {long_only[0]!r} belongs to the long layout, but this table is read as wide (a long table "
             "needs prompt_id, model and score columns; a wide one has one score column per model)",
             file=file,
+            row=line,
             column=long_only[0],
         )
     roles = [c if c is not None else _MODEL + h for h, c in zip(headers, canon)]
@@ -424,6 +439,7 @@ def _plan(file: str, headers: list[str], layout: str | None) -> _Plan:
             "has no model columns: a wide table needs one score column per model besides "
             f"{', '.join(repr(h) for h in headers)}",
             file=file,
+            row=line,
         )
     return _Plan("wide", roles)
 
@@ -441,7 +457,7 @@ def _lines(text: str) -> Iterator[str]:
 
 
 def _read_delimited(
-    text: str, data: bytes, file: str, fmt: str, sep: str, plan_for: Callable[[list[str]], _Plan]
+    text: str, data: bytes, file: str, fmt: str, sep: str, plan_for: _PlanFor
 ) -> _Table:
     # The header is read by the csv module so that duplicate names stay visible
     # (pandas would rename them) and so that we know which line the data start on.
@@ -457,7 +473,7 @@ def _read_delimited(
     if header is None:
         raise DataError("is empty", file=file)
     header_end = reader.line_num  # physical lines up to the end of the header
-    plan = plan_for(header)
+    plan = plan_for(header, header_end)
 
     offset = 0
     for _ in range(header_end):
@@ -510,18 +526,23 @@ def _as_text(col: pd.Series) -> pd.Series:
 
 
 def _locate_parse_error(body: bytes, header_end: int, n: int, sep: str, file: str, exc: Exception) -> DataError:
+    """Find the line pandas choked on (its own count skips blank lines and the header)."""
     reader = csv.reader(_lines(body.decode("utf-8")), delimiter=sep)
+    start = 1  # the line the current record starts on, counted from the first data line
     try:
         for row in reader:
             if len(row) > n:
-                line = header_end + reader.line_num
-                return DataError(
-                    f"line {line} has {len(row)} fields but the header has {n}", file=file, row=line
-                )
+                line = header_end + start
+                return DataError(f"line {line} has {len(row)} fields but the header has {n}", file=file, row=line)
+            if "EOF inside string" in str(exc) and reader.line_num >= body.count(b"\n"):
+                # The last record swallowed the rest of the file: its quote was never closed.
+                line = header_end + start
+                return DataError(f"a quoted cell opened on line {line} is never closed", file=file, row=line)
+            start = reader.line_num + 1
     except csv.Error as err:
-        line = header_end + reader.line_num
+        line = header_end + start
         return DataError(f"line {line} could not be parsed: {err}", file=file, row=line)
-    return DataError(f"could not be parsed: {exc}".strip(), file=file)
+    return DataError(f"could not be parsed: {str(exc).strip()}", file=file)
 
 
 def _columns(headers: list[str], plan: _Plan, cells: list) -> list[_Column]:
@@ -558,7 +579,53 @@ def _a(noun: str) -> str:
     return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
-def _read_jsonl(text: str, file: str, plan_for: Callable[[list[str]], _Plan]) -> _Table:
+# Arrow types that the fast JSONL reader may hand on; anything else (timestamps
+# inferred from strings, nested values) is read again line by line.
+_ARROW_JSON_TYPES = ("string", "large_string", "int64", "double", "bool", "null")
+
+
+def _read_jsonl_arrow(data: bytes, file: str, plan_for: _PlanFor) -> _Table | None:
+    """Read JSONL with Arrow's parser (fast); None when the slow reader must decide."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        table = pj.read_json(io.BytesIO(body))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    where = _non_blank_lines(body)
+    # Arrow also accepts two objects on one line; then the line numbers would be wrong.
+    if table.num_rows != len(where) or table.num_rows == 0:
+        return None
+    if any(str(t) not in _ARROW_JSON_TYPES for t in table.schema.types):
+        return None
+    headers = [n.strip() for n in table.schema.names]
+    plan = plan_for(headers)
+    for i, t in enumerate(table.schema.types):
+        if str(t) == "double" and not plan.numeric(i):
+            return None  # ids mixing 1 and 1.5: written as the slow reader writes them
+    cells = [_arrow_column(table.column(i), h, plan.numeric(i), file) for i, h in enumerate(headers)]
+    return _drop_blank(_Table(file, "jsonl", plan.layout, _columns(headers, plan, cells), where))
+
+
+def _non_blank_lines(body: bytes, short: int = 16) -> np.ndarray:
+    """1-based numbers of the lines that hold more than whitespace.
+
+    Only lines of up to ``short`` bytes are looked at: a longer blank line is
+    counted as text, and the caller's row count check then sends the file to
+    the line-by-line reader.
+    """
+    nl = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10)
+    starts = np.concatenate([[0], nl + 1])
+    ends = np.concatenate([nl, [len(body)]])
+    keep = np.ones(len(starts), dtype=bool)
+    for i in np.flatnonzero(ends - starts <= short):
+        keep[i] = bool(body[starts[i] : ends[i]].strip())
+    return np.flatnonzero(keep) + 1
+
+
+def _read_jsonl(text: str, file: str, plan_for: _PlanFor) -> _Table:
     records: list[dict] = []
     where: list[int] = []
     for i, line in enumerate(text.split("\n"), 1):
@@ -638,7 +705,7 @@ def _json_column(values: list, header: str, numeric: bool, lines: np.ndarray, fi
 # -- reading: Parquet ---------------------------------------------------------
 
 
-def _read_parquet(path: Path, plan_for: Callable[[list[str]], _Plan]) -> _Table:
+def _read_parquet(path: Path, plan_for: _PlanFor) -> _Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -792,6 +859,7 @@ def _ids(table: _Table, col: _Column, what: str) -> np.ndarray:
 # -- building the benchmark ----------------------------------------------------
 
 _PROMPT_FIELDS = {"prompt": "text", "task": "task", "reference": "reference"}
+_NOUNS = {"prompt": "texts", "task": "task names", "reference": "references"}
 
 
 def _build_long(
@@ -854,7 +922,7 @@ def _per_prompt(table: _Table, col: _Column, p_codes: np.ndarray, n_p: int, pids
         j = int(given[np.argmax(differs)])
         i = int(first_line[p_codes[j]])
         raise table.error(
-            f"prompt {pids[j]!r} has two different {col.role} values: {_short(cells[i])} on {table.unit} "
+            f"prompt {pids[j]!r} has two different {_NOUNS[col.role]}: {_short(cells[i])} on {table.unit} "
             f"{table.at(i)} and {_short(cells[j])} on {table.unit} {table.at(j)}",
             j,
             col.header,

@@ -1,0 +1,95 @@
+"""`routereval bench` end to end: a RouterEval pickle used as published, and real mirror data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from builders import router_layout, write
+
+CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
+FAST = "oracle,ro,random,best-single,knn,cluster"
+
+
+def bench(*args: str, env=None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(CLI + ["bench", *args], capture_output=True, text=True, env=env or os.environ.copy())
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def rows_by(rows, **match):
+    return [r for r in rows if all(r[k] == v for k, v in match.items())]
+
+
+def test_routereval_pickle_runs_unchanged(tmp_path):
+    raw, truth = router_layout(seed=3, n=40, n_models=20)
+    path = write(tmp_path / "gsm8k_router_dataset.pkl", raw)
+    out = tmp_path / "rows.json"
+    proc = bench("--dataset", str(path), "--sizes", "3,5,10", "--routers", FAST, "--json", str(out), "--n-boot", "200")
+    rows = json.loads(out.read_text())
+    test = truth["cut"]["test"]
+    for (setting, m, group), cols in truth["pools"].items():
+        scores = truth["master"][test][:, cols]
+        (oracle,) = rows_by(rows, m=m, group=group, router="oracle")
+        (random,) = rows_by(rows, m=m, group=group, router="random")
+        (half,) = rows_by(rows, m=m, group=group, router="ro(0.5)")
+        (best,) = rows_by(rows, m=m, group=group, router="best-single")
+        # The pools are the file's own, in its order.
+        assert oracle["models"] == [truth["names"][c] for c in cols]
+        assert oracle["benchmark"] == "gsm8k" and oracle["n_test"] == len(test)
+        assert oracle["mu_o"] == pytest.approx(scores.max(axis=1).mean())
+        assert random["mu_o"] == pytest.approx(scores.mean())
+        assert random["E_p"] == pytest.approx(np.log2(m))
+        assert half["mu_o"] == pytest.approx((oracle["mu_o"] + random["mu_o"]) / 2)
+        # V_R against RouterEval's GSM8K constant, V_B against the pool's best on test.
+        assert oracle["V_R"] == pytest.approx(oracle["mu_o"] / 0.92)
+        assert oracle["V_B"] == pytest.approx(oracle["mu_o"] / scores.mean(axis=0).max())
+        # Best single: the best training mean, evaluated on test.
+        train_best = int(np.argmax(truth["master"][truth["cut"]["train"]][:, cols].mean(axis=0)))
+        assert best["mu_o"] == pytest.approx(scores[:, train_best].mean())
+        assert best["E_p"] == 0 and best["E_sel"] == 0
+    for m in (3, 5, 10):
+        mean = rows_by(rows, m=m, group="mean", router="oracle")[0]
+        groups = rows_by(rows, m=m, router="oracle")
+        per_group = [r["mu_o"] for r in groups if r["group"] != "mean"]
+        assert mean["mu_o"] == pytest.approx(np.mean(per_group))
+        assert mean["mu_o_lo"] <= mean["mu_o"] <= mean["mu_o_hi"]
+    assert "m = 10" in proc.stdout and "RouterEval reference for gsm8k" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def mirror_env(tmp_path_factory):
+    from conftest import mirror_root
+
+    root = mirror_root()
+    if root is None:
+        pytest.skip("real-data mirror not found: set ROUTEREVAL_MIRROR or place ../shared/data/github beside the repo")
+    env = os.environ.copy()
+    env.update(ROUTEREVAL_MIRROR=str(root), ROUTEREVAL_HOME=str(tmp_path_factory.mktemp("bench-home")))
+    return env
+
+
+def test_llmrouter_table_on_real_data(mirror_env, tmp_path):
+    out = tmp_path / "rows.json"
+    proc = bench("--dataset", "llmrouter", "--sizes", "3,5", "--routers", FAST, "--encoder", "tfidf",
+                 "--json", str(out), "--n-boot", "200", env=mirror_env)
+    rows = json.loads(out.read_text())
+    keys = {"dataset", "benchmark", "m", "group", "router", "mu_o", "mu_o_lo", "mu_o_hi",
+            "V_R", "V_B", "E_p", "E_sel", "n_test"}
+    assert all(keys <= set(r) for r in rows)
+    assert {r["group"] for r in rows} == {"all_strong", "all_weak", "strong_to_weak", "mean"}
+    assert len(rows) == 2 * 4 * 6  # sizes x (3 groups + mean) x routers
+    for r in rows:
+        if r["group"] == "mean":
+            continue
+        (oracle,) = rows_by(rows, m=r["m"], group=r["group"], router="oracle")
+        assert r["mu_o"] <= oracle["mu_o"] + 1e-9  # nothing beats the oracle
+        assert 0 <= r["E_sel"] <= np.log2(r["m"]) + 1e-9
+        assert r["mu_o_lo"] <= r["mu_o"] <= r["mu_o_hi"]
+    assert "best model on the test prompts" in proc.stdout
+    assert "llmrouter, m = 5" in proc.stdout

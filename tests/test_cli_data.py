@@ -1,0 +1,103 @@
+"""`routereval data ...` run as a user would: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
+
+
+def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(CLI + list(args), capture_output=True, text=True, env=env or os.environ.copy())
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def mirror_env(tmp_path_factory) -> dict:
+    """One home for the module, so each mirror dataset is built once."""
+    from conftest import mirror_root
+
+    root = mirror_root()
+    if root is None:
+        pytest.skip("real-data mirror not found: set ROUTEREVAL_MIRROR or place ../shared/data/github beside the repo")
+    env = os.environ.copy()
+    env["ROUTEREVAL_MIRROR"] = str(root)
+    env["ROUTEREVAL_HOME"] = str(tmp_path_factory.mktemp("cli-home"))
+    return env
+
+
+def test_start_up_imports_nothing_heavy():
+    code = (
+        "import sys, routereval.cli; "
+        "print(sorted(m for m in ('torch', 'pandas', 'sklearn', 'sentence_transformers', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert "data" in run("--help").stdout
+
+
+def test_list_json_names_the_registered_datasets():
+    doc = json.loads(run("data", "list", "--json").stdout)
+    names = {d["name"] for d in doc["datasets"]}
+    assert {"llmrouter", "mmlu-pro", "routellm-mmlu", "routellm-gsm8k", "routellm-mtbench"} <= names
+    assert "routereval-mmlu" in names
+
+
+def test_info_llmrouter_and_mmlu_pro_on_real_data(mirror_env):
+    llm = json.loads(run("data", "info", "llmrouter", "--json", env=mirror_env).stdout)
+    assert (llm["n_prompts"], llm["n_models"]) == (6108, 9)
+    assert len(llm["tasks"]) == 14
+    assert llm["n_records"] + llm["n_missing"] == 6108 * 9
+    pro = json.loads(run("data", "info", "mmlu-pro", "--json", env=mirror_env).stdout)
+    assert (pro["n_prompts"], pro["n_models"]) == (12032, 29)
+    assert len(pro["tasks"]) == 14
+    assert pro["n_missing"] > 0  # some models cover fewer questions
+    for m in pro["models"]:
+        assert set(m) >= {"name", "mean_score", "n_records"}
+        assert 0 <= m["mean_score"] <= 1 and 0 < m["n_records"] <= 12032
+    assert sum(m["n_records"] for m in pro["models"]) == pro["n_records"]
+    table = run("data", "info", "mmlu-pro", env=mirror_env).stdout
+    assert "12,032 prompts x 29 models" in table
+
+
+def test_import_long_csv_and_use_it_by_name(tmp_path):
+    csv = tmp_path / "results.csv"
+    csv.write_text(
+        "prompt_id,model,score,task\n"
+        "q1,alpha,1,math\n"
+        "q1,beta,0,math\n"
+        "q2,alpha,0,history\n"
+        "q2,beta,1,history\n"
+        "q3,alpha,1,history\n"
+    )
+    out = run("data", "import", str(csv), "--name", "my-bench")
+    assert "my-bench" in out.stdout
+    doc = json.loads(run("data", "info", "my-bench", "--json").stdout)
+    assert (doc["name"], doc["n_prompts"], doc["n_models"]) == ("my-bench", 3, 2)
+    assert (doc["n_records"], doc["n_missing"]) == (5, 1)
+    by_name = {m["name"]: m for m in doc["models"]}
+    assert by_name["alpha"]["mean_score"] == pytest.approx(2 / 3)
+    assert by_name["beta"]["mean_score"] == pytest.approx(1 / 2)
+    assert by_name["beta"]["n_records"] == 2
+    assert [t["name"] for t in doc["tasks"]] == ["math", "history"]
+    # The same file also works as a path, without importing.
+    assert json.loads(run("data", "info", str(csv), "--json").stdout)["n_records"] == 5
+    assert "my-bench" in {d["name"] for d in json.loads(run("data", "list", "--json").stdout)["datasets"]}
+
+
+def test_bad_input_exits_non_zero_naming_row_and_column(tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("prompt_id,model,score\nq1,alpha,1\nq2,alpha,1.7\n")
+    proc = run("data", "import", str(csv), "--name", "bad", check=False)
+    assert proc.returncode != 0
+    assert "bad.csv" in proc.stderr and "line 3" in proc.stderr and "score" in proc.stderr
+    proc = run("data", "info", "no-such-dataset", check=False)
+    assert proc.returncode != 0 and "no-such-dataset" in proc.stderr
