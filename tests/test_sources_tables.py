@@ -137,7 +137,9 @@ def test_tsv_gzip_and_explicit_format(tmp_path):
     assert bench.name == "scores"
     np.testing.assert_array_equal(bench.values(), [[1, 0], [0, nan]])
     other = write(tmp_path / "scores.txt", text.replace("\t", ","))
-    np.testing.assert_array_equal(read_table(other, format="csv").values(), [[1, 0], [0, nan]])
+    bench = read_table(other, format="csv")
+    assert bench.name == "scores"
+    np.testing.assert_array_equal(bench.values(), [[1, 0], [0, nan]])
 
 
 def test_jsonl_long(tmp_path):
@@ -439,3 +441,27 @@ def test_both_jsonl_readers_agree(tmp_path, monkeypatch):
     raises(bad, 5, "score", "line 5", "outside [0, 1]")
     monkeypatch.undo()
     raises(bad, 5, "score", "line 5", "outside [0, 1]")
+
+
+def test_missing_file(tmp_path):
+    raises(tmp_path / "nope.csv", None, None, "does not exist")
+
+
+def test_unclosed_quote(tmp_path):
+    path = write(tmp_path / "q.csv", 'prompt_id,model,score\nq1,a,1\nq2,"a,1\nq3,a,1\n')
+    raises(path, 3, None, "quoted cell opened on line 3 is never closed")
+
+
+def test_non_utf8_bytes_in_a_parquet_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"prompt_id": ["a", "b"], "question": pa.array([b"ok", b"caf\xe9"], pa.binary()), "m": [1, 0]})
+    pq.write_table(table, tmp_path / "b.parquet")
+    raises(tmp_path / "b.parquet", 2, "question", "row 2", "not UTF-8", "0xe9", "byte 4 of the cell")
+
+
+def test_bad_options(tmp_path):
+    path = write(tmp_path / "s.csv", "prompt_id,model,score\nq1,a,1\n")
+    raises(path, None, None, "lo < hi", score_scale=(100, 0))
+    raises(path, None, None, "layout must be 'long' or 'wide'", layout="tall")

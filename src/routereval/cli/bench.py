@@ -107,7 +107,7 @@ def bench(
             bar.update(task, advance=1, description=f"m={row['m']} {row['group']} {row['router']}")
 
         rows = run_pools(prepared.pools, specs, feats, ref, n_boot=n_boot, seed=seed, on_result=advance)
-    console.print(f"[bold]{prepared.bench.name}[/] ({prepared.source}, protocol {protocol})", highlight=False)
+    console.print(f"[bold]{prepared.bench.name}[/] ({prepared.source})", highlight=False)
     print_tables(rows, by_group=by_group, console=console)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,17 +59,22 @@ def describe_text(position: int, ids: Sequence[Any] | None) -> str:
     return where
 
 
-def check_texts(texts: Sequence[Any], ids: Sequence[Any] | None = None) -> list[str]:
+def check_texts(
+    texts: Sequence[Any], ids: Sequence[Any] | None = None, *, allow_missing: bool = False
+) -> list[str]:
     """Validate a batch of texts at the boundary: every item must be a non-blank string.
 
     ``ids`` (same length) name the prompts in the error; without them the
-    position counted from 1 is given.
+    position counted from 1 is given. With ``allow_missing`` prompts without
+    text pass (the caller deals with them) but other non-strings still fail.
     """
     texts = list(texts)
     if ids is not None and len(ids) != len(texts):
         raise ValueError(f"ids has {len(ids)} items but texts has {len(texts)}")
     for i, text in enumerate(texts):
         if is_missing_text(text):
+            if allow_missing:
+                continue
             raise DataError(
                 f"{describe_text(i, ids)} has no text, so it cannot be embedded; pass "
                 "on_empty='zero' to embed() to give such prompts a zero vector instead",
@@ -78,7 +83,7 @@ def check_texts(texts: Sequence[Any], ids: Sequence[Any] | None = None) -> list[
             )
         if not isinstance(text, str):
             raise DataError(
-                f"{describe_text(i, ids)} is a {type(text).__name__}, not text",
+                f"{describe_text(i, ids)} is of type {type(text).__name__}, not text",
                 row=i + 1,
                 column="text",
             )

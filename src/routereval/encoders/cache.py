@@ -30,6 +30,7 @@ import io
 import json
 import os
 import sqlite3
+import time
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
@@ -44,7 +45,10 @@ from routereval.encoders.base import Encoder, check_name, check_texts, is_missin
 from routereval.errors import RouterEvalError
 
 FORMAT_VERSION = 1
-DEFAULT_CHUNK = 1024
+# Adaptive chunks: aim for one shard per ~CHUNK_SECONDS of encoding, so a slow
+# encoder saves its work often and a fast one does not write thousands of tiny files.
+CHUNK_SECONDS = 15.0
+MIN_CHUNK, MAX_CHUNK = 32, 16_384
 # SQLite's limit on bound parameters per statement is 999 in old builds.
 _SQL_BATCH = 900
 
@@ -113,7 +117,8 @@ class EmbeddingCache:
                 found = json.loads(meta_path.read_text())
             except (json.JSONDecodeError, UnicodeDecodeError):
                 found = None
-            if not isinstance(found, dict) or found.get("dim") != self.dim or found.get("format_version", 0) > FORMAT_VERSION:
+            stale = not isinstance(found, dict) or found.get("dim") != self.dim
+            if stale or found.get("format_version", 0) > FORMAT_VERSION:
                 raise RouterEvalError(
                     f"the embedding cache {self.folder} was written for another encoder or format "
                     f"({found!r}, expected dim {self.dim}); delete that folder to rebuild it"
@@ -311,20 +316,22 @@ def embed(
     progress: bool = True,
     on_empty: str = "error",
     ids: Sequence[Any] | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int | None = None,
 ) -> np.ndarray:
     """Vectors of ``texts`` under ``encoder``, each text encoded at most once ever.
 
     Texts already in the cache (under ``cache_dir``, default the routereval
-    embeddings folder) are read back; the rest are encoded ``chunk_size`` at a
-    time, each chunk stored as soon as it is done, so an interrupted run keeps
-    what it finished. Duplicate texts are encoded once.
+    embeddings folder) are read back; the rest are encoded in chunks, each
+    stored as soon as it is done, so an interrupted run keeps what it finished.
+    Duplicate texts are encoded once.
 
     Args:
         on_empty: what to do with a prompt that has no text: ``"error"`` raises a
             DataError naming it (``ids`` give the names); ``"zero"`` gives it a
             zero vector (cosine 0 with every prompt), not cached.
         progress: show a bar over the texts actually encoded.
+        chunk_size: texts per chunk (one shard each); ``None`` sizes chunks to
+            take about 15 s each.
 
     Returns:
         ``len(texts) x encoder.dim`` ``float32``, unit-norm rows (zero rows for
@@ -332,17 +339,12 @@ def embed(
     """
     if on_empty not in ("error", "zero"):
         raise ValueError(f"on_empty must be 'error' or 'zero', got {on_empty!r}")
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    texts = list(texts)
-    if ids is not None and len(ids) != len(texts):
-        raise ValueError(f"ids has {len(ids)} items but texts has {len(texts)}")
+    # Validate everything at the boundary, before any work is done.
+    texts = check_texts(texts, ids, allow_missing=on_empty == "zero")
     empty = np.array([is_missing_text(t) for t in texts], dtype=bool)
-    if empty.any() and on_empty == "error":
-        check_texts(texts, ids)  # raises, naming the first empty prompt
     present = np.flatnonzero(~empty)
-    # Validate the rest at the boundary, before any work is done.
-    check_texts([texts[i] for i in present], None if ids is None else [ids[i] for i in present])
     dim = encoder.dim
     out = np.zeros((len(texts), dim), dtype=np.float32)
     if present.size == 0:
@@ -366,11 +368,17 @@ def embed(
         if bar is not None:
             bar[0].start()
         try:
-            for a in range(0, todo.size, chunk_size):
-                part = todo[a : a + chunk_size]
+            done, size = 0, chunk_size or MIN_CHUNK
+            while done < todo.size:
+                part = todo[done : done + size]
+                started = time.perf_counter()
                 new = encoder.encode([unique[k] for k in part], progress=False)
+                if chunk_size is None:
+                    per_text = max(time.perf_counter() - started, 1e-6) / len(part)
+                    size = int(min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_SECONDS / per_text)))
                 cache.put([keys[k] for k in part], new)
                 vectors[part] = new
+                done += len(part)
                 if bar is not None:
                     bar[0].advance(bar[1], len(part))
         finally:

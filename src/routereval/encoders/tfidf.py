@@ -50,7 +50,7 @@ class TfidfEncoder(Encoder):
         *,
         ngram_range: tuple[int, int] = (1, 2),
         min_df: int = 1,
-        max_features: int | None = 200_000,
+        max_features: int | None = 50_000,
         sublinear_tf: bool = True,
         seed: int = 0,
     ) -> None:
@@ -118,7 +118,7 @@ class TfidfEncoder(Encoder):
                 f"tfidf dim={self.dim} needs more than {self.dim} distinct terms and at least {self.dim} "
                 f"texts to fit on; this corpus has {n_terms} terms in {len(texts)} texts: choose a smaller dim"
             )
-        svd = TruncatedSVD(n_components=self.dim, algorithm="randomized", n_iter=7, random_state=self.seed)
+        svd = TruncatedSVD(n_components=self.dim, algorithm="randomized", n_iter=5, random_state=self.seed)
         svd.fit(counts)
 
         digest = hashlib.sha256(json.dumps(self._settings(), sort_keys=True).encode())
@@ -133,7 +133,9 @@ class TfidfEncoder(Encoder):
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         if not self.is_fitted:
-            raise EncoderNotFittedError("the tfidf encoder must be fitted before it encodes: call fit(training_prompts)")
+            raise EncoderNotFittedError(
+                "the tfidf encoder must be fitted before it encodes: call fit(training_prompts)"
+            )
         return self.svd_.transform(self.vectorizer_.transform(texts))
 
     def __repr__(self) -> str:

@@ -35,7 +35,7 @@ MODEL_COLUMNS = ("name", "n_params", "input_price", "output_price")
 
 # Columns are processed in blocks so that summaries of a 200M-record matrix
 # never decode more than ~64 MB at a time.
-_BLOCK_BYTES = 64 * 2**20
+_BLOCK_BYTES = 16 * 2**20
 
 
 def encode_scores(values: np.ndarray, kind: str | None = None) -> tuple[np.ndarray, str]:
@@ -213,15 +213,20 @@ class Benchmark:
 
     def model_summary(self) -> pd.DataFrame:
         """Per model: ``name``, ``mean_score`` over its present records, ``n_records``."""
-        means = np.full(self.n_models, np.nan)
+        sums = np.zeros(self.n_models)
         counts = np.zeros(self.n_models, dtype=np.int64)
         for cols in self._column_blocks():
-            block = self.values(models=cols)
-            present = ~np.isnan(block)
-            counts[cols] = present.sum(axis=0)
-            sums = np.where(present, block, 0.0).sum(axis=0, dtype=np.float64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means[cols] = np.where(counts[cols] > 0, sums / np.maximum(counts[cols], 1), np.nan)
+            # Work on the stored bytes: decoding to float32 would need 4x the memory.
+            block = np.asarray(self.scores[:, cols])
+            if self.kind == BINARY:
+                counts[cols] = block.shape[0] - np.count_nonzero(block == MISSING_U8, axis=0)
+                sums[cols] = np.count_nonzero(block == 1, axis=0)
+            else:
+                present = ~np.isnan(block)
+                counts[cols] = present.sum(axis=0)
+                sums[cols] = np.nansum(block, axis=0, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
         return pd.DataFrame({"name": self.model_names, "mean_score": means, "n_records": counts})
 
     @property

@@ -22,7 +22,7 @@ def table_rows(rows: Iterable[dict[str, Any]]) -> list[list[str]]:
         [
             r["router"],
             _fmt(r["mu_o"]),
-            f"[{_fmt(r['mu_o_lo'])}, {_fmt(r['mu_o_hi'])}]",
+            f"{_fmt(r['mu_o_lo'])}-{_fmt(r['mu_o_hi'])}",
             _fmt(r["V_R"]),
             _fmt(r["V_B"]),
             _fmt(r["E_p"]),

@@ -69,6 +69,29 @@ def _texts_of(prompts: Prompts) -> list[str]:
     return texts
 
 
+def _encode(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids per text, cut to ``max_length``.
+
+    Fit and predict call the tokenizer the same way (no padding), so the
+    truncation/padding state a fast tokenizer keeps between calls is the same
+    after prediction as after fitting: predicting never changes the router.
+    """
+    return tokenizer(texts, truncation=True, max_length=max_length, padding=False)["input_ids"]
+
+
+def _pad(ids: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    """Right-padded id tensor and its attention mask."""
+    import torch
+
+    width = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return input_ids, mask
+
+
 def _mean_pool(hidden: Any, mask: Any) -> Any:
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
@@ -83,14 +106,17 @@ class MLCRouter(Router):
     SETTINGS: ClassVar[dict[str, dict[str, Any]]] = {
         "faithful": {
             "epochs": 10, "lr": 5e-5, "head_lr": 5e-5, "batch_size": 10, "max_length": 512,
-            "warmup_steps": 500, "weight_decay": 0.01, "max_train_prompts": None,
+            "warmup_steps": 500, "weight_decay": 0.01, "max_train_prompts": None, "freeze_embeddings": False,
         },
         "fast": {
             "epochs": 1, "lr": 1e-4, "head_lr": 1e-3, "batch_size": 16, "max_length": 128,
-            "warmup_steps": 10, "weight_decay": 0.01, "max_train_prompts": 1000,
+            "warmup_steps": 10, "weight_decay": 0.01, "max_train_prompts": 1000, "freeze_embeddings": True,
         },
     }
-    _KEYS = ("epochs", "lr", "head_lr", "batch_size", "max_length", "warmup_steps", "weight_decay", "max_train_prompts")
+    _KEYS = (
+        "epochs", "lr", "head_lr", "batch_size", "max_length", "warmup_steps", "weight_decay",
+        "max_train_prompts", "freeze_embeddings",
+    )
 
     def __init__(
         self,
@@ -103,6 +129,7 @@ class MLCRouter(Router):
         warmup_steps: int | None = None,
         weight_decay: float | None = None,
         max_train_prompts: int | None = None,
+        freeze_embeddings: bool | None = None,
         seed: int = 0,
         n_threads: int | None = None,
         model_path: str | None = None,
@@ -116,6 +143,7 @@ class MLCRouter(Router):
         self.warmup_steps = warmup_steps
         self.weight_decay = weight_decay
         self.max_train_prompts = max_train_prompts
+        self.freeze_embeddings = freeze_embeddings
         self.seed = seed
         self.n_threads = n_threads
         self.model_path = model_path
@@ -157,27 +185,30 @@ class MLCRouter(Router):
             tokenizer = AutoTokenizer.from_pretrained(path)
             encoder = AutoModel.from_pretrained(path)
             head = torch.nn.Linear(encoder.config.hidden_size, y.shape[1])
-            enc = tokenizer(
-                [texts[i] for i in rows], truncation=True, max_length=int(cfg["max_length"]),
-                padding=False,
-            )
-            ids = enc["input_ids"]
+            ids = _encode(tokenizer, [texts[i] for i in rows], int(cfg["max_length"]))
+            pad_id = tokenizer.pad_token_id or 0
             target = torch.from_numpy(y[rows].astype(np.float32))
 
             steps = math.ceil(len(rows) / cfg["batch_size"]) * int(cfg["epochs"])
             warm = int(cfg["warmup_steps"])
             # AdamW with linear warm-up then linear decay to zero, as the paper's trainer does;
             # biases and LayerNorm weights are exempt from weight decay.
+            if cfg["freeze_embeddings"]:
+                # The token-embedding table is half of MiniLM's weights; its dense
+                # gradient and Adam update dominate a CPU step, and a short run on
+                # few prompts would barely move it anyway.
+                encoder.get_input_embeddings().weight.requires_grad_(False)
             decay, no_decay = [], []
             for n_, p in encoder.named_parameters():
-                (no_decay if n_.endswith("bias") or "LayerNorm" in n_ else decay).append(p)
+                if p.requires_grad:
+                    (no_decay if n_.endswith("bias") or "LayerNorm" in n_ else decay).append(p)
             groups = [
                 {"params": decay, "lr": cfg["lr"], "weight_decay": cfg["weight_decay"]},
                 {"params": no_decay, "lr": cfg["lr"], "weight_decay": 0.0},
                 {"params": [head.weight], "lr": cfg["head_lr"], "weight_decay": cfg["weight_decay"]},
                 {"params": [head.bias], "lr": cfg["head_lr"], "weight_decay": 0.0},
             ]
-            opt = torch.optim.AdamW(groups)
+            opt = torch.optim.AdamW(groups, fused=True)
 
             def factor(step: int) -> float:
                 if step < warm:
@@ -191,9 +222,9 @@ class MLCRouter(Router):
                 perm = torch.randperm(len(rows), generator=gen).tolist()
                 for start in range(0, len(perm), int(cfg["batch_size"])):
                     batch = perm[start : start + int(cfg["batch_size"])]
-                    feats = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
-                    out = encoder(input_ids=feats["input_ids"], attention_mask=feats["attention_mask"])
-                    logits = head(_mean_pool(out.last_hidden_state, feats["attention_mask"]))
+                    input_ids, mask = _pad([ids[i] for i in batch], pad_id)
+                    out = encoder(input_ids=input_ids, attention_mask=mask)
+                    logits = head(_mean_pool(out.last_hidden_state, mask))
                     opt.zero_grad(set_to_none=True)
                     loss_fn(logits, target[batch]).backward()
                     opt.step()
@@ -225,12 +256,10 @@ class MLCRouter(Router):
         with torch_threads(threads), torch.inference_mode():
             for start in range(0, len(order), _PREDICT_BATCH):
                 idx = order[start : start + _PREDICT_BATCH]
-                feats = self.tokenizer_(
-                    [texts[i] for i in idx], truncation=True, max_length=self.max_length_,
-                    padding=True, return_tensors="pt",
-                )
-                hidden = self.encoder_(input_ids=feats["input_ids"], attention_mask=feats["attention_mask"])
-                pooled = _mean_pool(hidden.last_hidden_state, feats["attention_mask"]).numpy()
+                ids = _encode(self.tokenizer_, [texts[i] for i in idx], self.max_length_)
+                input_ids, mask = _pad(ids, self.tokenizer_.pad_token_id or 0)
+                hidden = self.encoder_(input_ids=input_ids, attention_mask=mask)
+                pooled = _mean_pool(hidden.last_hidden_state, mask).numpy()
                 out[idx] = pooled.astype(np.float64) @ w.T.astype(np.float64) + b
         return out
 

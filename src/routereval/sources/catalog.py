@@ -19,7 +19,6 @@ from routereval.errors import DataError, UnknownDatasetError
 from routereval.records import Benchmark, is_store, load_benchmark, save_benchmark
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".csv.gz", ".jsonl.gz", ".tsv.gz")
 
 
 def store_path(name: str) -> Path:
@@ -38,7 +37,13 @@ def check_name(name: str) -> str:
 
 
 def _is_table(path: Path) -> bool:
-    return any(path.name.lower().endswith(s) for s in TABLE_SUFFIXES)
+    # The table reader owns the list of formats it knows (with compressions).
+    from routereval.sources.tables import COMPRESSIONS, FORMATS
+
+    name = path.name.lower()
+    for c in COMPRESSIONS:
+        name = name.removesuffix(c)
+    return any(name.endswith(s) for s in FORMATS)
 
 
 def read_path(path: Path, name: str | None = None, **table_options: Any) -> Benchmark:
@@ -73,7 +78,7 @@ def read_path(path: Path, name: str | None = None, **table_options: Any) -> Benc
         return read_table(path, name=name, **table_options)
     raise DataError(
         "is not a format routereval reads: expected a records store folder, a RouterEval .pkl, "
-        f"or a table ({', '.join(TABLE_SUFFIXES)})",
+        "or a table (.csv, .tsv, .parquet, .jsonl, .ndjson, optionally compressed)",
         file=str(path),
     )
 

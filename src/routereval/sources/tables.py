@@ -62,7 +62,7 @@ Cells
 * Scores are numbers in [0, 1], or ``true``/``false``/``yes``/``no`` (any case)
   for 1/0. Scores on another scale are accepted when it is declared:
   ``score_scale=(0, 100)`` maps s to (s - 0) / (100 - 0) and rejects anything
-  outside [0, 100].
+  outside [0, 100] (booleans are read as 1 and 0 before rescaling).
 * A missing record is an empty cell (JSON ``null`` or an absent key; a Parquet
   null). ``nan``, ``NA``, ``null`` written as text, NaN and infinities are errors:
   a missing record must be written as missing, never as a number.
@@ -115,7 +115,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 _CANONICAL = {alias: canon for canon, aliases in ALIASES.items() for alias in (canon, *aliases)}
 LONG_COLUMNS = ("prompt_id", "model", "score", "prompt", "task", "reference", "cost")
-PROMPT_ATTRIBUTES = ("prompt", "task", "reference")
 # Roles whose cells are numbers; every model column of the wide layout is one too.
 _NUMERIC_ROLES = ("score", "cost")
 _MODEL = "model:"
@@ -212,9 +211,10 @@ def read_table(
     """
     path = Path(path)
     file = str(path)
+    # Bad options are reported as DataError too, so that the command line shows one clear line.
     if layout is not None and layout not in LAYOUTS:
-        raise ValueError(f"layout must be 'long', 'wide' or None, got {layout!r}")
-    scale = _check_scale(score_scale)
+        raise DataError(f"layout must be 'long' or 'wide' (or left out to detect it), got {layout!r}", file=file)
+    scale = _check_scale(score_scale, file)
     if not path.exists():
         raise DataError("does not exist", file=file)
     if not path.is_file():
@@ -229,7 +229,7 @@ def read_table(
         digest = hashlib.sha256(raw).hexdigest()
         data = _decompress(raw, compression, file)
         sep = "\t" if fmt == "tsv" else "," if fmt == "csv" else None
-        text = _decode_utf8(data, file, sep)
+        text = _decode_utf8(data, file, sep, compressed=compression is not None)
         if fmt == "jsonl":
             table = _read_jsonl_arrow(data, file, plan_for) or _read_jsonl(text, file, plan_for)
         else:
@@ -273,7 +273,7 @@ def _stem(path: Path) -> str:
         stem, dot, ext = name.rpartition(".")
         if dot and stem and "." + ext.lower() in known:
             name = stem
-    return name
+    return name if name != path.name else path.stem
 
 
 def _sha256_file(path: Path) -> str:
@@ -303,7 +303,7 @@ def _decompress(raw: bytes, compression: str | None, file: str) -> bytes:
     return raw
 
 
-def _decode_utf8(data: bytes, file: str, sep: str | None) -> str:
+def _decode_utf8(data: bytes, file: str, sep: str | None, compressed: bool = False) -> str:
     """Decode the bytes ourselves, so that a bad byte can be located by line and offset."""
     try:
         text = data.decode("utf-8")
@@ -314,7 +314,8 @@ def _decode_utf8(data: bytes, file: str, sep: str | None) -> str:
         column = _column_at(data, line_start, start, sep)
         raise DataError(
             f"is not UTF-8 text: byte 0x{data[start]:02x} on line {line}, byte {start - line_start + 1} of "
-            f"the line (offset {start} in the file); save the file as UTF-8",
+            f"the line (offset {start} in the {'decompressed text' if compressed else 'file'}); "
+            "save the file as UTF-8",
             file=file,
             row=line,
             column=column,
@@ -768,15 +769,15 @@ def _arrow_column(col, header: str, numeric: bool, file: str) -> np.ndarray | _N
 # -- cells to numbers ---------------------------------------------------------
 
 
-def _check_scale(score_scale: tuple[float, float] | None) -> tuple[float, float] | None:
+def _check_scale(score_scale: tuple[float, float] | None, file: str) -> tuple[float, float] | None:
     if score_scale is None:
         return None
     try:
         lo, hi = (float(x) for x in score_scale)
     except (TypeError, ValueError):
-        raise ValueError(f"score_scale must be a pair (lo, hi) of numbers, got {score_scale!r}") from None
+        raise DataError(f"score_scale must be a pair (lo, hi) of numbers, got {score_scale!r}", file=file) from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"score_scale must be (lo, hi) with finite lo < hi, got {score_scale!r}")
+        raise DataError(f"score_scale must be (lo, hi) with finite lo < hi, got {score_scale!r}", file=file)
     return lo, hi
 
 
@@ -846,9 +847,7 @@ def _costs(table: _Table, col: _Column) -> np.ndarray:
 
 
 def _ids(table: _Table, col: _Column, what: str) -> np.ndarray:
-    cells = col.cells
-    if isinstance(cells, _Numbers):  # never: ids are read as text
-        raise AssertionError(col.header)
+    cells = col.cells  # ids are never numeric roles, so always text here
     empty = cells == ""
     if empty.any():
         i = int(np.argmax(empty))

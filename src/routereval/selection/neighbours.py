@@ -1,0 +1,233 @@
+"""Exact cosine nearest neighbours of any prompt among the prompts of any set of tasks.
+
+Leave-one-task-out asks the same question D + D(D-1) times: the k nearest
+neighbours of the prompts of one task among the prompts of all tasks but one
+or two. Searching afresh each time would cost D^2 full similarity passes. But
+the k nearest neighbours among a union of tasks are always among the union of
+each task's own k nearest, so one pass suffices: for every prompt and every
+other task, keep that task's K most similar prompts (a "per-task list"); the
+neighbours among any set of tasks are then the best k of the lists of those
+tasks, a merge of at most D * K candidates.
+
+Missing records: a model's predictor may only use prompts where that model has
+a record. Where a model has every record of a task, the shared list of that
+task serves it; where it lacks some, a separate list is built over the prompts
+it has (one per distinct pattern of records in the task, so models that miss
+the same prompts share it). Models with the same pattern in every task form a
+group and are predicted together.
+
+Ties: candidates are ranked by similarity, then by lower prompt position, the
+rule of :func:`routereval.routers.knn.nearest_neighbours`. (Similarities are
+recomputed in float32 after the search, so two neighbours closer than float32
+rounding may be ordered differently from a fresh search; that never changes
+which prompts enter a per-task list.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from routereval.routers.knn import nearest_neighbours
+from routereval.selection.scores import descriptor
+
+_BLOCK = 2048
+
+
+def sorted_neighbours(query: np.ndarray, base: np.ndarray, base_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``base`` nearest each query row, best first: (similarities, ``base_rows`` labels).
+
+    Fewer than ``k`` base rows give padded columns (similarity -inf, label -1).
+    """
+    n = len(query)
+    sims = np.full((n, k), -np.inf, dtype=np.float32)
+    idx = np.full((n, k), -1, dtype=np.int64)
+    kk = min(k, len(base))
+    if kk == 0 or n == 0:
+        return sims, idx
+    local = nearest_neighbours(query, base, kk)
+    for a in range(0, n, _BLOCK):
+        part = local[a : a + _BLOCK]
+        # Cosine of unit rows: a dot product with the chosen neighbours only.
+        s = np.einsum("qd,qkd->qk", query[a : a + _BLOCK], base[part])
+        s, lab = order_candidates(s, base_rows[part])
+        sims[a : a + len(part), :kk] = s
+        idx[a : a + len(part), :kk] = lab
+    return sims, idx
+
+
+def order_candidates(sims: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row's candidates by similarity (high first), ties to the lower index; padding last."""
+    by_index = np.argsort(np.where(idx < 0, np.iinfo(np.int64).max, idx), axis=1, kind="stable")
+    sims = np.take_along_axis(sims, by_index, axis=1)
+    idx = np.take_along_axis(idx, by_index, axis=1)
+    by_sim = np.argsort(-sims, axis=1, kind="stable")
+    return np.take_along_axis(sims, by_sim, axis=1), np.take_along_axis(idx, by_sim, axis=1)
+
+
+def best_of(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` candidates per row (same order rule as :func:`order_candidates`)."""
+    sims, idx = order_candidates(sims, idx)
+    if sims.shape[1] < k:
+        pad = k - sims.shape[1]
+        sims = np.pad(sims, ((0, 0), (0, pad)), constant_values=-np.inf)
+        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
+    return sims[:, :k], idx[:, :k]
+
+
+@dataclass
+class _Group:
+    models: np.ndarray  # model columns predicted together
+    lists: dict[int, int]  # task -> key into TaskNeighbours.restricted (absent: the shared list)
+    empty: set[int] = field(default_factory=set)  # tasks where the group has no record
+
+
+class TaskNeighbours:
+    """Per-task neighbour lists of every prompt, answering kNN queries over unions of tasks.
+
+    Args:
+        vectors: n x d unit-norm prompt vectors.
+        task_of: n task indices in ``0..n_tasks-1``.
+        correct: n x M correctness (NaN = no record); ``None`` for descriptors only.
+        k: neighbours per prediction.
+        n_descriptor: neighbours per task-descriptor distance.
+    """
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        task_of: np.ndarray,
+        correct: np.ndarray | None = None,
+        *,
+        k: int = 5,
+        n_descriptor: int = 19,
+    ) -> None:
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.task_of = np.asarray(task_of)
+        self.n_tasks = int(self.task_of.max()) + 1 if len(self.task_of) else 0
+        self.k = int(k)
+        self.n_descriptor = int(n_descriptor)
+        self.width = max(self.k, self.n_descriptor)
+        self.members = [np.flatnonzero(self.task_of == t) for t in range(self.n_tasks)]
+        self.sims, self.idx = self._lists(self.width, [None] * self.n_tasks)
+        self.correct = correct
+        self.restricted: list[tuple[np.ndarray, np.ndarray]] = []
+        self.groups: list[_Group] = []
+        if correct is not None:
+            self._build_groups(np.asarray(correct))
+
+    def _lists(self, width: int, subsets: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """n x D x width lists; ``subsets[t]`` restricts task t's base (None: all its prompts)."""
+        n = len(self.vectors)
+        sims = np.full((n, self.n_tasks, width), -np.inf, dtype=np.float32)
+        idx = np.full((n, self.n_tasks, width), -1, dtype=np.int64)
+        for t, members in enumerate(self.members):
+            base_rows = members if subsets[t] is None else subsets[t]
+            # A task's own prompts never query its list (the pool always excludes
+            # the query's task), so only the other prompts are searched.
+            queries = np.flatnonzero(self.task_of != t)
+            s, i = sorted_neighbours(self.vectors[queries], self.vectors[base_rows], base_rows, width)
+            sims[queries, t] = s
+            idx[queries, t] = i
+        return sims, idx
+
+    def _build_groups(self, correct: np.ndarray) -> None:
+        have = ~np.isnan(correct)
+        keys: dict[tuple[int, bytes], int] = {}
+        by_pattern: dict[tuple, list[int]] = {}
+        plans: dict[tuple, tuple[dict[int, int], set[int]]] = {}
+        for m in range(correct.shape[1]):
+            lists, empty, signature = {}, set(), []
+            for t, members in enumerate(self.members):
+                mask = have[members, m]
+                if mask.all():
+                    signature.append(-1)
+                    continue
+                if not mask.any():
+                    empty.add(t)
+                    signature.append(-2)
+                    continue
+                key = (t, np.packbits(mask).tobytes())
+                if key not in keys:
+                    keys[key] = len(self.restricted)
+                    rows = members[mask]
+                    queries = np.flatnonzero(self.task_of != t)
+                    s = np.full((len(self.vectors), self.k), -np.inf, dtype=np.float32)
+                    i = np.full((len(self.vectors), self.k), -1, dtype=np.int64)
+                    s[queries], i[queries] = sorted_neighbours(self.vectors[queries], self.vectors[rows], rows, self.k)
+                    self.restricted.append((s, i))
+                lists[t] = keys[key]
+                signature.append(keys[key])
+            sig = tuple(signature)
+            by_pattern.setdefault(sig, []).append(m)
+            plans[sig] = (lists, empty)
+        for sig, models in by_pattern.items():
+            lists, empty = plans[sig]
+            self.groups.append(_Group(np.array(models, dtype=np.int64), lists, empty))
+
+    # -- queries ------------------------------------------------------------
+
+    def _pool(self, pool_tasks) -> np.ndarray:
+        pool = np.zeros(self.n_tasks, dtype=bool)
+        pool[np.asarray(list(pool_tasks), dtype=np.int64)] = True
+        return pool
+
+    def neighbour_sims(self, queries: np.ndarray, pool_tasks, n: int | None = None) -> np.ndarray:
+        """Similarities (best first) of each query's ``n`` nearest prompts among the pool tasks.
+
+        The query's own task must not be in the pool. Padded with -inf where the
+        pool holds fewer than ``n`` prompts.
+        """
+        n = self.n_descriptor if n is None else int(n)
+        if n > self.width:
+            raise ValueError(f"the lists hold {self.width} neighbours per task, {n} were asked for")
+        pool = self._pool(pool_tasks)
+        if np.isin(self.task_of[queries], np.flatnonzero(pool)).any():
+            raise ValueError("a query's own task cannot be part of its pool")
+        sims = self.sims[queries][:, pool, :n].reshape(len(queries), -1)
+        sims = -np.sort(-sims, axis=1)[:, :n]
+        if sims.shape[1] < n:
+            sims = np.pad(sims, ((0, 0), (0, n - sims.shape[1])), constant_values=-np.inf)
+        return sims
+
+    def descriptor(self, queries: np.ndarray, pool_tasks) -> float:
+        """Mean over the queries of the mean cosine distance to their ``n_descriptor`` nearest pool prompts."""
+        return descriptor(self.neighbour_sims(queries, pool_tasks))
+
+    def predict(self, queries: np.ndarray, pool_tasks, extra: np.ndarray | None = None) -> np.ndarray:
+        """kNN correctness estimates g (queries x M): mean correctness of the k nearest pool prompts
+        where the model has a record. ``extra``: further labelled prompts (any task) added to the pool.
+        NaN for a model with no record in the pool."""
+        if self.correct is None:
+            raise ValueError("these lists were built without correctness records")
+        queries = np.asarray(queries, dtype=np.int64)
+        pool = self._pool(pool_tasks)
+        if np.isin(self.task_of[queries], np.flatnonzero(pool)).any():
+            raise ValueError("a query's own task cannot be part of its pool")
+        extra = np.array([], dtype=np.int64) if extra is None else np.asarray(extra, dtype=np.int64)
+        out = np.full((len(queries), self.correct.shape[1]), np.nan)
+        shared_s = self.sims[queries][:, :, : self.k]
+        shared_i = self.idx[queries][:, :, : self.k]
+        for group in self.groups:
+            s, i = shared_s.copy(), shared_i.copy()
+            for t, key in group.lists.items():
+                s[:, t], i[:, t] = self.restricted[key][0][queries], self.restricted[key][1][queries]
+            for t in group.empty:
+                s[:, t], i[:, t] = -np.inf, -1
+            s[:, ~pool], i[:, ~pool] = -np.inf, -1
+            s, i = s.reshape(len(queries), -1), i.reshape(len(queries), -1)
+            first = group.models[0]
+            usable = extra[~np.isnan(self.correct[extra, first])]
+            if usable.size:
+                es = self.vectors[queries] @ self.vectors[usable].T
+                s = np.concatenate([s, es], axis=1)
+                i = np.concatenate([i, np.broadcast_to(usable, es.shape)], axis=1)
+            s, i = best_of(s, i, self.k)
+            found = i >= 0
+            labels = self.correct[np.where(found, i, 0)][:, :, group.models]  # q x k x group
+            labels = np.where(found[:, :, None], labels, 0.0)
+            count = found.sum(axis=1)[:, None]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:, group.models] = np.where(count > 0, labels.sum(axis=1) / count, np.nan)
+        return out

@@ -1,0 +1,218 @@
+"""The learned baselines against numbers worked out by hand (or by a second method)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from routereval.errors import ConfigError
+from routereval.routers import Prompts, make_router
+from routereval.routers._torch import _split, forward
+from routereval.routers.cluster import inverse_distance_pi
+from routereval.routers.mlc import mlc_choice, relu_pi
+
+# -- PRknn ----------------------------------------------------------------------
+
+# Six unit vectors in the plane and their labels on two candidates.
+KNN_TRAIN = np.array([[1, 0], [0.8, 0.6], [0.6, 0.8], [0, 1], [-1, 0], [0, -1]], dtype=np.float32)
+KNN_LABELS = np.array([[1, 0], [1, 1], [0, 1], [0, 1], [1, 0], [0, 0]], dtype=float)
+
+
+def test_knn_means_the_labels_of_the_nearest_prompts():
+    router = make_router("knn", k=3).fit(Prompts(embeddings=KNN_TRAIN), KNN_LABELS)
+    # Cosines worked out by hand:
+    # (1, .1): A0 .995, A1 .856, A2 .677 -> rows 0, 1, 2.
+    # (0, 1): A3 1, A2 .8, A1 .6 -> rows 3, 2, 1.
+    # (-.6, -.8): A5 .8, A4 .6, A0 -.6 (A3 -.8, A1 -.96, A2 -1) -> rows 5, 4, 0.
+    # (2, .2) is (1, .1) scaled: cosine ignores length.
+    queries = np.array([[1, 0.1], [0, 1], [-0.6, -0.8], [2, 0.2]], dtype=np.float32)
+    quality = router.predict_quality(Prompts(embeddings=queries))
+    expected = np.array([[2 / 3, 2 / 3], [1 / 3, 1.0], [2 / 3, 0.0], [2 / 3, 2 / 3]])
+    np.testing.assert_allclose(quality, expected, atol=1e-7)
+    # Equal estimates choose the lower index.
+    np.testing.assert_array_equal(router.predict(Prompts(embeddings=queries)), [0, 1, 0, 0])
+    pi = router.predict_proba(Prompts(embeddings=queries))
+    p_second = 1 / (1 + math.exp(-2 / 3))  # softmax of (1/3, 1)
+    np.testing.assert_allclose(pi[0], [0.5, 0.5])
+    np.testing.assert_allclose(pi[1], [1 - p_second, p_second])
+    np.testing.assert_allclose(pi[2], [math.exp(2 / 3) / (math.exp(2 / 3) + 1), 1 / (math.exp(2 / 3) + 1)])
+
+
+def test_knn_ties_in_similarity_go_to_the_first_training_prompt():
+    # Rows 1-3 are the same prompt with different labels.
+    train = np.array([[0, 1], [1, 0], [1, 0], [1, 0]], dtype=np.float32)
+    labels = np.array([[0.0], [0.0], [1.0], [1.0]])
+    query = Prompts(embeddings=np.array([[1, 0]], dtype=np.float32))
+    one = make_router("knn", k=1).fit(Prompts(embeddings=train), labels)
+    two = make_router("knn", k=2).fit(Prompts(embeddings=train), labels)
+    assert one.predict_quality(query)[0, 0] == 0.0  # row 1 only
+    assert two.predict_quality(query)[0, 0] == 0.5  # rows 1 and 2
+
+
+def test_knn_agrees_with_scikit_learn_on_random_vectors():
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(300, 16)).astype(np.float32)
+    test = rng.normal(size=(50, 16)).astype(np.float32)
+    labels = (rng.random((300, 7)) < 0.4).astype(float)
+    ours = make_router("knn").fit(Prompts(embeddings=train), labels).predict_quality(Prompts(embeddings=test))
+    _, idx = NearestNeighbors(n_neighbors=5, metric="cosine", algorithm="brute").fit(train).kneighbors(test)
+    np.testing.assert_allclose(ours, labels[idx].mean(axis=1), atol=1e-7)
+
+
+def test_knn_refuses_bad_inputs():
+    with pytest.raises(ValueError, match="k must lie in 1..6"):
+        make_router("knn", k=7).fit(Prompts(embeddings=KNN_TRAIN), KNN_LABELS)
+    with pytest.raises(ValueError, match="Prompts.embeddings is None"):
+        make_router("knn").fit(Prompts(texts=["a"] * 6), KNN_LABELS)
+    with pytest.raises(ValueError, match="labels has 5 rows, expected 6"):
+        make_router("knn").fit(Prompts(embeddings=KNN_TRAIN), KNN_LABELS[:5])
+    nan_labels = KNN_LABELS.copy()
+    nan_labels[2, 1] = np.nan
+    with pytest.raises(ValueError, match="row 2 .*column 1"):
+        make_router("knn").fit(Prompts(embeddings=KNN_TRAIN), nan_labels)
+    router = make_router("knn").fit(Prompts(embeddings=KNN_TRAIN), KNN_LABELS)
+    with pytest.raises(ValueError, match="expected 2"):
+        router.predict(Prompts(embeddings=np.ones((1, 3), dtype=np.float32)))
+
+
+# -- C-RoBERTa (cluster) ----------------------------------------------------------
+
+
+def test_inverse_distance_pi_sums_per_chosen_candidate():
+    # Weights 1, 1/2, 1/4 (sum 7/4); clusters 0 and 2 both choose candidate 1.
+    pi = inverse_distance_pi(np.array([[1.0, 2.0, 4.0]]), np.array([1, 0, 1]), 3)
+    np.testing.assert_allclose(pi, [[2 / 7, 5 / 7, 0.0]], rtol=1e-8)
+
+
+def test_cluster_router_on_three_known_groups():
+    # Three tight, far-apart groups: KMeans must find exactly these, whatever its start.
+    g0 = [[0.0, 0.0], [0.1, 0.0], [0.0, 0.1]]
+    g1 = [[10.0, 0.0], [10.1, 0.0], [10.0, 0.1]]
+    g2 = [[0.0, 10.0], [0.1, 10.0], [0.0, 10.1]]
+    x = np.array(g0 + g1 + g2, dtype=np.float32)
+    labels = np.array(
+        [[0, 1, 0], [0, 1, 0], [1, 0, 0],  # mean (1/3, 2/3, 0): candidate 1
+         [0, 1, 1], [0, 1, 0], [0, 0, 1],  # mean (0, 2/3, 2/3): a tie, so candidate 1
+         [1, 0, 0], [1, 0, 0], [0, 0, 1]],  # mean (2/3, 0, 1/3): candidate 0
+        dtype=float,
+    )
+    router = make_router("cluster").fit(Prompts(embeddings=x), labels)
+    query = Prompts(embeddings=np.array([[0.0, 0.0], [0.0, 9.0]], dtype=np.float32))
+
+    c0, c1, c2 = np.array([1 / 30, 1 / 30]), np.array([10 + 1 / 30, 1 / 30]), np.array([1 / 30, 10 + 1 / 30])
+    expected = []
+    for q in ([0.0, 0.0], [0.0, 9.0]):
+        w0, w1, w2 = (1 / np.linalg.norm(np.array(q) - c) for c in (c0, c1, c2))
+        total = w0 + w1 + w2
+        expected.append([w2 / total, (w0 + w1) / total, 0.0])
+    np.testing.assert_allclose(router.predict_proba(query), expected, rtol=1e-5)
+    np.testing.assert_allclose(router.predict_quality(query), [[1 / 3, 2 / 3, 0], [2 / 3, 0, 1 / 3]], atol=1e-12)
+    np.testing.assert_array_equal(router.predict(query), [1, 0])
+    assert sorted(router.cluster_best_.tolist()) == [0, 1, 1]
+
+
+# -- LinearR and MLPR ---------------------------------------------------------------
+
+
+def two_topic_data(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors near (1, 0) where candidate 0 is right and near (0, 1) where candidate 1 is."""
+    rng = np.random.default_rng(seed)
+    topic = np.arange(n) % 2
+    x = np.eye(2)[topic] + rng.normal(scale=0.1, size=(n, 2))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), np.eye(2)[topic]
+
+
+def test_settings_resolve_and_explicit_arguments_win():
+    faithful = make_router("linear", setting="faithful").resolved_config()
+    assert (faithful.epochs, faithful.lr, faithful.batch_size, faithful.val_fraction) == (10, 0.01, 1, 0.0)
+    mlp = make_router("mlp", setting="faithful", epochs=2, batch_size=4).resolved_config()
+    assert (mlp.epochs, mlp.lr, mlp.batch_size, mlp.patience) == (2, 1e-4, 4, None)
+    with pytest.raises(ConfigError, match="unknown setting 'slow'"):
+        make_router("mlp", setting="slow").resolved_config()
+
+
+def test_linear_faithful_trains_on_every_prompt_and_learns():
+    x, y = two_topic_data()
+    router = make_router("linear", setting="faithful", epochs=2).fit(Prompts(embeddings=x), y)
+    log = router.train_log_
+    assert (log["epochs_run"], log["n_fit"], log["n_held_out"]) == (2, 40, 0)
+    test_x, test_y = two_topic_data(seed=1)
+    # Two epochs at batch 1 separate the topics (chance would be 0.5).
+    assert np.mean(router.predict(Prompts(embeddings=test_x)) == test_y.argmax(axis=1)) >= 0.9
+
+
+def test_mlp_faithful_runs_and_numpy_forward_matches_torch():
+    import torch
+
+    x, y = two_topic_data()
+    router = make_router("mlp", setting="faithful", epochs=2, hidden=8).fit(Prompts(embeddings=x), y)
+    assert router.train_log_["epochs_run"] == 2
+    assert [w.shape for w, _ in router.weights_] == [(8, 2), (8, 8), (2, 8)]
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    )
+    with torch.no_grad():
+        for layer, (w, b) in zip(net[::2], router.weights_):
+            layer.weight.copy_(torch.from_numpy(w))
+            layer.bias.copy_(torch.from_numpy(b))
+        expected = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(router.predict_quality(Prompts(embeddings=x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(router.predict_proba(Prompts(embeddings=x)).sum(axis=1), 1.0)
+
+
+def test_fast_setting_keeps_the_weights_of_the_best_held_out_epoch():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 10)).astype(np.float32)
+    y = (rng.random((200, 3)) < 0.5).astype(float)  # pure noise: held-out loss soon rises
+    router = make_router("mlp", epochs=40, patience=3, lr=1e-2).fit(Prompts(embeddings=x), y)
+    log = router.train_log_
+    losses = log["held_out_loss"]
+    assert log["n_held_out"] == 20 and log["n_fit"] == 180
+    assert log["best_epoch"] == int(np.argmin(losses)) + 1
+    assert log["epochs_run"] == log["best_epoch"] + 3 < 40
+    # Recompute the held-out loss of the kept weights by hand.
+    _, held_out = _split(200, 0.1, 0)
+    z = forward(router.weights_, x[held_out])
+    t = y[held_out]
+    bce = np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))))
+    assert bce == pytest.approx(min(losses), rel=1e-5)
+
+
+# -- MLC --------------------------------------------------------------------------
+
+
+def test_mlc_relu_pi_and_the_zero_row_rule():
+    logits = np.array([[-1.0, -2.0, -0.5], [0.5, -1.0, 1.5], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(relu_pi(logits), [[0, 0, 0], [0.25, 0, 0.75], [0, 0, 0]])
+    # Row 0's best logit is candidate 2, but none is positive: candidate 0.
+    np.testing.assert_array_equal(mlc_choice(logits), [0, 2, 0])
+
+
+def test_mlc_router_routes_rows_without_a_positive_logit_to_candidate_0():
+    texts = ["add two numbers", "the roman empire", "solve for x", "the french revolution", "a b", "c d"]
+    labels = np.array([[0, 1], [1, 0], [0, 1], [1, 0], [1, 1], [0, 0]], dtype=float)
+    router = make_router(
+        "mlc", epochs=1, batch_size=4, max_length=8, max_train_prompts=4, n_threads=1
+    ).fit(Prompts(texts=texts), labels)
+    assert len(router.train_rows_) == 4 and len(set(router.train_rows_.tolist())) == 4
+    w, _ = router.head_
+    # No weights and a bias of -1: every logit is -1 on every prompt.
+    router.head_ = (np.zeros_like(w), np.array([-1.0, -1.0], dtype=np.float32))
+    prompts = Prompts(texts=texts[:3])
+    np.testing.assert_array_equal(router.predict(prompts), [0, 0, 0])
+    np.testing.assert_array_equal(router.predict_proba(prompts), np.zeros((3, 2)))
+    np.testing.assert_array_equal(router.choice_distribution(prompts), [[1, 0]] * 3)
+    # A positive logit on candidate 1 takes the prompt there.
+    router.head_ = (np.zeros_like(w), np.array([-1.0, 0.5], dtype=np.float32))
+    np.testing.assert_array_equal(router.predict(prompts), [1, 1, 1])
+    np.testing.assert_allclose(router.predict_proba(prompts), [[0, 1]] * 3)
+
+
+def test_mlc_needs_texts():
+    with pytest.raises(ValueError, match="Prompts.texts is None"):
+        make_router("mlc").fit(Prompts(embeddings=np.ones((2, 2))), np.ones((2, 2)))
