@@ -255,6 +255,7 @@ def test_tfidf_name_fingerprints_corpus_and_dim():
     assert fitted_tfidf(6, corpus=CORPUS[:-1] + ["Something else entirely, about trains."]).name != base.name
     assert fitted_tfidf(5).name != base.name
     assert fitted_tfidf(6, corpus=list(reversed(CORPUS))).name != base.name
+    assert TfidfEncoder(6, n_threads=None).fit(CORPUS).name != base.name
 
 
 def test_tfidf_refuses_misuse():

@@ -9,6 +9,7 @@ import typer
 
 from routereval.cli import bench as bench_command
 from routereval.cli import data as data_commands
+from routereval.cli import select as select_command
 
 app = typer.Typer(
     name="routereval",
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(data_commands.app, name="data")
 app.command("bench")(bench_command.bench)
+app.command("select")(select_command.select)
 
 
 def main() -> None:

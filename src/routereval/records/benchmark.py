@@ -18,6 +18,7 @@ models, the commonest access, then reads contiguous memory.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,6 +226,8 @@ class Benchmark:
                 present = ~np.isnan(block)
                 counts[cols] = present.sum(axis=0)
                 sums[cols] = np.nansum(block, axis=0, dtype=np.float64)
+            del block
+            _release_pages(self.scores, cols)
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
         return pd.DataFrame({"name": self.model_names, "mean_score": means, "n_records": counts})
@@ -262,6 +265,23 @@ class Benchmark:
             f"Benchmark({self.name!r}, {self.n_prompts} prompts x {self.n_models} models, "
             f"{self.kind}, {len(self.tasks)} tasks)"
         )
+
+
+def _release_pages(array: np.ndarray, cols: slice) -> None:
+    """Let the kernel drop the pages of a memory-mapped column block we are done with.
+
+    A full pass over a memory-mapped store would otherwise leave every page it
+    read resident in this process, so a summary of 200M records would hold all
+    of them at once. The data stays in the page cache and is read back if needed.
+    """
+    mm = getattr(array, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise") or not array.flags.f_contiguous:
+        return
+    per_col = array.shape[0] * array.dtype.itemsize
+    start = (cols.start * per_col) // mmap.PAGESIZE * mmap.PAGESIZE
+    stop = min(len(mm), cols.stop * per_col)
+    if stop > start:
+        mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
 
 def _normalise_prompts(prompts: pd.DataFrame) -> pd.DataFrame:

@@ -59,11 +59,8 @@ def sorted_neighbours(query: np.ndarray, base: np.ndarray, base_rows: np.ndarray
 
 def order_candidates(sims: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort each row's candidates by similarity (high first), ties to the lower index; padding last."""
-    by_index = np.argsort(np.where(idx < 0, np.iinfo(np.int64).max, idx), axis=1, kind="stable")
-    sims = np.take_along_axis(sims, by_index, axis=1)
-    idx = np.take_along_axis(idx, by_index, axis=1)
-    by_sim = np.argsort(-sims, axis=1, kind="stable")
-    return np.take_along_axis(sims, by_sim, axis=1), np.take_along_axis(idx, by_sim, axis=1)
+    order = np.lexsort((np.where(idx < 0, np.iinfo(np.int64).max, idx), -sims), axis=1)
+    return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
 def best_of(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,24 +107,23 @@ class TaskNeighbours:
         self.n_descriptor = int(n_descriptor)
         self.width = max(self.k, self.n_descriptor)
         self.members = [np.flatnonzero(self.task_of == t) for t in range(self.n_tasks)]
-        self.sims, self.idx = self._lists(self.width, [None] * self.n_tasks)
+        self.sims, self.idx = self._lists(self.width)
         self.correct = correct
         self.restricted: list[tuple[np.ndarray, np.ndarray]] = []
         self.groups: list[_Group] = []
         if correct is not None:
             self._build_groups(np.asarray(correct))
 
-    def _lists(self, width: int, subsets: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-        """n x D x width lists; ``subsets[t]`` restricts task t's base (None: all its prompts)."""
+    def _lists(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """n x D x width lists: each prompt's nearest ``width`` prompts of every other task."""
         n = len(self.vectors)
         sims = np.full((n, self.n_tasks, width), -np.inf, dtype=np.float32)
         idx = np.full((n, self.n_tasks, width), -1, dtype=np.int64)
         for t, members in enumerate(self.members):
-            base_rows = members if subsets[t] is None else subsets[t]
             # A task's own prompts never query its list (the pool always excludes
             # the query's task), so only the other prompts are searched.
             queries = np.flatnonzero(self.task_of != t)
-            s, i = sorted_neighbours(self.vectors[queries], self.vectors[base_rows], base_rows, width)
+            s, i = sorted_neighbours(self.vectors[queries], self.vectors[members], members, width)
             sims[queries, t] = s
             idx[queries, t] = i
         return sims, idx
@@ -151,12 +147,7 @@ class TaskNeighbours:
                 key = (t, np.packbits(mask).tobytes())
                 if key not in keys:
                     keys[key] = len(self.restricted)
-                    rows = members[mask]
-                    queries = np.flatnonzero(self.task_of != t)
-                    s = np.full((len(self.vectors), self.k), -np.inf, dtype=np.float32)
-                    i = np.full((len(self.vectors), self.k), -1, dtype=np.int64)
-                    s[queries], i[queries] = sorted_neighbours(self.vectors[queries], self.vectors[rows], rows, self.k)
-                    self.restricted.append((s, i))
+                    self.restricted.append(self._restricted_list(t, members[mask]))
                 lists[t] = keys[key]
                 signature.append(keys[key])
             sig = tuple(signature)
@@ -165,6 +156,27 @@ class TaskNeighbours:
         for sig, models in by_pattern.items():
             lists, empty = plans[sig]
             self.groups.append(_Group(np.array(models, dtype=np.int64), lists, empty))
+
+    def _restricted_list(self, task: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """n x k lists of task ``task`` restricted to ``rows`` (the prompts some models have records on).
+
+        Filtering the shared list is exact wherever at least k of its entries
+        survive (the k best of a subset are then all among the shared list's);
+        only the other queries are searched again.
+        """
+        allowed = np.zeros(len(self.vectors), dtype=bool)
+        allowed[rows] = True
+        s, i = self.sims[:, task], self.idx[:, task]
+        keep = (i >= 0) & allowed[np.where(i >= 0, i, 0)]
+        # Survivors move to the front in their (already sorted) order.
+        order = np.argsort(~keep, axis=1, kind="stable")[:, : self.k]
+        ks = np.take_along_axis(np.where(keep, s, -np.inf), order, axis=1)
+        ki = np.take_along_axis(np.where(keep, i, -1), order, axis=1)
+        queries = self.task_of != task
+        redo = np.flatnonzero(queries & (keep.sum(axis=1) < min(self.k, len(rows))))
+        if redo.size:
+            ks[redo], ki[redo] = sorted_neighbours(self.vectors[redo], self.vectors[rows], rows, self.k)
+        return ks, ki
 
     # -- queries ------------------------------------------------------------
 

@@ -204,8 +204,8 @@ class MLPPredictor(CorrectnessPredictor):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += float(loss) * float(weight)
-                seen += float(weight)
+                total += loss.item() * weight.item()
+                seen += weight.item()
             self.losses_.append(total / max(seen, 1.0))
         linears = [layer for layer in net if isinstance(layer, nn.Linear)]
         self.weights_ = [(lin.weight.detach().numpy().copy(), lin.bias.detach().numpy().copy()) for lin in linears]

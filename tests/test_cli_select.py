@@ -1,0 +1,141 @@
+"""`routereval select` run as a user would: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
+
+FAMILIES = {
+    "numbers": ["sum", "integer", "equation", "solve", "number", "multiply", "divide", "prime", "fraction", "root"],
+    "words": ["rhyme", "verse", "stanza", "metaphor", "poem", "meter", "sonnet", "imagery", "line", "love"],
+}
+# Two tasks per family, so the held-out task always has a close relative in the pool.
+TASKS = {"arithmetic": "numbers", "algebra": "numbers", "poetry": "words", "prose": "words"}
+# P(correct) per model and family: each specialist wins its family, the generalist is second everywhere.
+SKILL = {"numbers": {"calc": 0.95, "bard": 0.15, "generalist": 0.6},
+         "words": {"calc": 0.15, "bard": 0.95, "generalist": 0.6}}
+
+
+def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(CLI + list(args), capture_output=True, text=True, env=env or os.environ.copy())
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def records(tmp_path) -> Path:
+    """A wide CSV: 4 tasks x 30 prompts, 3 models with family-dependent skill."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for task, family in TASKS.items():
+        extra = task[:4]  # a word only this task uses
+        for i in range(30):
+            words = list(rng.choice(FAMILIES[family], size=6)) + [extra]
+            row = {"prompt_id": f"{task}-{i}", "task": task, "prompt": " ".join(words) + f" item{i}"}
+            for model, p in SKILL[family].items():
+                row[model] = int(rng.uniform() < p)
+            rows.append(row)
+    path = tmp_path / "records.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def direct_accuracy(path: Path) -> pd.DataFrame:
+    """Per-task accuracy from the CSV itself."""
+    return pd.read_csv(path).groupby("task", sort=False)[["calc", "bard", "generalist"]].mean()
+
+
+def test_help_lists_select():
+    assert "select" in run("--help").stdout
+    assert "--new-task" in run("select", "--help").stdout
+
+
+def test_leave_one_task_out_table_and_json(records, tmp_path):
+    out = tmp_path / "rows.json"
+    proc = run("select", "--dataset", str(records), "--encoder", "tfidf-8", "--per-task",
+               "--alpha", "0,0.1", "--json", str(out))
+    assert "leave one task out, 4 tasks x 3 models" in proc.stdout
+    assert "alpha = 0.1" in proc.stdout and "poetry" in proc.stdout
+    rows = json.loads(out.read_text())
+    tasks = [r for r in rows if r["kind"] == "task"]
+    summary = [r for r in rows if r["kind"] == "summary"]
+    assert len(tasks) == 4 * 6 * 2 and len(summary) == 6 * 2
+    assert {"task", "method", "model", "accuracy", "oracle_accuracy", "encoder", "seed"} <= set(tasks[0])
+    acc = direct_accuracy(records)
+    for r in tasks:
+        truth = acc.loc[r["task"]]
+        assert r["accuracy"] == pytest.approx(truth[r["model"]])
+        assert r["oracle_accuracy"] == pytest.approx(truth.max()) and r["accuracy"] <= r["oracle_accuracy"]
+        if r["method"] == "BMA":
+            assert r["model"] == acc.drop(index=r["task"]).mean().idxmax()
+        if r["method"] == "S1":
+            # The held-out task's neighbours are its sibling's prompts, where the specialist shines.
+            assert r["model"] == ("calc" if TASKS[r["task"]] == "numbers" else "bard")
+    for s in summary:
+        block = [r for r in tasks if r["method"] == s["method"] and r["alpha"] == s["alpha"]]
+        assert s["accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in block]))
+        assert s["n_tasks"] == 4
+
+
+def test_new_task_from_a_text_file_and_a_csv(records, tmp_path):
+    prompts = tmp_path / "mine.txt"
+    prompts.write_text("solve the equation for the prime root\n\nmultiply each fraction integer\n"
+                       "solve the equation for the prime root\n")
+    out = tmp_path / "choice.json"
+    proc = run("select", "--dataset", str(records), "--encoder", "tfidf-8", "--new-task", str(prompts),
+               "--json", str(out))
+    assert "mine.txt: 2 prompts" in proc.stdout and "chosen:" in proc.stdout
+    rows = json.loads(out.read_text())
+    models = {r["model"]: r for r in rows if r["kind"] == "model"}
+    choice = next(r for r in rows if r["kind"] == "choice")
+    assert set(models) == {"calc", "bard", "generalist"} and choice["n_prompts"] == 2
+    for r in models.values():
+        assert r["s3"] == pytest.approx(r["p"] * r["s2"] + (1 - r["p"]) * (1 - r["s2"]))
+    # Arithmetic-like prompts: the neighbours are number prompts, where calc is right 95% of the time.
+    assert max(models, key=lambda m: models[m]["s1"]) == "calc"
+    assert choice["model"] in (choice["m_star"], choice["bma"])
+    as_csv = tmp_path / "mine.csv"
+    pd.DataFrame({"prompt": ["write a sonnet with rhyme and meter", "a verse of love imagery"]}).to_csv(as_csv)
+    proc = run("select", "--dataset", str(records), "--encoder", "tfidf-8", "--new-task", str(as_csv))
+    assert "mine.csv: 2 prompts" in proc.stdout
+
+
+def test_user_errors_are_one_clear_line(records, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,question_text\n1,hello\n")
+    proc = run("select", "--dataset", str(records), "--encoder", "tfidf-8", "--new-task", str(bad), check=False)
+    assert proc.returncode == 1 and "bad.csv" in proc.stderr and "'prompt'" in proc.stderr
+    proc = run("select", "--dataset", str(records), "--new-task", str(bad), "--alpha", "0.1", check=False)
+    assert proc.returncode == 1 and "--alpha" in proc.stderr
+    proc = run("select", "--dataset", str(records), "--predictor", "forest", check=False)
+    assert proc.returncode == 1 and "knn, mlp" in proc.stderr
+    proc = run("select", "--dataset", str(records), "--alpha", "0,1.5", check=False)
+    assert proc.returncode == 1 and "[0, 1]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_llmrouter_from_the_mirror_with_default_tfidf(tmp_path):
+    from conftest import mirror_root
+
+    root = mirror_root()
+    if root is None:
+        pytest.skip("real-data mirror not found: set ROUTEREVAL_MIRROR or place ../shared/data/github beside the repo")
+    env = {**os.environ, "ROUTEREVAL_MIRROR": str(root), "ROUTEREVAL_HOME": str(tmp_path / "home")}
+    out = tmp_path / "rows.json"
+    proc = run("select", "--dataset", "llmrouter", "--encoder", "tfidf", "--json", str(out), env=env)
+    assert "14 tasks x 9 models" in proc.stdout
+    assert "continuous scores counted correct where >= 0.5" in proc.stdout
+    summary = {r["method"]: r for r in json.loads(out.read_text()) if r["kind"] == "summary"}
+    assert all(summary["Oracle"]["accuracy"] >= r["accuracy"] for r in summary.values())
+    assert summary["BMA"]["bma_share"] == 1.0 and summary["Oracle"]["mean_rank"] == 1.0
