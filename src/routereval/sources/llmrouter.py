@@ -28,7 +28,8 @@ import pandas as pd
 
 from routereval.errors import DataError
 from routereval.records.benchmark import CONTINUOUS, Benchmark
-from routereval.sources.registry import GITHUB_RAW, DatasetSpec, RemoteFile, provenance, register
+from routereval.sources.jsonl import json_objects
+from routereval.sources.registry import DatasetSpec, github_file, provenance, register
 
 REPO = "ulab-uiuc/LLMRouter"
 COMMIT = "4e7a796942ce26e9d5f2b93191c7c2585c99c2e3"
@@ -123,23 +124,16 @@ def _read_scores(path: Path) -> list[tuple[str, dict[str, float | None]]]:
 def _read_queries(path: Path) -> dict[str, list[tuple[str, str | None]]]:
     """Query text -> every (task_name, ground_truth) given for it, in file order."""
     by_text: dict[str, list[tuple[str, str | None]]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"line {line_no} is not valid JSON ({exc})", file=str(path), row=line_no) from exc
-            for key in ("task_name", "query"):
-                if not isinstance(row.get(key), str):
-                    raise DataError(
-                        f"line {line_no} has no {key!r} string", file=str(path), row=line_no, column=key
-                    )
-            truth = row.get("ground_truth")
-            by_text.setdefault(row["query"], []).append(
-                (row["task_name"], None if truth is None else str(truth))
-            )
+    for line_no, row in json_objects(path):
+        for key in ("task_name", "query"):
+            if not isinstance(row.get(key), str):
+                raise DataError(
+                    f"line {line_no} has no {key!r} string", file=str(path), row=line_no, column=key
+                )
+        truth = row.get("ground_truth")
+        by_text.setdefault(row["query"], []).append(
+            (row["task_name"], None if truth is None else str(truth))
+        )
     return by_text
 
 
@@ -243,7 +237,7 @@ SPEC = register(
         homepage=f"https://github.com/{REPO}",
         version=COMMIT,
         files=tuple(
-            RemoteFile(f"{GITHUB_RAW}{REPO}/{COMMIT}/{path}", sha, size) for path, sha, size in _FILES
+            github_file(REPO, COMMIT, path, sha, size) for path, sha, size in _FILES
         ),
         build=build,
         n_prompts=6108,

@@ -35,7 +35,7 @@ import pandas as pd
 
 from routereval.errors import DataError
 from routereval.records.benchmark import BINARY, Benchmark
-from routereval.sources.registry import GITHUB_RAW, DatasetSpec, RemoteFile, provenance, register
+from routereval.sources.registry import DatasetSpec, github_file, provenance, register
 
 REPO = "TIGER-AI-Lab/MMLU-Pro"
 COMMIT = "f418b116db00b065c2aea046518d8fcf74d39872"
@@ -229,7 +229,7 @@ SPEC = register(
         homepage=f"https://github.com/{REPO}",
         version=COMMIT,
         files=tuple(
-            RemoteFile(f"{GITHUB_RAW}{REPO}/{COMMIT}/{zip_path(m)}", sha, size) for m, sha, size in _ZIPS
+            github_file(REPO, COMMIT, zip_path(m), sha, size) for m, sha, size in _ZIPS
         ),
         build=build,
         n_prompts=12032,

@@ -63,6 +63,11 @@ class RemoteFile:
         return self.url.split("/resolve/", 1)[-1].split("/", 1)[-1]
 
 
+def github_file(repo: str, commit: str, path: str, sha256: str, size: int | None = None) -> RemoteFile:
+    """A file of a GitHub repository pinned to a commit (``repo`` is ``owner/name``)."""
+    return RemoteFile(f"{GITHUB_RAW}{repo}/{commit}/{path}", sha256, size)
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """A registered dataset: its files and the function that reads them.

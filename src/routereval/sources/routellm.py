@@ -28,7 +28,6 @@ DataError giving the file, the data row and the line the record starts on.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,8 @@ import pandas as pd
 
 from routereval.errors import DataError
 from routereval.records.benchmark import BINARY, CONTINUOUS, Benchmark
-from routereval.sources.registry import GITHUB_RAW, DatasetSpec, RemoteFile, provenance, register
+from routereval.sources.jsonl import json_objects
+from routereval.sources.registry import DatasetSpec, RemoteFile, github_file, provenance, register
 
 REPO = "lm-sys/RouteLLM"
 COMMIT = "0b64fdafe049e596a3f5657c219329f24af24198"
@@ -125,7 +125,7 @@ _BOOL = {"True": 1.0, "False": 0.0}
 
 
 def _remote(path: str, sha256: str, size: int) -> RemoteFile:
-    return RemoteFile(f"{GITHUB_RAW}{REPO}/{COMMIT}/{path}", sha256, size)
+    return github_file(REPO, COMMIT, path, sha256, size)
 
 
 def mmlu_path(subject: str) -> str:
@@ -251,25 +251,10 @@ def build_gsm8k(local: dict[str, Path]) -> Benchmark:
 # -- MT-Bench ----------------------------------------------------------------
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    label = str(path)
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"line {line_no} is not valid JSON ({exc})", file=label, row=line_no) from exc
-            if not isinstance(item, dict):
-                raise DataError(f"line {line_no} is not a JSON object", file=label, row=line_no)
-            yield line_no, item
-
-
 def _read_questions(path: Path) -> dict[int, tuple[str, list[str]]]:
     questions: dict[int, tuple[str, list[str]]] = {}
     label = str(path)
-    for line, q in _jsonl(path):
+    for line, q in json_objects(path):
         qid, turns = q.get("question_id"), q.get("turns")
         if not isinstance(qid, int) or isinstance(qid, bool):
             raise DataError(f"line {line}: question_id {qid!r} is not an integer",
@@ -311,7 +296,7 @@ def build_mtbench(local: dict[str, Path]) -> Benchmark:
     scores: list[tuple[int, str, float | None]] = []
     n_failed = 0
     label = str(local[MT_JUDGEMENTS])
-    for line, j in _jsonl(local[MT_JUDGEMENTS]):
+    for line, j in json_objects(local[MT_JUDGEMENTS]):
         qid, turn, model = j.get("question_id"), j.get("turn"), j.get("model")
         if not isinstance(model, str):
             raise DataError(f"line {line}: 'model' should be a string", file=label, row=line, column="model")

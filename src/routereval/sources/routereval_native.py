@@ -20,7 +20,6 @@ and the key path inside it (``hard -> 100 -> all_weak -> data -> test_score``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
