@@ -295,6 +295,10 @@ def test_fast_and_refitted_protocols_agree():
 
     slow = leave_one_task_out(data, Refitted(), alphas=[0.0, 0.1])
     assert len(fast) == len(slow) == 10
+    engine = Engine(data, Refitted())
+    for t in range(5):
+        reference_pairs(engine, [j for j in range(5) if j != t])
+    assert engine.n_fits == 10 and not engine._kept  # each pair of held-out tasks fitted once, every answer used
     for f, s in zip(fast, slow):
         assert f.choices == s.choices and f.win_rate == s.win_rate
         for m in METHODS:
@@ -510,3 +514,44 @@ def test_real_bma_and_oracle_match_a_direct_computation(llmrouter_run):
         assert data.models[f.choices["BMA"]] == others.idxmax()
         np.testing.assert_allclose(f.true_accuracy, truth.to_numpy())
         np.testing.assert_allclose(f.scores["BMA"], others.to_numpy())
+
+
+def test_protocol_runs_with_the_mlp_and_a_scikit_learn_classifier():
+    from sklearn.linear_model import LogisticRegression
+
+    x, task_of, y = synthetic(seed=4, n_tasks=4, per_task=30, n_models=4)
+    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
+                            "text": [f"q{i}" for i in range(len(x))]})
+    data = task_data(Benchmark.from_values("syn", y, prompts, ["m0", "m1", "m2", "m3"]))
+    data.vectors = x
+    for predictor in (MLPPredictor(hidden=8, epochs=2, n_threads=1), SklearnPredictor(LogisticRegression())):
+        folds = leave_one_task_out(data, predictor)
+        assert len(folds) == 4
+        for f in folds:
+            s1 = f.scores["S1"][f.candidates]
+            assert np.all((s1 >= 0) & (s1 <= 1)) and np.isnan(f.scores["S1"][~f.candidates]).all()
+            assert f.candidates[0] == (f.task != "t1")  # m0 has no record on t1
+            assert f.true_accuracy[f.choices["Oracle"]] == np.nanmax(f.true_accuracy)
+
+
+def test_reference_pairs_at_alpha_reveal_each_training_task_to_its_own_pool():
+    x, task_of, y = synthetic(seed=6)
+    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
+                            "text": [f"q{i}" for i in range(len(x))]})
+    data = task_data(Benchmark.from_values("syn", y, prompts, [f"m{j}" for j in range(y.shape[1])]))
+    data.vectors = x
+    settings = Settings()
+    engine = Engine(data, KNNPredictor())
+    train = [0, 1, 2, 3]
+    plain, revealed = reference_pairs(engine, train), reference_pairs(engine, train, 0.25, settings)
+    # Tasks are clusters: revealed prompts of a task's own cluster are nearer than any other task's.
+    assert np.all(revealed.u < plain.u)
+    # Task 2 by a plain search: 10 of its 40 prompts (the seeded permutation) join the pool of tasks 0, 1, 3.
+    order = np.random.default_rng([0, 2]).permutation(40)
+    rows = data.task_rows(2)
+    shown, rest = rows[np.sort(order[:10])], rows[np.sort(order[10:])]
+    pool = np.concatenate([np.flatnonzero(np.isin(task_of, [0, 1, 3])), shown])
+    g = KNNPredictor().fit(x[pool], y[pool]).predict(x[rest])
+    np.testing.assert_allclose(revealed.accuracy[2], sc.predictor_accuracy(g, y[rest]))
+    top = -np.sort(-(x[rest] @ x[pool].T), axis=1)[:, :19]
+    assert revealed.u[2] == pytest.approx(float((1 - top).mean()), abs=1e-6)

@@ -37,7 +37,9 @@ def select(
     per_task: bool = typer.Option(False, "--per-task", help="Also list each task's choices."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the result rows to this JSON file."),
     encoder: str = typer.Option("minilm", help="minilm (cached), tfidf[-<dim>], or precomputed:<key>."),
-    predictor: str = typer.Option("knn", help="Correctness predictor: knn or mlp."),
+    predictor: str = typer.Option(
+        "knn", help="Correctness predictor: knn, or mlp (the paper's network; D(D-1)/2 + D fits: slow on a CPU)."
+    ),
     k: int = typer.Option(5, help="Neighbours of the kNN predictor."),
     seed: int = typer.Option(0, help="Seed of the revealed prompts, the fallback draws and the MLP."),
     threshold: float = typer.Option(0.5, help="Continuous scores at or above this count as correct."),
@@ -72,11 +74,11 @@ def select(
     if data.threshold is not None:
         notes.append(f"continuous scores counted correct where >= {data.threshold:g}")
     if notes:
-        console.print("; ".join(notes), style="dim", highlight=False)
+        console.print("; ".join(notes), style="dim", highlight=False, soft_wrap=True)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(to_json([{**context, **r} for r in rows]))
-        console.print(f"wrote {len(rows)} rows to {json_out}", highlight=False)
+        console.print(f"wrote {len(rows)} rows to {json_out}", highlight=False, soft_wrap=True)
 
 
 def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task) -> list[dict]:
@@ -106,11 +108,12 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task) -> l
         s3 = [r for r in per if r["alpha"] == a and r["method"] == "S3"]
         agreed = sum(r["m_star"] == r["model"] and r["bma_chosen"] for r in s3)
         kept = sum(r["m_star"] == r["model"] and not r["bma_chosen"] for r in s3)
-        console.print(
-            f"  S3's best model was BMA on {agreed} of {len(s3)} tasks; on the other {len(s3) - agreed}, "
-            f"the fallback test kept it on {kept} and returned to BMA on {len(s3) - agreed - kept}",
-            highlight=False,
-        )
+        if agreed == len(s3):
+            line = f"  S3's best model was BMA on all {len(s3)} tasks"
+        else:
+            line = (f"  S3's best model was BMA on {agreed} of {len(s3)} tasks; on the other {len(s3) - agreed}, "
+                    f"the fallback test kept it on {kept} and returned to BMA on {len(s3) - agreed - kept}")
+        console.print(line, highlight=False, soft_wrap=True)
         if per_task:
             console.print(per_task_table([r for r in per if r["alpha"] == a], f"choices per task (alpha = {a:g})"))
     return per + summary
@@ -129,13 +132,16 @@ def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
     title = f"{path.name}: {len(prompts)} prompts, scored from {data.n_tasks} tasks of {data.name}"
     console.print(new_task_table([r for r in rows if r["kind"] == "model"], title))
     decision = rows[-1]
-    if not decision["fell_back"] and decision["m_star"] == decision["bma"]:
+    rate = decision["win_rate"]
+    if decision["m_star"] == decision["bma"]:
         why = "S3's best model is also the best on average"
+    elif rate is None or rate != rate:
+        why = f"S3 preferred {decision['m_star']}, but it could not be tested against the best model on average"
     elif decision["fell_back"]:
-        why = (f"S3 preferred {decision['m_star']}, but it beat {decision['bma']} in only "
-               f"{100 * (decision['win_rate'] or 0):.0f}% of simulated draws, so the best model on average is kept")
+        why = (f"S3 preferred {decision['m_star']}, but it beat {decision['bma']} in only {100 * rate:.0f}% "
+               "of simulated draws, so the best model on average is kept")
     else:
-        why = f"it beat the best model on average ({decision['bma']}) in {100 * decision['win_rate']:.0f}% of simulated draws"
+        why = f"it beat the best model on average ({decision['bma']}) in {100 * rate:.0f}% of simulated draws"
     console.print(f"chosen: [bold]{decision['model']}[/] ({why}); task descriptor u = {decision['descriptor']:.3f}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     return rows

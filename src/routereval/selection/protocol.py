@@ -20,15 +20,20 @@ prompts of d' (n = its prompts after deduplication) and adds them to the
 predictor's pool. Which prompts: the first r of a permutation of d' seeded by
 (seed, task), so the revealed sets are nested as alpha grows. The revealed
 prompts are left out of the scores S1-S3 (their labels are known; as queries
-they would find themselves) and out of "true p", but the chosen model is
-always measured on the **whole** task, as it would be deployed on it, so every
-alpha is measured on the same prompts and BMA and Oracle do not move with
-alpha. The descriptor u(d') and the reference pairs stay those of alpha = 0:
-they describe distance to the other tasks, the only scale the references know.
+they would find themselves), of "true p" and of the descriptor's queries, but
+the chosen model is always measured on the **whole** task, as it would be
+deployed on it, so every alpha is measured on the same prompts and BMA and
+Oracle do not move with alpha. S3's p must describe the predictor in the same
+regime, so the reference pairs are built the same way: each training task d_j,
+when left out, reveals its own r_j prompts to the pool (the same seeded
+permutation it uses as a held-out task), and the descriptors u(d_j) and u(d')
+count the revealed prompts as part of the pool.
 
 With the kNN predictor every search is answered from per-task neighbour lists
 built once (:mod:`routereval.selection.neighbours`); other predictors are
-fitted afresh for each pool (D^2 fits).
+fitted once per pool, D(D-1)/2 + D fits (see :class:`Engine`). For the MLP of
+the paper that is hours on a 2-core CPU for MMLU-Pro (one 10-epoch fit on
+11,646 prompts takes several minutes there): use it on smaller data or with patience.
 """
 
 from __future__ import annotations
@@ -97,8 +102,11 @@ class FoldResult:
 class Engine:
     """Correctness estimates and descriptors for (query prompts, pool of tasks).
 
-    The kNN predictor is answered from per-task neighbour lists; any other
-    predictor is fitted on the pool's prompts for every call.
+    The kNN predictor is answered from per-task neighbour lists. Any other
+    predictor is fitted on the pool's prompts. A pool that leaves out two tasks
+    is met twice in leave-one-task-out (holding out d' and scoring d_j, and the
+    other way round), so one fit predicts both tasks and the second answer is
+    kept until asked for: D(D-1)/2 + D fits instead of D^2.
     """
 
     def __init__(self, data: TaskData, predictor: CorrectnessPredictor, n_descriptor: int = 19) -> None:
@@ -114,33 +122,63 @@ class Engine:
             k=int(predictor.k) if self.fast else 1,
             n_descriptor=n_descriptor,
         )
+        self._kept: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
+        self.n_fits = 0
 
     def predict(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> np.ndarray:
-        pool_tasks = list(pool_tasks)
+        """g (queries x models) learned from the prompts of ``pool_tasks`` plus the ``extra`` prompts."""
+        pool = tuple(sorted(int(t) for t in pool_tasks))
         if self.fast:
-            return self.lists.predict(queries, pool_tasks, extra)
-        rows = np.flatnonzero(np.isin(self.data.task_of, pool_tasks))
+            return self.lists.predict(queries, pool, extra)
+        data = self.data
+        whole = len(queries) > 0 and len(np.unique(data.task_of[queries])) == 1 and np.array_equal(
+            queries, data.task_rows(int(data.task_of[queries[0]]))
+        )
+        if extra is None and whole and (pool, int(data.task_of[queries[0]])) in self._kept:
+            return self._kept.pop((pool, int(data.task_of[queries[0]])))
+        rows = np.flatnonzero(np.isin(data.task_of, pool))
         if extra is not None:
             rows = np.concatenate([rows, np.asarray(extra, dtype=np.int64)])
-        model = fresh(self.predictor).fit(self.data.vectors[rows], self.data.correct[rows])
-        return model.predict(self.data.vectors[queries])
+        model = fresh(self.predictor).fit(data.vectors[rows], data.correct[rows])
+        self.n_fits += 1
+        if extra is None and whole:
+            asked = int(data.task_of[queries[0]])
+            for t in sorted(set(range(data.n_tasks)) - set(pool) - {asked}):
+                self._kept[(pool, t)] = model.predict(data.vectors[data.task_rows(t)])
+        return model.predict(data.vectors[queries])
 
-    def descriptor(self, queries: np.ndarray, pool_tasks: Iterable[int]) -> float:
-        return self.lists.descriptor(queries, list(pool_tasks))
+    def descriptor(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> float:
+        """u: mean distance of the queries to their nearest prompts of the pool (and ``extra``)."""
+        return self.lists.descriptor(queries, list(pool_tasks), extra)
 
 
-def reference_pairs(engine: Engine, train_tasks: Sequence[int]) -> References:
-    """Leave each training task out of the others in turn: its descriptor and the held-out accuracy of gbar."""
+def reveal(data: TaskData, task: int, alpha: float, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """(revealed, unlabelled) prompts of ``task`` at ``alpha``: the first r of a permutation seeded by (seed, task)."""
+    rows = data.task_rows(task)
+    order = _rng(settings.seed, task).permutation(len(rows))
+    r = n_revealed(alpha, len(rows), settings.max_revealed)
+    return rows[np.sort(order[:r])], rows[np.sort(order[r:])]
+
+
+def reference_pairs(
+    engine: Engine, train_tasks: Sequence[int], alpha: float = 0.0, settings: Settings = Settings()
+) -> References:
+    """Leave each training task out of the others in turn: its descriptor and the held-out accuracy of gbar.
+
+    At ``alpha`` > 0 each left-out training task reveals its own labelled prompts
+    to the pool, as the new task does, so the references describe the same regime.
+    """
     data = engine.data
     if len(train_tasks) < 2:
         raise ConfigError("reference pairs need at least 2 training tasks")
     u, acc = [], []
     for j in train_tasks:
         pool = [t for t in train_tasks if t != j]
-        queries = data.task_rows(j)
-        g = engine.predict(queries, pool)
+        revealed, queries = reveal(data, j, alpha, settings)
+        extra = revealed if len(revealed) else None
+        g = engine.predict(queries, pool, extra)
         acc.append(sc.predictor_accuracy(g, data.correct[queries]))
-        u.append(engine.descriptor(queries, pool))
+        u.append(engine.descriptor(queries, pool, extra))
     return References(np.asarray(train_tasks), np.asarray(u), np.vstack(acc))
 
 
@@ -216,20 +254,19 @@ def leave_one_task_out(
             if on_fold:
                 on_fold(name)
             continue
-        refs = reference_pairs(engine, train)
         rows = data.task_rows(t)
-        u = engine.descriptor(rows, train)
-        p_est = refs.p(u, settings.bandwidth)
         bma_scores = sc.mean_task_accuracy(task_acc[train])
         bma_scores[~candidates] = np.nan
         bma = sc.argmax_among(bma_scores, candidates)
         truth = np.where(candidates, task_acc[t], np.nan)
         oracle = sc.argmax_among(truth, candidates)
-        order = _rng(settings.seed, t).permutation(len(rows))
         for alpha in alphas:
-            r = n_revealed(alpha, len(rows), settings.max_revealed)
-            revealed, queries = rows[np.sort(order[:r])], rows[np.sort(order[r:])]
-            g = engine.predict(queries, train, revealed if r else None)
+            refs = reference_pairs(engine, train, alpha, settings)
+            revealed, queries = reveal(data, t, alpha, settings)
+            extra = revealed if len(revealed) else None
+            u = engine.descriptor(queries, train, extra)
+            p_est = refs.p(u, settings.bandwidth)
+            g = engine.predict(queries, train, extra)
             p_true = sc.predictor_accuracy(g, data.correct[queries])
             key = int(round(alpha * 1e6))
             est = choose(g, p_est, bma, candidates, _rng(settings.seed, t, key, 0), settings)
@@ -240,7 +277,7 @@ def leave_one_task_out(
                     task_index=t,
                     alpha=float(alpha),
                     n_prompts=len(rows),
-                    n_revealed=r,
+                    n_revealed=len(revealed),
                     candidates=candidates,
                     true_accuracy=truth,
                     scores={"S1": est.s1, "S2": est.s2, "S3": est.s3, "S3 (true p)": true.s3,
