@@ -109,7 +109,9 @@ class Router:
         import inspect
 
         sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        # A router without its own __init__ has object's (*args, **kwargs): no parameters.
+        return {n: getattr(self, n) for n, p in sig.parameters.items() if n != "self" and p.kind in plain}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
