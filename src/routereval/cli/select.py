@@ -86,7 +86,7 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task) -> l
 
     from routereval.cli.output import console, err_console
     from routereval.selection.protocol import leave_one_task_out
-    from routereval.selection.report import per_task_table, summary_table
+    from routereval.reports.selection import per_task_table, summary_table
     from routereval.selection.summary import summary_rows, task_rows
     from routereval.selection.vectors import attach_vectors
 
@@ -122,7 +122,7 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task) -> l
 def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
     from routereval.cli.output import console
     from routereval.selection.newtask import choose_for_prompts, read_prompts, unique_prompts
-    from routereval.selection.report import new_task_table
+    from routereval.reports.selection import new_task_table
     from routereval.selection.vectors import attach_vectors
 
     prompts = unique_prompts(read_prompts(path))

@@ -8,7 +8,8 @@ from typing import Any
 COLUMNS = ("router", "mu_o", "95% CI", "V_R", "V_B", "E_p", "E_sel", "n_test")
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` decimals; '-' for missing."""
     if value is None or (isinstance(value, float) and value != value):
         return "-"
     if isinstance(value, float):
@@ -21,13 +22,13 @@ def table_rows(rows: Iterable[dict[str, Any]]) -> list[list[str]]:
     return [
         [
             r["router"],
-            _fmt(r["mu_o"]),
-            f"{_fmt(r['mu_o_lo'])}-{_fmt(r['mu_o_hi'])}",
-            _fmt(r["V_R"]),
-            _fmt(r["V_B"]),
-            _fmt(r["E_p"]),
-            _fmt(r["E_sel"]),
-            _fmt(r["n_test"]),
+            fmt(r["mu_o"]),
+            f"{fmt(r['mu_o_lo'])}-{fmt(r['mu_o_hi'])}",
+            fmt(r["V_R"]),
+            fmt(r["V_B"]),
+            fmt(r["E_p"]),
+            fmt(r["E_sel"]),
+            fmt(r["n_test"]),
         ]
         for r in rows
     ]

@@ -13,7 +13,7 @@ Modules, one job each:
 * :mod:`~routereval.selection.scores`: S1, S2, S3, the task descriptor, Nadaraya-Watson, BMA and the fallback;
 * :mod:`~routereval.selection.protocol`: leave one task out, and the alpha variant;
 * :mod:`~routereval.selection.newtask`: a user's own prompts -> the chosen model;
-* :mod:`~routereval.selection.summary` and :mod:`~routereval.selection.report`: result rows and tables.
+* :mod:`~routereval.selection.summary`: result rows (rendered by :mod:`routereval.reports.selection`).
 
 >>> from routereval.selection import task_data, attach_vectors, leave_one_task_out, summary_rows, task_rows
 >>> data = task_data(bench); attach_vectors(data, bench, "minilm")            # doctest: +SKIP

@@ -1,21 +1,15 @@
-"""Result rows -> terminal tables (rich): the summary, the per-task choices, a new task's scores."""
+"""Model-choice results (``routereval select``) -> terminal tables: the summary, the per-task
+choices, a new task's scores."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from routereval.reports.tables import fmt
+
 SUMMARY_COLUMNS = ("method", "accuracy", "ratio to oracle", "Pearson", "Spearman", "BMA chosen", "mean rank")
 PER_TASK_METHODS = ("Oracle", "BMA", "S1", "S2", "S3", "S3 (true p)")
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    """A number with ``digits`` decimals; '-' for missing."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def summary_table(rows: Sequence[dict[str, Any]], title: str):
