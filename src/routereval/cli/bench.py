@@ -9,6 +9,10 @@ import typer
 
 from routereval.errors import ConfigError
 
+# Every baseline but MLC, which fine-tunes a transformer for each pool (about 4 CPU-minutes per
+# pool on MMLU-Pro): the default run stays a few minutes long; `--routers ...,mlc` adds it.
+DEFAULT_ROUTERS = "oracle,ro,linear,mlp,cluster,knn,random,best-single"
+
 
 def parse_value(text: str) -> Any:
     """'3' -> 3, '0.5' -> 0.5, 'true' -> True, anything else stays text."""
@@ -58,8 +62,9 @@ def bench(
     sizes: str = typer.Option("easy", help="Pool sizes: 3,5 or easy (3,5), hard (10,100,1000), all."),
     groups: str = typer.Option("all_strong,all_weak,strong_to_weak", help="Candidate groups."),
     routers: str = typer.Option(
-        "oracle,ro,linear,mlp,cluster,mlc,knn,random,best-single",
-        help="Routers, with parameters as name:key=value (e.g. ro:p=0.3, mlp:setting=faithful).",
+        DEFAULT_ROUTERS,
+        help="Routers, with parameters as name:key=value (e.g. ro:p=0.3, mlp:setting=faithful). "
+        "Add mlc to fine-tune a text encoder per pool (minutes per pool on a CPU).",
     ),
     protocol: str = typer.Option("faithful", help="faithful (as published) or clean (no test data in any choice)."),
     encoder: str = typer.Option("auto", help="minilm, tfidf, precomputed:<key>, or auto (precomputed if the data has it)."),

@@ -20,7 +20,6 @@ from routereval import metrics
 from routereval.datasets.router_dataset import PoolDataset
 from routereval.routers.base import Prompts, Router, make_router
 
-DEFAULT_ROUTERS = ("oracle", "ro", "linear", "mlp", "cluster", "mlc", "knn", "random", "best-single")
 ROW_KEYS = (
     "dataset", "benchmark", "m", "group", "router", "mu_o", "mu_o_lo", "mu_o_hi",
     "V_R", "V_B", "E_p", "E_sel", "n_test",

@@ -60,8 +60,13 @@ class ClusterRouter(Router):
         y = check_labels(labels, len(x))
         if not 1 <= int(self.n_clusters) <= len(x):
             raise ValueError(f"n_clusters must lie in 1..{len(x)} (the training prompts), got {self.n_clusters}")
+        from threadpoolctl import threadpool_limits
+
         km = KMeans(n_clusters=int(self.n_clusters), random_state=self.random_state, n_init=int(self.n_init))
-        assignment = km.fit_predict(x)
+        # One BLAS thread: on small CPUs the default thread pool oversubscribes the
+        # cores and makes the 10 KMeans restarts ~5x slower (measured on 2 cores).
+        with threadpool_limits(limits=1):
+            assignment = km.fit_predict(x)
         means = np.empty((int(self.n_clusters), y.shape[1]))
         for k in range(len(means)):
             members = assignment == k
