@@ -46,6 +46,22 @@ def model_path() -> str:
     return str(path)
 
 
+def prepare_offline_loading() -> None:
+    """Read models from local folders only, quietly.
+
+    Offline mode makes sure no library tries the hub for an update (a value
+    the user set wins); the per-load weight progress bar is noise in a
+    benchmark run that loads a model per pool.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+
+
 class MiniLMEncoder(Encoder):
     """all-MiniLM-L6-v2 through sentence-transformers, loaded from the installed wheel.
 
@@ -93,10 +109,7 @@ class MiniLMEncoder(Encoder):
         if self._model is not None:
             return self._model
         path = model_path()
-        # The model is read from a local folder; offline mode makes sure no
-        # library tries the hub for an update. A value the user set wins.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        prepare_offline_loading()
         try:
             import torch
             from sentence_transformers import SentenceTransformer

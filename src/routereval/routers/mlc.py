@@ -27,7 +27,6 @@ training prompts (so ~3.5 minutes for the default cap) and 30 CPU-seconds per
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, ClassVar
 
 import numpy as np
@@ -174,7 +173,9 @@ class MLCRouter(Router):
         texts = _texts_of(prompts)
         y = check_labels(labels, len(texts))
         cfg = self.resolved_config()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from routereval.encoders.minilm import prepare_offline_loading
+
+        prepare_offline_loading()
         import torch
         from transformers import AutoModel, AutoTokenizer
 
