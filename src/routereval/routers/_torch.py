@@ -164,6 +164,28 @@ class FeedForwardRouter(Router):
     inputs = "embeddings"
     SETTINGS: ClassVar[dict[str, dict[str, Any]]] = {}
 
+    def __init__(
+        self,
+        setting: str = "fast",
+        epochs: int | None = None,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        val_fraction: float | None = None,
+        patience: int | None = None,
+        weight_decay: float | None = None,
+        seed: int = 0,
+        n_threads: int = 1,
+    ) -> None:
+        self.setting = setting
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.n_threads = n_threads
+
     def _hidden(self) -> tuple[int, ...]:
         raise NotImplementedError
 

@@ -24,27 +24,5 @@ class LinearRouter(FeedForwardRouter):
         "fast": {"epochs": 30, "lr": 0.01, "batch_size": 64, "val_fraction": 0.1, "patience": 3, "weight_decay": 0.0},
     }
 
-    def __init__(
-        self,
-        setting: str = "fast",
-        epochs: int | None = None,
-        lr: float | None = None,
-        batch_size: int | None = None,
-        val_fraction: float | None = None,
-        patience: int | None = None,
-        weight_decay: float | None = None,
-        seed: int = 0,
-        n_threads: int = 1,
-    ) -> None:
-        self.setting = setting
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.weight_decay = weight_decay
-        self.seed = seed
-        self.n_threads = n_threads
-
     def _hidden(self) -> tuple[int, ...]:
         return ()

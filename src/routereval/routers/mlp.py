@@ -37,16 +37,8 @@ class MLPRouter(FeedForwardRouter):
         seed: int = 0,
         n_threads: int = 1,
     ) -> None:
-        self.setting = setting
+        super().__init__(setting, epochs, lr, batch_size, val_fraction, patience, weight_decay, seed, n_threads)
         self.hidden = hidden
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.weight_decay = weight_decay
-        self.seed = seed
-        self.n_threads = n_threads
 
     def _hidden(self) -> tuple[int, ...]:
         return (int(self.hidden), int(self.hidden))
