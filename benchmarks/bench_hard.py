@@ -55,6 +55,10 @@ def child(n_models: int, n_prompts: int) -> None:
     feats = Features(embeddings=np.asarray(bench.embeddings["synthetic"]), texts=None)
     ref = Reference(1.0, "1.0")
     out: dict = {"pools_s": {}, "routers_s": {}}
+    # Warm-up (not timed): the first fit of a router pays for imports (torch, sklearn).
+    _, warm, _ = build_router_datasets(bench, [SIZES[0]], groups=["all_weak"], n_draws=10)
+    for spec in parse_routers(ROUTERS):
+        evaluate_router(spec, warm[0], feats, ref, n_boot=10)
     for m in SIZES:
         t0 = time.perf_counter()
         _, pools, _ = build_router_datasets(bench, [m], n_draws=1000)
