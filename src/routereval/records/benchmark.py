@@ -284,15 +284,20 @@ def _release_pages(array: np.ndarray, cols: slice) -> None:
         mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
 
-def _normalise_prompts(prompts: pd.DataFrame) -> pd.DataFrame:
-    prompts = prompts.reset_index(drop=True).copy()
-    if "prompt_id" not in prompts:
-        raise ValueError("prompts need a 'prompt_id' column")
-    prompts["prompt_id"] = prompts["prompt_id"].astype(str)
-    dup = prompts["prompt_id"].duplicated()
+def _unique_key(table: pd.DataFrame, key: str, what: str) -> pd.DataFrame:
+    """A copy of ``table`` with a fresh index and ``key`` as unique strings."""
+    table = table.reset_index(drop=True).copy()
+    if key not in table:
+        raise ValueError(f"{what} need a {key!r} column")
+    table[key] = table[key].astype(str)
+    dup = table[key].duplicated()
     if dup.any():
-        first = prompts["prompt_id"][dup].iloc[0]
-        raise ValueError(f"prompt_id {first!r} appears more than once")
+        raise ValueError(f"{key} {table[key][dup].iloc[0]!r} appears more than once in the {what}")
+    return table
+
+
+def _normalise_prompts(prompts: pd.DataFrame) -> pd.DataFrame:
+    prompts = _unique_key(prompts, "prompt_id", "prompts")
     if "task" not in prompts:
         prompts["task"] = "default"
     prompts["task"] = prompts["task"].fillna("default").astype(str)
@@ -306,13 +311,7 @@ def _normalise_prompts(prompts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _normalise_models(models: pd.DataFrame) -> pd.DataFrame:
-    models = models.reset_index(drop=True).copy()
-    if "name" not in models:
-        raise ValueError("models need a 'name' column")
-    models["name"] = models["name"].astype(str)
-    dup = models["name"].duplicated()
-    if dup.any():
-        raise ValueError(f"model {models['name'][dup].iloc[0]!r} appears more than once")
+    models = _unique_key(models, "name", "models")
     for col in MODEL_COLUMNS[1:]:
         models[col] = pd.to_numeric(models[col], errors="raise") if col in models else np.nan
         models[col] = models[col].astype(float)
