@@ -21,8 +21,7 @@ ROUTERS = "oracle,ro,linear,mlp,cluster,knn,random,best-single"
 
 
 def child(dataset: str, encoder: str) -> None:
-    from routereval.cli.bench import parse_routers
-    from routereval.evaluation.bench import run_pools
+    from routereval.evaluation.bench import parse_routers, run_pools
     from routereval.evaluation.prepare import features, prepare, reference
 
     started = time.perf_counter()

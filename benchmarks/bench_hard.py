@@ -47,7 +47,7 @@ def synthetic(n_models: int, n_prompts: int, dim: int = 384, seed: int = 0):
 
 
 def child(n_models: int, n_prompts: int) -> None:
-    from routereval.cli.bench import parse_routers
+    from routereval.evaluation.bench import parse_routers
     from routereval.datasets.router_dataset import build_router_datasets
     from routereval.evaluation.bench import Features, Reference, evaluate_router
 

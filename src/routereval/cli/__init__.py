@@ -9,7 +9,10 @@ import typer
 
 from routereval.cli import bench as bench_command
 from routereval.cli import data as data_commands
+from routereval.cli import scaling as scaling_command
+from routereval.cli import report as report_command
 from routereval.cli import select as select_command
+from routereval.cli import sweep as sweep_command
 
 app = typer.Typer(
     name="routereval",
@@ -21,6 +24,9 @@ app = typer.Typer(
 app.add_typer(data_commands.app, name="data")
 app.command("bench")(bench_command.bench)
 app.command("select")(select_command.select)
+app.command("scaling")(scaling_command.scaling)
+app.command("report")(report_command.report)
+app.command("sweep")(sweep_command.sweep)
 
 
 def main() -> None:

@@ -14,36 +14,6 @@ from routereval.errors import ConfigError
 DEFAULT_ROUTERS = "oracle,ro,linear,mlp,cluster,knn,random,best-single"
 
 
-def parse_value(text: str) -> Any:
-    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, anything else stays text."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_routers(text: str):
-    """``knn,ro:p=0.3,mlp:setting=faithful:epochs=5`` -> router specs."""
-    from routereval.evaluation.bench import RouterSpec
-
-    specs = []
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        name, *params = item.split(":")
-        kwargs = {}
-        for p in params:
-            if "=" not in p:
-                raise ConfigError(f"router parameter {p!r} in {item!r} must be written key=value")
-            key, value = p.split("=", 1)
-            kwargs[key] = parse_value(value)
-        specs.append(RouterSpec(name, kwargs))
-    return specs
-
-
 def parse_sizes(text: str) -> list[int]:
     """'3,5' -> [3, 5]; 'easy' / 'hard' / 'all' name RouterEval's size sets."""
     from routereval.datasets.pools import EASY_SIZES, HARD_SIZES
@@ -80,7 +50,7 @@ def bench(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from routereval.cli.output import console, err_console, to_json
-    from routereval.evaluation.bench import run_pools
+    from routereval.evaluation.bench import parse_routers, run_pools
     from routereval.evaluation.prepare import features, prepare
     from routereval.evaluation.prepare import reference as resolve_reference
     from routereval.reports.tables import markdown, print_tables

@@ -15,7 +15,10 @@ err_console = Console(stderr=True)
 
 def error(message: str) -> None:
     """Print a user-facing error on stderr."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    from rich.markup import escape
+
+    # soft_wrap: long paths and line numbers stay on one line, to copy and to grep.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _clean(value: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from routereval import metrics
+from routereval.errors import ConfigError
 from routereval.datasets.router_dataset import PoolDataset
 from routereval.routers.base import Prompts, Router, make_router
 
@@ -44,6 +45,34 @@ class RouterSpec:
 
     def make(self) -> Router:
         return make_router(self.name, **self.params)
+
+
+def parse_value(text: str) -> Any:
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, anything else stays text."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_routers(text: str) -> list[RouterSpec]:
+    """``knn,ro:p=0.3,mlp:setting=faithful:epochs=5`` -> router specs."""
+    specs = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, *params = item.split(":")
+        kwargs = {}
+        for p in params:
+            if "=" not in p:
+                raise ConfigError(f"router parameter {p!r} in {item!r} must be written key=value")
+            key, value = p.split("=", 1)
+            kwargs[key] = parse_value(value)
+        specs.append(RouterSpec(name, kwargs))
+    return specs
 
 
 @dataclass(frozen=True)
@@ -146,7 +175,9 @@ def mean_rows(results: list[PoolResult], *, n_boot: int = 1000, seed: int = 0) -
         row["n_test"] = int(np.mean([g.row["n_test"] for g in group]))
         row["reference"] = group[0].row["reference"]
         row["mu_ref"] = group[0].row["mu_ref"]
-        row["groups"] = [g.row["group"] for g in group]
+        row["groups"] = list(dict.fromkeys(g.row["group"] for g in group))
+        if "seed" in group[0].row:
+            row["seeds"] = sorted({int(g.row["seed"]) for g in group})
         rows.append(row)
     return rows
 

@@ -129,13 +129,25 @@ def load_dataset(name_or_path: str | Path, *, progress: bool = True) -> Benchmar
 
     if text in all_specs():
         return load_benchmark(pull(text, progress=progress))
-    path = Path(text).expanduser()
-    if path.exists() or (("#" in path.name) and Path(text.rsplit("#", 1)[0]).exists()):
-        return read_path(path)
+    if _is_existing_path(text):
+        return read_path(Path(text).expanduser())
     known = sorted(set(all_specs()) | set(imported_names()))
     raise UnknownDatasetError(
         f"{text!r} is neither a dataset name nor an existing path. Known datasets: {', '.join(known)}"
     )
+
+
+def dataset_exists(name_or_path: str) -> bool:
+    """True when :func:`load_dataset` can find ``name_or_path`` (without loading or fetching it)."""
+    from routereval.sources.registry import all_specs
+
+    return name_or_path in all_specs() or name_or_path in imported_names() or _is_existing_path(name_or_path)
+
+
+def _is_existing_path(text: str) -> bool:
+    # "file.pkl#benchmark" names one benchmark inside a leaderboard file.
+    path = Path(text).expanduser()
+    return path.exists() or ("#" in path.name and Path(text.rsplit("#", 1)[0]).expanduser().exists())
 
 
 def imported_names() -> list[str]:

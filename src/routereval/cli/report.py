@@ -1,0 +1,111 @@
+"""``routereval report``: the leaderboard of a results store, as tables, Markdown, figures and one HTML page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+from urllib.parse import quote
+
+import typer
+
+if TYPE_CHECKING:
+    from routereval.reports.collect import ReportData
+
+
+def _figure_links(figure_files: dict[str, list[Path]], titles: dict[str, str], markdown_file: Path) -> list[str]:
+    lines = []
+    home = markdown_file.resolve().parent
+    for fid, files in figure_files.items():
+        # Relative and URL-quoted, so the links survive moving both folders together and spaces in names.
+        rel = {p.suffix.lstrip("."): quote(Path(os.path.relpath(p.resolve(), home)).as_posix()) for p in files}
+        image = rel.get("png") or next(iter(rel.values()))
+        others = ", ".join(f"[{fmt.upper()}]({path})" for fmt, path in rel.items())
+        lines += [f"**{titles[fid]}** ({others})", "", f"![{titles[fid]}]({image})", ""]
+    return lines
+
+
+def markdown_report(data: ReportData, by_group: bool, figure_files: dict[str, list[Path]], titles: dict[str, str],
+                    markdown_file: Path) -> str:
+    """The report as Markdown: tables, skipped sizes and (with --plots) the figure files, linked relatively."""
+    from routereval.reports.tables import markdown
+
+    parts = [f"# routereval report: {data.store.name or data.store}", "",
+             f"{len(data.rows)} result rows; seeds {', '.join(map(str, data.seeds)) or '-'}.", "",
+             "## Leaderboard", "", markdown(data.means) if data.means else "The store holds no finished rows yet.\n"]
+    if by_group and data.groups:
+        parts += ["## Per candidate group (mean over seeds)", "", markdown(data.groups, by_group=True)]
+    parts += ["## Notes", ""]
+    parts += [f"* {s.dataset}: {s.text}" for s in data.skipped] or ["No pool sizes were skipped."]
+    parts.append("")
+    if figure_files:
+        parts += ["## Figures", ""] + _figure_links(figure_files, titles, markdown_file)
+    return "\n".join(parts)
+
+
+def report(
+    store: Path = typer.Argument(..., help="A results store: the --out folder of `routereval sweep`."),
+    markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Write the tables and notes as Markdown."),
+    html_out: Optional[Path] = typer.Option(
+        None, "--html", help="Write one self-contained HTML page: tables, notes and every figure."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="Write every figure to this folder as PNG and SVG."),
+    by_group: bool = typer.Option(False, "--by-group", help="Add a table per candidate group, not only their mean."),
+    scaling: Optional[list[Path]] = typer.Option(
+        None, "--scaling",
+        help="A folder (or file) of scaling documents to show besides <store>/scaling/; repeatable."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the intervals of the mean rows."),
+) -> None:
+    """Show what a sweep measured: leaderboard tables, and on request Markdown, figures and an HTML page."""
+    from rich.markup import escape
+
+    from routereval.cli.output import console
+    from routereval.reports.collect import collect
+    from routereval.reports.tables import print_tables
+
+    data = collect(store, scaling or [], by_group=by_group, n_boot=n_boot)
+    console.print(f"[bold]{escape(str(data.store))}[/]: {len(data.rows)} result rows, seeds "
+                  f"{', '.join(map(str, data.seeds)) or '-'}", highlight=False, soft_wrap=True)
+    if not data.rows:
+        console.print("no finished rows yet", style="yellow")
+    print_tables(data.means, console=console)
+    if by_group:
+        print_tables(data.groups, by_group=True, console=console)
+    for s in data.skipped:
+        console.print(f"[yellow]skipped[/] {escape(s.dataset)}: {escape(s.text)}",
+                      highlight=False, soft_wrap=True)
+
+    written: list[Path] = []
+    figures = []
+    figure_files: dict[str, list[Path]] = {}
+    try:
+        if html_out is not None or plots is not None:
+            from routereval.reports.figures import require_matplotlib
+            from routereval.reports.leaderboard_figures import report_figures
+
+            require_matplotlib()
+
+            figures = report_figures(data)
+        if plots is not None:
+            from routereval.reports.figures import save_figure
+
+            plots.mkdir(parents=True, exist_ok=True)
+            for f in figures:
+                files = [Path(p) for p in save_figure(f.figure, plots / f.id.removeprefix("figure-"))]
+                figure_files[f.id] = files
+                written += files
+        if markdown_out is not None:
+            from routereval.atomic import write_text_atomic
+
+            titles = {f.id: f.title for f in figures}
+            text = markdown_report(data, by_group, figure_files, titles, markdown_out)
+            written.append(write_text_atomic(markdown_out, text))
+        if html_out is not None:
+            from routereval.reports.html import render_html, write_html
+
+            written.append(write_html(html_out, render_html(data, figures, by_group=by_group)))
+    finally:
+        from routereval.reports.leaderboard_figures import close_figures
+
+        close_figures(figures)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)

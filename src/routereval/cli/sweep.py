@@ -1,0 +1,68 @@
+"""``routereval sweep``: run a grid from a TOML file into a resumable results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def sweep(
+    file: Path = typer.Argument(..., help="Sweep file (TOML); see experiments/ for the published grids."),
+    out: Optional[Path] = typer.Option(None, help="Results store folder (default: results/<name of the sweep>)."),
+    executor: str = typer.Option("local", help="local (processes on this machine) or ray."),
+    workers: Optional[int] = typer.Option(None, help="Parallel workers (default: one per core)."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray instance."),
+    check: bool = typer.Option(False, "--check", help="Only check the file and print the grid; run nothing."),
+    quiet: bool = typer.Option(False, help="No progress bars and no tables."),
+) -> None:
+    """Run every (dataset, m, group, router, seed) of a sweep; a rerun skips finished rows."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    from routereval.cli.output import console, err_console
+    from routereval.results.store import ResultsStore, summary_rows
+    from routereval.reports.tables import print_tables
+    from routereval.sweeps.config import load_sweep
+    from routereval.sweeps.executors import Failure, make_executor
+    from routereval.sweeps.runner import run_sweep
+
+    spec = load_sweep(file)
+    runner = make_executor(executor, workers=workers, address=address)
+    folder = out or Path("results") / spec.name
+    size_note = ", ".join(map(str, spec.sizes))
+    console.print(
+        f"[bold]{spec.name}[/]: {len(spec.datasets)} datasets x sizes {size_note} x {len(spec.groups)} groups x "
+        f"{len(spec.routers)} routers x {len(spec.seeds)} seeds -> {folder} ({runner.name}, "
+        f"{runner.workers or 'cluster'} workers)", highlight=False)
+    if check:
+        console.print("the sweep file is valid")
+        return
+    store = ResultsStore(folder)
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err_console, disable=quiet) as bar:
+        rows = bar.add_task("grid points", total=None)
+
+        def on_row(task, result) -> None:
+            if isinstance(result, Failure):
+                err_console.print(f"[red]failed:[/] {task}: {result.error}", highlight=False)
+            bar.update(rows, advance=1, description=str(task))
+
+        def started(todo: int, done: int) -> None:
+            bar.update(rows, total=todo, description=f"grid points ({done} already done)")
+            if done:
+                err_console.print(f"resuming: {done} of {todo + done} grid points already done", highlight=False)
+
+        outcome = run_sweep(spec, store, runner, progress=not quiet, on_row=on_row, on_plan=started)
+    for source, notes in store.notes().items():
+        for m, why in notes.items():
+            err_console.print(f"[yellow]{source}: skipped m = {m}:[/] {why}", highlight=False)
+    if not quiet:
+        print_tables(summary_rows(store.read_rows(), n_boot=spec.n_boot), console=console)
+    console.print(
+        f"{outcome.stored} rows stored, {outcome.already_done} were already done, {len(outcome.failed)} failed "
+        f"({outcome.seconds:.1f} s); results in {folder}", highlight=False)
+    if outcome.failed:
+        for task, failure in outcome.failed:
+            err_console.print(f"[red]{task}[/]\n{failure.traceback or failure.error}", highlight=False)
+        raise typer.Exit(1)

@@ -1,0 +1,193 @@
+"""What a report shows, gathered from a results store: the leaderboard rows, the
+store's settings and notes, and the scaling-study documents beside it.
+
+Everything a renderer (terminal, Markdown, HTML, figures) needs is in one
+:class:`ReportData`, so renderers never read files and all of them show the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from routereval.errors import DataError
+
+#: Where a sweep writes its scaling documents, inside the store.
+SCALING_DIR = "scaling"
+_POINT_KEYS = ("m", "p", "mean", "lo", "hi")
+
+
+@dataclass(frozen=True)
+class ScalingDoc:
+    """One scaling-study document and the file it came from."""
+
+    path: Path
+    doc: dict[str, Any]
+
+    @property
+    def dataset(self) -> str:
+        return str(self.doc["dataset"])
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A pool size a sweep could not build for a dataset, and why."""
+
+    dataset: str
+    m: str
+    why: str
+
+    @property
+    def text(self) -> str:
+        """'m = 10: why', without repeating the size where the reason already starts with it."""
+        if not self.m or self.why.startswith(f"m = {self.m}"):
+            return self.why
+        return f"m = {self.m}: {self.why}"
+
+
+@dataclass
+class ReportData:
+    """Everything one report shows.
+
+    ``rows`` are the stored per-(group, seed) rows; ``means`` one row per
+    (dataset, benchmark, m, router), averaged over groups and seeds; ``groups``
+    (filled only when asked for) one row per (dataset, benchmark, m, group,
+    router), averaged over seeds. Both are in leaderboard order.
+    """
+
+    store: Path
+    settings: dict[str, Any]
+    notes: dict[str, Any]
+    rows: list[dict[str, Any]]
+    means: list[dict[str, Any]]
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    scaling: list[ScalingDoc] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({int(r["seed"]) for r in self.rows})
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return skipped_sizes(self.notes)
+
+
+def leaderboard_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows by dataset, benchmark, m, group, then best mu_o first (missing mu_o last)."""
+
+    def key(r: dict[str, Any]) -> tuple:
+        mu = r.get("mu_o")
+        missing = mu is None or math.isnan(float(mu))
+        return (str(r["dataset"]), str(r["benchmark"]), int(r["m"]), str(r["group"]),
+                missing, 0.0 if missing else -float(mu), str(r["router"]))
+
+    return sorted(rows, key=key)
+
+
+def skipped_sizes(notes: dict[str, Any]) -> list[Skipped]:
+    """The notes' skipped sizes as flat entries.
+
+    A sweep writes ``{dataset: {m: why}}``; a list of sizes or one text per
+    dataset is accepted too, so an older or hand-written notes file still shows.
+    """
+    out = []
+    for dataset, entry in sorted(notes.items()):
+        if isinstance(entry, dict):
+            sizes = sorted(entry, key=lambda m: (int(m), "") if str(m).isdigit() else (float("inf"), str(m)))
+            out += [Skipped(str(dataset), str(m), str(entry[m])) for m in sizes]
+        elif isinstance(entry, list):
+            out += [Skipped(str(dataset), "", str(item)) for item in entry]
+        else:
+            out.append(Skipped(str(dataset), "", str(entry)))
+    return out
+
+
+def per_group_rows(rows: list[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+    """One row per (dataset, benchmark, m, group, router): the mean over seeds, with a joint interval.
+
+    Without this a store with several seeds would show each router once per seed.
+    """
+    from routereval.results.store import summary_rows
+
+    out = []
+    for group in sorted({str(r["group"]) for r in rows}):
+        part = [r for r in rows if r["group"] == group]
+        for row in summary_rows(part, n_boot=n_boot, seed=seed):
+            if row["group"] == "mean":
+                out.append({**row, "group": group, "groups": [group]})
+    return leaderboard_order(out)
+
+
+def _check_scaling(path: Path, doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise DataError("a scaling document must be a JSON object", file=str(path))
+    for key in ("dataset", "points"):
+        if key not in doc:
+            raise DataError(f"not a scaling document: no {key!r} field", file=str(path))
+    if not isinstance(doc["points"], list):
+        raise DataError("'points' must be a list", file=str(path))
+    for i, point in enumerate(doc["points"]):
+        missing = [k for k in _POINT_KEYS if not isinstance(point, dict) or k not in point]
+        if missing:
+            raise DataError(f"point {i} lacks {', '.join(missing)}", file=str(path))
+    return doc
+
+
+def load_scaling(paths: list[Path]) -> list[ScalingDoc]:
+    """Scaling documents from files and folders (every ``*.json`` directly inside), each file once."""
+    files: dict[Path, None] = {}
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for f in sorted(path.glob("*.json")):
+                files.setdefault(f.resolve(), None)
+        elif path.is_file():
+            files.setdefault(path.resolve(), None)
+        else:
+            raise DataError(f"{path}: no such scaling file or folder")
+    docs = []
+    for f in files:
+        try:
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"cannot read the scaling document ({exc})", file=str(f)) from exc
+        docs.append(ScalingDoc(f, _check_scaling(f, doc)))
+    return sorted(docs, key=lambda d: (d.dataset, str(d.doc.get("benchmark", "")), str(d.path)))
+
+
+def collect(
+    store: str | Path,
+    scaling: list[Path] | tuple[Path, ...] = (),
+    *,
+    by_group: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> ReportData:
+    """Read a results store (and scaling documents) into what a report shows.
+
+    ``scaling`` adds files or folders of scaling documents to those in
+    ``<store>/scaling/``. Raises :class:`DataError` for a folder that is not a
+    results store.
+    """
+    from routereval.results.store import ResultsStore, summary_rows
+
+    folder = Path(store)
+    if not folder.exists():
+        raise DataError(f"{folder}: no such folder; give the --out folder of a `routereval sweep`")
+    if not folder.is_dir():
+        raise DataError(f"{folder} is a file, not a results store folder")
+    results = ResultsStore(folder)
+    settings = results.settings()
+    # Files come back in hash order; a fixed order keeps group lists and tables stable between runs.
+    rows = sorted(results.read_rows(), key=lambda r: (str(r["dataset"]), str(r["benchmark"]), int(r["m"]),
+                                                      str(r["group"]), str(r["router"]), int(r["seed"])))
+    summary = summary_rows(rows, n_boot=n_boot, seed=seed) if rows else []
+    means = leaderboard_order([r for r in summary if r["group"] == "mean"])
+    groups = per_group_rows(rows, n_boot=n_boot, seed=seed) if by_group and rows else []
+    own = folder / SCALING_DIR
+    docs = load_scaling(([own] if own.is_dir() else []) + [Path(p) for p in scaling])
+    return ReportData(folder, settings, results.notes(), rows, means, groups, docs)

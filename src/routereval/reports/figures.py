@@ -1,0 +1,115 @@
+"""Figures drawn from result documents, and one way to write them to disk.
+
+matplotlib is optional (``pip install 'routereval[plots]'``) and is imported
+inside the functions, so ``import routereval`` stays light. Figures are built
+as :class:`matplotlib.figure.Figure` objects without pyplot: no GUI backend is
+touched and no global figure list grows, whatever backend the caller uses.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from routereval.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# The sequential colormap along p = 0 (random) .. 1 (oracle).
+P_CMAP = "viridis"
+INSTALL_HINT = "figures need matplotlib: pip install 'routereval[plots]'"
+
+
+def require_matplotlib() -> None:
+    """Fail early, with the install hint, where matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(INSTALL_HINT) from exc
+
+
+def new_figure(width: float = 7.5, height: float = 4.8) -> Figure:
+    """A figure detached from pyplot (rendered by Agg for PNG, by the SVG backend for SVG)."""
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def plot_scaling(doc: dict[str, Any]) -> Figure:
+    """The model-level scaling curve: mu_o of r_o(p) against the pool size m.
+
+    ``doc`` is the document of :func:`routereval.evaluation.scaling.scaling_study`.
+    One line per p (colour along :data:`P_CMAP`, shaded band of pools), the
+    reference as a dashed line, the benchmark's best single model dotted, and the
+    mean best single model inside a pool as a thin line.
+    """
+    fig = new_figure()
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    ax = fig.add_subplot()
+    cmap, norm = colormaps[P_CMAP], Normalize(0.0, 1.0)
+    sizes = sorted({pt["m"] for pt in doc["points"]})
+    by_p: dict[float, list[dict[str, Any]]] = {}
+    for pt in doc["points"]:
+        by_p.setdefault(pt["p"], []).append(pt)
+    # Bands of neighbouring p overlap; keep their sum translucent however many there are.
+    alpha = min(0.15, max(0.03, 0.5 / max(1, len(by_p))))
+    for p, pts in sorted(by_p.items()):
+        pts = sorted(pts, key=lambda pt: pt["m"])
+        ms = [pt["m"] for pt in pts]
+        colour = cmap(norm(p))
+        ax.fill_between(ms, [pt["lo"] for pt in pts], [pt["hi"] for pt in pts], color=colour, alpha=alpha, lw=0)
+        ax.plot(ms, [pt["mean"] for pt in pts], color=colour, lw=1.6, marker="o", ms=3)
+    pool = sorted(doc.get("best_in_pool", []), key=lambda r: r["m"])
+    if pool:
+        ax.plot([r["m"] for r in pool], [r["mean"] for r in pool], color="tab:red", lw=0.9,
+                label="best single model in the pool (mean over pools)")
+    ref = doc["reference"]
+    ax.axhline(ref["value"], color="black", ls="--", lw=1.1, label=f"reference ({ref['source']}): {ref['value']:.3f}")
+    best = doc["best_single"]
+    ax.axhline(best["value"], color="0.45", ls=":", lw=1.3,
+               label=f"best single model ({best['model']}): {best['value']:.3f}")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+    if len(sizes) == 1:
+        ax.set_xlim(sizes[0] / 1.5, sizes[0] * 1.5)
+    ax.set_xlabel("pool size m (candidate models drawn at random)")
+    ax.set_ylabel(r"$\mu_o$ of $r_o(p)$ (mean score)")
+    lo, hi = doc["band"]
+    ax.set_title(
+        f"{doc['dataset']}: model-level scaling ({doc['n_models']} models, {doc['n_prompts']:,} prompts)\n"
+        f"{doc['n_draws']:,} random pools per m (all pools where fewer), seed {doc['seed']}; "
+        f"bands: {100 * lo:g}-{100 * hi:g}% of pools",
+        fontsize=9,
+    )
+    ax.grid(True, which="major", alpha=0.25)
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
+    bar.set_label("p: share of prompts sent to the oracle's pick", fontsize=8)
+    return fig
+
+
+def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Write ``stem.<format>`` for each format, each atomically, then close the figure."""
+    from routereval.atomic import write_atomic
+
+    written = []
+    try:
+        for fmt in formats:
+            path = Path(f"{stem}.{fmt}")
+            write_atomic(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150))
+            written.append(path)
+    finally:
+        if "matplotlib.pyplot" in sys.modules:
+            # Figures made through pyplot stay registered until closed; others need nothing.
+            sys.modules["matplotlib.pyplot"].close(fig)
+    return written

@@ -1,0 +1,261 @@
+"""A results store as one self-contained HTML page.
+
+The page needs nothing but itself: styles are inline, figures are inline SVG
+(or base64 PNG when an SVG would be very large), there are no scripts, fonts or
+external links. It is also meant to be checked by a program: every table and
+figure has an id, the contents list links each of them, tables carry their row
+count (``data-rows``) and numeric cells their full value (``data-value``).
+Every text that comes from data is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from routereval.reports.collect import ReportData
+from routereval.reports.leaderboard_figures import Ids, ReportFigure, display_name
+from routereval.reports.tables import COLUMNS, table_rows
+
+#: Above this size an SVG is embedded as a PNG instead (dense scatter plots can reach megabytes).
+SVG_LIMIT = 1_500_000
+PNG_DPI = 110
+#: The stored value behind each numeric column, kept in ``data-value`` for checking.
+_VALUE_KEYS = {"mu_o": "mu_o", "V_R": "V_R", "V_B": "V_B", "E_p": "E_p", "E_sel": "E_sel", "n_test": "n_test"}
+_SECTIONS = (
+    ("scaling", "Scaling curves"),
+    ("selection", "Classification bias: which models each router picks"),
+    ("tradeoff", "mu_o against E_sel"),
+)
+
+_CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1150px;
+       padding: 1rem 1.5rem 4rem; color: #1d1d1f; line-height: 1.45; }
+h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2.5rem; }
+.meta { color: #555; margin-top: 0; }
+nav ol, nav ul { margin: .2rem 0; } nav li { margin: .1rem 0; }
+table { border-collapse: collapse; margin: .8rem 0 .3rem; font-variant-numeric: tabular-nums; font-size: .92rem; }
+caption { text-align: left; font-weight: 600; padding-bottom: .3rem; }
+th, td { padding: .22rem .7rem; border-bottom: 1px solid #e4e4e4; }
+thead th { border-bottom: 2px solid #999; text-align: right; }
+thead th:first-child, tbody th { text-align: left; font-weight: normal; }
+td { text-align: right; } tbody tr:nth-child(even) { background: #f6f7f9; }
+tfoot td { text-align: left; color: #555; font-size: .85rem; border: none; }
+table.kv td { text-align: left; } table.kv th { text-align: left; }
+details { margin: .4rem 0 1.2rem 1rem; } summary { cursor: pointer; color: #234; }
+figure { margin: 1.2rem 0 2rem; } figure svg, figure img { max-width: 100%; height: auto; display: block; }
+figcaption { color: #444; font-size: .9rem; margin-top: .3rem; }
+code { background: #f2f2f2; padding: 0 .25rem; border-radius: 3px; }
+.empty { color: #777; font-style: italic; }
+"""
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    # Several inline SVGs share one id space; matplotlib reuses names (clip paths, glyphs) across figures.
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+
+    def rename(match: re.Match) -> str:
+        name = match.group(2)
+        return f"{match.group(1)}{prefix}{name}" if name in ids else match.group(0)
+
+    return re.sub(r'(\bid="|url\(#|href="#)([^")]+)', rename, svg)
+
+
+def svg_markup(fig: Any, prefix: str, label: str) -> str:
+    """A figure as inline SVG: no XML prolog or metadata, ids prefixed, text kept as text."""
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": prefix}):
+        fig.savefig(buf, format="svg")
+    text = buf.getvalue().decode("utf-8")
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
+    text = _prefix_ids(text, f"{prefix}-")
+    return text.replace("<svg", f'<svg role="img" aria-label="{escape(label)}"', 1)
+
+
+def png_markup(fig: Any, label: str, dpi: int = PNG_DPI) -> str:
+    """A figure as an ``<img>`` holding a base64 PNG."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="{escape(label)}" src="data:image/png;base64,{data}">'
+
+
+def figure_markup(fig: Any, prefix: str, label: str, svg_limit: int = SVG_LIMIT) -> str:
+    """Inline SVG, or a PNG when the SVG would exceed ``svg_limit`` characters."""
+    svg = svg_markup(fig, prefix, label)
+    return svg if len(svg) <= svg_limit else png_markup(fig, label)
+
+
+def _value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def table_html(table_id: str, caption: str, rows: list[dict[str, Any]]) -> str:
+    """One leaderboard table: a body row per router, numbers as shown plus ``data-value``."""
+    first = rows[0]
+    attrs = {"id": table_id, "class": "leaderboard", "data-rows": len(rows), "data-dataset": first["dataset"],
+             "data-benchmark": first["benchmark"], "data-m": first["m"], "data-group": first["group"]}
+    out = ["<table " + " ".join(f'{k}="{escape(str(v))}"' for k, v in attrs.items()) + ">",
+           f"<caption>{escape(caption)}</caption>",
+           "<thead><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in COLUMNS) + "</tr></thead>",
+           "<tbody>"]
+    for row, cells in zip(rows, table_rows(rows)):
+        tds = [f'<th scope="row" data-col="router">{escape(cells[0])}</th>']
+        for col, text in zip(COLUMNS[1:], cells[1:]):
+            if col in _VALUE_KEYS:
+                tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(row[_VALUE_KEYS[col]]))}">'
+                           f"{escape(text)}</td>")
+            else:
+                tds.append(f'<td data-col="{escape(col)}" data-lo="{escape(_value(row["mu_o_lo"]))}" '
+                           f'data-hi="{escape(_value(row["mu_o_hi"]))}">{escape(text)}</td>')
+        out.append(f'<tr data-router="{escape(str(row["router"]))}">' + "".join(tds) + "</tr>")
+    out.append("</tbody>")
+    ref = f"V_R reference: {first['reference']} = {float(first['mu_ref']):.4f}"
+    out.append(f'<tfoot><tr><td colspan="{len(COLUMNS)}">{escape(ref)}</td></tr></tfoot>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _blocks(rows: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault((str(r["dataset"]), str(r["benchmark"]), int(r["m"])), []).append(r)
+    return out
+
+
+def _link(target: str, text: str, kind: str, extra: str = "") -> str:
+    return f'<a href="#{escape(target)}" data-kind="{kind}">{escape(text)}</a>{escape(extra)}'
+
+
+def _settings_html(data: ReportData) -> str:
+    import json
+
+    if not data.settings:
+        return '<p class="empty">The store records no settings.</p>'
+    cells = []
+    for key, value in sorted(data.settings.items()):
+        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        cells.append(f"<tr><th scope=\"row\"><code>{escape(str(key))}</code></th><td>{escape(shown)}</td></tr>")
+    return '<table id="settings-table" class="kv"><tbody>\n' + "\n".join(cells) + "\n</tbody></table>"
+
+
+def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool = False,
+                svg_limit: int = SVG_LIMIT) -> str:
+    """The whole report page.
+
+    Leaderboard tables come from ``data.means`` (and ``data.groups`` inside
+    ``<details>`` when ``by_group``); figures are embedded in their sections.
+    """
+    ids = Ids()
+    datasets = list(dict.fromkeys(display_name(str(r["dataset"]), str(r["benchmark"])) for r in data.means))
+    routers = sorted({str(r["router"]) for r in data.rows})
+    seeds = data.seeds
+    group_names = sorted({str(r["group"]) for r in data.rows})
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    nav_tables, body_tables = [], []
+    groups_by_block = _blocks(data.groups) if by_group else {}
+    for (dataset, benchmark, m), block in _blocks(data.means).items():
+        name = display_name(dataset, benchmark)
+        tid = ids.make("table", name, f"m{m}")
+        caption = (f"{name}, m = {m}: mean of {', '.join(block[0].get('groups', []))}"
+                   f" over seeds {', '.join(str(s) for s in block[0].get('seeds', seeds))}")
+        body_tables.append(f"<h3>{escape(name)}, m = {m}</h3>")
+        body_tables.append(table_html(tid, caption, block))
+        sub_links, sub_tables = [], []
+        per_group: dict[str, list[dict[str, Any]]] = {}
+        for r in groups_by_block.get((dataset, benchmark, m), []):
+            per_group.setdefault(str(r["group"]), []).append(r)
+        for group, grows in per_group.items():
+            gid = ids.make("table", name, f"m{m}", group)
+            sub_tables.append(table_html(gid, f"{name}, m = {m}, group {group} (mean over seeds)", grows))
+            sub_links.append(f"<li>{_link(gid, group, 'table', f' ({len(grows)} routers)')}</li>")
+        if sub_tables:
+            body_tables.append(f"<details><summary>Per candidate group ({len(sub_tables)} tables)</summary>\n"
+                               + "\n".join(sub_tables) + "\n</details>")
+        sub = f"<ul>{''.join(sub_links)}</ul>" if sub_links else ""
+        nav_tables.append(f"<li>{_link(tid, f'{name}, m = {m}', 'table', f' ({len(block)} routers)')}{sub}</li>")
+
+    skipped = data.skipped
+    notes = []
+    if skipped:
+        notes.append("<p>Pool sizes the sweep could not build:</p><ul>")
+        for s in skipped:
+            notes.append(f"<li><strong>{escape(s.dataset)}</strong>: {escape(s.text)}</li>")
+        notes.append("</ul>")
+    else:
+        notes.append('<p class="empty">No pool sizes were skipped.</p>')
+    if len(seeds) > 1:
+        notes.append(f"<p>Each table cell averages {len(seeds)} seeds ({escape(', '.join(map(str, seeds)))}); "
+                     "the interval of a mean row resamples test prompts jointly over groups and seeds.</p>")
+
+    nav_figures, body_figures = {}, {}
+    for key, _ in _SECTIONS:
+        mine = [f for f in figures if f.kind == key]
+        nav_figures[key] = "".join(f"<li>{_link(f.id, f.title, 'figure')}</li>" for f in mine)
+        body_figures[key] = "\n".join(
+            f'<figure id="{escape(f.id)}" data-kind="{escape(f.kind)}">\n'
+            f"{figure_markup(f.figure, f.id, f.title, svg_limit)}\n"
+            f"<figcaption><strong>{escape(f.title)}.</strong> {escape(f.caption)}</figcaption>\n</figure>"
+            for f in mine
+        )
+    empty = {
+        "scaling": "No scaling documents: a sweep writes them to <store>/scaling/; add others with --scaling.",
+        "selection": "No result rows.",
+        "tradeoff": "No result rows.",
+    }
+
+    nav = ['<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>',
+           f"<li>{_link('settings', 'Settings', 'section')}</li>",
+           (f"<li>{_link('leaderboard', 'Leaderboard', 'section', f' ({len(nav_tables)} tables)')}"
+            f"<ul>{''.join(nav_tables)}</ul></li>"),
+           f"<li>{_link('notes', 'Notes', 'section')}</li>"]
+    for key, title in _SECTIONS:
+        inner = f"<ul>{nav_figures[key]}</ul>" if nav_figures[key] else ""
+        nav.append(f"<li>{_link(key, title, 'section')}{inner}</li>")
+    nav.append("</ol></nav>")
+
+    title = f"routereval report: {data.store.name or data.store}"
+    page = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f"<header><h1>{escape(title)}</h1>",
+        (f'<p class="meta">Store <code>{escape(str(data.store))}</code>; {len(data.rows)} result rows; '
+         f"datasets: {escape(', '.join(datasets) or '-')}; groups: {escape(', '.join(group_names) or '-')}; "
+         f"seeds: {escape(', '.join(map(str, seeds)) or '-')}; routers: {escape(', '.join(routers) or '-')}. "
+         f"Generated {escape(generated)}.</p></header>"),
+        "\n".join(nav),
+        '<section id="settings"><h2>Settings</h2>', _settings_html(data), "</section>",
+        '<section id="leaderboard"><h2>Leaderboard</h2>',
+        ("<p>mu_o: mean score of the routed system on the test prompts, with its 95% bootstrap interval; "
+         "V_R = mu_o / reference; V_B = mu_o / best single model of the pool; E_p: mean entropy of the router's "
+         "probabilities (not comparable across routers); E_sel: entropy of its choices (bits).</p>"),
+        "\n".join(body_tables) or '<p class="empty">The store holds no finished rows yet.</p>',
+        "</section>",
+        '<section id="notes"><h2>Notes</h2>', "\n".join(notes), "</section>",
+    ]
+    for key, title_text in _SECTIONS:
+        page += [f'<section id="{key}"><h2>{escape(title_text)}</h2>',
+                 body_figures[key] or f'<p class="empty">{escape(empty[key])}</p>', "</section>"]
+    page += ["</body>", "</html>", ""]
+    return "\n".join(page)
+
+
+def write_html(path: str | Path, text: str) -> Path:
+    """Write the page atomically (a temporary file renamed into place)."""
+    from routereval.atomic import write_text_atomic
+
+    return write_text_atomic(path, text)

@@ -1,0 +1,284 @@
+"""Figures of a results store: which models each router picks (classification bias),
+quality against selection entropy, and the scaling curves of the store's scaling
+documents.
+
+Data and pictures are kept apart: :func:`selection_panels` computes what a
+classification-bias chart shows and can be tested on its own; the ``plot_*``
+functions only draw. Figures are built as :class:`matplotlib.figure.Figure`
+objects, never through pyplot, so no window or global figure list is involved
+and rendering uses Agg whatever the user's default backend is.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from routereval.reports.collect import ReportData
+
+OTHER = "other"
+#: Pools larger than this show their most picked models and one "other" segment.
+MAX_SEGMENTS = 10
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+
+
+@dataclass(frozen=True)
+class SelectionPanel:
+    """Shares of test prompts each router sent to each pool model, for one pool.
+
+    ``shares[i, j]`` is router ``routers[i]``'s share for ``models[j]``, summed
+    over seeds (total prompts routed to the model / total test prompts); the
+    last model is :data:`OTHER` when the pool was trimmed.
+    """
+
+    dataset: str
+    benchmark: str
+    m: int
+    group: str
+    models: list[str]
+    routers: list[str]
+    shares: np.ndarray
+    e_sel: list[float]
+    n_test: int
+    n_seeds: int
+
+
+@dataclass
+class ReportFigure:
+    """One figure of a report, with the id it is linked and saved under."""
+
+    id: str
+    kind: str
+    title: str
+    caption: str
+    figure: Any
+
+
+def display_name(dataset: str, benchmark: str) -> str:
+    """'mmlu' or 'routellm / mmlu' when the dataset holds another benchmark."""
+    return dataset if dataset == benchmark else f"{dataset} / {benchmark}"
+
+
+class Ids:
+    """HTML ids (also file stems) made from free text, unique within one report."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def make(self, *parts: Any) -> str:
+        base = "-".join(re.sub(r"[^a-z0-9]+", "-", str(p).lower()).strip("-") or "x" for p in parts)
+        name, k = base, 2
+        while name in self._taken:
+            name, k = f"{base}-{k}", k + 1
+        self._taken.add(name)
+        return name
+
+
+def selection_counts(row: dict[str, Any]) -> np.ndarray:
+    """Test prompts a row's router sent to each pool model (expected counts for random routers).
+
+    Rows store the histogram either as counts or as shares of the test set;
+    they are told apart by what they sum to (n_test or 1).
+    """
+    sel = np.asarray(row["selection"], dtype=float)
+    n = float(row["n_test"])
+    total = float(sel.sum())
+    return sel if abs(total - n) <= abs(total - 1.0) else sel * n
+
+
+def selection_panels(
+    rows: Iterable[dict[str, Any]],
+    router_order: list[str] | None = None,
+    max_segments: int = MAX_SEGMENTS,
+) -> list[SelectionPanel]:
+    """One panel per (dataset, benchmark, m, group) of the stored per-seed rows.
+
+    Routers follow ``router_order`` (others after, by name). For pools of more
+    than ``max_segments`` models, the ``max_segments - 1`` most picked models
+    (over all routers) are kept and the rest summed as :data:`OTHER`.
+    """
+    pools: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        key = (str(row["dataset"]), str(row["benchmark"]), int(row["m"]), str(row["group"]))
+        acc = pools.setdefault(key, {}).setdefault(
+            str(row["router"]), {"counts": {}, "n": 0.0, "e_sel": [], "seeds": set()})
+        for model, count in zip(row["models"], selection_counts(row)):
+            acc["counts"][model] = acc["counts"].get(model, 0.0) + count
+        acc["n"] += float(row["n_test"])
+        acc["e_sel"].append(float(row["E_sel"]))
+        acc["seeds"].add(row.get("seed"))
+    order = {name: i for i, name in enumerate(router_order or [])}
+    panels = []
+    for (dataset, benchmark, m, group), by_router in sorted(pools.items()):
+        routers = sorted(by_router, key=lambda r: (order.get(r, len(order)), r))
+        models = list(dict.fromkeys(model for r in routers for model in by_router[r]["counts"]))
+        shares = np.array([
+            [by_router[r]["counts"].get(model, 0.0) / by_router[r]["n"] if by_router[r]["n"] else 0.0
+             for model in models]
+            for r in routers
+        ]).reshape(len(routers), len(models))
+        if len(models) > max_segments:
+            totals = shares.sum(axis=0)
+            keep = sorted(np.argsort(-totals, kind="stable")[: max_segments - 1], key=lambda j: -totals[j])
+            rest = np.setdiff1d(np.arange(len(models)), keep)
+            shares = np.column_stack([shares[:, keep], shares[:, rest].sum(axis=1)])
+            models = [models[j] for j in keep] + [OTHER]
+        panels.append(SelectionPanel(
+            dataset, benchmark, m, group, models, routers, shares,
+            [float(np.mean(by_router[r]["e_sel"])) for r in routers],
+            round(max(by_router[r]["n"] for r in routers)),
+            max(len(by_router[r]["seeds"]) for r in routers),
+        ))
+    return panels
+
+
+def _model_colours(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(j % cmap.N) for j in range(n)]
+
+
+def plot_selection(panels: list[SelectionPanel]):
+    """Horizontal stacked bars, one per router, one panel per candidate group of one (dataset, m)."""
+    from matplotlib.figure import Figure
+
+    heights = [0.9 + 0.38 * len(p.routers) for p in panels]
+    fig = Figure(figsize=(11, sum(heights) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for ax, panel in zip(axes, panels):
+        y = np.arange(len(panel.routers))
+        left = np.zeros(len(panel.routers))
+        colours = _model_colours(len(panel.models))
+        for j, model in enumerate(panel.models):
+            colour = "#c8c8c8" if model == OTHER else colours[j]
+            bars = ax.barh(y, panel.shares[:, j], left=left, color=colour, label=model,
+                           edgecolor="white", linewidth=0.5, height=0.7)
+            ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in panel.shares[:, j]],
+                         label_type="center", fontsize=7)
+            left += panel.shares[:, j]
+        ax.set_yticks(y, [f"{r}  (E_sel {e:.2f})" for r, e in zip(panel.routers, panel.e_sel)])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter("{x:.0%}")
+        seeds = f", {panel.n_seeds} seeds" if panel.n_seeds > 1 else ""
+        ax.set_title(f"{panel.group}: {panel.n_test} test prompts{seeds}", loc="left", fontsize=10)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False,
+                  title="pool model", title_fontsize=8)
+    axes[-1].set_xlabel("share of test prompts sent to each pool model")
+    first = panels[0]
+    fig.suptitle(f"Which models each router picks: {display_name(first.dataset, first.benchmark)}, "
+                 f"m = {first.m}", fontsize=11)
+    return fig
+
+
+def plot_tradeoff(rows: list[dict[str, Any]]):
+    """mu_o (95% interval) against E_sel for the mean rows of one dataset: a marker per router, a colour per m."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    sizes = sorted({int(r["m"]) for r in rows})
+    cmap = colormaps["viridis"]
+    colour = {m: cmap(x) for m, x in zip(sizes, np.linspace(0.0, 0.85, len(sizes)))}
+    routers = list(dict.fromkeys(str(r["router"]) for r in rows))
+    marker = {r: _MARKERS[i % len(_MARKERS)] for i, r in enumerate(routers)}
+    fig = Figure(figsize=(8.5, 5.2), layout="constrained")
+    ax = fig.subplots()
+    for m in sizes:
+        # The most even choice possible: a router cannot exceed log2 m bits.
+        ax.axvline(math.log2(m), color=colour[m], linestyle=":", linewidth=1)
+    for r in rows:
+        mu = float(r["mu_o"])
+        lo, hi = (float(r[k]) if r[k] is not None else float("nan") for k in ("mu_o_lo", "mu_o_hi"))
+        err = [[max(mu - lo, 0.0) if math.isfinite(lo) else 0.0], [max(hi - mu, 0.0) if math.isfinite(hi) else 0.0]]
+        ax.errorbar([float(r["E_sel"])], [mu], yerr=err, fmt=marker[str(r["router"])], color=colour[int(r["m"])],
+                    markersize=7, capsize=3, elinewidth=1, markeredgecolor="black", markeredgewidth=0.4)
+    ax.set_xlabel("E_sel (bits): entropy of the routers' choices over the pool (dotted: log2 m)")
+    ax.set_ylabel("mu_o, mean over groups and seeds (95% interval)")
+    ax.grid(alpha=0.3)
+    if len(rows) <= 40:  # beyond that, labels hide the markers; the legend still tells them apart
+        for r in rows:
+            ax.annotate(str(r["router"]), (float(r["E_sel"]), float(r["mu_o"])), xytext=(6, 3),
+                        textcoords="offset points", fontsize=7, color="#333333")
+    router_handles = [Line2D([], [], linestyle="", marker=marker[r], color="#555555", label=r) for r in routers]
+    size_handles = [Line2D([], [], linestyle="", marker="o", color=colour[m], label=f"m = {m}") for m in sizes]
+    fig.legend(handles=router_handles, title="router", loc="outside right upper", fontsize=8, frameon=False)
+    fig.legend(handles=size_handles, title="pool size", loc="outside right lower", fontsize=8, frameon=False)
+    name = display_name(str(rows[0]["dataset"]), str(rows[0]["benchmark"]))
+    ax.set_title(f"Quality against classification bias: {name}", loc="left", fontsize=11)
+    return fig
+
+
+def _scaling_caption(doc: dict[str, Any]) -> str:
+    parts = []
+    if "n_prompts" in doc and "n_models" in doc:
+        parts.append(f"{doc['n_prompts']} prompts, {doc['n_models']} models")
+    if "kind" in doc:
+        parts.append(f"{doc['kind']} scores")
+    if "n_draws" in doc:
+        parts.append(f"up to {doc['n_draws']} pools drawn per size (seed {doc.get('seed', '-')})")
+    if "band" in doc:
+        parts.append(f"band {doc['band'][0]:g}-{doc['band'][1]:g} quantiles over pools")
+    ref = doc.get("reference") or {}
+    if "value" in ref:
+        parts.append(f"reference {float(ref['value']):.3f} ({ref.get('source', '')})")
+    best = doc.get("best_single") or {}
+    if "value" in best:
+        parts.append(f"best single model {best.get('model', '')} = {float(best['value']):.3f}")
+    return "; ".join(parts)
+
+
+def report_figures(data: ReportData) -> list[ReportFigure]:
+    """Every figure of a report: scaling curves, classification bias per (dataset, m), mu_o vs E_sel per dataset.
+
+    The caller owns the figures; :func:`close_figures` releases them.
+    """
+    from routereval.reports.figures import plot_scaling
+
+    ids = Ids()
+    out = []
+    for sdoc in data.scaling:
+        doc = sdoc.doc
+        name = display_name(str(doc["dataset"]), str(doc.get("benchmark", doc["dataset"])))
+        out.append(ReportFigure(ids.make("figure", "scaling", name), "scaling", f"Scaling: {name}",
+                                _scaling_caption(doc), plot_scaling(doc)))
+    router_order = list(dict.fromkeys(str(r["router"]) for r in data.means))
+    panels = selection_panels(data.rows, router_order)
+    by_pool_size: dict[tuple, list[SelectionPanel]] = {}
+    for panel in panels:
+        by_pool_size.setdefault((panel.dataset, panel.benchmark, panel.m), []).append(panel)
+    for (dataset, benchmark, m), group_panels in by_pool_size.items():
+        name = display_name(dataset, benchmark)
+        trimmed = any(OTHER in p.models for p in group_panels)
+        caption = ("Share of test prompts each router sends to each pool model, summed over seeds, one panel "
+                   "per candidate group (pools differ per group); E_sel is the entropy of those shares in bits"
+                   + (f"; the {MAX_SEGMENTS - 1} most picked models are shown, the rest as '{OTHER}'" if trimmed
+                      else ""))
+        out.append(ReportFigure(ids.make("figure", "selection", name, f"m{m}"), "selection",
+                                f"Classification bias: {name}, m = {m}", caption, plot_selection(group_panels)))
+    by_dataset: dict[tuple, list[dict[str, Any]]] = {}
+    for row in data.means:
+        by_dataset.setdefault((str(row["dataset"]), str(row["benchmark"])), []).append(row)
+    for (dataset, benchmark), rows in by_dataset.items():
+        name = display_name(dataset, benchmark)
+        out.append(ReportFigure(ids.make("figure", "tradeoff", name), "tradeoff", f"mu_o against E_sel: {name}",
+                                "Each marker is one router at one pool size (mean over groups and seeds) with the "
+                                "95% bootstrap interval of mu_o; further right means choices spread over more models.",
+                                plot_tradeoff(rows)))
+    return out
+
+
+def close_figures(figures: Iterable[ReportFigure]) -> None:
+    """Release figures (those made through pyplot stay registered there until closed)."""
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    for f in figures:
+        if pyplot is not None:
+            pyplot.close(f.figure)

@@ -1,0 +1,317 @@
+"""Sweep files: a grid of datasets x pool sizes x groups x routers x seeds, in TOML.
+
+Example (``experiments/routereval-easy.toml`` is a full one)::
+
+    name = "my-grid"                 # results go to results/<name> unless --out says otherwise
+    datasets = ["mmlu-pro", "llmrouter", "my_results.csv"]
+    sizes = [3, 5]                   # or "easy", "hard", "all"
+    groups = ["all_strong", "all_weak", "strong_to_weak"]
+    protocol = "faithful"            # or "clean"
+    encoder = "auto"                 # minilm, tfidf, precomputed:<key>
+    seeds = [0, 1, 2]                # router and bootstrap seeds; the split seed is split_seed
+    routers = ["oracle", "knn", "ro:p=0.3", {name = "mlp", setting = "faithful"}]
+
+Routers may also be written as ``[[routers]]`` tables (``name = "mlp"`` and one
+line per parameter) when there are many parameters; TOML does not allow both
+forms in one file.
+
+Everything is checked before anything runs, and every problem is reported
+with the line it is on, all at once: a typo found after an hour of training
+costs an hour. Relative dataset paths are read from the sweep file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from routereval.datasets.pools import EASY_SIZES, GROUPS, HARD_SIZES
+from routereval.errors import ConfigError
+from routereval.evaluation.bench import RouterSpec
+
+PROTOCOLS = ("faithful", "clean")
+NAMED_SIZES = {"easy": EASY_SIZES, "hard": HARD_SIZES, "all": EASY_SIZES + HARD_SIZES}
+_ENCODER = re.compile(r"^(auto|minilm|tfidf(-\d+)?|precomputed:.+)$")
+_HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.-]+)\s*\]")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: what to run, and the settings every result row depends on."""
+
+    name: str
+    datasets: tuple[str, ...]
+    sizes: tuple[int, ...]
+    groups: tuple[str, ...]
+    routers: tuple[RouterSpec, ...]
+    seeds: tuple[int, ...] = (0,)
+    protocol: str = "faithful"
+    encoder: str = "auto"
+    split_seed: int = 42
+    n_boot: int = 1000
+    reference: str | None = None
+    scaling: bool = True
+    scaling_draws: int | None = None
+    #: Where each dataset entry is loaded from (entries as written -> name or resolved path).
+    locations: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    def settings(self) -> dict[str, Any]:
+        """What a result row depends on beyond its grid key; a store refuses rows made otherwise."""
+        return {"protocol": self.protocol, "encoder": self.encoder, "split_seed": self.split_seed,
+                "n_boot": self.n_boot, "reference": self.reference}
+
+    def location(self, source: str) -> str:
+        """The name or path to load for the dataset entry ``source``."""
+        return self.locations.get(source, source)
+
+
+class _Lines:
+    """Finds the line of a key or value in the TOML text, for error messages.
+
+    tomllib returns plain dicts without positions, so the text is scanned once
+    for table headers and ``key =`` lines; good enough for the files people
+    write by hand (one key per line).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.keys: dict[tuple[str, int, str], int] = {}
+        self.tables: dict[tuple[str, int], int] = {}
+        table, counts = "", {}
+        for no, line in enumerate(self.lines, 1):
+            head = _HEADER.match(line)
+            if head:
+                table = head.group(2)
+                counts[table] = counts.get(table, -1) + 1 if head.group(1) else 0
+                self.tables[(table, counts[table])] = no
+                continue
+            key = _KEY.match(line)
+            if key:
+                self.keys.setdefault((table, counts.get(table, 0), key.group(1)), no)
+
+    def key(self, key: str, table: str = "", index: int = 0) -> int | None:
+        return self.keys.get((table, index, key)) or self.tables.get((table, index))
+
+    def value(self, key: str, value: Any, table: str = "", index: int = 0) -> int | None:
+        """The first line at or after ``key`` that holds ``value`` (for items of arrays)."""
+        start = self.key(key, table, index)
+        if start is None:
+            return None
+        texts = [f'"{value}"', f"'{value}'"] if isinstance(value, str) else [str(value)]
+        for no in range(start, len(self.lines) + 1):
+            line = self.lines[no - 1]
+            if no > start and (_KEY.match(line) or _HEADER.match(line)):
+                break
+            if any(t in line for t in texts):
+                return no
+        return start
+
+
+class _Problems:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, line: int | None, message: str) -> None:
+        self.items.append((line or 0, message))
+
+    def raise_any(self) -> None:
+        if self.items:
+            lines = [f"{self.path}:{no}: {msg}" if no else f"{self.path}: {msg}" for no, msg in sorted(self.items)]
+            raise ConfigError("invalid sweep file:\n  " + "\n  ".join(lines))
+
+
+TOP_KEYS = {
+    "name", "datasets", "sizes", "groups", "protocol", "encoder", "seeds", "split_seed", "n_boot",
+    "reference", "routers", "scaling", "scaling_draws",
+}
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and check a sweep file; raises :class:`ConfigError` listing every problem with its line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file {path} not found")
+    return parse_sweep(path.read_text(encoding="utf-8"), name=path.stem, origin=str(path), base=path.parent)
+
+
+def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base: Path | None = None) -> Sweep:
+    """Check a sweep given as TOML text (see :func:`load_sweep`)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
+    lines, problems = _Lines(text), _Problems(origin)
+    for key in doc:
+        if key not in TOP_KEYS:
+            hint = difflib.get_close_matches(key, TOP_KEYS, n=1)
+            problems.add(lines.key(key) or lines.key(key, key), f"unknown key {key!r}"
+                         + (f" (did you mean {hint[0]!r}?)" if hint else f"; known: {', '.join(sorted(TOP_KEYS))}"))
+
+    def typed(key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        value = doc.get(key, default)
+        if value is not default and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
+            problems.add(lines.key(key), f"{key} must be {_kind_name(kind)}, got {value!r}")
+            return default
+        return value
+
+    def str_list(key: str, default: list | None) -> list:
+        value = doc.get(key, default)
+        if value is None:
+            problems.add(None, f"{key} is required")
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
+            problems.add(lines.key(key), f"{key} must be a non-empty list of strings, got {value!r}")
+            return []
+        return value
+
+    sweep_name = typed("name", str, name)
+    protocol = typed("protocol", str, "faithful")
+    if protocol not in PROTOCOLS:
+        problems.add(lines.key("protocol"), f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    encoder = typed("encoder", str, "auto")
+    if not _ENCODER.match(encoder):
+        problems.add(lines.key("encoder"), f"unknown encoder {encoder!r}; use auto, minilm, tfidf[-dim] or precomputed:<key>")
+    split_seed = typed("split_seed", int, 42)
+    n_boot = typed("n_boot", int, 1000)
+    if n_boot < 1:
+        problems.add(lines.key("n_boot"), f"n_boot must be at least 1, got {n_boot}")
+    reference = doc.get("reference")
+    if reference is not None and (isinstance(reference, bool) or not isinstance(reference, (str, int, float))):
+        problems.add(lines.key("reference"), f"reference must be a model name or a number, got {reference!r}")
+    scaling = typed("scaling", bool, True)
+    scaling_draws = typed("scaling_draws", int, None)
+    if scaling_draws is not None and scaling_draws < 1:
+        problems.add(lines.key("scaling_draws"), f"scaling_draws must be at least 1, got {scaling_draws}")
+
+    datasets = str_list("datasets", None)
+    locations = {}
+    for entry in datasets:
+        where = _locate_dataset(entry, base)
+        if where is None:
+            problems.add(lines.value("datasets", entry), _unknown_dataset(entry))
+        else:
+            locations[entry] = where
+    if len(set(datasets)) != len(datasets):
+        problems.add(lines.key("datasets"), "datasets lists an entry twice")
+
+    sizes = _sizes(doc.get("sizes", "easy"), lines, problems)
+    groups = str_list("groups", list(GROUPS))
+    for g in groups:
+        if g not in GROUPS:
+            problems.add(lines.value("groups", g), f"unknown group {g!r}; known: {', '.join(GROUPS)}")
+
+    seeds = doc.get("seeds", [0])
+    seeds = [seeds] if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        problems.add(lines.key("seeds"), f"seeds must be a non-empty list of integers, got {seeds!r}")
+        seeds = [0]
+    elif len(set(seeds)) != len(seeds):
+        problems.add(lines.key("seeds"), "seeds lists a seed twice")
+
+    routers = _routers(doc.get("routers"), lines, problems)
+    problems.raise_any()
+    return Sweep(
+        name=sweep_name, datasets=tuple(datasets), sizes=tuple(sizes), groups=tuple(groups),
+        routers=tuple(routers), seeds=tuple(seeds), protocol=protocol, encoder=encoder,
+        split_seed=split_seed, n_boot=n_boot, reference=None if reference is None else str(reference),
+        scaling=scaling, scaling_draws=scaling_draws, locations=locations, text=text,
+    )
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _locate_dataset(entry: str, base: Path | None) -> str | None:
+    from routereval.sources.catalog import dataset_exists
+
+    if base is not None and not Path(entry).is_absolute():
+        beside = base / entry
+        if dataset_exists(str(beside)) and not dataset_exists(entry):
+            return str(beside)
+    return entry if dataset_exists(entry) else None
+
+
+def _unknown_dataset(entry: str) -> str:
+    from routereval.sources.catalog import imported_names
+    from routereval.sources.registry import all_specs
+
+    known = sorted(set(all_specs()) | set(imported_names()))
+    hint = difflib.get_close_matches(entry, known, n=1)
+    return (f"unknown dataset {entry!r}: neither a dataset name nor an existing path"
+            + (f" (did you mean {hint[0]!r}?)" if hint else f"; known: {', '.join(known)}"))
+
+
+def _sizes(value: Any, lines: _Lines, problems: _Problems) -> list[int]:
+    if isinstance(value, str):
+        if value not in NAMED_SIZES:
+            problems.add(lines.key("sizes"), f"sizes must be a list of integers or one of {', '.join(NAMED_SIZES)}, got {value!r}")
+            return []
+        return list(NAMED_SIZES[value])
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        problems.add(lines.key("sizes"), f"sizes must be a non-empty list of integers, got {value!r}")
+        return []
+    for v in value:
+        if v < 2:
+            problems.add(lines.value("sizes", v), f"a pool needs at least 2 candidates, got size {v}")
+    return sorted(set(value), key=value.index)
+
+
+def _routers(value: Any, lines: _Lines, problems: _Problems) -> list[RouterSpec]:
+    """Routers as strings (``"ro:p=0.3"``) and/or ``[[routers]]`` tables with ``name`` and parameters."""
+    from routereval.evaluation.bench import parse_routers
+
+    if value is None:
+        problems.add(None, "routers is required (e.g. routers = [\"oracle\", \"knn\"])")
+        return []
+    if not isinstance(value, list) or not value:
+        problems.add(lines.key("routers"), "routers must be a non-empty list")
+        return []
+    specs: list[tuple[RouterSpec, int | None]] = []
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            line = lines.value("routers", item.split(":")[0])
+            try:
+                specs += [(s, line) for s in parse_routers(item)]
+            except ConfigError as exc:
+                problems.add(line, str(exc))
+            continue
+        if not isinstance(item, dict):
+            problems.add(lines.key("routers"), f"a router is a name or a table with name = ..., got {item!r}")
+            continue
+        params = dict(item)
+        name = params.pop("name", None)
+        in_table = ("routers", index) in lines.tables  # [[routers]] rather than an inline {name = ...}
+
+        def line_of(key: str) -> int | None:
+            return lines.key(key, "routers", index) if in_table else lines.value("routers", name or "name")
+
+        if not isinstance(name, str):
+            problems.add(line_of("name"), "a router table needs name = \"<router>\"")
+            continue
+        for key, v in params.items():
+            if isinstance(v, (dict, list)):
+                problems.add(line_of(key), f"router parameter {key} must be a plain value, got {v!r}")
+        specs.append((RouterSpec(name, params), line_of("name")))
+    seen: dict[str, int | None] = {}
+    for spec, line in specs:
+        try:
+            spec.make()
+        except ConfigError as exc:
+            problems.add(line, str(exc))
+            continue
+        if spec.label in seen:
+            problems.add(line, f"router {spec.label} is listed twice")
+        seen[spec.label] = line
+    return [s for s, _ in specs]

@@ -1,0 +1,146 @@
+"""Where grid points run: local worker processes, or a Ray cluster.
+
+Both executors take the same tasks and yield ``(task, row or exception)`` as
+each finishes, in completion order; the caller stores rows as they arrive.
+Workers are separate processes in both cases, each single-threaded
+(:func:`routereval.sweeps.tasks.single_threaded`), so the same grid gives the
+same rows whichever executor and however many workers run it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from routereval.errors import ConfigError
+from routereval.sweeps.tasks import THREAD_VARIABLES, Context, Task, run_task, single_threaded
+
+Outcome = tuple[Task, "dict[str, Any] | Failure"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A grid point that raised: reported at the end, not stored, retried by the next run."""
+
+    error: str
+    traceback: str
+
+
+def _guarded(task: Task, context: Context) -> dict[str, Any] | Failure:
+    # A failing grid point is not fatal: the others still finish and are stored. The error
+    # travels as text, since not every exception survives pickling between processes.
+    try:
+        return run_task(task, context)
+    except Exception as exc:  # noqa: BLE001
+        return Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+class LocalExecutor:
+    """A pool of ``workers`` single-threaded processes on this machine."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
+
+    def run(self, tasks: Sequence[Task], context: Context) -> Iterator[Outcome]:
+        """Run ``tasks``; yields each as it finishes."""
+        # spawn, not fork: forked children of a process that already loaded torch or
+        # OpenBLAS threads can deadlock.
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, max(len(tasks), 1)),
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=single_threaded)
+        pending = {}
+        try:
+            pending = {pool.submit(_guarded, t, context): t for t in tasks}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+        except BaseException:
+            # Interrupted (Ctrl-C, or the caller stopped): stop the workers now rather than
+            # letting them finish grid points nobody will store.
+            workers = list((pool._processes or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:
+                proc.terminate()
+            raise
+        pool.shutdown(wait=True)
+
+
+class RayExecutor:
+    """Grid points as Ray tasks, one CPU each, on a running cluster or a local Ray instance.
+
+    ``address`` is passed to ``ray.init`` ("auto" joins the cluster this machine
+    belongs to); without one a local instance with ``workers`` CPUs is started
+    and stopped again. Cluster nodes need routereval installed and the same
+    datasets and embedding cache: ``ROUTEREVAL_HOME`` and ``ROUTEREVAL_MIRROR``
+    are passed on to the workers, so a shared folder works.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError('--executor ray needs Ray: pip install "routereval[ray]"') from exc
+        self.address = address
+        self.workers = workers
+
+    def run(self, tasks: Sequence[Task], context: Context) -> Iterator[Outcome]:
+        """Run ``tasks`` on Ray; yields each as it finishes."""
+        import ray
+
+        env = {v: "1" for v in THREAD_VARIABLES}
+        env.update({k: os.environ[k] for k in ("ROUTEREVAL_HOME", "ROUTEREVAL_MIRROR") if k in os.environ})
+        started_here = not ray.is_initialized()
+        if started_here:
+            options: dict[str, Any] = {"runtime_env": {"env_vars": env}, "include_dashboard": False,
+                                       "log_to_driver": False}
+            if self.address:
+                options["address"] = self.address
+            else:
+                options["num_cpus"] = self.workers or os.cpu_count() or 1
+            ray.init(**options)
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        pending = {}
+        try:
+            context_ref = ray.put(context)
+            pending = {remote.remote(t, context_ref): t for t in tasks}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    task = pending.pop(ref)
+                    try:
+                        yield task, ray.get(ref)
+                    except Exception as exc:  # noqa: BLE001 - a worker that died is one failed grid point
+                        yield task, Failure(f"{type(exc).__name__}: {exc}", "")
+        finally:
+            for ref in list(pending):
+                ray.cancel(ref, force=True)
+            if started_here:
+                ray.shutdown()
+
+
+def _ray_task(task: Task, context: Context) -> dict[str, Any] | Failure:
+    single_threaded()
+    return _guarded(task, context)
+
+
+def make_executor(name: str, *, workers: int | None = None, address: str | None = None):
+    """``local`` or ``ray`` by name."""
+    if name == "local":
+        if address:
+            raise ConfigError("--address applies to --executor ray only")
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(address, workers)
+    raise ConfigError(f"unknown executor {name!r}; use local or ray")

@@ -1,0 +1,133 @@
+"""Run a sweep into a results store: plan the grid, skip what is done, store rows as they finish.
+
+The parent process prepares each dataset once (loads it, builds its pools,
+embeds its prompts into the on-disk cache) so that workers only read caches;
+then it hands the unfinished grid points to an executor and writes each row
+the moment it arrives. The parent is the only writer, and each row is one
+atomic file, so a kill at any moment loses only the rows in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from routereval.results.store import ResultsStore
+from routereval.routers.base import all_routers
+from routereval.sweeps.config import Sweep
+from routereval.sweeps.executors import Failure
+from routereval.sweeps.tasks import Context, Task, load
+
+SCALING = "scaling"
+
+
+@dataclass
+class Plan:
+    """The grid of a sweep after its datasets are known: tasks to run and what was skipped."""
+
+    tasks: list[Task]
+    done: list[Task]
+    skipped: dict[str, dict[int, str]]
+
+    @property
+    def total(self) -> int:
+        return len(self.tasks) + len(self.done)
+
+
+@dataclass
+class Outcome:
+    """What one run of a sweep did."""
+
+    stored: int = 0
+    already_done: int = 0
+    failed: list[tuple[Task, Failure]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def context_of(sweep: Sweep) -> Context:
+    """The worker-side settings of a sweep."""
+    inputs = {all_routers()[r.name].inputs for r in sweep.routers}
+    return Context(
+        sizes=sweep.sizes, groups=sweep.groups, protocol=sweep.protocol, encoder=sweep.encoder,
+        split_seed=sweep.split_seed, n_boot=sweep.n_boot, reference=sweep.reference,
+        need_texts="texts" in inputs, need_vectors="embeddings" in inputs,
+    )
+
+
+def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True) -> Plan:
+    """Prepare every dataset (filling the caches workers read) and list the grid points.
+
+    Tasks are ordered dataset by dataset, so each worker builds a dataset's
+    pools once and reuses them for the tasks that follow.
+    """
+    context = context_of(sweep)
+    finished = store.done_keys()
+    todo, done, skipped = [], [], {}
+    for source in sweep.datasets:
+        location = sweep.location(source)
+        grid = []
+        loaded = load(location, context, progress=progress)
+        skipped[source] = loaded.skipped
+        for (m, group) in sorted(loaded.pools, key=lambda k: (k[0], sweep.groups.index(k[1]))):
+            for router in sweep.routers:
+                for seed in sweep.seeds:
+                    grid.append(Task(source, location, m, group, router, seed))
+        for task in grid:
+            (done if task.key in finished else todo).append(task)
+    return Plan(todo, done, skipped)
+
+
+def run_sweep(
+    sweep: Sweep,
+    store: ResultsStore,
+    executor: Any,
+    *,
+    progress: bool = True,
+    on_row: Callable[[Task, dict[str, Any] | Failure], None] | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
+) -> Outcome:
+    """Run the unfinished grid points of ``sweep`` on ``executor``, storing each row as it arrives."""
+    started = time.perf_counter()
+    outcome = Outcome()
+    with store.writing(sweep.settings()):
+        if sweep.text:
+            store.write_text("sweep.toml", sweep.text)
+        grid = plan(sweep, store, progress=progress)
+        store.write_notes({s: {str(m): why for m, why in notes.items()} for s, notes in grid.skipped.items()})
+        outcome.already_done = len(grid.done)
+        if on_plan is not None:
+            on_plan(len(grid.tasks), len(grid.done))
+        if sweep.scaling:
+            write_scaling(sweep, store, progress=progress)
+        for task, result in executor.run(grid.tasks, context_of(sweep)):
+            if isinstance(result, Failure):
+                outcome.failed.append((task, result))
+            else:
+                # Tables list datasets and routers in the order the sweep file gives them.
+                result["order"] = [sweep.datasets.index(task.source), sweep.routers.index(task.router)]
+                store.write_row(result)
+                outcome.stored += 1
+            if on_row is not None:
+                on_row(task, result)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def write_scaling(sweep: Sweep, store: ResultsStore, *, progress: bool = True) -> list[Path]:
+    """The model-level scaling study of each dataset, beside the rows (kept where already written)."""
+    from routereval.evaluation.scaling import file_stem, scaling_study, write_study
+    from routereval.sources.catalog import load_dataset
+
+    written = []
+    for source in sweep.datasets:
+        stem = store.folder / SCALING / file_stem(source.replace(".", "_"))  # toy.csv -> toy_csv
+        if stem.with_name(f"{stem.name}.json").is_file():
+            continue
+        bench = load_dataset(sweep.location(source), progress=progress)
+        kwargs = {} if sweep.scaling_draws is None else {"n_draws": sweep.scaling_draws}
+        doc = scaling_study(bench, reference=sweep.reference, progress=progress, **kwargs)
+        written += write_study(doc, stem)
+    return written

@@ -1,0 +1,120 @@
+"""One grid point as a unit of work, and the function a worker runs on it.
+
+Workers (local processes or Ray tasks) receive a :class:`Task` and a
+:class:`Context`, rebuild the dataset's pools and features from the on-disk
+caches the parent filled (memoised per worker process), and return the row to
+store. Every grid point runs with one thread, whatever executor runs it:
+parallelism is across grid points, and a result never depends on how many
+threads summed it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from routereval.evaluation.bench import Features, Reference, RouterSpec
+from routereval.results.store import GridKey
+
+#: Thread-count variables read by BLAS libraries and torch when they load.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything besides the grid point that decides a row (hashable: it keys the worker's memo)."""
+
+    sizes: tuple[int, ...]
+    groups: tuple[str, ...]
+    protocol: str
+    encoder: str
+    split_seed: int
+    n_boot: int
+    reference: str | None
+    need_texts: bool
+    need_vectors: bool
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (dataset, m, group, router, seed) grid point."""
+
+    source: str
+    location: str
+    m: int
+    group: str
+    router: RouterSpec
+    seed: int
+
+    @property
+    def key(self) -> GridKey:
+        return GridKey(self.source, self.m, self.group, self.router.label, self.seed)
+
+    def __str__(self) -> str:
+        return f"{self.source} m={self.m} {self.group} {self.router.label} seed={self.seed}"
+
+
+@dataclass
+class Loaded:
+    """A dataset ready for routers: its pools by (m, group), features and V_R reference."""
+
+    pools: dict[tuple[int, str], Any]
+    features: Features
+    reference: Reference
+    skipped: dict[int, str]
+
+
+_MEMO: dict[tuple[str, Context], Loaded] = {}
+#: Datasets kept per worker; tasks arrive grouped by dataset, so a small memo is enough.
+_MEMO_SIZE = 2
+
+
+def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
+    """Pools, features and reference of one dataset under ``context`` (memoised per process)."""
+    key = (location, context)
+    if key in _MEMO:
+        return _MEMO[key]
+    from routereval.evaluation.prepare import features, prepare, reference
+
+    prepared = prepare(location, list(context.sizes), list(context.groups), context.protocol,
+                       seed=context.split_seed)
+    # A dataset too small for every size asked for has no pools: nothing to embed.
+    feats = Features(None, None) if not prepared.pools else features(
+        prepared, context.encoder, need_texts=context.need_texts, need_vectors=context.need_vectors,
+        progress=progress)
+    loaded = Loaded(
+        pools={(p.m, p.group): p for p in prepared.pools},
+        features=feats,
+        reference=reference(prepared, context.reference),
+        skipped=dict(prepared.skipped),
+    )
+    while len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = loaded
+    return loaded
+
+
+def single_threaded() -> None:
+    """Make this process run numeric code on one thread (called once per worker)."""
+    for var in THREAD_VARIABLES:
+        os.environ[var] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def run_task(task: Task, context: Context) -> dict[str, Any]:
+    """Fit and measure one router on one pool; returns the row to store."""
+    from routereval.evaluation.bench import evaluate_router
+    from routereval.results.store import result_record
+
+    loaded = load(task.location, context)
+    pool = loaded.pools[(task.m, task.group)]
+    result = evaluate_router(task.router, pool, loaded.features, loaded.reference,
+                             n_boot=context.n_boot, seed=task.seed)
+    return result_record(result, task.source, task.seed)

@@ -1,0 +1,285 @@
+"""Sweeps: checked sweep files, the results store, resuming after a real kill, local and Ray executors."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routereval.errors import ConfigError
+from routereval.results import ResultsStore, grid_key, summary_rows
+from routereval.sources.catalog import load_dataset
+from routereval.sweeps.config import load_sweep, parse_sweep
+from routereval.sweeps.executors import LocalExecutor
+from routereval.sweeps.runner import run_sweep
+
+CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
+TOPICS = ("algebra", "biology", "history", "poetry")
+ROUTERS = '["oracle", "knn", "ro:p=0.3", "best-single", {name = "linear", epochs = 3}]'
+# 1 dataset x sizes (3, 5) x 3 groups x 5 routers x 2 seeds
+GRID_SIZE = 2 * 3 * 5 * 2
+
+
+def write_toy_csv(path: Path, n_models: int = 12, per_topic: int = 60, seed: int = 0) -> Path:
+    """A long-format benchmark whose models are good at different topics, with prompt texts."""
+    rng = np.random.default_rng(seed)
+    ability = rng.normal(0, 1, (n_models, len(TOPICS)))
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["prompt_id", "model", "score", "prompt", "task"])
+        for t, topic in enumerate(TOPICS):
+            for i in range(per_topic):
+                text = f"a {topic} question number {i} about {topic} {rng.choice(['x', 'y', 'z'])}"
+                for k in range(n_models):
+                    p = 1 / (1 + np.exp(-(ability[k, t] + rng.normal(0, 0.5))))
+                    out.writerow([f"{topic}-{i}", f"model-{k:02d}", int(rng.random() < p), text, topic])
+    return path
+
+
+def write_sweep(folder: Path, body: str = "", name: str = "toy") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "toy.csv").exists():
+        write_toy_csv(folder / "toy.csv")
+    text = body or (
+        f'name = "{name}"\ndatasets = ["toy.csv"]\nsizes = [3, 5]\nencoder = "tfidf-32"\n'
+        f"seeds = [0, 1]\nscaling = false\nn_boot = 200\nrouters = {ROUTERS}\n"
+    )
+    path = folder / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def comparable(rows: list[dict]) -> dict:
+    """Rows by grid key, without the wall time (the only field that may differ between runs)."""
+    return {grid_key(r): {k: v for k, v in r.items() if k != "seconds"} for r in rows}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """The toy grid run once, uninterrupted, with two local workers."""
+    folder = tmp_path_factory.mktemp("sweep-reference")
+    sweep = load_sweep(write_sweep(folder))
+    store = ResultsStore(folder / "results")
+    outcome = run_sweep(sweep, store, LocalExecutor(2), progress=False)
+    return folder, store, outcome
+
+
+# -- sweep files --------------------------------------------------------------------------
+
+
+def problems_of(text: str, tmp_path: Path) -> str:
+    if not (tmp_path / "toy.csv").exists():
+        write_toy_csv(tmp_path / "toy.csv")
+    (tmp_path / "s.toml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_sweep(tmp_path / "s.toml")
+    return str(err.value)
+
+
+def test_every_problem_is_reported_with_its_line(tmp_path):
+    text = (
+        'datasets = ["toy.csv",\n'          # 1
+        '  "no-such-dataset"]\n'            # 2
+        'sizes = [3, 5]\n'                  # 3
+        'groups = ["all_weak", "al_strong"]\n'  # 4
+        'protocl = "clean"\n'               # 5
+        'routers = ["oracle",\n'            # 6
+        '  "knnn",\n'                       # 7
+        '  {name = "knn", kk = 3}]\n'       # 8
+    )
+    message = problems_of(text, tmp_path)
+    assert "s.toml:2: unknown dataset 'no-such-dataset'" in message
+    assert "s.toml:4: unknown group 'al_strong'" in message
+    assert "s.toml:5: unknown key 'protocl' (did you mean 'protocol'?)" in message
+    assert "s.toml:7: unknown router 'knnn'" in message
+    assert "s.toml:8: router 'knn'" in message and "kk" in message
+
+
+def test_router_tables_name_the_line_of_the_bad_parameter(tmp_path):
+    text = 'datasets = ["toy.csv"]\n\n[[routers]]\nname = "oracle"\n\n[[routers]]\nname = "mlp"\nepochz = 3\n'
+    message = problems_of(text, tmp_path)
+    assert "s.toml:7: router 'mlp'" in message and "epochz" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('protocol = "dirty"', "s.toml:3: protocol must be one of faithful, clean"),
+        ('sizes = "medium"', "s.toml:3: sizes must be a list of integers or one of easy, hard, all"),
+        ("sizes = [1, 3]", "s.toml:3: a pool needs at least 2 candidates, got size 1"),
+        ("seeds = [0, 0]", "s.toml:3: seeds lists a seed twice"),
+        ('encoder = "word2vec"', "s.toml:3: unknown encoder 'word2vec'"),
+        ("n_boot = 0", "s.toml:3: n_boot must be at least 1"),
+        ('split_seed = "42"', "s.toml:3: split_seed must be an integer"),
+        ('routers = ["knn", "knn"]', "router knn is listed twice"),
+    ],
+)
+def test_bad_values(tmp_path, line, expected):
+    base = 'datasets = ["toy.csv"]\nrouters = ["oracle"]\n'
+    text = base + line + "\n" if not line.startswith("routers") else 'datasets = ["toy.csv"]\n\n' + line + "\n"
+    assert expected in problems_of(text, tmp_path)
+
+
+def test_not_toml_and_missing_keys(tmp_path):
+    assert "not valid TOML" in problems_of("datasets = [\n", tmp_path)
+    message = problems_of('sizes = [3]\n', tmp_path)
+    assert "datasets is required" in message and "routers is required" in message
+
+
+def test_a_valid_file_reads_back_with_defaults_and_paths_beside_it(tmp_path):
+    path = write_sweep(tmp_path / "exp")
+    sweep = load_sweep(path)
+    assert sweep.name == "toy" and sweep.sizes == (3, 5) and sweep.seeds == (0, 1)
+    assert sweep.groups == ("all_strong", "all_weak", "strong_to_weak") and sweep.protocol == "faithful"
+    assert [r.label for r in sweep.routers] == ["oracle", "knn", "ro(0.3)", "best-single", "linear[epochs=3]"]
+    # The dataset is found beside the sweep file, whatever the working folder.
+    assert Path(sweep.location("toy.csv")) == tmp_path / "exp" / "toy.csv"
+    named = parse_sweep('datasets = ["mmlu-pro"]\nsizes = "hard"\nrouters = ["oracle"]\n')
+    assert named.sizes == (10, 100, 1000) and named.location("mmlu-pro") == "mmlu-pro"
+
+
+def test_cli_check_refuses_before_running(tmp_path):
+    path = write_sweep(tmp_path, 'datasets = ["toy.csv"]\nrouters = ["oracle", "nope"]\n', name="bad")
+    proc = subprocess.run(CLI + ["sweep", str(path), "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "bad.toml:2: unknown router 'nope'" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+# -- the results store ----------------------------------------------------------------------
+
+
+def test_reference_run_stores_one_row_per_grid_point_with_right_numbers(reference_run):
+    folder, store, outcome = reference_run
+    rows = store.read_rows()
+    assert outcome.stored == GRID_SIZE and not outcome.failed
+    assert len(rows) == GRID_SIZE == len({grid_key(r) for r in rows})
+    bench = load_dataset(folder / "toy.csv")
+    values = bench.values()
+    for row in rows:
+        scores = values[np.ix_(row["positions"], bench.model_index(row["models"]))]
+        if row["router"] == "oracle":  # worked out from the raw matrix, not from the router
+            assert row["mu_o"] == pytest.approx(scores.max(axis=1).mean())
+        if row["router"] == "ro(0.3)":
+            assert row["mu_o"] == pytest.approx(0.3 * scores.max(axis=1).mean() + 0.7 * scores.mean())
+        assert row["per_prompt"] and len(row["per_prompt"]) == row["n_test"] == len(row["positions"])
+        assert sum(row["selection"]) == pytest.approx(1.0)  # shares of the test prompts
+    means = [r for r in summary_rows(rows) if r["group"] == "mean"]
+    assert len(means) == 2 * 5
+    for mean in means:
+        parts = [r["mu_o"] for r in rows if (r["m"], r["router"]) == (mean["m"], mean["router"])]
+        assert len(parts) == 6 and mean["mu_o"] == pytest.approx(np.mean(parts)) and mean["seeds"] == [0, 1]
+
+
+def test_a_rerun_skips_finished_rows(reference_run):
+    folder, store, _ = reference_run
+    before = {p.name: p.stat().st_mtime_ns for p in store.rows_dir.glob("*.parquet")}
+    outcome = run_sweep(load_sweep(folder / "toy.toml"), store, LocalExecutor(2), progress=False)
+    assert outcome.stored == 0 and outcome.already_done == GRID_SIZE
+    assert {p.name: p.stat().st_mtime_ns for p in store.rows_dir.glob("*.parquet")} == before
+
+
+def test_a_store_refuses_rows_made_with_other_settings(reference_run, tmp_path):
+    folder, store, _ = reference_run
+    clean = (folder / "toy.toml").read_text() + 'protocol = "clean"\n'
+    with pytest.raises(ConfigError, match="protocol: 'faithful' there, 'clean' now"):
+        run_sweep(parse_sweep(clean, base=folder), store, LocalExecutor(1), progress=False)
+
+
+def test_only_one_sweep_writes_a_store(tmp_path):
+    store = ResultsStore(tmp_path / "s")
+    with store.writing({"protocol": "faithful"}):
+        with pytest.raises(ConfigError, match="another sweep is writing"):
+            with ResultsStore(tmp_path / "s").writing({"protocol": "faithful"}):
+                pass
+
+
+def test_damaged_and_half_written_rows_are_not_taken_as_done(reference_run, tmp_path):
+    folder, store, _ = reference_run
+    copy = ResultsStore(tmp_path / "copy")
+    copy.rows_dir.mkdir(parents=True)
+    for p in list(store.rows_dir.glob("*.parquet"))[:5]:
+        (copy.rows_dir / p.name).write_bytes(p.read_bytes())
+    (copy.folder / "settings.json").write_bytes((store.folder / "settings.json").read_bytes())
+    victim = sorted(copy.rows_dir.glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])  # a disk that lied about a flush
+    (copy.rows_dir / ".tmp-123-abc.parquet").write_bytes(b"PAR1 half a row")
+    with pytest.warns(UserWarning, match="unreadable result row"):
+        assert len(copy.done_keys()) == 4
+    assert (copy.rows_dir / "broken" / victim.name).is_file()
+    outcome = run_sweep(load_sweep(folder / "toy.toml"), copy, LocalExecutor(2), progress=False)
+    assert outcome.already_done == 4 and outcome.stored == GRID_SIZE - 4
+    assert not list(copy.rows_dir.glob(".tmp-*"))
+    assert comparable(copy.read_rows()) == comparable(store.read_rows())
+
+
+# -- killing and resuming, executors ------------------------------------------------------
+
+
+def finished_files(store: Path) -> list[Path]:
+    # Temporary files (a row being written when the kill came) are not finished rows.
+    return [p for p in (store / "rows").glob("*.parquet") if not p.name.startswith(".tmp-")]
+
+
+def test_a_sweep_killed_mid_run_resumes_to_exactly_one_row_per_grid_point(reference_run, tmp_path):
+    folder, reference, _ = reference_run
+    out = tmp_path / "killed"
+    args = CLI + ["sweep", str(folder / "toy.toml"), "--out", str(out), "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(finished_files(out)) < 5:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the sweep stored no rows in two minutes"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its worker, with no chance to clean up
+    proc.communicate()
+    partial = len(finished_files(out))
+    assert 5 <= partial < GRID_SIZE
+
+    resumed = subprocess.run(args, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming: {partial} of {GRID_SIZE} grid points already done" in resumed.stderr
+    rows = ResultsStore(out).read_rows()
+    assert len(rows) == GRID_SIZE == len({grid_key(r) for r in rows})
+    assert not list((out / "rows").glob(".tmp-*"))
+    assert comparable(rows) == comparable(reference.read_rows())
+
+
+def test_one_worker_gives_the_same_rows_as_two(reference_run, tmp_path):
+    folder, reference, _ = reference_run
+    text = (folder / "toy.toml").read_text().replace("seeds = [0, 1]", "seeds = [1]")
+    store = ResultsStore(tmp_path / "one")
+    run_sweep(parse_sweep(text, base=folder), store, LocalExecutor(1), progress=False)
+    mine = comparable(store.read_rows())
+    theirs = {k: v for k, v in comparable(reference.read_rows()).items() if k.seed == 1}
+    assert mine == theirs
+
+
+def test_ray_runs_the_same_grid_with_identical_results(reference_run, tmp_path):
+    pytest.importorskip("ray", reason='Ray is not installed: pip install "routereval[ray]"')
+    from routereval.sweeps.executors import RayExecutor
+
+    folder, reference, _ = reference_run
+    text = (folder / "toy.toml").read_text().replace("seeds = [0, 1]", "seeds = [0]").replace("sizes = [3, 5]", "sizes = [5]")
+    store = ResultsStore(tmp_path / "ray")
+    outcome = run_sweep(parse_sweep(text, base=folder), store, RayExecutor(workers=2), progress=False)
+    assert outcome.stored == 3 * 5 and not outcome.failed
+    theirs = {k: v for k, v in comparable(reference.read_rows()).items() if k.seed == 0 and k.m == 5}
+    assert comparable(store.read_rows()) == theirs
+
+
+@pytest.mark.parametrize(("name", "sizes"), [("routereval-easy", (3, 5)), ("routereval-hard", (10, 100, 1000))])
+def test_shipped_experiments_are_valid_published_grids(name, sizes):
+    sweep = load_sweep(Path(__file__).resolve().parents[1] / "experiments" / f"{name}.toml")
+    assert sweep.name == name and sweep.sizes == sizes and sweep.protocol == "faithful"
+    assert sweep.groups == ("all_strong", "all_weak", "strong_to_weak") and sweep.split_seed == 42
+    assert {"mmlu-pro", "llmrouter"} <= set(sweep.datasets)
+    assert [r.label for r in sweep.routers] == [
+        "oracle", "ro(0.5)", "linear", "mlp", "cluster", "knn", "random", "best-single"]
