@@ -2,45 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
-from urllib.parse import quote
+from typing import Optional
 
 import typer
-
-if TYPE_CHECKING:
-    from routereval.reports.collect import ReportData
-
-
-def _figure_links(figure_files: dict[str, list[Path]], titles: dict[str, str], markdown_file: Path) -> list[str]:
-    lines = []
-    home = markdown_file.resolve().parent
-    for fid, files in figure_files.items():
-        # Relative and URL-quoted, so the links survive moving both folders together and spaces in names.
-        rel = {p.suffix.lstrip("."): quote(Path(os.path.relpath(p.resolve(), home)).as_posix()) for p in files}
-        image = rel.get("png") or next(iter(rel.values()))
-        others = ", ".join(f"[{fmt.upper()}]({path})" for fmt, path in rel.items())
-        lines += [f"**{titles[fid]}** ({others})", "", f"![{titles[fid]}]({image})", ""]
-    return lines
-
-
-def markdown_report(data: ReportData, by_group: bool, figure_files: dict[str, list[Path]], titles: dict[str, str],
-                    markdown_file: Path) -> str:
-    """The report as Markdown: tables, skipped sizes and (with --plots) the figure files, linked relatively."""
-    from routereval.reports.tables import markdown
-
-    parts = [f"# routereval report: {data.store.name or data.store}", "",
-             f"{len(data.rows)} result rows; seeds {', '.join(map(str, data.seeds)) or '-'}.", "",
-             "## Leaderboard", "", markdown(data.means) if data.means else "The store holds no finished rows yet.\n"]
-    if by_group and data.groups:
-        parts += ["## Per candidate group (mean over seeds)", "", markdown(data.groups, by_group=True)]
-    parts += ["## Notes", ""]
-    parts += [f"* {s.dataset}: {s.text}" for s in data.skipped] or ["No pool sizes were skipped."]
-    parts.append("")
-    if figure_files:
-        parts += ["## Figures", ""] + _figure_links(figure_files, titles, markdown_file)
-    return "\n".join(parts)
 
 
 def report(
@@ -95,6 +60,7 @@ def report(
                 written += files
         if markdown_out is not None:
             from routereval.atomic import write_text_atomic
+            from routereval.reports.markdown import markdown_report
 
             titles = {f.id: f.title for f in figures}
             text = markdown_report(data, by_group, figure_files, titles, markdown_out)

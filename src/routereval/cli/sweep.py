@@ -56,12 +56,13 @@ def sweep(
         outcome = run_sweep(spec, store, runner, progress=not quiet, on_row=on_row, on_plan=started)
     for source, notes in store.notes().items():
         for m, why in notes.items():
-            err_console.print(f"[yellow]{source}: skipped m = {m}:[/] {why}", highlight=False)
+            err_console.print(f"[yellow]{source}: skipped m = {m}:[/] {why}", highlight=False, soft_wrap=True)
     if not quiet:
         print_tables(summary_rows(store.read_rows(), n_boot=spec.n_boot), console=console)
     console.print(
         f"{outcome.stored} rows stored, {outcome.already_done} were already done, {len(outcome.failed)} failed "
-        f"({outcome.seconds:.1f} s); results in {folder}", highlight=False)
+        f"({outcome.seconds:.1f} s, of which {outcome.grid_seconds:.1f} s running the grid); results in {folder}",
+        highlight=False, soft_wrap=True)
     if outcome.failed:
         for task, failure in outcome.failed:
             err_console.print(f"[red]{task}[/]\n{failure.traceback or failure.error}", highlight=False)

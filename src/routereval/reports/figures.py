@@ -43,7 +43,8 @@ def plot_scaling(doc: dict[str, Any]) -> Figure:
     """The model-level scaling curve: mu_o of r_o(p) against the pool size m.
 
     ``doc`` is the document of :func:`routereval.evaluation.scaling.scaling_study`.
-    One line per p (colour along :data:`P_CMAP`, shaded band of pools), the
+    One line per p (colour along :data:`P_CMAP`; the band of pools shaded for the
+    lowest, middle and highest p), the
     reference as a dashed line, the benchmark's best single model dotted, and the
     mean best single model inside a pool as a thin line.
     """
@@ -59,13 +60,16 @@ def plot_scaling(doc: dict[str, Any]) -> Figure:
     by_p: dict[float, list[dict[str, Any]]] = {}
     for pt in doc["points"]:
         by_p.setdefault(pt["p"], []).append(pt)
-    # Bands of neighbouring p overlap; keep their sum translucent however many there are.
-    alpha = min(0.15, max(0.03, 0.5 / max(1, len(by_p))))
+    # Bands of neighbouring p overlap into a blur: shade only the lowest, middle and highest p
+    # (the files hold every band).
+    ps = sorted(by_p)
+    banded = {ps[0], ps[-1], min(ps, key=lambda p: abs(p - 0.5))}
     for p, pts in sorted(by_p.items()):
         pts = sorted(pts, key=lambda pt: pt["m"])
         ms = [pt["m"] for pt in pts]
         colour = cmap(norm(p))
-        ax.fill_between(ms, [pt["lo"] for pt in pts], [pt["hi"] for pt in pts], color=colour, alpha=alpha, lw=0)
+        if p in banded:
+            ax.fill_between(ms, [pt["lo"] for pt in pts], [pt["hi"] for pt in pts], color=colour, alpha=0.15, lw=0)
         ax.plot(ms, [pt["mean"] for pt in pts], color=colour, lw=1.6, marker="o", ms=3)
     pool = sorted(doc.get("best_in_pool", []), key=lambda r: r["m"])
     if pool:
@@ -88,7 +92,7 @@ def plot_scaling(doc: dict[str, Any]) -> Figure:
     ax.set_title(
         f"{doc['dataset']}: model-level scaling ({doc['n_models']} models, {doc['n_prompts']:,} prompts)\n"
         f"{doc['n_draws']:,} random pools per m (all pools where fewer), seed {doc['seed']}; "
-        f"bands: {100 * lo:g}-{100 * hi:g}% of pools",
+        f"bands (p = {', '.join(f'{p:g}' for p in sorted(banded))}): {100 * lo:g}-{100 * hi:g}% of pools",
         fontsize=9,
     )
     ax.grid(True, which="major", alpha=0.25)

@@ -40,6 +40,14 @@ def _guarded(task: Task, context: Context) -> dict[str, Any] | Failure:
         return Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
+def _warm_up() -> None:
+    # The imports every grid point needs (about 2 s), done once per worker up front.
+    import routereval.evaluation.prepare  # noqa: F401
+    from routereval.routers.base import all_routers
+
+    all_routers()
+
+
 class LocalExecutor:
     """A pool of ``workers`` single-threaded processes on this machine."""
 
@@ -49,14 +57,29 @@ class LocalExecutor:
         self.workers = workers or os.cpu_count() or 1
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the workers and their imports now, while the caller prepares the datasets."""
+        if self._pool is None:
+            # spawn, not fork: forked children of a process that already loaded torch or
+            # OpenBLAS threads can deadlock.
+            self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=single_threaded)
+            for _ in range(self.workers):
+                self._pool.submit(_warm_up)
+
+    def close(self) -> None:
+        """Stop workers started by :meth:`start` that no :meth:`run` took over."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def run(self, tasks: Sequence[Task], context: Context) -> Iterator[Outcome]:
         """Run ``tasks``; yields each as it finishes."""
-        # spawn, not fork: forked children of a process that already loaded torch or
-        # OpenBLAS threads can deadlock.
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, max(len(tasks), 1)),
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=single_threaded)
+        self.start()
+        pool, self._pool = self._pool, None
         pending = {}
         try:
             pending = {pool.submit(_guarded, t, context): t for t in tasks}
@@ -103,13 +126,25 @@ class RayExecutor:
         env.update({k: os.environ[k] for k in ("ROUTEREVAL_HOME", "ROUTEREVAL_MIRROR") if k in os.environ})
         started_here = not ray.is_initialized()
         if started_here:
-            options: dict[str, Any] = {"runtime_env": {"env_vars": env}, "include_dashboard": False,
-                                       "log_to_driver": False}
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if self.address:
+                # Remote nodes learn the settings through the job's runtime environment.
                 options["address"] = self.address
+                options["runtime_env"] = {"env_vars": env}
             else:
+                # A local instance inherits this process's environment (set just for the start),
+                # which skips the runtime-env agent that would set up each worker (seconds here).
                 options["num_cpus"] = self.workers or os.cpu_count() or 1
-            ray.init(**options)
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                ray.init(**options)
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
         remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
         pending = {}
         try:
