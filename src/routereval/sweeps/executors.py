@@ -134,6 +134,8 @@ class RayExecutor:
             else:
                 # A local instance inherits this process's environment (set just for the start),
                 # which skips the runtime-env agent that would set up each worker (seconds here).
+                # "local": a new instance of our own, even where another Ray runs on this machine.
+                options["address"] = "local"
                 options["num_cpus"] = self.workers or os.cpu_count() or 1
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
