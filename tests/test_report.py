@@ -46,7 +46,12 @@ def scaling_doc(dataset: str, benchmark: str) -> dict:
 def built(tmp_path_factory):
     """A results store of 4 routers x 6 pools x 2 seeds, the evaluated pools kept for checking."""
     from routereval.datasets.router_dataset import build_router_datasets
-    from routereval.evaluation.bench import Features, Reference, RouterSpec, evaluate_router
+    from routereval.evaluation.bench import (
+        Features,
+        Reference,
+        RouterSpec,
+        evaluate_router,
+    )
     from routereval.records import Benchmark
     from routereval.results.store import ResultsStore, result_record
 
@@ -252,7 +257,8 @@ def test_large_pools_show_the_nine_most_picked_and_other():
     models = [f"m{k}" for k in range(12)]
     counts = [[5, 0, 9, 1, 0, 3, 2, 0, 7, 4, 6, 3], [0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20]]
     rows = [{"dataset": "d", "benchmark": "d", "m": 12, "group": "g", "router": name, "models": models,
-             "selection": c, "n_test": 40, "E_sel": 1.0, "seed": 0} for name, c in zip(("a", "b"), counts)]
+             "selection": [k / 40 for k in c], "n_test": 40, "E_sel": 1.0, "seed": 0}
+            for name, c in zip(("a", "b"), counts)]
     (panel,) = selection_panels(rows, router_order=["b", "a"])
     assert panel.routers == ["b", "a"]
     assert len(panel.models) == 10 and panel.models[-1] == OTHER

@@ -22,6 +22,8 @@ def fsync_dir(path: Path) -> None:
         return
     try:
         os.fsync(fd)
+    except OSError:  # nor fsync them, on some
+        pass
     finally:
         os.close(fd)
 

@@ -18,11 +18,17 @@ def sweep(
     quiet: bool = typer.Option(False, help="No progress bars and no tables."),
 ) -> None:
     """Run every (dataset, m, group, router, seed) of a sweep; a rerun skips finished rows."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from routereval.cli.output import console, err_console
-    from routereval.results.store import ResultsStore, summary_rows
     from routereval.reports.tables import print_tables
+    from routereval.results.store import ResultsStore, summary_rows
     from routereval.sweeps.config import load_sweep
     from routereval.sweeps.executors import Failure, make_executor
     from routereval.sweeps.runner import run_sweep

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from routereval import paths
+from routereval.atomic import fsync_dir
 from routereval.encoders.base import Encoder, check_name, check_texts, is_missing_text
 from routereval.errors import RouterEvalError
 
@@ -71,19 +72,6 @@ CREATE INDEX IF NOT EXISTS entries_by_shard ON entries(shard);
 def text_key(text: str) -> bytes:
     """The cache key of a text: sha256 of its UTF-8 bytes (exact text, no normalisation)."""
     return hashlib.sha256(text.encode("utf-8")).digest()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class EmbeddingCache:
@@ -239,7 +227,7 @@ class EmbeddingCache:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.shard_dir)
+        fsync_dir(self.shard_dir)
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO shards(name, n_rows, nbytes, sha256) VALUES (?, ?, ?, ?)",

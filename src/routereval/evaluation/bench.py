@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from routereval import metrics
-from routereval.errors import ConfigError
 from routereval.datasets.router_dataset import PoolDataset
+from routereval.errors import ConfigError
 from routereval.routers.base import Prompts, Router, make_router
 
 ROW_KEYS = (

@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from routereval.datasets.pools import GROUPS, setting_of
-from routereval.datasets.router_dataset import Part, PoolDataset, build_router_datasets, labels_from_scores
+from routereval.datasets.router_dataset import (
+    Part,
+    PoolDataset,
+    build_router_datasets,
+    labels_from_scores,
+)
 from routereval.errors import ConfigError
 from routereval.evaluation.bench import Features, Reference
 from routereval.metrics import ROUTEREVAL_REFERENCE

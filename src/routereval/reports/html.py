@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from routereval.reports.collect import ReportData
-from routereval.reports.leaderboard_figures import Ids, ReportFigure, display_name
-from routereval.reports.tables import COLUMNS, table_rows
+from routereval.reports.leaderboard_figures import Ids, ReportFigure
+from routereval.reports.tables import COLUMNS, display_name, table_rows
 
 #: Above this size an SVG is embedded as a PNG instead (dense scatter plots can reach megabytes).
 SVG_LIMIT = 1_500_000

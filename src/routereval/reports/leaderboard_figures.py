@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from routereval.reports.collect import ReportData
+from routereval.reports.tables import display_name
 
 OTHER = "other"
 #: Pools larger than this show their most picked models and one "other" segment.
@@ -59,11 +60,6 @@ class ReportFigure:
     figure: Any
 
 
-def display_name(dataset: str, benchmark: str) -> str:
-    """'mmlu' or 'routellm / mmlu' when the dataset holds another benchmark."""
-    return dataset if dataset == benchmark else f"{dataset} / {benchmark}"
-
-
 class Ids:
     """HTML ids (also file stems) made from free text, unique within one report."""
 
@@ -82,13 +78,10 @@ class Ids:
 def selection_counts(row: dict[str, Any]) -> np.ndarray:
     """Test prompts a row's router sent to each pool model (expected counts for random routers).
 
-    Rows store the histogram either as counts or as shares of the test set;
-    they are told apart by what they sum to (n_test or 1).
+    Rows store the selection histogram as shares of the test prompts
+    (:func:`routereval.metrics.selection_histogram`).
     """
-    sel = np.asarray(row["selection"], dtype=float)
-    n = float(row["n_test"])
-    total = float(sel.sum())
-    return sel if abs(total - n) <= abs(total - 1.0) else sel * n
+    return np.asarray(row["selection"], dtype=float) * float(row["n_test"])
 
 
 def selection_panels(

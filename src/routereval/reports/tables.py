@@ -17,6 +17,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def display_name(dataset: str, benchmark: str) -> str:
+    """'mmlu' or 'routellm / mmlu' when the dataset holds another benchmark."""
+    return dataset if dataset == benchmark else f"{dataset} / {benchmark}"
+
+
 def table_rows(rows: Iterable[dict[str, Any]]) -> list[list[str]]:
     """Formatted cells in :data:`COLUMNS` order."""
     return [
@@ -44,7 +49,7 @@ def blocks(rows: list[dict[str, Any]], by_group: bool = False) -> list[tuple[str
     titled = []
     for key, block in out.items():
         dataset, benchmark, m = key[:3]
-        name = dataset if dataset == benchmark else f"{dataset} / {benchmark}"
+        name = display_name(dataset, benchmark)
         group = key[3] if by_group else "mean of " + ", ".join(block[0].get("groups", []))
         titled.append((f"{name}, m = {m} ({group})", block))
     return titled

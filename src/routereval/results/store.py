@@ -28,9 +28,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from routereval.evaluation.bench import PoolResult
-from routereval.atomic import TMP_PREFIX, remove_leftovers, write_atomic, write_text_atomic
+from routereval.atomic import (
+    TMP_PREFIX,
+    remove_leftovers,
+    write_atomic,
+    write_text_atomic,
+)
 from routereval.errors import ConfigError, DataError
+from routereval.evaluation.bench import PoolResult
 
 ROWS = "rows"
 BROKEN = "broken"

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from routereval.datasets.pools import EASY_SIZES, GROUPS, HARD_SIZES
 from routereval.errors import ConfigError
@@ -294,7 +295,7 @@ def _routers(value: Any, lines: _Lines, problems: _Problems) -> list[RouterSpec]
         name = params.pop("name", None)
         in_table = ("routers", index) in lines.tables  # [[routers]] rather than an inline {name = ...}
 
-        def line_of(key: str) -> int | None:
+        def line_of(key: str, index: int = index, in_table: bool = in_table, name: Any = name) -> int | None:
             return lines.key(key, "routers", index) if in_table else lines.value("routers", name or "name")
 
         if not isinstance(name, str):

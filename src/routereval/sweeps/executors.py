@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from routereval.errors import ConfigError
-from routereval.sweeps.tasks import THREAD_VARIABLES, Context, Task, run_task, single_threaded
+from routereval.sweeps.tasks import (
+    THREAD_VARIABLES,
+    Context,
+    Task,
+    run_task,
+    single_threaded,
+)
 
 Outcome = tuple[Task, "dict[str, Any] | Failure"]
 
