@@ -16,23 +16,13 @@ if TYPE_CHECKING:
 SHOWN_PS = (0.0, 0.5, 1.0)
 
 
-def parse_int_list(text: str, option: str) -> list[int]:
-    """'1,2,5' -> [1, 2, 5]."""
+def parse_list(text: str, option: str, cast: type[int] | type[float]) -> list:
+    """'1,2,5' -> [1, 2, 5] (``cast`` int) or '0,0.5,1' -> [0.0, 0.5, 1.0] (``cast`` float)."""
+    kind = "integers" if cast is int else "numbers"
     try:
-        values = [int(s) for s in text.split(",") if s.strip()]
+        values = [cast(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
-        raise ConfigError(f"{option} must be a comma-separated list of integers, got {text!r}") from exc
-    if not values:
-        raise ConfigError(f"{option} needs at least one value")
-    return values
-
-
-def parse_float_list(text: str, option: str) -> list[float]:
-    """'0,0.5,1' -> [0.0, 0.5, 1.0]."""
-    try:
-        values = [float(s) for s in text.split(",") if s.strip()]
-    except ValueError as exc:
-        raise ConfigError(f"{option} must be a comma-separated list of numbers, got {text!r}") from exc
+        raise ConfigError(f"{option} must be a comma-separated list of {kind}, got {text!r}") from exc
     if not values:
         raise ConfigError(f"{option} needs at least one value")
     return values
@@ -87,8 +77,8 @@ def scaling(
     n_draws = DEFAULT_DRAWS if draws is None else draws
     if n_draws < 1:
         raise ConfigError(f"--draws must be >= 1, got {n_draws}")
-    p_list = check_ps(DEFAULT_PS if ps is None else parse_float_list(ps, "--ps"))
-    size_list = None if sizes is None else parse_int_list(sizes, "--sizes")
+    p_list = check_ps(DEFAULT_PS if ps is None else parse_list(ps, "--ps", float))
+    size_list = None if sizes is None else parse_list(sizes, "--sizes", int)
     if size_list is not None and min(size_list) < 1:
         raise ConfigError(f"--sizes must be >= 1, got {min(size_list)}")
     format_list = parse_formats(formats)

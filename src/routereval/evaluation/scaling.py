@@ -234,35 +234,18 @@ def _popcount(words: np.ndarray) -> np.ndarray:
     return _POPCOUNT[words.view(np.uint8)].sum(axis=1, dtype=np.int64)
 
 
-def _or_over_pool(sets: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """b x W: the OR of the bit sets of each pool (row of ``idx``)."""
-    b, m = idx.shape
-    width = sets.shape[1] * 8
-    chunk = max(1, _BLOCK_BYTES // max(1, b * width))
-    acc = sets[idx[:, 0]].copy()
-    for t in range(1, m, chunk):
-        np.bitwise_or(acc, np.bitwise_or.reduce(sets[idx[:, t:t + chunk]], axis=1), out=acc)
-    return acc
+def _reduce_over_pool(rows: np.ndarray, idx: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """b x width: ``ufunc`` folded over the rows of each pool (one pool per row of ``idx``).
 
-
-def _max_over_pool(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """b x N: per prompt, the max over each pool's present records (NaN where none)."""
+    Used with bitwise_or (bit sets), fmax (best present score: fmax ignores NaN
+    unless both sides are NaN, so a missing record never wins) and add. Pools are
+    gathered a chunk of members at a time, so memory stays near _BLOCK_BYTES.
+    """
     b, m = idx.shape
-    chunk = max(1, _BLOCK_BYTES // max(1, b * rows.shape[1] * 4))
+    chunk = max(1, _BLOCK_BYTES // max(1, b * rows.shape[1] * rows.itemsize))
     acc = rows[idx[:, 0]].copy()
     for t in range(1, m, chunk):
-        # fmax ignores NaN unless both sides are NaN: a missing record never wins.
-        np.fmax(acc, np.fmax.reduce(rows[idx[:, t:t + chunk]], axis=1), out=acc)
-    return acc
-
-
-def _sum_over_pool(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """b x n: per column, the sum over each pool's rows."""
-    b, m = idx.shape
-    chunk = max(1, _BLOCK_BYTES // max(1, b * rows.shape[1] * 4))
-    acc = rows[idx[:, 0]].copy()
-    for t in range(1, m, chunk):
-        acc += rows[idx[:, t:t + chunk]].sum(axis=1)
+        ufunc(acc, ufunc.reduce(rows[idx[:, t:t + chunk]], axis=1), out=acc)
     return acc
 
 
@@ -272,16 +255,16 @@ def _pool_stats(data: _Packed, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     if data.present_bits is None:
         covered = np.full(b, data.n_prompts, dtype=np.float64)
     else:
-        covered = _popcount(_or_over_pool(data.present_bits, idx)).astype(np.float64)
+        covered = _popcount(_reduce_over_pool(data.present_bits, idx, np.bitwise_or)).astype(np.float64)
     if data.bits is not None:
-        best_sum = _popcount(_or_over_pool(data.bits, idx)).astype(np.float64)
+        best_sum = _popcount(_reduce_over_pool(data.bits, idx, np.bitwise_or)).astype(np.float64)
     else:
-        best_sum = np.nansum(_max_over_pool(data.rows, idx), axis=1, dtype=np.float64)
+        best_sum = np.nansum(_reduce_over_pool(data.rows, idx, np.fmax), axis=1, dtype=np.float64)
     # On prompts every model answered, the mean over the pool separates by model.
     mean_sum = data.full_sums[idx].sum(axis=1) / m
     if data.partial is not None:
         if m * _GATHER_BELOW <= data.n_models:
-            s, c = _sum_over_pool(data.partial, idx), _sum_over_pool(data.partial_present, idx)
+            s, c = _reduce_over_pool(data.partial, idx, np.add), _reduce_over_pool(data.partial_present, idx, np.add)
         else:
             # A 0/1 membership matrix times the scores: BLAS beats gathering m rows per pool.
             member = np.zeros((b, data.n_models), dtype=np.float32)
