@@ -26,8 +26,8 @@ from routereval.reports.tables import COLUMNS, display_name, table_rows
 #: Above this size an SVG is embedded as a PNG instead (dense scatter plots can reach megabytes).
 SVG_LIMIT = 1_500_000
 PNG_DPI = 110
-#: The stored value behind each numeric column, kept in ``data-value`` for checking.
-_VALUE_KEYS = {"mu_o": "mu_o", "V_R": "V_R", "V_B": "V_B", "E_p": "E_p", "E_sel": "E_sel", "n_test": "n_test"}
+#: Columns whose stored value is kept in ``data-value`` for checking (the interval has data-lo/-hi).
+_VALUE_COLUMNS = ("mu_o", "V_R", "V_B", "E_p", "E_sel", "n_test")
 _SECTIONS = (
     ("scaling", "Scaling curves"),
     ("selection", "Classification bias: which models each router picks"),
@@ -114,8 +114,8 @@ def table_html(table_id: str, caption: str, rows: list[dict[str, Any]]) -> str:
     for row, cells in zip(rows, table_rows(rows)):
         tds = [f'<th scope="row" data-col="router">{escape(cells[0])}</th>']
         for col, text in zip(COLUMNS[1:], cells[1:]):
-            if col in _VALUE_KEYS:
-                tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(row[_VALUE_KEYS[col]]))}">'
+            if col in _VALUE_COLUMNS:
+                tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(row[col]))}">'
                            f"{escape(text)}</td>")
             else:
                 tds.append(f'<td data-col="{escape(col)}" data-lo="{escape(_value(row["mu_o_lo"]))}" '
