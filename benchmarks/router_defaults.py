@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routereval.datasets.pools import GROUPS, OracleScorer, Pool, select_pools
+from routereval.datasets.pools import GROUPS, OracleScorer, PoolChoice, select_pools
 from routereval.datasets.router_dataset import pool_dataset
 from routereval.datasets.splits import SPLIT_SEED, split_by_task
 from routereval.routers import Prompts, make_router
@@ -57,7 +57,7 @@ def load_mmlu_pro():
     return spec.build(local)
 
 
-def published_pools(bench, sizes: tuple[int, ...], groups: list[str]) -> list[Pool]:
+def published_pools(bench, sizes: tuple[int, ...], groups: list[str]) -> list[PoolChoice]:
     """RouterEval's pools (faithful selection, seed 42, random draws in the published order)."""
     rng = np.random.RandomState(SPLIT_SEED)
     split_by_task(bench.prompts["task"].to_numpy(), rng)  # the split's draws come first

@@ -39,3 +39,10 @@ class UnknownDatasetError(RouterEvalError):
 
 class ConfigError(RouterEvalError):
     """An unknown router, parameter, size or option."""
+
+
+class NotFittedError(RouterEvalError, ValueError):
+    """A learner (router, encoder, predictor) used before ``fit``; the one such error everywhere."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not fitted: call fit() first")

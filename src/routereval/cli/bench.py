@@ -1,9 +1,15 @@
-"""``routereval bench``: the RouterEval benchmark on any dataset."""
+"""``routereval bench``: the RouterEval benchmark on one dataset, in this process.
+
+A bench run is a one-dataset sweep: the same grid machinery, grid points and
+aggregation as ``routereval sweep``, with an in-memory results store and the
+grid points run one after another here. Its rows are therefore identical to a
+sweep's over the same settings.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
@@ -16,11 +22,10 @@ DEFAULT_ROUTERS = "oracle,ro,linear,mlp,cluster,knn,random,best-single"
 
 def parse_sizes(text: str) -> list[int]:
     """'3,5' -> [3, 5]; 'easy' / 'hard' / 'all' name RouterEval's size sets."""
-    from routereval.datasets.pools import EASY_SIZES, HARD_SIZES
+    from routereval.datasets.pools import NAMED_SIZES
 
-    named = {"easy": list(EASY_SIZES), "hard": list(HARD_SIZES), "all": list(EASY_SIZES + HARD_SIZES)}
-    if text in named:
-        return named[text]
+    if text in NAMED_SIZES:
+        return list(NAMED_SIZES[text])
     try:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
@@ -33,12 +38,13 @@ def bench(
     groups: str = typer.Option("all_strong,all_weak,strong_to_weak", help="Candidate groups."),
     routers: str = typer.Option(
         DEFAULT_ROUTERS,
-        help="Routers, with parameters as name:key=value (e.g. ro:p=0.3, mlp:setting=faithful). "
-        "Add mlc to fine-tune a text encoder per pool (minutes per pool on a CPU).",
+        help="Routers, with parameters as name:key=value (e.g. ro:p=0.3, mlp:setting=faithful), or "
+        "pkg.module:Class for a router class of your own. Add mlc to fine-tune a text encoder per pool "
+        "(minutes per pool on a CPU).",
     ),
     protocol: str = typer.Option("faithful", help="faithful (as published) or clean (no test data in any choice)."),
     encoder: str = typer.Option("auto", help="minilm, tfidf, precomputed:<key>, or auto (precomputed if the data has it)."),
-    seed: int = typer.Option(0, help="Seed of the routers and the bootstrap."),
+    seed: int = typer.Option(0, help="Seed of the routers (their random_state) and the bootstrap."),
     split_seed: int = typer.Option(42, help="Seed of the split and pool draws (RouterEval: 42)."),
     reference: Optional[str] = typer.Option(None, help="mu_ref for V_R: a number or a model name."),
     by_group: bool = typer.Option(False, "--by-group", help="Show each candidate group, not only their mean."),
@@ -47,47 +53,58 @@ def bench(
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the mu_o interval."),
 ) -> None:
     """Train and measure routers on candidate pools of a dataset (RouterEval's table)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     from routereval.cli.output import console, err_console, to_json
-    from routereval.evaluation.bench import parse_routers, run_pools
-    from routereval.evaluation.prepare import features, prepare
-    from routereval.evaluation.prepare import reference as resolve_reference
+    from routereval.evaluation.aggregate import summary_rows, without_arrays
+    from routereval.evaluation.specs import parse_routers
     from routereval.reports.tables import markdown, print_tables
-    from routereval.routers.base import all_routers
+    from routereval.results.store import MemoryStore
+    from routereval.sweeps.config import Sweep
+    from routereval.sweeps.executors import InProcessExecutor
+    from routereval.sweeps.tasks import load
+    from routereval.sweeps.runner import context_of, run_sweep
 
     specs = parse_routers(routers)
-    known = all_routers()
+    if not specs:
+        raise ConfigError("--routers names no router; e.g. --routers knn,oracle")
     for s in specs:
-        if s.name not in known:
-            raise ConfigError(f"unknown router {s.name!r}; known: {', '.join(sorted(known))}")
-        s.make()  # rejects unknown parameters before any work
-    size_list = parse_sizes(sizes)
-    group_list = [g.strip() for g in groups.split(",") if g.strip()]
-    prepared = prepare(dataset, size_list, group_list, protocol, seed=split_seed)
-    for m, why in prepared.skipped.items():
+        s.check()  # unknown routers and parameters are refused before any work
+    if n_boot < 1:
+        raise ConfigError(f"--n-boot must be at least 1, got {n_boot}")
+    sweep = Sweep(
+        name=dataset, datasets=(dataset,), sizes=tuple(parse_sizes(sizes)),
+        groups=tuple(g.strip() for g in groups.split(",") if g.strip()), routers=tuple(specs), seeds=(seed,),
+        protocol=protocol, encoder=encoder, split_seed=split_seed, n_boot=n_boot, reference=reference,
+        scaling=False,
+    )
+    loaded = load(dataset, context_of(sweep), progress=True)
+    for m, why in loaded.skipped.items():
         err_console.print(f"[yellow]skipping m = {m}:[/] {why}", highlight=False)
-    if not prepared.pools:
+    if not loaded.pools:
         raise ConfigError("no candidate pool can be built for the sizes asked for")
-    need_texts = any(known[s.name].inputs == "texts" for s in specs)
-    need_vectors = any(known[s.name].inputs == "embeddings" for s in specs)
-    feats = features(prepared, encoder, need_texts=need_texts, need_vectors=need_vectors)
-    ref = resolve_reference(prepared, reference)
-    total = len(prepared.pools) * len(specs)
+    store = MemoryStore()
+    total = len(loaded.pools) * len(specs)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task("routers x pools", total=total)
-
-        def advance(row: dict) -> None:
-            bar.update(task, advance=1, description=f"m={row['m']} {row['group']} {row['router']}")
-
-        rows = run_pools(prepared.pools, specs, feats, ref, n_boot=n_boot, seed=seed, on_result=advance)
-    console.print(f"[bold]{prepared.bench.name}[/] ({prepared.source})", highlight=False)
-    print_tables(rows, by_group=by_group, console=console)
+        outcome = run_sweep(sweep, store, InProcessExecutor(), progress=True,
+                            on_row=lambda t, _: bar.update(task, advance=1, description=str(t)))
+    rows = store.read_rows()
+    if outcome.failed:
+        for t, failure in outcome.failed:
+            err_console.print(f"[red]failed:[/] {t}: {failure.error}", highlight=False, soft_wrap=True)
+    if not rows:
+        raise ConfigError("no router produced a result")
+    table = summary_rows(rows, n_boot=n_boot, seed=seed)
+    console.print(f"[bold]{dataset}[/] ({loaded.source})", highlight=False)
+    print_tables(table, by_group=by_group, console=console)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(to_json(rows))
-        console.print(f"wrote {len(rows)} rows to {json_out}")
+        out = without_arrays(rows) + [r for r in table if r["group"] == "mean"]
+        json_out.write_text(to_json(out))
+        console.print(f"wrote {len(out)} rows to {json_out}")
     if markdown_out is not None:
-        markdown_out.write_text(markdown(rows, by_group=by_group))
-
+        markdown_out.write_text(markdown(table, by_group=by_group))
+    if outcome.failed:
+        raise typer.Exit(1)

@@ -28,7 +28,8 @@ def sweep(
 
     from routereval.cli.output import console, err_console
     from routereval.reports.tables import print_tables
-    from routereval.results.store import ResultsStore, summary_rows
+    from routereval.evaluation.aggregate import summary_rows
+    from routereval.results.store import ResultsStore
     from routereval.sweeps.config import load_sweep
     from routereval.sweeps.executors import Failure, make_executor
     from routereval.sweeps.runner import run_sweep

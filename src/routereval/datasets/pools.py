@@ -44,6 +44,8 @@ EASY_SIZES = (3, 5)
 HARD_SIZES = (10, 100, 1000)
 PUBLISHED_SIZES = EASY_SIZES + HARD_SIZES
 GROUPS = ("all_strong", "all_weak", "strong_to_weak")
+#: RouterEval's size sets by name, as the command line and sweep files accept them.
+NAMED_SIZES = {"easy": EASY_SIZES, "hard": HARD_SIZES, "all": PUBLISHED_SIZES}
 LOW, HIGH = 0.1, 0.9
 N_DRAWS = 1000
 
@@ -54,7 +56,7 @@ def setting_of(m: int) -> str:
 
 
 @dataclass(frozen=True)
-class Pool:
+class PoolChoice:
     """m candidate models (column positions in the benchmark) and how they were chosen."""
 
     m: int
@@ -206,12 +208,12 @@ def select_pools(
     rng: np.random.RandomState,
     groups: Iterable[str] = GROUPS,
     n_draws: int = N_DRAWS,
-) -> tuple[list[Pool], dict[int, str]]:
+) -> tuple[list[PoolChoice], dict[int, str]]:
     """Pools for each size and group, and the sizes skipped with the reason."""
     groups = [g for g in GROUPS if g in set(groups)]
     order, first, last = ranked_models(scorer.means)
     n_all = len(scorer.means)
-    pools: list[Pool] = []
+    pools: list[PoolChoice] = []
     skipped: dict[int, str] = {}
     for m in sizes:
         problem = pool_size_problem(n_all, first, last, m)
@@ -226,5 +228,5 @@ def select_pools(
                 models, score = best_window(scorer, order[max(last - width, 0) : last], m)
             else:
                 models, score = best_draw(scorer, order[first:last], m, rng, n_draws)
-            pools.append(Pool(m=m, group=group, models=tuple(int(i) for i in models), oracle=score))
+            pools.append(PoolChoice(m=m, group=group, models=tuple(int(i) for i in models), oracle=score))
     return pools, skipped

@@ -1,29 +1,38 @@
-"""Routing metrics, defined once: mu_o, V_R, V_B, E_p, E_sel and intervals."""
+"""Routing metrics, defined once: mu_o, V_R, V_B, E_p, E_sel, gap closed and intervals.
+
+Plain names for the paper's symbols: :func:`mean_score` (mu_o),
+:func:`vs_reference` (V_R), :func:`vs_best_single` (V_B),
+:func:`proba_entropy` (E_p), :func:`choice_entropy` (E_sel).
+"""
 
 from routereval.metrics.core import (
     ROUTEREVAL_REFERENCE,
     best_single_mean,
     bootstrap_interval,
-    e_p,
-    e_sel,
-    mu_o,
+    choice_entropy,
+    gap_closed,
+    mean_score,
     per_prompt_score,
+    proba_entropy,
     row_entropy,
     selection_histogram,
-    v_b,
-    v_r,
+    single_means,
+    vs_best_single,
+    vs_reference,
 )
 
 __all__ = [
     "ROUTEREVAL_REFERENCE",
     "best_single_mean",
     "bootstrap_interval",
-    "e_p",
-    "e_sel",
-    "mu_o",
+    "choice_entropy",
+    "gap_closed",
+    "mean_score",
     "per_prompt_score",
+    "proba_entropy",
     "row_entropy",
     "selection_histogram",
-    "v_b",
-    "v_r",
+    "single_means",
+    "vs_best_single",
+    "vs_reference",
 ]

@@ -1,19 +1,26 @@
 """Routing metrics, defined once for every router (SPEC section 4).
 
-Inputs are the true test scores ``s`` (n x m), a router's *choice
-distribution* ``d`` (n x m, rows summing to 1: the probability that prompt j
-goes to candidate i; one-hot for deterministic routers) and, for E_p, the
-router's own probability vector ``pi`` (n x m).
+Inputs are the true test scores ``s`` (n x m, NaN where a record is missing),
+a *choice distribution* ``d`` from a policy (n x m, rows summing to 1: the
+probability that prompt j goes to candidate i; one-hot for deterministic
+policies) and, for E_p, the router's own probability vector ``pi`` (n x m).
 
-* mu_o  = mean_j sum_i d[j, i] s[j, i]: the expected score of the routed system.
-* V_R   = mu_o / mu_ref, mu_ref a fixed reference for the benchmark.
-* V_B   = mu_o / max_i mean_j s[j, i]: against the pool's best single model on
-  the same test prompts.
-* E_p   = mean_j H(pi[j]) in bits, terms with pi <= 1e-10 dropped (the paper's
-  number; not comparable across routers, since each router defines its own pi).
-* E_sel = entropy in bits of the selection histogram mean_j d[j]: how evenly a
-  router spreads its choices (its classification bias), comparable across
-  routers.
+Function (plain name) and the paper's symbol, used as table header and JSON key:
+
+* :func:`mean_score`      mu_o  = mean_j sum_i d[j, i] s[j, i]: the routed system's expected score.
+* :func:`vs_reference`    V_R   = mu_o / mu_ref, mu_ref a fixed reference for the benchmark.
+* :func:`vs_best_single`  V_B   = mu_o / max_i mean_j s[j, i]: against the pool's best single
+  model on the same prompts.
+* :func:`proba_entropy`   E_p   = mean_j H(pi[j]) in bits, terms with pi <= 1e-10 dropped (the
+  paper's number; not comparable across routers, each defines its own pi).
+* :func:`choice_entropy`  E_sel = entropy in bits of the selection histogram mean_j d[j]: how
+  evenly a router spreads its choices (its classification bias), comparable across routers.
+* :func:`gap_closed`      (mu_o - mu_best_single) / (mu_oracle - mu_best_single).
+
+Missing records: a prompt is *scored* when every candidate the policy may send
+it to (d > 0) has a record there; unscored prompts are NaN in
+:func:`per_prompt_score` and left out of every mean, and callers report how
+many there were.
 """
 
 from __future__ import annotations
@@ -41,29 +48,58 @@ ENTROPY_FLOOR = 1e-10
 
 
 def per_prompt_score(scores: np.ndarray, choice: np.ndarray) -> np.ndarray:
-    """Expected score of the routed system on each prompt."""
-    return (np.asarray(scores, dtype=float) * np.asarray(choice, dtype=float)).sum(axis=1)
+    """Expected score of the routed system on each prompt; NaN where a possible choice has no record."""
+    s = np.asarray(scores, dtype=float)
+    d = np.asarray(choice, dtype=float)
+    missing = np.isnan(s)
+    out = (np.where(missing, 0.0, s) * d).sum(axis=1)
+    out[(missing & (d > 0)).any(axis=1)] = np.nan
+    return out
 
 
-def mu_o(scores: np.ndarray, choice: np.ndarray) -> float:
-    """Mean score of the routed system over the test prompts."""
-    return float(per_prompt_score(scores, choice).mean())
+def _nanmean(values: np.ndarray) -> float:
+    values = np.asarray(values, dtype=float)
+    present = values[~np.isnan(values)]
+    return float(present.mean()) if len(present) else float("nan")
+
+
+def mean_score(scores: np.ndarray, choice: np.ndarray) -> float:
+    """mu_o: mean score of the routed system over the scored prompts."""
+    return _nanmean(per_prompt_score(scores, choice))
+
+
+def single_means(scores: np.ndarray) -> np.ndarray:
+    """Each candidate's mean over its present records on these prompts (NaN for none)."""
+    s = np.asarray(scores, dtype=float)
+    present = ~np.isnan(s)
+    counts = present.sum(axis=0)
+    sums = np.where(present, s, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def best_single_mean(scores: np.ndarray) -> float:
     """max_i mean_j s[j, i]: the best single candidate on these prompts."""
-    return float(np.asarray(scores, dtype=float).mean(axis=0).max())
+    means = single_means(scores)
+    return float(np.nanmax(means)) if np.isfinite(means).any() else float("nan")
 
 
-def v_b(scores: np.ndarray, choice: np.ndarray) -> float:
-    """mu_o relative to the best single candidate on the same prompts."""
-    best = best_single_mean(scores)
-    return mu_o(scores, choice) / best if best > 0 else float("nan")
+def vs_best_single(scores: np.ndarray, choice: np.ndarray) -> float:
+    """V_B: mu_o relative to the best single candidate, both on the prompts the router's choice can be scored on."""
+    per_prompt = per_prompt_score(scores, choice)
+    scored = ~np.isnan(per_prompt)
+    best = best_single_mean(np.asarray(scores, dtype=float)[scored])
+    return _nanmean(per_prompt) / best if best > 0 else float("nan")
 
 
-def v_r(mu: float, reference: float) -> float:
-    """mu_o relative to a fixed reference score."""
+def vs_reference(mu: float, reference: float) -> float:
+    """V_R: mu_o relative to a fixed reference score."""
     return mu / reference if reference > 0 else float("nan")
+
+
+def gap_closed(mu: float, mu_best_single: float, mu_oracle: float) -> float:
+    """Share of the headroom between the best single model and the oracle a router closes (NaN without headroom)."""
+    headroom = mu_oracle - mu_best_single
+    return (mu - mu_best_single) / headroom if headroom > 0 else float("nan")
 
 
 def row_entropy(p: np.ndarray) -> np.ndarray:
@@ -75,8 +111,8 @@ def row_entropy(p: np.ndarray) -> np.ndarray:
     return terms.sum(axis=1)
 
 
-def e_p(pi: np.ndarray) -> float:
-    """Mean entropy (bits) of the router's probability vectors."""
+def proba_entropy(pi: np.ndarray) -> float:
+    """E_p: mean entropy (bits) of the router's probability vectors."""
     return float(row_entropy(pi).mean())
 
 
@@ -85,16 +121,17 @@ def selection_histogram(choice: np.ndarray) -> np.ndarray:
     return np.asarray(choice, dtype=float).mean(axis=0)
 
 
-def e_sel(choice: np.ndarray) -> float:
-    """Entropy (bits) of the selection histogram."""
+def choice_entropy(choice: np.ndarray) -> float:
+    """E_sel: entropy (bits) of the selection histogram."""
     return float(row_entropy(selection_histogram(choice)[None, :])[0])
 
 
 def bootstrap_interval(
     values: np.ndarray, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (resampling prompts)."""
+    """Percentile bootstrap interval of the mean of ``values`` (resampling prompts; NaN = unscored, left out)."""
     values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
     n = len(values)
     if n == 0:
         return float("nan"), float("nan")

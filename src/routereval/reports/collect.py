@@ -111,15 +111,9 @@ def per_group_rows(rows: list[dict[str, Any]], *, n_boot: int = 1000, seed: int 
 
     Without this a store with several seeds would show each router once per seed.
     """
-    from routereval.results.store import summary_rows
+    from routereval.evaluation.aggregate import summarise
 
-    out = []
-    for group in sorted({str(r["group"]) for r in rows}):
-        part = [r for r in rows if r["group"] == group]
-        for row in summary_rows(part, n_boot=n_boot, seed=seed):
-            if row["group"] == "mean":
-                out.append({**row, "group": group, "groups": [group]})
-    return leaderboard_order(out)
+    return leaderboard_order(summarise(rows, by_group=True, n_boot=n_boot, seed=seed))
 
 
 def _check_scaling(path: Path, doc: Any) -> dict[str, Any]:
@@ -173,7 +167,8 @@ def collect(
     ``<store>/scaling/``. Raises :class:`DataError` for a folder that is not a
     results store.
     """
-    from routereval.results.store import ResultsStore, summary_rows
+    from routereval.evaluation.aggregate import summarise
+    from routereval.results.store import ResultsStore
 
     folder = Path(store)
     if not folder.exists():
@@ -185,8 +180,7 @@ def collect(
     # Files come back in hash order; a fixed order keeps group lists and tables stable between runs.
     rows = sorted(results.read_rows(), key=lambda r: (str(r["dataset"]), str(r["benchmark"]), int(r["m"]),
                                                       str(r["group"]), str(r["router"]), int(r["seed"])))
-    summary = summary_rows(rows, n_boot=n_boot, seed=seed) if rows else []
-    means = leaderboard_order([r for r in summary if r["group"] == "mean"])
+    means = leaderboard_order(summarise(rows, n_boot=n_boot, seed=seed)) if rows else []
     groups = per_group_rows(rows, n_boot=n_boot, seed=seed) if by_group and rows else []
     own = folder / SCALING_DIR
     docs = load_scaling(([own] if own.is_dir() else []) + [Path(p) for p in scaling])

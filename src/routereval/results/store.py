@@ -35,14 +35,11 @@ from routereval.atomic import (
     write_text_atomic,
 )
 from routereval.errors import ConfigError, DataError
-from routereval.evaluation.bench import PoolResult
 
 ROWS = "rows"
 BROKEN = "broken"
 SETTINGS = "settings.json"
 NOTES = "notes.json"
-#: Arrays kept with each row so that means over groups and seeds get joint intervals.
-ARRAY_FIELDS = ("positions", "per_prompt")
 
 
 class GridKey(NamedTuple):
@@ -153,6 +150,8 @@ class ResultsStore:
         """
         import pyarrow.parquet as pq
 
+        from routereval.evaluation.aggregate import ARRAY_FIELDS
+
         skip = [] if arrays else list(ARRAY_FIELDS)
         rows = []
         for path in self._row_files():
@@ -185,31 +184,48 @@ class ResultsStore:
         return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def result_record(result: PoolResult, source: str, seed: int) -> dict[str, Any]:
-    """The stored form of one evaluated pool: its metrics row, grid key fields and per-prompt arrays."""
-    return {**result.row, "source": source, "seed": seed,
-            "positions": result.positions, "per_prompt": result.per_prompt}
+class MemoryStore:
+    """A results store held in memory: what a one-process run (``routereval bench``) writes to.
 
-
-def summary_rows(rows: list[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
-    """Per-group rows followed by one ``group = "mean"`` row per (dataset, benchmark, m, router).
-
-    The mean runs over groups and seeds together; its interval resamples the
-    test prompts jointly (see :func:`routereval.evaluation.bench.mean_rows`).
+    Same reading and writing methods as :class:`ResultsStore`, so the grid
+    machinery runs unchanged; nothing is written to disk.
     """
-    from routereval.datasets.pools import GROUPS
-    from routereval.evaluation.bench import mean_rows
 
-    def rank(row: dict[str, Any]) -> tuple:
-        dataset_at, router_at = row.get("order") or (0, 0)
-        group_at = GROUPS.index(row["group"]) if row["group"] in GROUPS else len(GROUPS)
-        return (dataset_at, row["source"], row["m"], group_at, row["group"], router_at, row["router"], row["seed"])
+    folder = None
 
-    rows = sorted(rows, key=rank)
-    results = [
-        PoolResult(row, np.asarray(row["positions"]), np.asarray(row["per_prompt"], dtype=float),
-                   np.asarray(row["selection"]))
-        for row in rows
-    ]
-    plain = [{k: v for k, v in row.items() if k not in ARRAY_FIELDS} for row in rows]
-    return plain + mean_rows(results, n_boot=n_boot, seed=seed)
+    def __init__(self) -> None:
+        self._rows: dict[GridKey, dict[str, Any]] = {}
+        self._notes: dict[str, Any] = {}
+        self._settings: dict[str, Any] = {}
+
+    def exists(self) -> bool:
+        return bool(self._settings)
+
+    @contextmanager
+    def writing(self, settings: dict[str, Any]) -> Iterator[MemoryStore]:
+        self._settings = dict(settings)
+        yield self
+
+    def write_row(self, row: dict[str, Any]) -> None:
+        self._rows[grid_key(row)] = dict(row)
+
+    def write_notes(self, notes: dict[str, Any]) -> None:
+        self._notes = dict(notes)
+
+    def write_text(self, name: str, text: str) -> None:
+        """Nothing to keep: a one-process run has no folder."""
+
+    def done_keys(self) -> set[GridKey]:
+        return set(self._rows)
+
+    def read_rows(self, *, arrays: bool = True) -> list[dict[str, Any]]:
+        from routereval.evaluation.aggregate import without_arrays
+
+        rows = [dict(r) for r in self._rows.values()]
+        return rows if arrays else without_arrays(rows)
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self._settings)
+
+    def notes(self) -> dict[str, Any]:
+        return dict(self._notes)

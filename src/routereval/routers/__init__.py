@@ -1,5 +1,5 @@
-"""Routers: scorers that estimate each candidate's quality on a prompt."""
+"""Routers: learners that estimate each candidate's expected score on a prompt, in [0, 1]."""
 
-from routereval.routers.base import Prompts, Router, all_routers, make_router, register
+from routereval.routers.base import Labelled, Prompts, Router, all_routers, make_router, register
 
-__all__ = ["Prompts", "Router", "all_routers", "make_router", "register"]
+__all__ = ["Labelled", "Prompts", "Router", "all_routers", "make_router", "register"]

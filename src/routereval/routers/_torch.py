@@ -2,18 +2,22 @@
 
 The net maps an embedding to one logit per candidate and is trained with
 binary cross-entropy against the label vector (Adam, cosine learning-rate decay
-to zero over the planned steps, per step). Learned weights are kept as NumPy
-arrays, so prediction, pickling and copying need no torch; torch is imported
-only inside :func:`train_feedforward`.
+to zero over the planned steps, per step); missing labels (NaN) are masked out
+of the loss. The quality estimate is sigmoid(logit), the net's P(correct);
+pi for E_p is softmax(logits), as RouterEval defines it. Learned weights are
+kept as NumPy arrays, so prediction, pickling, copying and saving need no
+torch; torch is imported only inside :func:`train_feedforward`.
 
 Two named settings resolve the hyper-parameters that ``__init__`` leaves as
 ``None``; an explicit argument always wins:
 
 * ``"faithful"``: RouterEval's published settings (batch 1, fixed epochs,
   every training prompt used for training).
-* ``"fast"`` (the default): mini-batches with early stopping on a held-out
-  slice of the training prompts; ``benchmarks/router_defaults.py`` measures that
-  it reaches the faithful setting's quality in a fraction of the time.
+* ``"fast"`` (the default): mini-batches with early stopping on the pool's
+  validation split (given to ``fit`` as ``validation``; only when none is
+  given, on a held-out ``val_fraction`` of the training prompts), keeping the
+  epoch with the best validation loss. ``benchmarks/router_defaults.py``
+  measures it against the faithful setting on every offline dataset.
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from routereval.errors import ConfigError
-from routereval.routers.base import Prompts, Router, softmax
-from routereval.routers.policies import check_labels, embeddings_of
+from routereval.routers.base import Labelled, Prompts, Router, sigmoid, softmax
+from routereval.routers.checks import check_labels, embeddings_of
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class TrainConfig:
     epochs: int
     lr: float
     batch_size: int
-    val_fraction: float  # share of the training prompts held out for early stopping (0: none)
+    val_fraction: float  # share of the training prompts held out for early stopping when no validation is given
     patience: int | None  # epochs without a better held-out loss before stopping (None: never)
     weight_decay: float
     seed: int
@@ -68,13 +72,26 @@ def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarr
     return np.sort(order[: n - n_val]), np.sort(order[n - n_val :])
 
 
-def train_feedforward(
-    x: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], cfg: TrainConfig
-) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
-    """Train d -> hidden... (ReLU) -> m with BCE-with-logits; return weights and a log.
+def _masked_bce(loss_fn: Any, logits: Any, target: Any, mask: Any | None) -> Any:
+    """Mean BCE over the present labels (all of them when ``mask`` is None)."""
+    if mask is None:
+        return loss_fn(logits, target).mean()
+    return (loss_fn(logits, target) * mask).sum() / mask.sum().clamp(min=1.0)
 
-    The weights are ``[(W, b), ...]`` per layer with ``W`` of shape out x in.
-    The log holds the epochs run, the best epoch and the held-out losses.
+
+def train_feedforward(
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: tuple[int, ...],
+    cfg: TrainConfig,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+    """Train d -> hidden... (ReLU) -> m with masked BCE-with-logits; return weights and a log.
+
+    Early stopping (``cfg.patience``) watches ``validation`` when given, else a
+    held-out ``cfg.val_fraction`` of the training rows. The weights are
+    ``[(W, b), ...]`` per layer with ``W`` of shape out x in. The log holds the
+    epochs run, the best epoch and the held-out losses.
     """
     import torch
     from torch import nn
@@ -90,16 +107,29 @@ def train_feedforward(
             layers.append(nn.Linear(d_in, d_out))
         net = nn.Sequential(*layers)
 
-        fit_rows, val_rows = _split(len(x), cfg.val_fraction, cfg.seed)
-        xt, yt = torch.from_numpy(x[fit_rows]), torch.from_numpy(y[fit_rows].astype(np.float32))
-        xv, yv = torch.from_numpy(x[val_rows]), torch.from_numpy(y[val_rows].astype(np.float32))
+        if cfg.patience is None:
+            x_fit, y_fit, x_val, y_val = x, y, x[:0], y[:0]
+        elif validation is not None and len(validation[0]):
+            x_fit, y_fit, (x_val, y_val) = x, y, validation
+        else:
+            fit_rows, val_rows = _split(len(x), cfg.val_fraction, cfg.seed)
+            x_fit, y_fit, x_val, y_val = x[fit_rows], y[fit_rows], x[val_rows], y[val_rows]
+
+        def tensors(a: np.ndarray, b: np.ndarray) -> tuple[Any, Any, Any]:
+            b = np.asarray(b, dtype=np.float32)
+            present = ~np.isnan(b)
+            mask = None if present.all() else torch.from_numpy(present.astype(np.float32))
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), torch.from_numpy(np.nan_to_num(b)), mask
+
+        xt, yt, mt = tensors(x_fit, y_fit)
+        xv, yv, mv = tensors(x_val, y_val)
         n, bs = len(xt), int(cfg.batch_size)
         steps_per_epoch = math.ceil(n / bs)
         total = max(1, steps_per_epoch * int(cfg.epochs))
         # Batch 1 makes per-step overhead the cost: the fused Adam kernel and
         # setting the learning rate by hand (not a scheduler object) halve it.
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-        loss_fn = nn.BCEWithLogitsLoss()
+        loss_fn = nn.BCEWithLogitsLoss(reduction="none")
         step = 0
 
         best_loss, best_epoch, best_state = math.inf, 0, None
@@ -110,9 +140,11 @@ def train_feedforward(
             # Shuffle once per epoch; batches are then cheap contiguous slices.
             perm = torch.randperm(n, generator=gen)
             xs, ys = xt[perm], yt[perm]
+            ms = None if mt is None else mt[perm]
             for start in range(0, n, bs):
                 opt.zero_grad(set_to_none=True)
-                loss_fn(net(xs[start : start + bs]), ys[start : start + bs]).backward()
+                batch_mask = None if ms is None else ms[start : start + bs]
+                _masked_bce(loss_fn, net(xs[start : start + bs]), ys[start : start + bs], batch_mask).backward()
                 opt.step()
                 step += 1
                 lr = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
@@ -123,7 +155,7 @@ def train_feedforward(
                 continue
             net.eval()
             with torch.no_grad():
-                val = float(loss_fn(net(xv), yv))
+                val = float(_masked_bce(loss_fn, net(xv), yv, mv))
             val_losses.append(val)
             if val < best_loss:
                 best_loss, best_epoch = val, epoch + 1
@@ -156,7 +188,7 @@ def forward(weights: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.n
 
 
 class FeedForwardRouter(Router):
-    """Shared behaviour of LinearR and MLPR: quality = logits, pi = softmax(logits).
+    """Shared behaviour of LinearR and MLPR: quality = sigmoid(logits), pi = softmax(logits).
 
     Subclasses set ``SETTINGS`` (setting name -> defaults) and ``_hidden()``.
     """
@@ -173,7 +205,7 @@ class FeedForwardRouter(Router):
         val_fraction: float | None = None,
         patience: int | None = None,
         weight_decay: float | None = None,
-        seed: int = 0,
+        random_state: int = 0,
         n_threads: int = 1,
     ) -> None:
         self.setting = setting
@@ -183,7 +215,7 @@ class FeedForwardRouter(Router):
         self.val_fraction = val_fraction
         self.patience = patience
         self.weight_decay = weight_decay
-        self.seed = seed
+        self.random_state = random_state
         self.n_threads = n_threads
 
     def _hidden(self) -> tuple[int, ...]:
@@ -200,23 +232,31 @@ class FeedForwardRouter(Router):
             given = getattr(self, key)
             if given is not None:
                 values[key] = given
-        cfg = TrainConfig(seed=int(self.seed), n_threads=int(self.n_threads), **values)
+        cfg = TrainConfig(seed=int(self.random_state), n_threads=int(self.n_threads), **values)
         if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or not 0 <= cfg.val_fraction < 1:
             raise ConfigError(f"router {self.name!r}: invalid training settings {cfg}")
         return cfg
 
-    def fit(self, prompts: Prompts, labels: np.ndarray) -> FeedForwardRouter:
+    def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> FeedForwardRouter:
         x = embeddings_of(prompts, self.name)
         y = check_labels(labels, len(x))
         cfg = self.resolved_config()
-        self.weights_, self.train_log_ = train_feedforward(x, y, self._hidden(), cfg)
+        val = None
+        if validation is not None:
+            xv = embeddings_of(validation.prompts, self.name, x.shape[1])
+            val = (xv, check_labels(validation.labels, len(xv)))
+        self.weights_, self.train_log_ = train_feedforward(x, y, self._hidden(), cfg, val)
         return self
 
-    def predict_quality(self, prompts: Prompts) -> np.ndarray:
-        """The net's logits (higher = more likely correct)."""
+    def decision_function(self, prompts: Prompts) -> np.ndarray:
+        """The net's logits per candidate (higher = more likely correct)."""
         self._check_fitted("weights_")
         x = embeddings_of(prompts, self.name, self.weights_[0][0].shape[1])
         return forward(self.weights_, x)
 
+    def predict_quality(self, prompts: Prompts) -> np.ndarray:
+        """sigmoid(logits): the net's P(correct) per candidate."""
+        return sigmoid(self.decision_function(prompts))
+
     def predict_proba(self, prompts: Prompts) -> np.ndarray:
-        return softmax(self.predict_quality(prompts))
+        return softmax(self.decision_function(prompts))

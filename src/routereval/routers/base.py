@@ -4,58 +4,79 @@ A router is a class whose ``__init__`` only stores hyper-parameters; ``fit``
 learns from training prompts and their per-candidate labels and returns
 ``self``; learned state ends in an underscore; prediction never changes it.
 
-A router answers three questions about new prompts, all as n x m arrays over
-the m candidates of its pool:
+A router *estimates*; a policy (:mod:`routereval.policies`) *chooses*. Two
+methods, both returning n x m arrays over the m candidates of a pool:
 
-* :meth:`Router.predict_quality`: its estimate of each candidate's quality
-  (the *scorer*). Policies (argmax, cost-aware, threshold) turn it into choices;
-  see :mod:`routereval.routers.policies`.
-* :meth:`Router.predict_proba`: the probability vector pi whose entropy is the
-  paper's E_p; each router defines it as SPEC section 5 does.
-* :meth:`Router.choice_distribution`: the probability that the router sends each
-  prompt to each candidate. Deterministic routers put 1 on the argmax of their
-  quality estimate (ties to the lowest index); r_o(p) and Random spread it.
-  Metrics (mu_o, E_sel, intervals) are computed from this once, for every router.
+* :meth:`Router.predict_quality` (required): each candidate's expected score on
+  each prompt, in [0, 1] (P(correct) for binary records). One scale for every
+  router, so the same cost-aware or threshold policy can sit on any of them.
+* :meth:`Router.predict_proba` (optional): the probability vector pi whose
+  entropy is the paper's E_p, as each router defines it in SPEC section 5.
+  Routers without one get the one-hot of their argmax.
 
-A new router is one file: subclass :class:`Router`, implement ``fit`` and
-``predict_quality`` (and ``predict_proba`` if its pi differs from the default),
-and decorate it with :func:`register`. Every metric, table and contract test
-then applies to it.
+``fit(prompts, labels, validation=None)``: ``labels`` is n x m in [0, 1] with
+NaN where a (prompt, candidate) record is missing; learners mask those cells
+rather than treating them as wrong. ``validation`` is the pool's validation
+split as ``(Prompts, labels)``; routers that tune or early-stop use it, others
+ignore it. A router whose ``fit`` has no ``validation`` parameter is simply
+never given one.
+
+Anything with ``fit`` and ``predict_quality`` can be evaluated; subclassing
+:class:`Router` adds sklearn's ``get_params`` / ``set_params`` (so
+``sklearn.base.clone`` works), ``__repr__`` and the fitted check. A router in
+a module of this package with a ``name`` is found without a list; a
+third-party package exposes its routers through the ``routereval.routers``
+entry-point group, and ``pkg.module:Class`` names any importable class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from routereval.errors import ConfigError
+from routereval.errors import ConfigError, NotFittedError
+
+#: Entry-point group through which other packages register routers.
+ENTRY_POINT_GROUP = "routereval.routers"
+#: How a router is named on the command line when it is a class outside the registry.
+CLASS_PATH_SEPARATOR = ":"
 
 
 @dataclass(frozen=True)
 class Prompts:
     """What a router may look at for a batch of n prompts.
 
-    ``scores`` (the true n x m scores) is set only where a router declares
-    ``uses_true_scores`` (the oracle family); learned routers never see it.
+    ``scores`` (the true n x m training scores, raw where the records are
+    continuous) is given to ``fit`` only, for routers that need more than the
+    0/1 labels (the best single model by mean score); never at prediction.
+    ``n`` states the count when a router reads neither embeddings nor texts.
     """
 
     embeddings: np.ndarray | None = None
     texts: Sequence[str] | None = None
     scores: np.ndarray | None = None
+    n: int | None = None
 
     def __len__(self) -> int:
+        if self.n is not None:
+            return int(self.n)
         for part in (self.embeddings, self.texts, self.scores):
             if part is not None:
                 return len(part)
         return 0
 
 
-def argmax_choice(quality: np.ndarray) -> np.ndarray:
-    """Index of the best candidate per row; ties go to the lowest index."""
-    return np.argmax(quality, axis=1)
+class Labelled(NamedTuple):
+    """Prompts with their n x m labels (NaN = no record): what ``fit`` receives as ``validation``."""
+
+    prompts: Prompts
+    labels: np.ndarray
 
 
 def one_hot(choice: np.ndarray, m: int) -> np.ndarray:
@@ -72,99 +93,161 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function, stable for large |logits|: logits -> P(correct)."""
+    x = np.asarray(logits, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    e = np.exp(x[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
 class Router:
-    """Base class of all routers (see the module docstring for the contract)."""
+    """Base class of routers (see the module docstring for the contract)."""
 
     name: ClassVar[str] = ""
     #: "embeddings", "texts" or "none": what ``fit`` / ``predict_*`` read.
     inputs: ClassVar[str] = "embeddings"
-    #: True only for the oracle family, which looks at the true test scores.
-    uses_true_scores: ClassVar[bool] = False
 
-    def fit(self, prompts: Prompts, labels: np.ndarray) -> Router:
-        """Learn from training prompts and their n x m labels in [0, 1]."""
+    def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> Router:
+        """Learn from training prompts and their n x m labels in [0, 1] (NaN = no record)."""
         raise NotImplementedError
 
     def predict_quality(self, prompts: Prompts) -> np.ndarray:
-        """Estimated quality of each candidate on each prompt (n x m)."""
+        """Each candidate's expected score on each prompt, n x m in [0, 1]."""
         raise NotImplementedError
 
     def predict_proba(self, prompts: Prompts) -> np.ndarray:
-        """pi for E_p; by default the one-hot choice (a router with no spread)."""
-        return self.choice_distribution(prompts)
-
-    def choice_distribution(self, prompts: Prompts) -> np.ndarray:
-        """Probability of sending each prompt to each candidate (rows sum to 1)."""
+        """pi for E_p; by default the one-hot of the best estimate (a router with no spread)."""
         quality = self.predict_quality(prompts)
-        return one_hot(argmax_choice(quality), quality.shape[1])
+        return one_hot(np.argmax(quality, axis=1), quality.shape[1])
 
-    def predict(self, prompts: Prompts) -> np.ndarray:
-        """The chosen candidate per prompt: argmax of the quality estimate."""
-        return argmax_choice(self.predict_quality(prompts))
+    # -- scikit-learn parameter protocol ---------------------------------------------------
 
-    # -- scikit-learn style parameter access -------------------------------
-
-    def get_params(self) -> dict[str, Any]:
-        """Hyper-parameters as given to ``__init__``."""
-        import inspect
-
-        sig = inspect.signature(type(self).__init__)
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
         plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         # A router without its own __init__ has object's (*args, **kwargs): no parameters.
-        return {n: getattr(self, n) for n, p in sig.parameters.items() if n != "self" and p.kind in plain}
+        return [n for n, p in sig.parameters.items() if n != "self" and p.kind in plain]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__``; with ``deep``, those of nested routers as ``a__b``."""
+        out = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            out[name] = value
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
+        return out
+
+    def set_params(self, **params: Any) -> Router:
+        """Set hyper-parameters (``a__b`` reaches a nested router); unknown names are refused."""
+        names = self._param_names()
+        for key, value in params.items():
+            head, _, rest = key.partition("__")
+            if head not in names:
+                raise ConfigError(
+                    f"router {self.name or type(self).__name__!r} has no parameter {head!r}; "
+                    f"known: {', '.join(names) or 'none'}"
+                )
+            if rest:
+                getattr(self, head).set_params(**{rest: value})
+            else:
+                setattr(self, head, value)
+        return self
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
 
     def _check_fitted(self, attr: str) -> None:
         if not hasattr(self, attr):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+            raise NotFittedError(type(self).__name__)
 
 
-_ROUTERS: dict[str, type[Router]] = {}
+# -- the registry ----------------------------------------------------------------------
+
+_ROUTERS: dict[str, type] = {}
+_DISCOVERED = False
+# Modules of this package that hold no router.
+_NOT_ROUTERS = frozenset({"base", "checks"})
 
 
-def register(cls: type[Router]) -> type[Router]:
+def register(cls: type) -> type:
     """Class decorator: make a router available by its ``name``."""
-    if not cls.name:
+    name = getattr(cls, "name", "")
+    if not name:
         raise ValueError(f"{cls.__name__} needs a non-empty `name`")
-    if cls.name in _ROUTERS and _ROUTERS[cls.name] is not cls:
-        raise ValueError(f"router name {cls.name!r} is taken by {_ROUTERS[cls.name].__name__}")
-    _ROUTERS[cls.name] = cls
+    if name in _ROUTERS and _ROUTERS[name] is not cls:
+        raise ValueError(f"router name {name!r} is taken by {_ROUTERS[name].__name__}")
+    _ROUTERS[name] = cls
     return cls
 
 
-# Modules that register routers; importing them is cheap (torch loads in fit).
-ROUTER_MODULES = (
-    "routereval.routers.oracle",
-    "routereval.routers.best_single",
-    "routereval.routers.knn",
-    "routereval.routers.cluster",
-    "routereval.routers.linear",
-    "routereval.routers.mlp",
-    "routereval.routers.mlc",
-)
+def _discover() -> None:
+    """Import every router module of this package and every entry point of the group, once."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    package = importlib.import_module("routereval.routers")
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_") or info.name in _NOT_ROUTERS:
+            continue
+        importlib.import_module(f"routereval.routers.{info.name}")
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not hide the others
+            raise ConfigError(f"router plug-in {ep.name!r} ({ep.value}) cannot be loaded: {exc}") from exc
+        # An entry point names a router class (registered under its name) or a module that registers some.
+        if isinstance(loaded, type):
+            _ROUTERS.setdefault(getattr(loaded, "name", "") or ep.name, loaded)
+    _DISCOVERED = True
 
 
-def all_routers() -> dict[str, type[Router]]:
-    """Every registered router class, by name."""
-    import importlib
-
-    for mod in ROUTER_MODULES:
-        importlib.import_module(mod)
+def all_routers() -> dict[str, type]:
+    """Every registered router class, by name (built-in modules and plug-ins)."""
+    _discover()
     return dict(_ROUTERS)
 
 
-def make_router(name: str, **params: Any) -> Router:
-    """Instantiate a registered router by name with hyper-parameters."""
+def is_class_path(name: str) -> bool:
+    """True for ``pkg.module:Class``, a router named by where its class lives."""
+    module, sep, attr = name.partition(CLASS_PATH_SEPARATOR)
+    return bool(sep) and bool(module) and attr.isidentifier()
+
+
+def router_class(name: str) -> type:
+    """The router class for a registered name or a ``pkg.module:Class`` path."""
+    if is_class_path(name):
+        module, _, attr = name.partition(CLASS_PATH_SEPARATOR)
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"router {name!r}: cannot import {attr} from {module} ({exc})") from exc
+        if not (callable(getattr(cls, "fit", None)) and callable(getattr(cls, "predict_quality", None))):
+            raise ConfigError(f"router {name!r} has no fit() and predict_quality(): not a router")
+        return cls
     routers = all_routers()
     if name not in routers:
         raise ConfigError(f"unknown router {name!r}; known: {', '.join(sorted(routers))}")
+    return routers[name]
+
+
+def make_router(name: str, **params: Any) -> Any:
+    """A router by registered name (or ``pkg.module:Class``) with hyper-parameters."""
+    cls = router_class(name)
     try:
-        return routers[name](**params)
+        return cls(**params)
     except TypeError as exc:
         raise ConfigError(f"router {name!r}: {exc}") from exc
 
 
-RouterFactory = Callable[..., Router]
+def reads(router: Any) -> str:
+    """What a router object reads: "embeddings" (the default for unknown objects), "texts" or "none"."""
+    return getattr(router, "inputs", "embeddings")

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from routereval.routers.base import Prompts, Router, register
+from routereval.routers.base import Labelled, Prompts, Router, register
+from routereval.routers.checks import check_labels, column_means
 
 
 @register
 class BestSingleRouter(Router):
-    """Routes every prompt to the candidate with the highest training mean (ties: lowest index)."""
+    """Routes every prompt to the candidate with the highest training mean (ties: lowest index).
+
+    The mean is over the raw training scores where they are given (continuous
+    benchmarks), else the labels, each over the candidate's present records.
+    The quality estimate of every candidate is that mean, the same on every
+    prompt, so any policy sees what this router knows.
+    """
 
     name = "best-single"
     inputs = "none"
 
-    def fit(self, prompts: Prompts, labels: np.ndarray) -> BestSingleRouter:
-        # The raw training scores when given (continuous benchmarks), else the labels.
+    def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> BestSingleRouter:
         source = prompts.scores if prompts.scores is not None else labels
-        self.train_means_ = np.nanmean(np.asarray(source, dtype=float), axis=0)
+        self.train_means_ = column_means(check_labels(source, len(np.asarray(source))))
         self.best_ = int(np.argmax(self.train_means_))
         return self
 

@@ -8,10 +8,16 @@ pi (for E_p) follows RouterEval: inverse-distance weights to the centroids,
 1 / (dist + 1e-10), normalised, then summed per candidate that the clusters
 choose (two clusters with the same best candidate add up).
 
-The quality estimate is the mean label vector of the nearest cluster: its
-argmax is exactly the cluster's best candidate (same tie rule), so the choice,
-policies and metrics agree, and a cost-aware policy can trade the cluster's
-mean quality against cost.
+The quality estimate is the mean label vector of the nearest cluster (missing
+labels left out; a candidate with none in a cluster gets its overall training
+mean): its argmax is exactly the cluster's best candidate (same tie rule), so
+the choice, policies and metrics agree, and a cost-aware policy can trade the
+cluster's mean quality against cost.
+
+K-means runs once (``n_init=1``, k-means++ seeding), as scikit-learn's default
+does and so as RouterEval's code gets it; ``n_init`` exposes restarts. The
+embeddings are clustered as given (RouterEval clusters its raw RoBERTa
+vectors), not scaled to unit length.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from routereval.routers.base import Prompts, Router, register
-from routereval.routers.policies import check_labels, embeddings_of
+from routereval.routers.checks import check_labels, column_means, embeddings_of, masked_mean
 
 # RouterEval's inverse-distance smoothing constant.
 _EPS = 1e-10
@@ -48,7 +54,7 @@ class ClusterRouter(Router):
     name = "cluster"
     inputs = "embeddings"
 
-    def __init__(self, n_clusters: int = 3, random_state: int = 0, n_init: int = 10) -> None:
+    def __init__(self, n_clusters: int = 3, random_state: int = 0, n_init: int = 1) -> None:
         self.n_clusters = n_clusters
         self.random_state = random_state
         self.n_init = n_init
@@ -64,15 +70,13 @@ class ClusterRouter(Router):
 
         km = KMeans(n_clusters=int(self.n_clusters), random_state=self.random_state, n_init=int(self.n_init))
         # One BLAS thread: on small CPUs the default thread pool oversubscribes the
-        # cores and makes the 10 KMeans restarts ~5x slower (measured on 2 cores).
+        # cores and makes KMeans ~5x slower (measured on 2 cores).
         with threadpool_limits(limits=1):
             assignment = km.fit_predict(x)
-        means = np.empty((int(self.n_clusters), y.shape[1]))
-        for k in range(len(means)):
-            members = assignment == k
-            # KMeans can leave a cluster empty when points repeat; it then
-            # falls back to the overall training mean (the best single model).
-            means[k] = y[members].mean(axis=0) if members.any() else y.mean(axis=0)
+        overall = column_means(y)
+        # KMeans can leave a cluster empty when points repeat; it then falls back
+        # to the overall training mean (the best single model).
+        means = np.array([masked_mean(y, np.flatnonzero(assignment == k), overall) for k in range(int(self.n_clusters))])
         self.centroids_ = km.cluster_centers_.copy()
         self.cluster_means_ = means
         self.cluster_best_ = np.argmax(means, axis=1)

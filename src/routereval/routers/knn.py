@@ -2,7 +2,10 @@
 
 The quality estimate of a candidate on a prompt is the mean of its labels on
 the k training prompts most similar to it (cosine similarity of embeddings);
-pi = softmax(estimates), as in RouterEval. Ties in similarity go to the
+pi = softmax(estimates), as in RouterEval. Missing labels are left out of the
+mean; a candidate with no label among the k neighbours gets its mean over all
+training prompts. Cosine similarity is computed here (rows scaled to unit
+length inside), so embeddings need no normalisation beforehand. Ties in similarity go to the
 training prompt listed first, so duplicate prompts in the training set give the
 same neighbours on every run and machine.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from routereval.routers.base import Prompts, Router, register, softmax
-from routereval.routers.policies import check_labels, embeddings_of
+from routereval.routers.checks import check_labels, column_means, embeddings_of
 
 # Test rows per similarity block: 1,024 x 10^4 train float32 is ~40 MB.
 _BLOCK_ROWS = 1024
@@ -63,6 +66,7 @@ class KNNRouter(Router):
             raise ValueError(f"k must lie in 1..{len(x)} (the number of training prompts), got {self.k}")
         self.train_embeddings_ = x
         self.train_labels_ = y.astype(np.float32)
+        self.train_means_ = column_means(y)
         return self
 
     def predict_quality(self, prompts: Prompts) -> np.ndarray:
@@ -71,8 +75,12 @@ class KNNRouter(Router):
         out = np.empty((len(x), self.train_labels_.shape[1]))
         for start in range(0, len(x), _BLOCK_ROWS):
             idx = nearest_neighbours(x[start : start + _BLOCK_ROWS], self.train_embeddings_, int(self.k))
-            # Gather the neighbours' label rows (block x k x m) and average over k.
-            out[start : start + len(idx)] = self.train_labels_[idx].mean(axis=1, dtype=np.float64)
+            # Gather the neighbours' label rows (block x k x m) and average the present ones over k.
+            block = self.train_labels_[idx]
+            present = ~np.isnan(block)
+            counts = present.sum(axis=1)
+            sums = np.where(present, block, 0.0).sum(axis=1, dtype=np.float64)
+            out[start : start + len(idx)] = np.where(counts > 0, sums / np.maximum(counts, 1), self.train_means_)
         return out
 
     def predict_proba(self, prompts: Prompts) -> np.ndarray:

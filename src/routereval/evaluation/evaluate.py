@@ -1,0 +1,253 @@
+"""Fit a router on a pool, let a policy choose on the test prompts, measure: the one evaluation path.
+
+:func:`evaluate_pool` is what every entry point runs for one (pool, router):
+``routereval bench`` and ``routereval sweep`` (through the grid machinery of
+:mod:`routereval.sweeps`) and :func:`evaluate` in a notebook. It returns one
+row (a dict): the metrics of :mod:`routereval.metrics` under their paper
+symbols, plus the per-prompt scores (``positions``, ``per_prompt``) from which
+:mod:`routereval.evaluation.aggregate` makes means over groups and seeds with
+joint intervals.
+
+Row keys beyond the paper's (mu_o, V_R, V_B, E_p, E_sel):
+
+* ``n_test`` prompts scored, ``n_unscored`` test prompts that could not be
+  (a possible choice has no record there; for the oracle family, any
+  candidate has none);
+* ``best_single_test``: the pool's best single model on the scored prompts
+  (hindsight, V_B's denominator); ``best_single_train`` / ``V_B_train``: the
+  model best on the training prompts (what a deployment can know) and mu_o
+  against it on the same prompts;
+* ``oracle_test`` and ``gap_closed`` = (mu_o - best_single_train) /
+  (oracle_test - best_single_train): the share of the headroom above the
+  deployable best single model that the router closes;
+* ``mu_o_mc``, ``mu_o_mc_sd`` for r_o(p): the mean and spread of 1,000 Monte
+  Carlo runs beside the exact expectation mu_o.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import time
+from typing import Any
+
+import numpy as np
+
+from routereval import metrics
+from routereval.datasets.router_dataset import PoolDataset, RouterDatasets
+from routereval.evaluation.features import Features
+from routereval.evaluation.reference import Reference
+from routereval.evaluation.specs import SEED_PARAMETER, Contender, RouterSpec, contender
+from routereval.policies import OracleMix, Policy
+from routereval.routers.base import Labelled, one_hot, reads
+from routereval.routers.checks import check_matrix
+
+#: Monte Carlo runs of r_o(p) (SPEC section 5).
+MC_RUNS = 1000
+
+
+def seeded(router: Any, seed: int, given: dict[str, Any] | None = None) -> Any:
+    """Give ``seed`` to a router through its ``random_state`` parameter, unless the user set it."""
+    if given and SEED_PARAMETER in given:
+        return router
+    if hasattr(router, "get_params") and SEED_PARAMETER in router.get_params(deep=False):
+        router.set_params(**{SEED_PARAMETER: seed})
+    return router
+
+
+def fresh_copy(router: Any) -> Any:
+    """An unfitted copy with the same hyper-parameters (``sklearn.base.clone`` semantics where possible)."""
+    if hasattr(router, "get_params"):
+        params = router.get_params(deep=False)
+        try:
+            return type(router)(**params)
+        except TypeError:
+            pass
+    return copy.deepcopy(router)
+
+
+def _fit(router: Any, pool: PoolDataset, features: Features) -> None:
+    train = features.prompts(pool.train.positions, scores=pool.train.scores)
+    kwargs = {}
+    if "validation" in inspect.signature(router.fit).parameters and len(pool.val):
+        kwargs["validation"] = Labelled(features.prompts(pool.val.positions), pool.val.labels)
+    router.fit(train, pool.train.labels, **kwargs)
+
+
+def _quality(router: Any, prompts: Any, label: str, m: int) -> np.ndarray:
+    quality = check_matrix(router.predict_quality(prompts), f"quality estimates of {label}",
+                           n_rows=len(prompts), n_cols=m)
+    if quality.size and (quality.min() < 0 or quality.max() > 1):
+        raise ValueError(
+            f"router {label} returned quality estimates outside [0, 1] ({quality.min():.3g} .. {quality.max():.3g}); "
+            "predict_quality must give each candidate's expected score (e.g. sigmoid of a logit)"
+        )
+    return quality
+
+
+def evaluate_pool(
+    entry: Contender,
+    pool: PoolDataset,
+    features: Features,
+    reference: Reference,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fit ``entry``'s router on the pool's train part, choose on its test part, and measure."""
+    started = time.perf_counter()
+    scores = pool.test.scores
+    positions = pool.test.positions
+    train_means = metrics.single_means(pool.train.scores)
+    row: dict[str, Any] = {}
+    if entry.router is None:
+        # The oracle family reads the true scores: only prompts where every candidate has a record.
+        complete = ~np.isnan(scores).any(axis=1)
+        scores, positions = scores[complete], positions[complete]
+        choice = entry.policy.choose(None, scores=scores)
+        pi = entry.policy.proba(scores)
+        if isinstance(entry.policy, OracleMix) and 0 < entry.policy.p < 1:
+            runs = entry.policy.sample(scores, runs=MC_RUNS, seed=seed)
+            mc = scores[np.arange(len(scores))[None, :], runs].mean(axis=1) if len(scores) else np.full(1, np.nan)
+            row.update(mu_o_mc=float(mc.mean()), mu_o_mc_sd=float(mc.std()))
+    else:
+        _fit(entry.router, pool, features)
+        test = features.prompts(positions)
+        quality = _quality(entry.router, test, entry.label, pool.m)
+        choice = entry.policy.choose(quality, prefer=train_means)
+        pi = entry.router.predict_proba(test) if hasattr(entry.router, "predict_proba") else choice
+    seconds = time.perf_counter() - started
+
+    per_prompt = metrics.per_prompt_score(scores, choice)
+    scored = ~np.isnan(per_prompt)
+    mu = float(per_prompt[scored].mean()) if scored.any() else float("nan")
+    lo, hi = metrics.bootstrap_interval(per_prompt, n_boot=n_boot, seed=seed)
+    on_scored = scores[scored]
+    train_best = int(np.nanargmax(train_means)) if np.isfinite(train_means).any() else 0
+    best_train_score = float(metrics.single_means(on_scored[:, [train_best]])[0]) if len(on_scored) else float("nan")
+    with np.errstate(all="ignore"):
+        best_present = np.where(np.isnan(on_scored), -np.inf, on_scored).max(axis=1) if len(on_scored) else on_scored
+    oracle_test = float(best_present.mean()) if len(on_scored) else float("nan")
+    selection = metrics.selection_histogram(choice) if len(choice) else np.zeros(pool.m)
+    row = {
+        "dataset": pool.dataset,
+        "benchmark": pool.benchmark,
+        "m": pool.m,
+        "group": pool.group,
+        "router": entry.label,
+        "policy": entry.policy.label,
+        "mu_o": mu,
+        "mu_o_lo": lo,
+        "mu_o_hi": hi,
+        "V_R": metrics.vs_reference(mu, reference.value),
+        "V_B": metrics.vs_best_single(scores, choice) if scored.any() else float("nan"),
+        "E_p": metrics.proba_entropy(pi) if len(pi) else float("nan"),
+        "E_sel": metrics.choice_entropy(choice) if len(choice) else float("nan"),
+        "n_test": int(scored.sum()),
+        "n_unscored": int(len(pool.test) - scored.sum()),
+        "reference": reference.source,
+        "mu_ref": reference.value,
+        "best_single_test": metrics.best_single_mean(on_scored) if len(on_scored) else float("nan"),
+        "best_single_train": best_train_score,
+        "best_single_train_model": pool.models[train_best],
+        "V_B_train": mu / best_train_score if best_train_score > 0 else float("nan"),
+        "oracle_test": oracle_test,
+        "gap_closed": metrics.gap_closed(mu, best_train_score, oracle_test),
+        "models": list(pool.models),
+        "selection": selection.tolist(),
+        "seconds": seconds,
+        **row,
+        "positions": positions,
+        "per_prompt": per_prompt,
+    }
+    return row
+
+
+def _as_contender(router: Any, policy: Policy | None, seed: int) -> Contender:
+    if isinstance(router, RouterSpec):
+        entry = contender(router, policy)
+        if entry.router is not None:
+            seeded(entry.router, seed, router.params)
+        return entry
+    if isinstance(router, str):
+        from routereval.evaluation.specs import parse_routers
+
+        specs = parse_routers(router)
+        if len(specs) != 1:
+            from routereval.errors import ConfigError
+
+            raise ConfigError(f"evaluate() takes one router, got {router!r}")
+        return _as_contender(specs[0], policy, seed)
+    if isinstance(router, Policy) and router.needs_scores:
+        return Contender(router.label, None, router)
+    from routereval.policies import argmax
+
+    for method in ("fit", "predict_quality"):
+        if not callable(getattr(router, method, None)):
+            raise TypeError(f"{type(router).__name__} has no {method}(): a router needs fit() and predict_quality()")
+    label = getattr(router, "name", "") or type(router).__name__
+    return Contender(label, seeded(fresh_copy(router), seed), policy or argmax())
+
+
+def evaluate(
+    router: Any,
+    data: RouterDatasets | PoolDataset,
+    X: np.ndarray | None = None,
+    *,
+    policy: Policy | None = None,
+    reference: str | float | None = None,
+    encoder: str = "auto",
+    n_boot: int = 1000,
+    seed: int = 0,
+    progress: bool = True,
+) -> "EvaluationResult":
+    """Fit and measure ``router`` on every pool of ``data``.
+
+    ``router`` is a router object (anything with ``fit`` and
+    ``predict_quality``; each pool gets a fresh unfitted copy), a registered
+    name with parameters (``"knn:k=7"``), or an oracle-family policy.
+    ``X`` holds the embeddings of every prompt of the benchmark (row i =
+    prompt i, from :func:`routereval.embed`); when a router needs them and
+    ``X`` is None they are computed with ``encoder``. ``policy`` chooses from
+    the estimates (argmax by default).
+    """
+    from routereval.evaluation.aggregate import EvaluationResult
+    from routereval.evaluation.features import embed
+    from routereval.evaluation.reference import resolve_reference
+
+    pools = [data] if isinstance(data, PoolDataset) else list(data.pools)
+    entry = _as_contender(router, policy, seed)
+    inputs = "none" if entry.router is None else reads(entry.router)
+    texts = vectors = None
+    if isinstance(data, RouterDatasets):
+        bench = data.bench
+        if inputs == "texts":
+            from routereval.evaluation.features import features_for
+
+            texts = features_for(data, encoder, need_texts=True, need_vectors=False).texts
+        if inputs == "embeddings":
+            vectors = X if X is not None else embed(data, encoder, progress=progress)
+        ref = reference_for(data, reference)
+    else:
+        if inputs != "none" and X is None:
+            raise ValueError("evaluating one PoolDataset needs X (the benchmark's embeddings)")
+        vectors, bench = X, None
+        ref = Reference(float(reference), f"given ({float(reference):g})") if reference is not None else \
+            Reference(float("nan"), "none given")
+    if vectors is not None and bench is not None and len(vectors) != bench.n_prompts:
+        raise ValueError(f"X has {len(vectors)} rows; the benchmark has {bench.n_prompts} prompts (one row each)")
+    features = Features(vectors, texts)
+    rows = []
+    for pool in pools:
+        fresh = Contender(entry.label, None if entry.router is None else fresh_copy(entry.router), entry.policy)
+        rows.append(evaluate_pool(fresh, pool, features, ref, n_boot=n_boot, seed=seed) | {"seed": seed})
+    return EvaluationResult(rows, n_boot=n_boot, seed=seed)
+
+
+def reference_for(data: RouterDatasets, given: str | float | None = None) -> Reference:
+    """mu_ref of router datasets: chosen on test (faithful) or on train + val (clean), measured on test."""
+    from routereval.evaluation.reference import resolve_reference
+
+    test = data.split.test
+    choose_on = test if data.protocol == "faithful" else np.sort(np.concatenate([data.split.train, data.split.val]))
+    return resolve_reference(data.bench, given, choose_on=choose_on, measure_on=test)

@@ -1,0 +1,102 @@
+"""Routers as the command line and sweep files name them, and what evaluating one means.
+
+``knn``, ``ro:p=0.3``, ``mlp:setting=faithful:epochs=5`` or a class outside
+the registry, ``my_pkg.routers:MyRouter:k=7``. A :class:`RouterSpec` is such a
+name with its parameters; :func:`contender` turns it into what is evaluated:
+a fresh router (None for the oracle family, which learns nothing) and the
+policy that chooses from its estimates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from routereval.errors import ConfigError
+from routereval.policies import REFERENCE_POLICIES, Policy, argmax
+from routereval.routers.base import CLASS_PATH_SEPARATOR, make_router, router_class
+
+#: The one parameter through which an evaluation's seed reaches a router (sklearn's name).
+SEED_PARAMETER = "random_state"
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """A router by name with hyper-parameters, and the label it is reported under."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.name == "ro":
+            return f"ro({self.params.get('p', 0.5):g})"
+        extra = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.name}[{extra}]" if extra else self.name
+
+    @property
+    def is_reference(self) -> bool:
+        """True for the oracle family (oracle, ro, random): policies over the true scores."""
+        return self.name in REFERENCE_POLICIES
+
+    @property
+    def inputs(self) -> str:
+        """What the router reads: "embeddings", "texts" or "none"."""
+        return "none" if self.is_reference else getattr(router_class(self.name), "inputs", "embeddings")
+
+    def check(self) -> None:
+        """Build once and drop it: refuses unknown routers and parameters before any work."""
+        contender(self)
+
+
+@dataclass
+class Contender:
+    """One entry of a leaderboard: a fresh router (None for the oracle family) and its policy."""
+
+    label: str
+    router: Any | None
+    policy: Policy
+
+
+def contender(spec: RouterSpec, policy: Policy | None = None) -> Contender:
+    """What evaluating ``spec`` means: its router (unfitted) and the policy that chooses."""
+    if spec.is_reference:
+        try:
+            reference = REFERENCE_POLICIES[spec.name](**spec.params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"router {spec.name!r}: {exc}") from exc
+        return Contender(spec.label, None, reference)
+    return Contender(spec.label, make_router(spec.name, **spec.params), policy or argmax())
+
+
+def parse_value(text: str) -> Any:
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, 'none' -> None, anything else stays text."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_routers(text: str) -> list[RouterSpec]:
+    """``knn,ro:p=0.3,mlp:setting=faithful:epochs=5,pkg.mod:Class:k=3`` -> router specs."""
+    specs = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, *params = item.split(CLASS_PATH_SEPARATOR)
+        # `pkg.module:Class` is a name: its second part has no `=`.
+        if params and "=" not in params[0]:
+            name = f"{name}{CLASS_PATH_SEPARATOR}{params.pop(0)}"
+        kwargs = {}
+        for p in params:
+            if "=" not in p:
+                raise ConfigError(f"router parameter {p!r} in {item!r} must be written key=value")
+            key, value = p.split("=", 1)
+            kwargs[key] = parse_value(value)
+        specs.append(RouterSpec(name, kwargs))
+    return specs

@@ -1,0 +1,303 @@
+"""Policies: turn quality estimates into choices.
+
+A router estimates each candidate's expected score in [0, 1]; a policy
+decides. Keeping them apart lets one fitted router serve several deployments:
+the plain argmax, a cost-aware trade-off swept over its cost weight for a
+cost-quality curve, a threshold ("the cheapest candidate that is good
+enough"), or a cost cap. Every policy gives
+
+* ``rank(quality, costs)``: n x m candidate indices, best first. The first is
+  the choice; the rest is the fallback order a proxy tries when a backend
+  fails.
+* ``choose(quality, costs=..., scores=...)``: n x m rows, the probability of
+  sending each prompt to each candidate (one-hot for deterministic policies).
+  Metrics read this, so randomised policies are measured exactly.
+
+The *oracle family* (:class:`Oracle`, :class:`OracleMix` = r_o(p),
+:class:`Random` = r_o(0)) are policies over the true scores of the test
+prompts (``needs_scores``), not learners: they bound what routing can reach.
+
+Ties always go to the lowest candidate index. ``costs`` is one cost per
+candidate (length m) or one per prompt and candidate (n x m), in any unit the
+caller keeps consistent (dollars per query in routereval's cost tables).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from routereval.routers.base import one_hot
+from routereval.routers.checks import check_matrix
+
+__all__ = [
+    "Policy", "Rule", "Oracle", "OracleMix", "Random",
+    "argmax", "cost_aware", "cost_cap", "threshold", "tolerance", "oracle", "ro", "random",
+    "normalised_scores",
+]
+
+
+def _costs(costs: object | None, n: int, m: int) -> np.ndarray | None:
+    if costs is None:
+        return None
+    arr = np.asarray(costs, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    arr = check_matrix(arr, "costs", n_cols=m)
+    if arr.shape[0] not in (1, n):
+        raise ValueError(f"costs has {arr.shape[0]} rows; expected 1 or one per prompt ({n})")
+    return np.broadcast_to(arr, (n, m))
+
+
+class Policy:
+    """Base class: a rule from estimates (or, for the oracle family, true scores) to choices."""
+
+    #: True for the oracle family, which reads the true scores of the prompts it routes.
+    needs_scores: ClassVar[bool] = False
+
+    def rank(
+        self, quality: np.ndarray, costs: object | None = None, *, prefer: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Candidate indices per prompt, best first (n x m).
+
+        ``prefer`` (length m, lower first) orders candidates where a policy
+        wants the cheapest but no costs are known (evaluation passes the
+        weakest-on-train first); ``allowed`` (length m, bool) keeps only some
+        candidates in play, the others ranked last.
+        """
+        raise NotImplementedError
+
+    def choose(
+        self, quality: np.ndarray | None, *, costs: object | None = None, scores: np.ndarray | None = None,
+        prefer: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The probability of sending each prompt to each candidate (rows sum to 1)."""
+        q = check_matrix(quality, "quality")
+        return one_hot(self.rank(q, costs, prefer=prefer)[:, 0], q.shape[1])
+
+    @property
+    def label(self) -> str:
+        """How tables name this policy."""
+        return type(self).__name__.lower()
+
+
+@dataclass(frozen=True)
+class Rule(Policy):
+    """The deterministic policy family; each factory below sets some of its fields.
+
+    Per prompt, with q the quality estimates and c the costs:
+
+    1. ``max_cost``: candidates costing more are out (ranked last, cheapest
+       first); if every candidate is out, the cheapest leads.
+    2. ``threshold`` t / ``tolerance`` tau: a candidate is *good enough* when
+       q >= t, or q >= (best q among those in) - tau. Good-enough candidates
+       come first, cheapest first (without costs: in ``prefer`` order, then
+       candidate order), so a cheap model takes every prompt it can handle.
+    3. Everything else by utility q - ``cost_weight`` * c, best first.
+    """
+
+    cost_weight: float = 0.0
+    max_cost: float | None = None
+    threshold: float | None = None
+    tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("cost_weight", "max_cost", "threshold", "tolerance"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or math.isnan(value)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+        if self.cost_weight < 0:
+            raise ValueError(f"cost_weight must be >= 0, got {self.cost_weight}")
+        if self.tolerance is not None and self.tolerance < 0:
+            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        if self.threshold is not None and self.tolerance is not None:
+            raise ValueError("give threshold or tolerance, not both")
+
+    @property
+    def needs_costs(self) -> bool:
+        return self.cost_weight > 0 or self.max_cost is not None
+
+    @property
+    def label(self) -> str:
+        parts = []
+        if self.cost_weight:
+            parts.append(f"cost_weight={self.cost_weight:g}")
+        if self.max_cost is not None:
+            parts.append(f"max_cost={self.max_cost:g}")
+        if self.threshold is not None:
+            parts.append(f"threshold={self.threshold:g}")
+        if self.tolerance is not None:
+            parts.append(f"tolerance={self.tolerance:g}")
+        return ",".join(parts) or "argmax"
+
+    def rank(
+        self, quality: np.ndarray, costs: object | None = None, *, prefer: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Candidates best first (see :meth:`Policy.rank`)."""
+        q = check_matrix(quality, "quality")
+        n, m = q.shape
+        c = _costs(costs, n, m)
+        if self.needs_costs and c is None:
+            raise ValueError(f"policy {self.label} needs the candidates' costs")
+        utility = q if c is None or not self.cost_weight else q - self.cost_weight * c
+        if self.max_cost is None and self.threshold is None and self.tolerance is None and allowed is None:
+            # The common case: a stable sort of -utility puts ties in candidate order.
+            return np.argsort(-utility, axis=1, kind="stable")
+        index = np.broadcast_to(np.arange(m), (n, m))
+        usable = np.ones((n, m), dtype=bool)
+        if allowed is not None:
+            usable &= np.asarray(allowed, dtype=bool)[None, :]
+        if self.max_cost is not None:
+            usable &= c <= self.max_cost
+        good = np.zeros((n, m), dtype=bool)
+        if self.threshold is not None:
+            good = usable & (q >= self.threshold)
+        elif self.tolerance is not None:
+            best = np.where(usable, q, -np.inf).max(axis=1, keepdims=True)
+            good = usable & (q >= best - self.tolerance)
+        order_key = c if c is not None else np.broadcast_to(
+            np.arange(m) if prefer is None else np.asarray(prefer, dtype=float), (n, m))
+        tier = np.where(good, 0, np.where(usable, 1, 2))
+        second = np.where(tier == 1, 0.0, order_key)
+        # lexsort: the last key is the primary one.
+        return np.lexsort((index, -utility, second, tier), axis=1)
+
+
+def argmax() -> Rule:
+    """The best estimate per prompt (ties: lowest index). The default policy."""
+    return Rule()
+
+
+def cost_aware(cost_weight: float) -> Rule:
+    """argmax of quality - ``cost_weight`` * cost: how much quality one unit of cost is worth."""
+    return Rule(cost_weight=float(cost_weight))
+
+
+def cost_cap(max_cost: float, cost_weight: float = 0.0) -> Rule:
+    """The best estimate among candidates costing at most ``max_cost`` per prompt."""
+    return Rule(cost_weight=float(cost_weight), max_cost=float(max_cost))
+
+
+def threshold(t: float) -> Rule:
+    """The cheapest candidate whose estimated quality reaches ``t``; the best estimate where none does.
+
+    For a strong/weak pair this is RouteLLM's switch: the weak (cheap) model
+    answers when it is estimated good enough, the strong one otherwise.
+    """
+    return Rule(threshold=float(t))
+
+
+def tolerance(tau: float) -> Rule:
+    """The cheapest candidate within ``tau`` of the best estimate on the prompt."""
+    return Rule(tolerance=float(tau))
+
+
+# -- the oracle family -------------------------------------------------------------------
+
+
+def normalised_scores(scores: np.ndarray) -> np.ndarray:
+    """Scores divided by their row sum; uniform where a row is all zero (the oracle's pi)."""
+    m = scores.shape[1]
+    total = scores.sum(axis=1, keepdims=True)
+    return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / m)
+
+
+@dataclass(frozen=True)
+class OracleMix(Policy):
+    """r_o(p): the oracle's pick with probability ``p``, else a uniformly random candidate.
+
+    ``choose`` returns exact expectations (p * oracle + (1 - p) / m per cell),
+    so mu_o(r_o(p)) = p * mu_o(oracle) + (1 - p) * mu_o(random) without
+    sampling noise; :meth:`sample` draws concrete runs for a Monte Carlo check.
+    """
+
+    p: float = 0.5
+    needs_scores: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.p, (int, float)) or not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"p must lie in [0, 1], got {self.p!r}")
+
+    @property
+    def label(self) -> str:
+        return f"ro({self.p:g})"
+
+    def _scores(self, scores: np.ndarray | None) -> np.ndarray:
+        if scores is None:
+            raise ValueError(f"{self.label} needs the true scores of the prompts it routes")
+        return check_matrix(scores, "scores")
+
+    def rank(
+        self, quality: np.ndarray, costs: object | None = None, *, prefer: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Best true score first (here ``quality`` is the true scores)."""
+        return np.argsort(-check_matrix(quality, "scores"), axis=1, kind="stable")
+
+    def choose(
+        self, quality: np.ndarray | None = None, *, costs: object | None = None, scores: np.ndarray | None = None,
+        prefer: np.ndarray | None = None,
+    ) -> np.ndarray:
+        s = self._scores(scores)
+        m = s.shape[1]
+        return self.p * one_hot(np.argmax(s, axis=1), m) + (1.0 - self.p) / m
+
+    def proba(self, scores: np.ndarray) -> np.ndarray:
+        """pi for E_p: p * normalised scores + (1 - p) / m."""
+        s = self._scores(scores)
+        return self.p * normalised_scores(s) + (1.0 - self.p) / s.shape[1]
+
+    def sample(self, scores: np.ndarray, runs: int = 1000, seed: int = 0) -> np.ndarray:
+        """``runs`` Monte Carlo runs: a concrete choice per (run, prompt), runs x n."""
+        s = self._scores(scores)
+        n, m = s.shape
+        rng = np.random.default_rng(seed)
+        follow = rng.random((runs, n)) < self.p
+        uniform = rng.integers(0, m, size=(runs, n))
+        return np.where(follow, np.argmax(s, axis=1)[None, :], uniform)
+
+
+@dataclass(frozen=True)
+class Oracle(OracleMix):
+    """The best candidate on each prompt by its true score (first one on ties): an upper bound."""
+
+    p: float = field(default=1.0, init=False)
+
+    @property
+    def label(self) -> str:
+        return "oracle"
+
+
+@dataclass(frozen=True)
+class Random(OracleMix):
+    """A uniformly random candidate = r_o(0); its metrics are exact expectations."""
+
+    p: float = field(default=0.0, init=False)
+
+    @property
+    def label(self) -> str:
+        return "random"
+
+
+def oracle() -> Oracle:
+    """The oracle r_o."""
+    return Oracle()
+
+
+def ro(p: float = 0.5) -> OracleMix:
+    """r_o(p)."""
+    return OracleMix(float(p))
+
+
+def random() -> Random:
+    """Random = r_o(0)."""
+    return Random()
+
+
+#: The oracle family by the names the command line uses.
+REFERENCE_POLICIES = {"oracle": Oracle, "ro": OracleMix, "random": Random}
