@@ -21,25 +21,24 @@ ROUTERS = "oracle,ro,linear,mlp,cluster,knn,random,best-single"
 
 
 def child(dataset: str, encoder: str) -> None:
-    from routereval.evaluation.bench import parse_routers, run_pools
-    from routereval.evaluation.prepare import features, prepare, reference
+    import routereval as rv
+    from routereval.evaluation.specs import parse_routers
 
     started = time.perf_counter()
-    prepared = prepare(dataset, [3, 5])
+    data = rv.router_datasets(rv.load_dataset(dataset, progress=False), [3, 5])
     t_prepare = time.perf_counter() - started
-    feats = features(prepared, encoder, need_texts=False, progress=False)
+    X = rv.embed(data, encoder, progress=False)
     t_features = time.perf_counter() - started - t_prepare
-    specs = parse_routers(ROUTERS)
-    per_router = {}
-    for spec in specs:
+    per_router, mu = {}, {}
+    for spec in parse_routers(ROUTERS):
         t0 = time.perf_counter()
-        rows = run_pools(prepared.pools, [spec], feats, reference(prepared))
+        result = rv.evaluate(spec, data, X, progress=False)
         per_router[spec.label] = round(time.perf_counter() - t0, 3)
+        mu.update({r["router"]: round(r["mu_o"], 4) for r in result.means if r["m"] == 5})
     total = time.perf_counter() - started
-    mu = {r["router"]: round(r["mu_o"], 4) for r in rows if r["group"] == "mean"}
     print(json.dumps({
         "wall_s": round(total, 2), "prepare_s": round(t_prepare, 2), "features_s": round(t_features, 2),
-        "routers_s": per_router, "peak_rss_mb": round(peak_rss_mb()), "n_pools": len(prepared.pools),
+        "routers_s": per_router, "peak_rss_mb": round(peak_rss_mb()), "n_pools": len(data.pools),
         "last_mu_o": mu,
     }))
 

@@ -47,26 +47,28 @@ def synthetic(n_models: int, n_prompts: int, dim: int = 384, seed: int = 0):
 
 
 def child(n_models: int, n_prompts: int) -> None:
-    from routereval.evaluation.bench import parse_routers
-    from routereval.datasets.router_dataset import build_router_datasets
-    from routereval.evaluation.bench import Features, Reference, evaluate_router
+    from routereval.datasets.router_dataset import router_datasets
+    from routereval.evaluation.evaluate import evaluate_pool
+    from routereval.evaluation.features import Features
+    from routereval.evaluation.reference import Reference
+    from routereval.evaluation.specs import contender, parse_routers
 
     bench = synthetic(n_models, n_prompts)
     feats = Features(embeddings=np.asarray(bench.embeddings["synthetic"]), texts=None)
     ref = Reference(1.0, "1.0")
     out: dict = {"pools_s": {}, "routers_s": {}}
     # Warm-up (not timed): the first fit of a router pays for imports (torch, sklearn).
-    _, warm, _ = build_router_datasets(bench, [SIZES[0]], groups=["all_weak"], n_draws=10)
+    warm = router_datasets(bench, [SIZES[0]], groups=["all_weak"], n_draws=10).pools
     for spec in parse_routers(ROUTERS):
-        evaluate_router(spec, warm[0], feats, ref, n_boot=10)
+        evaluate_pool(contender(spec), warm[0], feats, ref, n_boot=10)
     for m in SIZES:
         t0 = time.perf_counter()
-        _, pools, _ = build_router_datasets(bench, [m], n_draws=1000)
+        pools = router_datasets(bench, [m], n_draws=1000).pools
         out["pools_s"][str(m)] = round(time.perf_counter() - t0, 3)
         weak = next(p for p in pools if p.group == "all_weak")
         for spec in parse_routers(ROUTERS):
             t0 = time.perf_counter()
-            evaluate_router(spec, weak, feats, ref, n_boot=200)
+            evaluate_pool(contender(spec), weak, feats, ref, n_boot=200)
             out["routers_s"].setdefault(spec.label, {})[str(m)] = round(time.perf_counter() - t0, 3)
     out["peak_rss_mb"] = round(peak_rss_mb())
     print(json.dumps(out))

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from routereval import metrics
-from routereval.routers.base import Prompts
-from routereval.routers.oracle import OracleMixRouter, OracleRouter, RandomRouter
+from routereval.policies import Oracle, OracleMix, Random
 
 # 4 test prompts x 3 candidates.
 S = np.array(
@@ -22,49 +21,43 @@ S = np.array(
 )
 
 
-def fitted(router):
-    return router.fit(Prompts(scores=S), S)
-
-
 def test_oracle_by_hand():
-    router = fitted(OracleRouter())
-    choice = router.choice_distribution(Prompts(scores=S))
+    policy = Oracle()
+    choice = policy.choose(None, scores=S)
     # argmax with ties to the lowest index: 0, 1, 0, 0
     assert choice.argmax(axis=1).tolist() == [0, 1, 0, 0]
-    assert metrics.mu_o(S, choice) == pytest.approx(3 / 4)
+    assert metrics.mean_score(S, choice) == pytest.approx(3 / 4)
     # best single: column means 0.5, 0.5, 0.25 -> 0.5
-    assert metrics.v_b(S, choice) == pytest.approx(0.75 / 0.5)
-    assert metrics.v_r(0.75, 0.864) == pytest.approx(0.75 / 0.864)
+    assert metrics.vs_best_single(S, choice) == pytest.approx(0.75 / 0.5)
+    assert metrics.vs_reference(0.75, 0.864) == pytest.approx(0.75 / 0.864)
     # selection histogram (3/4, 1/4, 0): entropy = -(.75 log2 .75 + .25 log2 .25)
-    assert metrics.e_sel(choice) == pytest.approx(-(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25)))
+    assert metrics.choice_entropy(choice) == pytest.approx(-(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25)))
     # pi: normalised scores; rows: (1,0,0) -> 0 bits, (0,.5,.5) -> 1, uniform -> log2 3, (.5,.5,0) -> 1
-    pi = router.predict_proba(Prompts(scores=S))
-    assert metrics.e_p(pi) == pytest.approx((0 + 1 + math.log2(3) + 1) / 4)
+    assert metrics.proba_entropy(policy.proba(S)) == pytest.approx((0 + 1 + math.log2(3) + 1) / 4)
 
 
 def test_random_is_exactly_log2_m_and_the_mean():
-    router = fitted(RandomRouter())
-    choice = router.choice_distribution(Prompts(scores=S))
-    assert metrics.e_p(router.predict_proba(Prompts(scores=S))) == pytest.approx(math.log2(3))
-    assert metrics.e_sel(choice) == pytest.approx(math.log2(3))
-    assert metrics.mu_o(S, choice) == pytest.approx(S.mean())
+    policy = Random()
+    choice = policy.choose(None, scores=S)
+    assert metrics.proba_entropy(policy.proba(S)) == pytest.approx(math.log2(3))
+    assert metrics.choice_entropy(choice) == pytest.approx(math.log2(3))
+    assert metrics.mean_score(S, choice) == pytest.approx(S.mean())
 
 
 def test_ro_half_is_the_mean_of_oracle_and_random():
-    half = metrics.mu_o(S, fitted(OracleMixRouter(0.5)).choice_distribution(Prompts(scores=S)))
-    oracle = metrics.mu_o(S, fitted(OracleRouter()).choice_distribution(Prompts(scores=S)))
-    random = metrics.mu_o(S, fitted(RandomRouter()).choice_distribution(Prompts(scores=S)))
-    assert half == pytest.approx((oracle + random) / 2)
+    half = metrics.mean_score(S, OracleMix(0.5).choose(None, scores=S))
     assert half == pytest.approx((0.75 + 5 / 12) / 2)
 
 
 def test_ro_monte_carlo_agrees_with_expectation():
     gen = np.random.default_rng(0)
     scores = (gen.random((400, 5)) < 0.3).astype(float)
-    router = OracleMixRouter(0.3).fit(Prompts(scores=scores), scores)
-    expected = metrics.mu_o(scores, router.choice_distribution(Prompts(scores=scores)))
-    runs = [scores[np.arange(400), router.sample_choices(Prompts(scores=scores), seed=s)].mean() for s in range(1000)]
-    assert np.mean(runs) == pytest.approx(expected, abs=0.003)
+    policy = OracleMix(0.3)
+    expected = metrics.mean_score(scores, policy.choose(None, scores=scores))
+    runs = policy.sample(scores, runs=1000, seed=0)
+    assert runs.shape == (1000, 400)
+    per_run = scores[np.arange(400)[None, :], runs].mean(axis=1)
+    assert per_run.mean() == pytest.approx(expected, abs=0.003)
 
 
 def test_entropy_drops_tiny_terms_and_zero_rows():
@@ -81,3 +74,22 @@ def test_bootstrap_interval_brackets_the_mean_and_matches_theory():
     assert lo < mean < hi
     # Width close to the normal approximation 2 * 1.96 * se.
     assert (hi - lo) == pytest.approx(2 * 1.96 * se, rel=0.1)
+
+
+def test_missing_records_leave_a_prompt_unscored_only_where_the_choice_lands():
+    s = np.array([[1.0, np.nan], [np.nan, 0.0], [0.0, 1.0]])
+    one_hot = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    # Prompt 0: chosen candidate 0 has a record (1). Prompt 1: chosen candidate 0 has none -> unscored.
+    per = metrics.per_prompt_score(s, one_hot)
+    assert per[0] == 1.0 and math.isnan(per[1]) and per[2] == 1.0
+    assert metrics.mean_score(s, one_hot) == pytest.approx(1.0)
+    # A uniform choice touches both candidates: any missing record leaves the prompt unscored.
+    uniform = np.full((3, 2), 0.5)
+    assert np.isnan(metrics.per_prompt_score(s, uniform)[:2]).all()
+    # V_B compares on the scored prompts (0 and 2): candidate means (0.5, 1.0) -> best 1.0.
+    assert metrics.vs_best_single(s, one_hot) == pytest.approx(1.0 / 1.0)
+
+
+def test_gap_closed_by_hand():
+    assert metrics.gap_closed(0.6, 0.5, 0.9) == pytest.approx(0.25)
+    assert math.isnan(metrics.gap_closed(0.6, 0.5, 0.5))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from routereval.datasets.pools import OracleScorer, ranked_models, select_pools
-from routereval.datasets.router_dataset import build_router_datasets, labels_from_scores
+from routereval.datasets.router_dataset import labels_from_scores, router_datasets
 from routereval.records import Benchmark
 
 
@@ -136,8 +136,8 @@ def test_faithful_draws_do_not_depend_on_what_is_asked():
     gen = np.random.default_rng(3)
     values = (gen.random((200, 30)) < gen.uniform(0.15, 0.85, 30)).astype(np.float32)
     bench = bench_from(values, tasks=["a"] * 120 + ["b"] * 80)
-    _, all_pools, _ = build_router_datasets(bench, [3, 5], n_draws=100)
-    _, only5, _ = build_router_datasets(bench, [5], groups=["strong_to_weak"], n_draws=100)
+    all_pools = router_datasets(bench, [3, 5], n_draws=100).pools
+    only5 = router_datasets(bench, [5], groups=["strong_to_weak"], n_draws=100).pools
     want = next(p for p in all_pools if p.m == 5 and p.group == "strong_to_weak")
     assert only5[0].models == want.models
 
@@ -146,34 +146,41 @@ def test_clean_protocol_selects_on_train_and_val_only():
     gen = np.random.default_rng(5)
     values = (gen.random((300, 12)) < gen.uniform(0.2, 0.8, 12)).astype(np.float32)
     bench = bench_from(values)
-    split, clean, _ = build_router_datasets(bench, [3], protocol="clean", n_draws=50)
+    data = router_datasets(bench, [3], protocol="clean", n_draws=50)
+    split, clean = data.split, data.pools
     # Changing every test record must not change the clean pools; it may change faithful ones.
     altered = values.copy()
     altered[split.test] = 1 - altered[split.test]
-    _, clean2, _ = build_router_datasets(bench_from(altered), [3], protocol="clean", n_draws=50)
+    clean2 = router_datasets(bench_from(altered), [3], protocol="clean", n_draws=50).pools
     assert [p.models for p in clean] == [p.models for p in clean2]
 
 
-def test_pool_parts_drop_prompts_with_missing_records():
+def test_pool_parts_keep_prompts_with_missing_records_as_missing():
     values = hand_matrix()
     values[[0, 5, 12], 2] = np.nan
     bench = bench_from(values)
-    split, datasets, _ = build_router_datasets(bench, [3], groups=["all_weak"], n_draws=10)
-    data = datasets[0]
+    built = router_datasets(bench, [3], groups=["all_weak"], n_draws=10)
+    data = built.pools[0]
     assert data.models == ["m1", "m2", "m3"]
     for name in ("train", "val", "test"):
         part = data.part(name)
-        positions = getattr(split, name)
-        expected = [p for p in positions if p not in (0, 5, 12)]
-        assert part.positions.tolist() == expected
-        assert data.n_dropped[name] == len(positions) - len(expected)
-        assert not np.isnan(part.scores).any()
+        positions = getattr(built.split, name)
+        # Every prompt stays; the missing records are NaN in scores and labels, nowhere else.
+        assert part.positions.tolist() == positions.tolist()
+        missing = np.isin(positions, [0, 5, 12])
+        # Benchmark column 2 is "m2", the pool's second candidate.
+        assert np.isnan(part.scores[:, 1]).tolist() == missing.tolist()
+        assert np.isnan(part.labels[:, 1]).tolist() == missing.tolist()
+        assert not np.isnan(part.scores[:, [0, 2]]).any()
+        assert part.n_missing == int(missing.sum())
 
 
 def test_continuous_labels_by_hand():
-    scores = np.array([[0.5, 0.48, 0.2], [0.0, 0.0, 0.0], [1.0, 0.96, 0.94]])
+    scores = np.array([[0.5, 0.48, 0.2], [0.0, 0.0, 0.0], [1.0, 0.96, 0.94], [0.4, np.nan, 0.39]])
     labels = labels_from_scores(scores, "continuous")
-    assert labels.tolist() == [[1, 1, 0], [1, 1, 1], [1, 1, 0]]
+    # Row 1: every candidate scores 0, so none is correct (0.95 x 0 would mark all of them right).
+    # Row 3: the missing record stays missing; the best present score (0.4) sets the bar (0.38).
+    assert np.nan_to_num(labels, nan=-1).tolist() == [[1, 1, 0], [0, 0, 0], [1, 1, 0], [1, -1, 1]]
     assert labels_from_scores(np.array([[1.0, 0.0]]), "binary").tolist() == [[1, 0]]
 
 

@@ -45,15 +45,13 @@ def scaling_doc(dataset: str, benchmark: str) -> dict:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A results store of 4 routers x 6 pools x 2 seeds, the evaluated pools kept for checking."""
-    from routereval.datasets.router_dataset import build_router_datasets
-    from routereval.evaluation.bench import (
-        Features,
-        Reference,
-        RouterSpec,
-        evaluate_router,
-    )
+    from routereval.datasets.router_dataset import router_datasets
+    from routereval.evaluation.evaluate import evaluate_pool, seeded
+    from routereval.evaluation.features import Features
+    from routereval.evaluation.reference import Reference
+    from routereval.evaluation.specs import RouterSpec, contender
     from routereval.records import Benchmark
-    from routereval.results.store import ResultsStore, result_record
+    from routereval.results.store import ResultsStore
 
     rng = np.random.default_rng(7)
     n, n_models = 160, 8
@@ -64,7 +62,8 @@ def built(tmp_path_factory):
     prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(n)], "task": ["a"] * 90 + ["b"] * 70})
     models = [f"org/<b>m{k}</b>" for k in range(n_models)]
     bench = Benchmark.from_values(DATASET, values, prompts, models)
-    _, pools, skipped = build_router_datasets(bench, [3, 5, 10], n_draws=50)
+    data = router_datasets(bench, [3, 5, 10], n_draws=50)
+    pools, skipped = data.pools, data.skipped
     assert 10 in skipped and {p.m for p in pools} == {3, 5}
     features = Features(embeddings=emb, texts=None)
     reference = Reference(0.8, "given (0.8)")
@@ -75,9 +74,13 @@ def built(tmp_path_factory):
         for seed in SEEDS:
             for data in pools:
                 for name in ROUTERS:
-                    result = evaluate_router(RouterSpec(name), data, features, reference, n_boot=100, seed=seed)
-                    store.write_row(result_record(result, DATASET, seed))
-                    results.append((seed, data, result))
+                    entry = contender(RouterSpec(name))
+                    if entry.router is not None:
+                        seeded(entry.router, seed)
+                    row = evaluate_pool(entry, data, features, reference, n_boot=100, seed=seed)
+                    row = {**row, "source": DATASET, "seed": seed}
+                    store.write_row(row)
+                    results.append((seed, data, row))
         store.write_notes({DATASET: {str(m): why for m, why in skipped.items()}})
     (folder / "scaling").mkdir()
     (folder / "scaling" / "toy.json").write_text(json.dumps(scaling_doc(DATASET, DATASET)))
@@ -239,12 +242,12 @@ def test_selection_shares_are_the_routed_fractions(built):
         assert panel.models == data.models and sorted(panel.routers) == sorted(ROUTERS)
         assert panel.n_seeds == 2
         for i, router in enumerate(panel.routers):
-            results = [r for s, d, r in built["results"] if d is data and r.row["router"] == router]
-            # PoolResult.selection is the share of test prompts sent to each candidate, per seed.
-            expected = np.mean([r.selection for r in results], axis=0)
+            results = [r for s, d, r in built["results"] if d is data and r["router"] == router]
+            # A row's selection is the share of test prompts sent to each candidate, per seed.
+            expected = np.mean([r["selection"] for r in results], axis=0)
             np.testing.assert_allclose(panel.shares[i], expected, atol=1e-12)
             assert panel.shares[i].sum() == pytest.approx(1.0)
-            assert panel.e_sel[i] == pytest.approx(np.mean([r.row["E_sel"] for r in results]))
+            assert panel.e_sel[i] == pytest.approx(np.mean([r["E_sel"] for r in results]))
         best = panel.shares[panel.routers.index("best-single")]
         train_best = int(np.argmax(data.train.scores.mean(axis=0)))
         np.testing.assert_allclose(best, np.eye(data.m)[train_best])

@@ -11,7 +11,13 @@ from routereval.errors import ConfigError
 from routereval.routers import Prompts, make_router
 from routereval.routers._torch import _split, forward
 from routereval.routers.cluster import inverse_distance_pi
-from routereval.routers.mlc import mlc_choice, relu_pi
+from routereval.routers.base import sigmoid
+from routereval.routers.mlc import relu_pi
+
+
+def pick(router, prompts: Prompts) -> np.ndarray:
+    """The argmax policy's choice from the router's estimates (ties: lowest index)."""
+    return np.argmax(router.predict_quality(prompts), axis=1)
 
 # -- PRknn ----------------------------------------------------------------------
 
@@ -32,7 +38,7 @@ def test_knn_means_the_labels_of_the_nearest_prompts():
     expected = np.array([[2 / 3, 2 / 3], [1 / 3, 1.0], [2 / 3, 0.0], [2 / 3, 2 / 3]])
     np.testing.assert_allclose(quality, expected, atol=1e-7)
     # Equal estimates choose the lower index.
-    np.testing.assert_array_equal(router.predict(Prompts(embeddings=queries)), [0, 1, 0, 0])
+    np.testing.assert_array_equal(pick(router, Prompts(embeddings=queries)), [0, 1, 0, 0])
     pi = router.predict_proba(Prompts(embeddings=queries))
     p_second = 1 / (1 + math.exp(-2 / 3))  # softmax of (1/3, 1)
     np.testing.assert_allclose(pi[0], [0.5, 0.5])
@@ -63,6 +69,17 @@ def test_knn_agrees_with_scikit_learn_on_random_vectors():
     np.testing.assert_allclose(ours, labels[idx].mean(axis=1), atol=1e-7)
 
 
+def test_knn_averages_only_the_present_labels():
+    labels = KNN_LABELS.copy()
+    labels[1, 0] = np.nan  # (0.8, 0.6) has no record for candidate 0
+    labels[[0, 1, 2], 1] = np.nan  # nor do the three nearest to (1, .1) for candidate 1
+    router = make_router("knn", k=3).fit(Prompts(embeddings=KNN_TRAIN), labels)
+    q = router.predict_quality(Prompts(embeddings=np.array([[1, 0.1]], dtype=np.float32)))
+    # Candidate 0: rows 0 and 2 present -> (1 + 0) / 2. Candidate 1: none present -> its mean over
+    # the present training labels (rows 3, 4, 5: 1, 0, 0) = 1/3.
+    np.testing.assert_allclose(q, [[0.5, 1 / 3]])
+
+
 def test_knn_refuses_bad_inputs():
     with pytest.raises(ValueError, match="k must lie in 1..6"):
         make_router("knn", k=7).fit(Prompts(embeddings=KNN_TRAIN), KNN_LABELS)
@@ -70,13 +87,13 @@ def test_knn_refuses_bad_inputs():
         make_router("knn").fit(Prompts(texts=["a"] * 6), KNN_LABELS)
     with pytest.raises(ValueError, match="labels has 5 rows, expected 6"):
         make_router("knn").fit(Prompts(embeddings=KNN_TRAIN), KNN_LABELS[:5])
-    nan_labels = KNN_LABELS.copy()
-    nan_labels[2, 1] = np.nan
+    inf_labels = KNN_LABELS.copy()
+    inf_labels[2, 1] = np.inf
     with pytest.raises(ValueError, match="row 2 .*column 1"):
-        make_router("knn").fit(Prompts(embeddings=KNN_TRAIN), nan_labels)
+        make_router("knn").fit(Prompts(embeddings=KNN_TRAIN), inf_labels)
     router = make_router("knn").fit(Prompts(embeddings=KNN_TRAIN), KNN_LABELS)
     with pytest.raises(ValueError, match="expected 2"):
-        router.predict(Prompts(embeddings=np.ones((1, 3), dtype=np.float32)))
+        pick(router, Prompts(embeddings=np.ones((1, 3), dtype=np.float32)))
 
 
 # -- C-RoBERTa (cluster) ----------------------------------------------------------
@@ -111,7 +128,7 @@ def test_cluster_router_on_three_known_groups():
         expected.append([w2 / total, (w0 + w1) / total, 0.0])
     np.testing.assert_allclose(router.predict_proba(query), expected, rtol=1e-5)
     np.testing.assert_allclose(router.predict_quality(query), [[1 / 3, 2 / 3, 0], [2 / 3, 0, 1 / 3]], atol=1e-12)
-    np.testing.assert_array_equal(router.predict(query), [1, 0])
+    np.testing.assert_array_equal(pick(router, query), [1, 0])
     assert sorted(router.cluster_best_.tolist()) == [0, 1, 1]
 
 
@@ -143,7 +160,7 @@ def test_linear_faithful_trains_on_every_prompt_and_learns():
     assert (log["epochs_run"], log["n_fit"], log["n_held_out"]) == (2, 40, 0)
     test_x, test_y = two_topic_data(seed=1)
     # Two epochs at batch 1 separate the topics (chance would be 0.5).
-    assert np.mean(router.predict(Prompts(embeddings=test_x)) == test_y.argmax(axis=1)) >= 0.9
+    assert np.mean(pick(router, Prompts(embeddings=test_x)) == test_y.argmax(axis=1)) >= 0.9
 
 
 def test_mlp_faithful_runs_and_numpy_forward_matches_torch():
@@ -161,8 +178,12 @@ def test_mlp_faithful_runs_and_numpy_forward_matches_torch():
             layer.weight.copy_(torch.from_numpy(w))
             layer.bias.copy_(torch.from_numpy(b))
         expected = net(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(router.predict_quality(Prompts(embeddings=x)), expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(router.predict_proba(Prompts(embeddings=x)).sum(axis=1), 1.0)
+    logits = router.decision_function(Prompts(embeddings=x))
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
+    # Quality is the net's P(correct): sigmoid of its logits, in [0, 1]; pi is their softmax.
+    np.testing.assert_allclose(router.predict_quality(Prompts(embeddings=x)), 1 / (1 + np.exp(-expected)), rtol=1e-5)
+    e = np.exp(expected - expected.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(router.predict_proba(Prompts(embeddings=x)), e / e.sum(axis=1, keepdims=True), rtol=1e-5)
 
 
 def test_fast_setting_keeps_the_weights_of_the_best_held_out_epoch():
@@ -183,17 +204,44 @@ def test_fast_setting_keeps_the_weights_of_the_best_held_out_epoch():
     assert bce == pytest.approx(min(losses), rel=1e-5)
 
 
+def test_fast_setting_early_stops_on_the_validation_split_when_given():
+    from routereval.routers import Labelled
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(120, 6)).astype(np.float32)
+    y = (rng.random((120, 2)) < 0.5).astype(float)
+    xv = rng.normal(size=(30, 6)).astype(np.float32)
+    yv = (rng.random((30, 2)) < 0.5).astype(float)
+    yv[0, 1] = np.nan  # a missing validation record is masked out of the held-out loss
+    router = make_router("linear", epochs=20, patience=2, lr=5e-2)
+    router.fit(Prompts(embeddings=x), y, validation=Labelled(Prompts(embeddings=xv), yv))
+    log = router.train_log_
+    # Every training prompt trains; the held-out loss is the validation split's.
+    assert (log["n_fit"], log["n_held_out"]) == (120, 30)
+    z = forward(router.weights_, xv)
+    present = ~np.isnan(yv)
+    t = np.nan_to_num(yv)
+    bce = (np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))))[present].mean()
+    assert bce == pytest.approx(min(log["held_out_loss"]), rel=1e-5)
+
+
+def test_masked_training_ignores_missing_labels():
+    x, y = two_topic_data(n=60)
+    y = y.copy()
+    y[::2, 1] = np.nan
+    router = make_router("linear", setting="faithful", epochs=2).fit(Prompts(embeddings=x), y)
+    assert np.isfinite(router.decision_function(Prompts(embeddings=x))).all()
+
+
 # -- MLC --------------------------------------------------------------------------
 
 
 def test_mlc_relu_pi_and_the_zero_row_rule():
     logits = np.array([[-1.0, -2.0, -0.5], [0.5, -1.0, 1.5], [0.0, 0.0, 0.0]])
     np.testing.assert_allclose(relu_pi(logits), [[0, 0, 0], [0.25, 0, 0.75], [0, 0, 0]])
-    # Row 0's best logit is candidate 2, but none is positive: candidate 0.
-    np.testing.assert_array_equal(mlc_choice(logits), [0, 2, 0])
 
 
-def test_mlc_router_routes_rows_without_a_positive_logit_to_candidate_0():
+def test_mlc_estimates_are_sigmoids_and_the_policy_chooses():
     texts = ["add two numbers", "the roman empire", "solve for x", "the french revolution", "a b", "c d"]
     labels = np.array([[0, 1], [1, 0], [0, 1], [1, 0], [1, 1], [0, 0]], dtype=float)
     router = make_router(
@@ -201,15 +249,17 @@ def test_mlc_router_routes_rows_without_a_positive_logit_to_candidate_0():
     ).fit(Prompts(texts=texts), labels)
     assert len(router.train_rows_) == 4 and len(set(router.train_rows_.tolist())) == 4
     w, _ = router.head_
-    # No weights and a bias of -1: every logit is -1 on every prompt.
-    router.head_ = (np.zeros_like(w), np.array([-1.0, -1.0], dtype=np.float32))
+    # No weights and biases -1, -0.5: every prompt gets these logits.
+    router.head_ = (np.zeros_like(w), np.array([-1.0, -0.5], dtype=np.float32))
     prompts = Prompts(texts=texts[:3])
-    np.testing.assert_array_equal(router.predict(prompts), [0, 0, 0])
+    np.testing.assert_allclose(router.predict_quality(prompts), sigmoid(np.array([[-1.0, -0.5]] * 3)), rtol=1e-6)
+    # No positive logit: pi is all zero (no entropy), and the argmax policy picks candidate 1
+    # (RouterEval's script would send these rows to candidate 0; see the module docstring).
     np.testing.assert_array_equal(router.predict_proba(prompts), np.zeros((3, 2)))
-    np.testing.assert_array_equal(router.choice_distribution(prompts), [[1, 0]] * 3)
+    np.testing.assert_array_equal(pick(router, prompts), [1, 1, 1])
     # A positive logit on candidate 1 takes the prompt there.
     router.head_ = (np.zeros_like(w), np.array([-1.0, 0.5], dtype=np.float32))
-    np.testing.assert_array_equal(router.predict(prompts), [1, 1, 1])
+    np.testing.assert_array_equal(pick(router, prompts), [1, 1, 1])
     np.testing.assert_allclose(router.predict_proba(prompts), [[0, 1]] * 3)
 
 

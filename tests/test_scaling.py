@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from routereval.evaluation.reference import Reference, resolve_reference
+
 from routereval.errors import ConfigError
 from routereval.evaluation.scaling import (
     DEFAULT_PS,
     default_sizes,
-    resolve_reference,
     scaling_study,
     scaling_table,
     write_study,
@@ -218,14 +219,14 @@ def test_bad_settings_are_config_errors():
 
 def test_reference_sources():
     values = np.array(HAND, dtype=np.float32)
-    assert resolve_reference(bench_of(values, name="gsm8k")) == (0.92, "RouterEval reference for gsm8k")
+    assert resolve_reference(bench_of(values, name="gsm8k")) == Reference(0.92, "RouterEval reference for gsm8k")
     tagged = bench_of(values, name="my-copy", provenance={"routereval_benchmark": "mmlu_pro"})
-    assert resolve_reference(tagged)[0] == 0.637
+    assert resolve_reference(tagged).value == 0.637
     plain = bench_of(values)
-    assert resolve_reference(plain) == (0.5, "best single model: model-0")
-    assert resolve_reference(plain, "0.8") == (0.8, "given (0.8)")
-    assert resolve_reference(plain, "model-2") == (0.25, "model-2 on all prompts")
-    doc = scaling_study(plain, sizes=[2], reference=(0.9, "mine"))
+    assert resolve_reference(plain) == Reference(0.5, "best model on all prompts: model-0")
+    assert resolve_reference(plain, "0.8") == Reference(0.8, "given (0.8)")
+    assert resolve_reference(plain, "model-2") == Reference(0.25, "model-2 on all prompts")
+    doc = scaling_study(plain, sizes=[2], reference=Reference(0.9, "mine"))
     assert doc["reference"] == {"value": 0.9, "source": "mine"}
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from routereval.errors import ConfigError
-from routereval.results import ResultsStore, grid_key, summary_rows
+from routereval.evaluation.aggregate import summary_rows
+from routereval.results import ResultsStore, grid_key
 from routereval.sources.catalog import load_dataset
 from routereval.sweeps.config import load_sweep, parse_sweep
 from routereval.sweeps.executors import LocalExecutor
@@ -283,3 +284,102 @@ def test_shipped_experiments_are_valid_published_grids(name, sizes):
     assert {"mmlu-pro", "llmrouter"} <= set(sweep.datasets)
     assert [r.label for r in sweep.routers] == [
         "oracle", "ro(0.5)", "linear", "mlp", "cluster", "knn", "random", "best-single"]
+
+
+def test_bench_gives_exactly_the_rows_of_a_sweep(reference_run):
+    """One code path: `routereval bench` on one seed equals the sweep's rows for that seed, field by field."""
+    import json
+
+    folder, store, _ = reference_run
+    out = folder / "bench.json"
+    proc = subprocess.run(
+        CLI + ["bench", "--dataset", str(folder / "toy.csv"), "--sizes", "3,5", "--encoder", "tfidf-32",
+               "--routers", "oracle,knn,ro:p=0.3,best-single,linear:epochs=3", "--seed", "1", "--n-boot", "200",
+               "--json", str(out)],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    bench_rows = [r for r in json.loads(out.read_text()) if r["group"] != "mean"]
+    sweep_rows = [r for r in store.read_rows(arrays=False) if r["seed"] == 1]
+    assert len(bench_rows) == len(sweep_rows) == GRID_SIZE // 2
+    skip = {"seconds", "source", "order"}
+    by_key = {(r["m"], r["group"], r["router"]): r for r in sweep_rows}
+    for row in bench_rows:
+        theirs = by_key[(row["m"], row["group"], row["router"])]
+        mine = {k: v for k, v in row.items() if k not in skip}
+        assert mine == {k: v for k, v in theirs.items() if k not in skip}, row["router"]
+
+
+def test_relative_dataset_paths_are_read_from_the_sweep_files_folder(tmp_path, monkeypatch):
+    sweep_dir = tmp_path / "sweeps"
+    write_sweep(sweep_dir)
+    # A different file with the same name in the current folder must not be used.
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    write_toy_csv(elsewhere / "toy.csv", n_models=4, seed=9)
+    monkeypatch.chdir(elsewhere)
+    sweep = load_sweep(sweep_dir / "toy.toml")
+    assert Path(sweep.location("toy.csv")).resolve() == (sweep_dir / "toy.csv").resolve()
+
+
+def test_rows_from_re_imported_data_are_refused_or_recomputed(tmp_path):
+    folder = tmp_path / "s"
+    body = ('name = "t"\ndatasets = ["toy.csv"]\nsizes = [3]\ngroups = ["all_weak"]\nseeds = [0]\n'
+            'scaling = false\nn_boot = 50\nrouters = ["oracle"]\n')
+    path = write_sweep(folder, body, name="t")
+    store = ResultsStore(folder / "res")
+    first = run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
+    assert first.stored == 1
+    before = store.read_rows(arrays=False)[0]
+    write_toy_csv(folder / "toy.csv", seed=5)  # same name, other records
+    with pytest.raises(ConfigError, match="computed from other records.*--recompute-stale"):
+        run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
+    again = run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False, recompute_stale=True)
+    after = store.read_rows(arrays=False)
+    assert again.stored == 1 and len(after) == 1
+    assert after[0]["dataset_sha256"] != before["dataset_sha256"]
+
+
+def test_lost_settings_are_recovered_from_the_rows(tmp_path):
+    folder = tmp_path / "s"
+    body = ('name = "t"\ndatasets = ["toy.csv"]\nsizes = [3]\ngroups = ["all_weak"]\nseeds = [0]\n'
+            'scaling = false\nn_boot = 50\nencoder = "tfidf-32"\nrouters = ["knn"]\n')
+    path = write_sweep(folder, body, name="t")
+    store = ResultsStore(folder / "res")
+    run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
+    (folder / "res" / "settings.json").unlink()
+    assert store.settings()["encoder"] == "tfidf-32"
+    other = load_sweep(write_sweep(folder, body.replace("tfidf-32", "tfidf-16"), name="t"))
+    with pytest.raises(ConfigError, match="other settings.*encoder"):
+        run_sweep(other, store, LocalExecutor(1), progress=False)
+
+
+def test_workers_die_with_a_killed_sweep(tmp_path):
+    folder = tmp_path / "s"
+    path = write_sweep(folder)
+    proc = subprocess.Popen(CLI + ["sweep", str(path), "--out", str(folder / "res"), "--workers", "2", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    deadline = time.time() + 120
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(0.5)
+        workers = children()
+    assert len(workers) >= 2, "the sweep never started its workers"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 30
+    alive = workers
+    while time.time() < deadline and alive:
+        time.sleep(0.5)
+        alive = [p for p in alive if running(p)]
+    assert not alive, f"workers {alive} outlived the killed sweep"

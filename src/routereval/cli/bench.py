@@ -51,6 +51,7 @@ def bench(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all result rows to this JSON file."),
     markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Write the tables as Markdown."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the mu_o interval."),
+    timings: bool = typer.Option(False, "--timings", help="Print the seconds spent in each stage and router."),
 ) -> None:
     """Train and measure routers on candidate pools of a dataset (RouterEval's table)."""
     from routereval.cli.output import console, err_console, to_json
@@ -106,5 +107,12 @@ def bench(
         console.print(f"wrote {len(out)} rows to {json_out}")
     if markdown_out is not None:
         markdown_out.write_text(markdown(table, by_group=by_group))
+    if timings:
+        stages = dict(loaded.timings)
+        for r in rows:
+            stages[f"router {r['router']}"] = stages.get(f"router {r['router']}", 0.0) + float(r["seconds"])
+        width = max(map(len, stages))
+        for stage, seconds in stages.items():
+            err_console.print(f"{stage:<{width}}  {seconds:8.2f} s", highlight=False)
     if outcome.failed:
         raise typer.Exit(1)

@@ -68,10 +68,10 @@ def scaling(
         DEFAULT_PS,
         check_ps,
         file_stem,
-        resolve_reference,
         scaling_study,
         write_study,
     )
+    from routereval.evaluation.reference import resolve_reference
     from routereval.sources.catalog import load_dataset
 
     n_draws = DEFAULT_DRAWS if draws is None else draws

@@ -16,6 +16,8 @@ def sweep(
     address: Optional[str] = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray instance."),
     check: bool = typer.Option(False, "--check", help="Only check the file and print the grid; run nothing."),
     quiet: bool = typer.Option(False, help="No progress bars and no tables."),
+    recompute_stale: bool = typer.Option(False, "--recompute-stale",
+                                         help="Recompute stored rows made from other records of a dataset (re-imported)."),
 ) -> None:
     """Run every (dataset, m, group, router, seed) of a sweep; a rerun skips finished rows."""
     from rich.progress import (
@@ -60,7 +62,8 @@ def sweep(
             if done:
                 err_console.print(f"resuming: {done} of {todo + done} grid points already done", highlight=False)
 
-        outcome = run_sweep(spec, store, runner, progress=not quiet, on_row=on_row, on_plan=started)
+        outcome = run_sweep(spec, store, runner, progress=not quiet, on_row=on_row, on_plan=started,
+                            recompute_stale=recompute_stale)
     for source, notes in store.notes().items():
         for m, why in notes.items():
             err_console.print(f"[yellow]{source}: skipped m = {m}:[/] {why}", highlight=False, soft_wrap=True)

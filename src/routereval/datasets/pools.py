@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 
+from routereval.datasets.bitsets import pack_columns, popcount_rows
 from routereval.records.benchmark import BINARY, MISSING_U8, Benchmark
 
 EASY_SIZES = (3, 5)
@@ -72,10 +73,9 @@ class PoolChoice:
 class OracleScorer:
     """Fast oracle(P) for many candidate sets P over fixed selection prompts.
 
-    Binary records are bit-packed per model (1 bit per prompt for "correct", 1
-    for "present"), so the oracle of a pool is an OR over its models and a
-    popcount: a 1,000-model pool over 23,000 prompts costs ~3 MB of memory
-    traffic instead of 23 M float comparisons.
+    Binary records are bit sets per model (:mod:`routereval.datasets.bitsets`:
+    one for "correct", one for "present"), so the oracle of a pool is an OR
+    over its models and a popcount.
     """
 
     def __init__(self, bench: Benchmark, prompts: np.ndarray | None = None) -> None:
@@ -94,8 +94,8 @@ class OracleScorer:
             if self.binary:
                 present = stored != MISSING_U8
                 correct = stored == 1
-                self._correct[cols] = _pack(correct)
-                self._present[cols] = _pack(present)
+                self._correct[cols] = pack_columns(correct)
+                self._present[cols] = pack_columns(present)
                 counts = present.sum(axis=0)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     means[cols] = np.where(counts > 0, correct.sum(axis=0) / np.maximum(counts, 1), np.nan)
@@ -112,8 +112,8 @@ class OracleScorer:
         if self.binary:
             hit = np.bitwise_or.reduce(self._correct[idx], axis=0)
             seen = np.bitwise_or.reduce(self._present[idx], axis=0)
-            n_seen = _popcount(seen)
-            return float(_popcount(hit) / n_seen) if n_seen else float("nan")
+            n_seen = int(popcount_rows(seen[None, :])[0])
+            return float(popcount_rows(hit[None, :])[0] / n_seen) if n_seen else float("nan")
         best = np.fmax.reduce(self._values[idx], axis=0)
         with _quiet():
             return float(np.nanmean(best))
@@ -130,22 +130,6 @@ def _quiet() -> Iterator[None]:
 def _blocks(m: int, n: int, budget: int = 256 * 2**20) -> list[slice]:
     step = max(1, budget // max(1, n * 4))
     return [slice(a, min(a + step, m)) for a in range(0, m, step)]
-
-
-def _pack(bits: np.ndarray) -> np.ndarray:
-    """n x k booleans -> k x ceil(n/64) uint64 words."""
-    n, k = bits.shape
-    n_words = (n + 63) // 64
-    packed = np.packbits(bits.T, axis=1, bitorder="little")  # k x ceil(n/8)
-    padded = np.zeros((k, n_words * 8), dtype=np.uint8)
-    padded[:, : packed.shape[1]] = packed
-    return padded.view(np.uint64)
-
-
-def _popcount(words: np.ndarray) -> int:
-    if hasattr(np, "bitwise_count"):
-        return int(np.bitwise_count(words).sum())
-    return int(np.unpackbits(words.view(np.uint8)).sum())
 
 
 def ranked_models(means: np.ndarray) -> tuple[np.ndarray, int, int]:

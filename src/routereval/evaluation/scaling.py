@@ -41,8 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from routereval.datasets.bitsets import pack_columns, popcount_rows
 from routereval.errors import ConfigError
-from routereval.metrics import ROUTEREVAL_REFERENCE
+from routereval.datasets.router_dataset import benchmark_name
+from routereval.evaluation.reference import Reference, resolve_reference
 from routereval.records import Benchmark
 from routereval.records.benchmark import BINARY
 
@@ -68,7 +70,6 @@ _BLOCK_BYTES = 16 * 2**20
 # Sums over small pools gather rows; from m >= M / 32 a matrix product is faster
 # (measured at M = 2,000: equal cost near m = 40).
 _GATHER_BELOW = 32
-_POPCOUNT = np.array([i.bit_count() for i in range(256)], dtype=np.uint16)
 
 
 def default_sizes(n_models: int) -> list[int]:
@@ -79,52 +80,6 @@ def default_sizes(n_models: int) -> list[int]:
         grid += [scale * s for s in _GRID_STEPS]
         scale *= 10
     return sorted({m for m in grid if m < n_models} | {n_models})
-
-
-def benchmark_key(bench: Benchmark) -> str:
-    """The benchmark's name in RouterEval's reference table, if it has one, else its own name."""
-    return bench.provenance.get("routereval_benchmark") or bench.name
-
-
-def resolve_reference(bench: Benchmark, given: str | float | None = None) -> tuple[float, str]:
-    """The reference line: a number, a model's mean over all prompts, RouterEval's constant, or the best model.
-
-    Without ``given``: RouterEval's constant when the benchmark (by its
-    ``routereval_benchmark`` provenance or its name) has one, else the best
-    single model over all prompts.
-    """
-    if given is not None:
-        try:
-            value = float(given)
-        except (TypeError, ValueError):
-            value = None
-        if value is not None:
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"--reference {given!r}: a number must lie in [0, 1], like the scores")
-            return value, f"given ({value:g})"
-        name = str(given)
-        if name not in bench.model_names:
-            raise ConfigError(f"--reference {name!r} is neither a number nor a model of {bench.name!r}")
-        summary = bench.model_summary()
-        value = float(summary.loc[summary["name"] == name, "mean_score"].iloc[0])
-        if not math.isfinite(value):
-            raise ConfigError(f"--reference {name!r} has no record in {bench.name!r}")
-        return value, f"{name} on all prompts"
-    for key in (bench.provenance.get("routereval_benchmark"), bench.name):
-        if key in ROUTEREVAL_REFERENCE:
-            return float(ROUTEREVAL_REFERENCE[key]), f"RouterEval reference for {key}"
-    name, value = best_single(bench)
-    return value, f"best single model: {name}"
-
-
-def best_single(bench: Benchmark) -> tuple[str, float]:
-    """The model with the highest mean over its records on all prompts (first on ties)."""
-    summary = bench.model_summary()
-    means = summary["mean_score"].to_numpy(dtype=float)
-    if not np.isfinite(means).any():
-        raise ConfigError(f"{bench.name!r} has no records")
-    best = int(np.nanargmax(means))
-    return str(summary["name"].iloc[best]), float(means[best])
 
 
 def check_ps(ps: Sequence[float]) -> list[float]:
@@ -170,15 +125,6 @@ class _Packed:
         return len(self.names)
 
 
-def _pack_bits(mask: np.ndarray) -> np.ndarray:
-    """N x k bool -> k x W uint64 bit sets (prompt j is bit j % 64 of word j // 64)."""
-    packed = np.packbits(mask, axis=0, bitorder="little").T
-    pad = (-packed.shape[1]) % 8
-    if pad:
-        packed = np.pad(packed, ((0, 0), (0, pad)))
-    return np.ascontiguousarray(packed).view(np.uint64)
-
-
 def _pack(bench: Benchmark) -> _Packed:
     n, m_all = bench.n_prompts, bench.n_models
     per_col = max(1, n * 4)
@@ -194,9 +140,9 @@ def _pack(bench: Benchmark) -> _Packed:
         counts[a:a + block.shape[1]] = present.sum(axis=0)
         sums[a:a + block.shape[1]] = np.nansum(block, axis=0, dtype=np.float64)
         row_missing |= ~present.all(axis=1)
-        present_bits.append(_pack_bits(present))
+        present_bits.append(pack_columns(present))
         if binary:
-            bits.append(_pack_bits(block == 1))
+            bits.append(pack_columns(block == 1))
         else:
             rows.append(np.ascontiguousarray(block.T))
     keep = np.flatnonzero(counts > 0)
@@ -229,11 +175,6 @@ def _pack(bench: Benchmark) -> _Packed:
     )
 
 
-def _popcount(words: np.ndarray) -> np.ndarray:
-    """Set bits per row of a b x W uint64 array (a byte table: works on every numpy)."""
-    return _POPCOUNT[words.view(np.uint8)].sum(axis=1, dtype=np.int64)
-
-
 def _reduce_over_pool(rows: np.ndarray, idx: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
     """b x width: ``ufunc`` folded over the rows of each pool (one pool per row of ``idx``).
 
@@ -255,9 +196,9 @@ def _pool_stats(data: _Packed, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     if data.present_bits is None:
         covered = np.full(b, data.n_prompts, dtype=np.float64)
     else:
-        covered = _popcount(_reduce_over_pool(data.present_bits, idx, np.bitwise_or)).astype(np.float64)
+        covered = popcount_rows(_reduce_over_pool(data.present_bits, idx, np.bitwise_or)).astype(np.float64)
     if data.bits is not None:
-        best_sum = _popcount(_reduce_over_pool(data.bits, idx, np.bitwise_or)).astype(np.float64)
+        best_sum = popcount_rows(_reduce_over_pool(data.bits, idx, np.bitwise_or)).astype(np.float64)
     else:
         best_sum = np.nansum(_reduce_over_pool(data.rows, idx, np.fmax), axis=1, dtype=np.float64)
     # On prompts every model answered, the mean over the pool separates by model.
@@ -330,7 +271,7 @@ def scaling_study(
     ps: Sequence[float] = DEFAULT_PS,
     n_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
-    reference: tuple[float, str] | str | float | None = None,
+    reference: Reference | str | float | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """mu_o of r_o(p) against the pool size m, over random pools of the benchmark's models.
@@ -342,7 +283,7 @@ def scaling_study(
         n_draws: random pools per size; sizes with at most this many distinct
             pools use every pool instead (exact: ``enumerated`` is true, ``sem`` 0).
         seed: seed of the draws (each size m uses ``default_rng([seed, m])``).
-        reference: the reference line as (value, source), or a number or model
+        reference: the reference line as a :class:`Reference`, or a number or model
             name given by the user (see :func:`resolve_reference`, which also
             gives the default).
         progress: show a progress bar over the sizes on stderr.
@@ -361,10 +302,8 @@ def scaling_study(
     p_list = check_ps(ps)
     data = _pack(bench)
     size_list = check_sizes(default_sizes(data.n_models) if sizes is None else sizes, data.n_models)
-    if isinstance(reference, tuple):
-        ref_value, ref_source = reference
-    else:
-        ref_value, ref_source = resolve_reference(bench, reference)
+    ref = reference if isinstance(reference, Reference) else resolve_reference(bench, reference)
+    ref_value, ref_source = ref.value, ref.source
     best_name, best_value = data.names[int(np.argmax(data.means))], float(data.means.max())
     block = _block_size(data)
     points, in_pool = [], []
@@ -382,7 +321,7 @@ def scaling_study(
             advance(m)
     return {
         "dataset": bench.name,
-        "benchmark": benchmark_key(bench),
+        "benchmark": benchmark_name(bench),
         "n_prompts": data.n_prompts,
         "n_models": data.n_models,
         "kind": data.kind,

@@ -45,8 +45,13 @@ class RouterSpec:
         return "none" if self.is_reference else getattr(router_class(self.name), "inputs", "embeddings")
 
     def check(self) -> None:
-        """Build once and drop it: refuses unknown routers and parameters before any work."""
-        contender(self)
+        """Build once and drop it: refuses unknown routers, parameters and bad values before any work."""
+        entry = contender(self)
+        if entry.router is not None and hasattr(entry.router, "check_params"):
+            try:
+                entry.router.check_params()
+            except ValueError as exc:
+                raise ConfigError(str(exc) if str(exc).startswith("router ") else f"router {self.label}: {exc}") from exc
 
 
 @dataclass

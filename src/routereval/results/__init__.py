@@ -1,11 +1,5 @@
-"""Where finished experiment rows live: the results store of sweeps."""
+"""Results stores: where finished grid points are kept (a folder, or memory for one-process runs)."""
 
-from routereval.results.store import (
-    GridKey,
-    ResultsStore,
-    grid_key,
-    result_record,
-    summary_rows,
-)
+from routereval.results.store import GridKey, MemoryStore, ResultsStore, grid_key
 
-__all__ = ["GridKey", "ResultsStore", "grid_key", "result_record", "summary_rows"]
+__all__ = ["GridKey", "MemoryStore", "ResultsStore", "grid_key"]

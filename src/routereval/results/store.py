@@ -98,11 +98,25 @@ class ResultsStore:
         finally:
             lock.close()
 
+    def _stored_settings(self) -> dict[str, Any] | None:
+        """The settings the stored rows were made with: settings.json, else what the rows themselves record."""
+        path = self.folder / SETTINGS
+        if path.is_file():
+            try:
+                return json.loads(path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                pass  # damaged: the rows say it again
+        recorded = {r.get("settings") for r in self.read_rows(arrays=False) if r.get("settings")}
+        if len(recorded) > 1:
+            raise DataError(f"{self.folder}: its rows were made with different settings ({len(recorded)} kinds) "
+                            "and settings.json is gone; write to another --out")
+        return json.loads(recorded.pop()) if recorded else None
+
     def _check_settings(self, settings: dict[str, Any]) -> None:
         path = self.folder / SETTINGS
         settings = json.loads(json.dumps(settings))
-        if path.is_file():
-            stored = json.loads(path.read_text())
+        stored = self._stored_settings()
+        if stored is not None:
             changed = [k for k in sorted(set(stored) | set(settings)) if stored.get(k) != settings.get(k)]
             if changed and self.done_keys():
                 detail = ", ".join(f"{k}: {stored.get(k)!r} there, {settings.get(k)!r} now" for k in changed)
@@ -172,11 +186,11 @@ class ResultsStore:
         return rows
 
     def settings(self) -> dict[str, Any]:
-        """The settings the rows were made with."""
-        path = self.folder / SETTINGS
-        if not path.is_file():
+        """The settings the rows were made with (recovered from the rows if settings.json is lost)."""
+        stored = self._stored_settings() if self.folder.is_dir() else None
+        if stored is None:
             raise DataError(f"{self.folder} is not a results store (no {SETTINGS}); run `routereval sweep` first")
-        return json.loads(path.read_text())
+        return stored
 
     def notes(self) -> dict[str, Any]:
         """Sizes skipped per dataset, and why."""

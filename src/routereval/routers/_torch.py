@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from routereval.errors import ConfigError
-from routereval.routers.base import Labelled, Prompts, Router, sigmoid, softmax
+from routereval.routers.base import Labelled, Prompts, Router, check_integer, sigmoid, softmax
 from routereval.routers.checks import check_labels, embeddings_of
 
 
@@ -232,10 +232,21 @@ class FeedForwardRouter(Router):
             given = getattr(self, key)
             if given is not None:
                 values[key] = given
-        cfg = TrainConfig(seed=int(self.random_state), n_threads=int(self.n_threads), **values)
-        if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0 or not 0 <= cfg.val_fraction < 1:
-            raise ConfigError(f"router {self.name!r}: invalid training settings {cfg}")
-        return cfg
+        for key in ("epochs", "batch_size"):
+            check_integer(self.name, key, values[key], 1)
+        if values["patience"] is not None:
+            check_integer(self.name, "patience", values["patience"], 1)
+        check_integer(self.name, "random_state", self.random_state, 0, 2**32 - 1)
+        check_integer(self.name, "n_threads", self.n_threads, 1)
+        for key, ok, what in (("lr", lambda v: v > 0, "> 0"), ("val_fraction", lambda v: 0 <= v < 1, "in [0, 1)"),
+                              ("weight_decay", lambda v: v >= 0, ">= 0")):
+            value = values[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+                raise ConfigError(f"router {self.name!r}: {key} must be a number {what}, got {value!r}")
+        return TrainConfig(seed=int(self.random_state), n_threads=int(self.n_threads), **values)
+
+    def check_params(self) -> None:
+        self.resolved_config()
 
     def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> FeedForwardRouter:
         x = embeddings_of(prompts, self.name)

@@ -124,6 +124,13 @@ class Router:
         quality = self.predict_quality(prompts)
         return one_hot(np.argmax(quality, axis=1), quality.shape[1])
 
+    def check_params(self) -> None:
+        """Raise ValueError naming a hyper-parameter of the wrong type or out of range (called by ``fit``).
+
+        Command lines and sweep files call it before any work, so a typo in
+        ``knn:k=abc`` costs nothing. Routers with constraints override it.
+        """
+
     # -- scikit-learn parameter protocol ---------------------------------------------------
 
     @classmethod
@@ -246,6 +253,16 @@ def make_router(name: str, **params: Any) -> Any:
         return cls(**params)
     except TypeError as exc:
         raise ConfigError(f"router {name!r}: {exc}") from exc
+
+
+def check_integer(router: str, name: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` as an int in [low, high], or a ValueError saying which parameter of which router."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"router {router!r}: {name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ValueError(f"router {router!r}: {name} must be {bound}, got {value}")
+    return int(value)
 
 
 def reads(router: Any) -> str:

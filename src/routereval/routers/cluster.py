@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routereval.routers.base import Prompts, Router, register
+from routereval.routers.base import Prompts, Router, check_integer, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of, masked_mean
 
 # RouterEval's inverse-distance smoothing constant.
@@ -59,9 +59,15 @@ class ClusterRouter(Router):
         self.random_state = random_state
         self.n_init = n_init
 
+    def check_params(self) -> None:
+        check_integer(self.name, "n_clusters", self.n_clusters, 1)
+        check_integer(self.name, "n_init", self.n_init, 1)
+        check_integer(self.name, "random_state", self.random_state, 0, 2**32 - 1)
+
     def fit(self, prompts: Prompts, labels: np.ndarray) -> ClusterRouter:
         from sklearn.cluster import KMeans
 
+        self.check_params()
         x = embeddings_of(prompts, self.name).astype(np.float64)
         y = check_labels(labels, len(x))
         if not 1 <= int(self.n_clusters) <= len(x):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routereval.routers.base import Prompts, Router, register, softmax
+from routereval.routers.base import Prompts, Router, check_integer, register, softmax
 from routereval.routers.checks import check_labels, column_means, embeddings_of
 
 # Test rows per similarity block: 1,024 x 10^4 train float32 is ~40 MB.
@@ -59,7 +59,11 @@ class KNNRouter(Router):
     def __init__(self, k: int = 5) -> None:
         self.k = k
 
+    def check_params(self) -> None:
+        check_integer(self.name, "k", self.k, 1)
+
     def fit(self, prompts: Prompts, labels: np.ndarray) -> KNNRouter:
+        self.check_params()
         x = embeddings_of(prompts, self.name)
         y = check_labels(labels, len(x))
         if not 1 <= int(self.k) <= len(x):

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from routereval.errors import ConfigError
-from routereval.routers.base import Prompts, Router, register, sigmoid
+from routereval.routers.base import Prompts, Router, check_integer, register, sigmoid
 from routereval.routers.checks import check_labels
 
 _PREDICT_BATCH = 32
@@ -159,9 +159,18 @@ class MLCRouter(Router):
         for key in self._KEYS:
             if getattr(self, key) is not None:
                 cfg[key] = getattr(self, key)
-        if cfg["epochs"] < 1 or cfg["batch_size"] < 1 or cfg["max_length"] < 2 or cfg["lr"] <= 0:
-            raise ConfigError(f"router 'mlc': invalid training settings {cfg}")
+        for key, low in (("epochs", 1), ("batch_size", 1), ("max_length", 2), ("warmup_steps", 0)):
+            check_integer(self.name, key, cfg[key], low)
+        if cfg["max_train_prompts"] is not None:
+            check_integer(self.name, "max_train_prompts", cfg["max_train_prompts"], 1)
+        for key in ("lr", "head_lr"):
+            if isinstance(cfg[key], bool) or not isinstance(cfg[key], (int, float)) or not cfg[key] > 0:
+                raise ConfigError(f"router 'mlc': {key} must be a number > 0, got {cfg[key]!r}")
+        check_integer(self.name, "random_state", self.random_state, 0, 2**32 - 1)
         return cfg
+
+    def check_params(self) -> None:
+        self.resolved_config()
 
     def _sample_rows(self, n: int, cap: int | None) -> np.ndarray:
         """Training rows used: all, or a seeded uniform sample of ``cap`` rows (kept in input order)."""

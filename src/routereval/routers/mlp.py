@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from routereval.routers._torch import FeedForwardRouter
-from routereval.routers.base import register
+from routereval.routers.base import check_integer, register
 
 
 @register
@@ -42,3 +42,7 @@ class MLPRouter(FeedForwardRouter):
 
     def _hidden(self) -> tuple[int, ...]:
         return (int(self.hidden), int(self.hidden))
+
+    def check_params(self) -> None:
+        check_integer(self.name, "hidden", self.hidden, 1)
+        super().check_params()

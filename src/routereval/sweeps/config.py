@@ -63,8 +63,9 @@ class Sweep:
 
     def settings(self) -> dict[str, Any]:
         """What a result row depends on beyond its grid key; a store refuses rows made otherwise."""
-        return {"protocol": self.protocol, "encoder": self.encoder, "split_seed": self.split_seed,
-                "n_boot": self.n_boot, "reference": self.reference}
+        from routereval.sweeps.runner import context_of
+
+        return context_of(self).settings()
 
     def location(self, source: str) -> str:
         """The name or path to load for the dataset entry ``source``."""
@@ -236,9 +237,11 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def _locate_dataset(entry: str, base: Path | None) -> str | None:
     from routereval.sources.catalog import dataset_exists
 
+    # A relative path is read from the sweep file's folder, wherever the command runs: a file of the
+    # same name in the current folder must not be picked up instead.
     if base is not None and not Path(entry).is_absolute():
         beside = base / entry
-        if dataset_exists(str(beside)) and not dataset_exists(entry):
+        if beside.exists():
             return str(beside)
     return entry if dataset_exists(entry) else None
 

@@ -25,6 +25,7 @@ from routereval.sweeps.tasks import (
     Task,
     run_task,
     single_threaded,
+    start_worker,
 )
 
 Outcome = tuple[Task, "dict[str, Any] | Failure"]
@@ -104,7 +105,7 @@ class LocalExecutor:
             # OpenBLAS threads can deadlock.
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=single_threaded)
+                                             initializer=start_worker)
             for _ in range(self.workers):
                 self._pool.submit(_warm_up)
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from routereval.results.store import ResultsStore
+from routereval.errors import ConfigError
+from routereval.results.store import ResultsStore, grid_key
 from routereval.sweeps.config import Sweep
 from routereval.sweeps.executors import Failure
 from routereval.sweeps.tasks import Context, Task, load
@@ -58,20 +59,29 @@ def context_of(sweep: Sweep) -> Context:
     )
 
 
-def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True) -> Plan:
+def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True, recompute_stale: bool = False) -> Plan:
     """Prepare every dataset (filling the caches workers read) and list the grid points.
 
     Tasks are ordered dataset by dataset, so each worker builds a dataset's
-    pools once and reuses them for the tasks that follow.
+    pools once and reuses them for the tasks that follow. Rows made from other
+    data under the same dataset name (a re-import) are refused, or recomputed
+    with ``recompute_stale``.
     """
     context = context_of(sweep)
-    finished = store.done_keys()
+    made_from = {grid_key(r): r.get("dataset_sha256") for r in store.read_rows(arrays=False)}
     todo, done, skipped = [], [], {}
     for source in sweep.datasets:
         location = sweep.location(source)
         grid = []
         loaded = load(location, context, progress=progress)
         skipped[source] = loaded.skipped
+        stale = {k for k, sha in made_from.items() if k.source == source and sha != loaded.fingerprint}
+        if stale and not recompute_stale:
+            raise ConfigError(
+                f"{len(stale)} stored rows of {source!r} were computed from other records than {location} holds now "
+                "(re-imported?); rerun with --recompute-stale to recompute them, or write to another --out"
+            )
+        finished = {k for k in made_from if k not in stale}
         # Learned routers first, the oracle family (instant) last: the slow grid points start
         # early and the quick ones fill the workers' idle time at the end.
         routers = sorted(sweep.routers, key=lambda r: r.inputs == "none")
@@ -92,12 +102,14 @@ def run_sweep(
     progress: bool = True,
     on_row: Callable[[Task, dict[str, Any] | Failure], None] | None = None,
     on_plan: Callable[[int, int], None] | None = None,
+    recompute_stale: bool = False,
 ) -> Outcome:
     """Run the unfinished grid points of ``sweep`` on ``executor``, storing each row as it arrives."""
     started = time.perf_counter()
     outcome = Outcome()
     try:
-        _run(sweep, store, executor, outcome, progress=progress, on_row=on_row, on_plan=on_plan)
+        _run(sweep, store, executor, outcome, progress=progress, on_row=on_row, on_plan=on_plan,
+             recompute_stale=recompute_stale)
     finally:
         if hasattr(executor, "close"):
             executor.close()
@@ -106,13 +118,13 @@ def run_sweep(
 
 
 def _run(sweep: Sweep, store: ResultsStore, executor: Any, outcome: Outcome, *, progress: bool,
-         on_row: Callable | None, on_plan: Callable | None) -> None:
+         on_row: Callable | None, on_plan: Callable | None, recompute_stale: bool) -> None:
     with store.writing(sweep.settings()):
         if hasattr(executor, "start"):
             executor.start()  # workers import their libraries while the datasets are prepared
         if sweep.text:
             store.write_text("sweep.toml", sweep.text)
-        grid = plan(sweep, store, progress=progress)
+        grid = plan(sweep, store, progress=progress, recompute_stale=recompute_stale)
         store.write_notes({s: {str(m): why for m, why in notes.items()} for s, notes in grid.skipped.items()})
         outcome.already_done = len(grid.done)
         if on_plan is not None:

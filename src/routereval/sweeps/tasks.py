@@ -10,8 +10,10 @@ threads summed it.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from routereval.evaluation.features import Features
@@ -36,6 +38,11 @@ class Context:
     reference: str | None
     need_texts: bool
     need_vectors: bool
+
+    def settings(self) -> dict[str, Any]:
+        """What a row depends on beyond its grid key (kept in the results store and in every row)."""
+        return {"protocol": self.protocol, "encoder": self.encoder, "split_seed": self.split_seed,
+                "n_boot": self.n_boot, "reference": self.reference}
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,9 @@ class Loaded:
     reference: Reference
     skipped: dict[int, str]
     source: str = ""
+    fingerprint: str = ""
+    #: Seconds spent per stage of loading: records, pools, features.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 _MEMO: dict[tuple[str, Context], Loaded] = {}
@@ -83,22 +93,79 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
     from routereval.evaluation.features import features_for
     from routereval.sources.catalog import load_dataset
 
-    data = router_datasets(load_dataset(location, progress=progress), list(context.sizes), list(context.groups),
-                           context.protocol, seed=context.split_seed)
+    clock = time.perf_counter()
+    bench = load_dataset(location, progress=progress)
+    timings = {"records": time.perf_counter() - clock}
+    clock = time.perf_counter()
+    data = router_datasets(bench, list(context.sizes), list(context.groups), context.protocol,
+                           seed=context.split_seed)
+    timings["split and pools"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     # A dataset too small for every size asked for has no pools: nothing to embed.
     feats = Features(None, None) if not data.pools else features_for(
         data, context.encoder, need_texts=context.need_texts, need_vectors=context.need_vectors, progress=progress)
+    timings["prompt features"] = time.perf_counter() - clock
     loaded = Loaded(
         pools={(p.m, p.group): p for p in data.pools},
         features=feats,
         reference=reference_for(data, context.reference),
         skipped=dict(data.skipped),
         source=data.source,
+        fingerprint=fingerprint(bench),
+        timings=timings,
     )
     while len(_MEMO) >= _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
     _MEMO[key] = loaded
     return loaded
+
+
+def fingerprint(bench: Any) -> str:
+    """sha256 of what a row is computed from: prompt ids, tasks, texts, model names and every score.
+
+    Rows carry it, so a dataset re-imported under the same name with other
+    records is noticed instead of resumed on.
+    """
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for column in ("prompt_id", "task", "text"):
+        if column in bench.prompts.columns:
+            digest.update("\x1f".join(bench.prompts[column].fillna("").astype(str)).encode())
+        digest.update(b"\x1e")
+    digest.update("\x1f".join(bench.model_names).encode())
+    digest.update(bench.kind.encode())
+    scores = bench.scores
+    step = max(1, 2**24 // max(1, scores.shape[0] * scores.dtype.itemsize))
+    for a in range(0, scores.shape[1], step):
+        digest.update(np.ascontiguousarray(scores[:, a:a + step]).tobytes())
+    return digest.hexdigest()
+
+
+def parent_death_signal() -> None:
+    """Ask Linux to kill this worker when its parent dies, even by SIGKILL (no-op elsewhere)."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    # The parent may have died before the request took effect: then we are an orphan already.
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def start_worker() -> None:
+    """Set up a local worker process: die with the parent, and run numeric code on one thread."""
+    parent_death_signal()
+    single_threaded()
 
 
 def single_threaded() -> None:
@@ -125,4 +192,5 @@ def run_task(task: Task, context: Context) -> dict[str, Any]:
     if entry.router is not None:
         seeded(entry.router, task.seed, task.router.params)
     row = evaluate_pool(entry, pool, loaded.features, loaded.reference, n_boot=context.n_boot, seed=task.seed)
-    return {**row, "source": task.source, "seed": task.seed}
+    return {**row, "source": task.source, "seed": task.seed, "dataset_sha256": loaded.fingerprint,
+            "settings": json.dumps(context.settings(), sort_keys=True)}
