@@ -1,9 +1,9 @@
-"""Is the fast default of LinearR and MLPR as good as the published (faithful) setting?
+"""Is the fast default of LinearR and MLPR as good as the published recipe?
 
 For each offline dataset with pools (``--datasets``, default llmrouter and
 mmlu-pro), each of RouterEval's pools of 3 and 5 models (``--groups``, by
 default all three) and each seed, the prompts are split 80/10/10 per task with
-that seed (``router_datasets(..., seed=seed)``); both settings are fitted on the
+that seed (``router_datasets(..., seed=seed)``); both recipes are fitted on the
 training prompts (the fast one early-stops on the validation split, as in every
 evaluation) with MiniLM embeddings, and scored on the test prompts by mu_o, the
 mean true score of the argmax choice. Medians over the seeds of mu_o and of the fit's
@@ -12,13 +12,13 @@ figures to ``router_defaults.jsonl`` beside it (a rerun skips runs already
 logged there).
 
 Run from the repository root; on 2 busy CPU cores it takes hours, almost all
-of it the faithful MLPR (batch 1, 100 epochs: about 25 minutes per fit on
+of it the published MLPR (batch 1, 100 epochs: about 25 minutes per fit on
 MMLU-Pro):
 
     ROUTEREVAL_MIRROR=../shared/data/github python benchmarks/router_defaults.py --jobs 2
 
-``--routers linear`` or ``--settings fast`` run a part; ``--quick`` (one seed,
-m = 3, faithful cut to 1 epoch) is a smoke test.
+``--routers linear`` or ``--recipes fast`` run a part; ``--quick`` (one seed,
+m = 3, published recipe cut to 1 epoch) is a smoke test.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ RESULTS = HERE / "results"
 SIZES = (3, 5)
 SEEDS = (0, 1, 2)
 ROUTERS = ("linear", "mlp")
-SETTINGS = ("fast", "faithful")
+RECIPES = ("fast", "published")
 
 
 def mu_o(choice: np.ndarray, scores: np.ndarray) -> float:
@@ -94,13 +94,13 @@ def summarise(rows: list[dict]) -> dict:
         block: dict = {}
         mine = [r for r in rows if r["dataset"] == dataset and r["group"] == group and r["m"] == m]
         for name in ROUTERS:
-            for setting in SETTINGS:
+            for recipe in RECIPES:
                 runs = sorted(
-                    (r for r in mine if r["kind"] == "run" and r["router"] == name and r["setting"] == setting),
+                    (r for r in mine if r["kind"] == "run" and r["router"] == name and r["recipe"] == recipe),
                     key=lambda r: r["seed"],
                 )
                 if runs:
-                    block[f"{name}/{setting}"] = {
+                    block[f"{name}/{recipe}"] = {
                         "median_mu_o": round(statistics.median(r["mu_o"] for r in runs), 4),
                         "median_fit_seconds": round(statistics.median(r["fit_seconds"] for r in runs), 1),
                         "mu_o_by_seed": [round(r["mu_o"], 4) for r in runs],
@@ -117,11 +117,11 @@ def summarise(rows: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, m = 3, faithful cut to 1 epoch")
+    parser.add_argument("--quick", action="store_true", help="one seed, m = 3, published recipe cut to 1 epoch")
     parser.add_argument("--datasets", default="llmrouter,mmlu-pro", help="offline datasets with pools of 3 and 5")
     parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated pool groups from {GROUPS}")
     parser.add_argument("--routers", default=",".join(ROUTERS))
-    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--encoder", default="minilm", help="routereval encoder name (default minilm)")
     parser.add_argument("--jobs", type=int, default=1, help="fits run in parallel (each on one thread)")
@@ -132,7 +132,7 @@ def main() -> None:
     def names(text: str) -> list[str]:
         return [t.strip() for t in text.split(",") if t.strip()]
 
-    groups, routers, settings = names(args.groups), names(args.routers), names(args.settings)
+    groups, routers, recipes = names(args.groups), names(args.routers), names(args.recipes)
     seeds = [int(s) for s in names(args.seeds)][:1 if args.quick else None]
     sizes = SIZES[:1] if args.quick else SIZES
     tag = "router_defaults_quick" if args.quick else "router_defaults"
@@ -140,7 +140,7 @@ def main() -> None:
     log_path = RESULTS / f"{tag}.jsonl"
     rows = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
     rows = [r for r in rows if "dataset" in r]  # runs logged before datasets were recorded are not comparable
-    seen = {(r["dataset"], r["kind"], r.get("router"), r.get("setting"), r["seed"], r["group"], r["m"]) for r in rows}
+    seen = {(r["dataset"], r["kind"], r.get("router"), r.get("recipe"), r["seed"], r["group"], r["m"]) for r in rows}
 
     tasks, described = [], []
     with log_path.open("a") as log:
@@ -161,33 +161,32 @@ def main() -> None:
                     if (dataset, "ref", None, None, seed, pool.group, pool.m) not in seen:
                         record({"kind": "ref", **key, **reference_row(pool, emb)})
                     for name in routers:
-                        for setting in settings:
-                            if (dataset, "run", name, setting, seed, pool.group, pool.m) in seen:
+                        for recipe in recipes:
+                            if (dataset, "run", name, recipe, seed, pool.group, pool.m) in seen:
                                 continue
-                            params = {"setting": setting, "random_state": seed}
-                            if setting == "faithful" and args.quick:
+                            params = {"recipe": recipe, "random_state": seed}
+                            if recipe == "published" and args.quick:
                                 params["epochs"] = 1
                             payload = (name, params, emb[pool.train.positions], pool.train.labels,
                                        emb[pool.val.positions], pool.val.labels,
                                        emb[pool.test.positions], pool.test.scores)
-                            tasks.append(({"kind": "run", "router": name, "setting": setting, **key}, payload))
+                            tasks.append(({"kind": "run", "router": name, "recipe": recipe, **key}, payload))
 
         # Seed by seed (each seed's results are complete early), longest fits last so quick answers come first.
-        tasks.sort(key=lambda t: (t[0]["seed"], t[0]["setting"] == "faithful", t[0]["router"] == "mlp"))
+        tasks.sort(key=lambda t: (t[0]["seed"], t[0]["recipe"] == "published", t[0]["router"] == "mlp"))
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool_exec:
             futures = {pool_exec.submit(fit_and_score, *payload): head for head, payload in tasks}
             for fut in as_completed(futures):
                 head = futures[fut]
                 row = {**head, **fut.result()}
                 print(f"{head['dataset']} {head['group']} m={head['m']} seed={head['seed']} "
-                      f"{head['router']}/{head['setting']}: mu_o {row['mu_o']:.4f}, fit {row['fit_seconds']:.1f} s, "
+                      f"{head['router']}/{head['recipe']}: mu_o {row['mu_o']:.4f}, fit {row['fit_seconds']:.1f} s, "
                       f"{row['epochs_run']} epochs", flush=True)
                 record(row)
 
     wanted = [r for r in rows if r["group"] in groups and r["m"] in sizes and r["seed"] in seeds]
     summary = {
-        "what": "LinearR / MLPR: fast default (early stop on the validation split) vs RouterEval's published "
-                "(faithful) setting",
+        "what": "LinearR / MLPR: fast default (early stop on the validation split) vs RouterEval's published recipe",
         "pools": described,
         "split": "80/10/10 per task, RandomState(seed); fit on train (fast: early stop on val), mu_o on test",
         "encoder": args.encoder,

@@ -220,22 +220,20 @@ def test_quality_is_an_expected_score_in_0_1_and_pi_a_distribution(fitted, tiny)
         np.testing.assert_allclose(proba_sums, 1.0, atol=1e-9)
 
 
-def test_same_seed_same_outputs(fitted, tiny):
-    name, router, _, _ = fitted
-    again = new_router(name).fit(tiny.train, tiny.train_labels)
-    prompts = tiny.test_prompts()
-    first, second = outputs(router, prompts), outputs(again, prompts)
+def assert_same_outputs(name: str, one: Router, other: Router, prompts: Prompts) -> None:
+    first, second = outputs(one, prompts), outputs(other, prompts)
     for key in first:
         np.testing.assert_array_equal(first[key], second[key], err_msg=f"{name}: {key}")
+
+
+def test_same_seed_same_outputs(fitted, tiny):
+    name, router, _, _ = fitted
+    assert_same_outputs(name, router, new_router(name).fit(tiny.train, tiny.train_labels), tiny.test_prompts())
 
 
 def test_pickle_round_trip_keeps_predictions(fitted, tiny):
     name, router, _, _ = fitted
-    copy = pickle.loads(pickle.dumps(router))
-    prompts = tiny.test_prompts()
-    first, second = outputs(router, prompts), outputs(copy, prompts)
-    for key in first:
-        np.testing.assert_array_equal(first[key], second[key], err_msg=f"{name}: {key}")
+    assert_same_outputs(name, router, pickle.loads(pickle.dumps(router)), tiny.test_prompts())
 
 
 def test_learned_routers_beat_chance(fitted, tiny):

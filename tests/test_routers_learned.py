@@ -144,18 +144,18 @@ def two_topic_data(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float32), np.eye(2)[topic]
 
 
-def test_settings_resolve_and_explicit_arguments_win():
-    faithful = make_router("linear", setting="faithful").resolved_config()
-    assert (faithful.epochs, faithful.lr, faithful.batch_size, faithful.val_fraction) == (10, 0.01, 1, 0.0)
-    mlp = make_router("mlp", setting="faithful", epochs=2, batch_size=4).resolved_config()
+def test_recipes_resolve_and_explicit_arguments_win():
+    published = make_router("linear", recipe="published").resolved_config()
+    assert (published.epochs, published.lr, published.batch_size, published.val_fraction) == (10, 0.01, 1, 0.0)
+    mlp = make_router("mlp", recipe="published", epochs=2, batch_size=4).resolved_config()
     assert (mlp.epochs, mlp.lr, mlp.batch_size, mlp.patience) == (2, 1e-4, 4, None)
-    with pytest.raises(ConfigError, match="unknown setting 'slow'"):
-        make_router("mlp", setting="slow").resolved_config()
+    with pytest.raises(ConfigError, match="unknown recipe 'slow'"):
+        make_router("mlp", recipe="slow").resolved_config()
 
 
-def test_linear_faithful_trains_on_every_prompt_and_learns():
+def test_linear_published_trains_on_every_prompt_and_learns():
     x, y = two_topic_data()
-    router = make_router("linear", setting="faithful", epochs=2).fit(Prompts(embeddings=x), y)
+    router = make_router("linear", recipe="published", epochs=2).fit(Prompts(embeddings=x), y)
     log = router.train_log_
     assert (log["epochs_run"], log["n_fit"], log["n_held_out"]) == (2, 40, 0)
     test_x, test_y = two_topic_data(seed=1)
@@ -163,11 +163,11 @@ def test_linear_faithful_trains_on_every_prompt_and_learns():
     assert np.mean(pick(router, Prompts(embeddings=test_x)) == test_y.argmax(axis=1)) >= 0.9
 
 
-def test_mlp_faithful_runs_and_numpy_forward_matches_torch():
+def test_mlp_published_runs_and_numpy_forward_matches_torch():
     import torch
 
     x, y = two_topic_data()
-    router = make_router("mlp", setting="faithful", epochs=2, hidden=8).fit(Prompts(embeddings=x), y)
+    router = make_router("mlp", recipe="published", epochs=2, hidden=8).fit(Prompts(embeddings=x), y)
     assert router.train_log_["epochs_run"] == 2
     assert [w.shape for w, _ in router.weights_] == [(8, 2), (8, 8), (2, 8)]
     net = torch.nn.Sequential(
@@ -186,7 +186,7 @@ def test_mlp_faithful_runs_and_numpy_forward_matches_torch():
     np.testing.assert_allclose(router.predict_proba(Prompts(embeddings=x)), e / e.sum(axis=1, keepdims=True), rtol=1e-5)
 
 
-def test_fast_setting_keeps_the_weights_of_the_best_held_out_epoch():
+def test_fast_recipe_keeps_the_weights_of_the_best_held_out_epoch():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(200, 10)).astype(np.float32)
     y = (rng.random((200, 3)) < 0.5).astype(float)  # pure noise: held-out loss soon rises
@@ -204,7 +204,7 @@ def test_fast_setting_keeps_the_weights_of_the_best_held_out_epoch():
     assert bce == pytest.approx(min(losses), rel=1e-5)
 
 
-def test_fast_setting_early_stops_on_the_validation_split_when_given():
+def test_fast_recipe_early_stops_on_the_validation_split_when_given():
     from routereval.routers import Labelled
 
     rng = np.random.default_rng(6)
@@ -229,7 +229,7 @@ def test_masked_training_ignores_missing_labels():
     x, y = two_topic_data(n=60)
     y = y.copy()
     y[::2, 1] = np.nan
-    router = make_router("linear", setting="faithful", epochs=2).fit(Prompts(embeddings=x), y)
+    router = make_router("linear", recipe="published", epochs=2).fit(Prompts(embeddings=x), y)
     assert np.isfinite(router.decision_function(Prompts(embeddings=x))).all()
 
 

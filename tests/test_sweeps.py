@@ -321,11 +321,15 @@ def test_relative_dataset_paths_are_read_from_the_sweep_files_folder(tmp_path, m
     assert Path(sweep.location("toy.csv")).resolve() == (sweep_dir / "toy.csv").resolve()
 
 
+def one_point(router: str, extra: str = "") -> str:
+    """A sweep of a single grid point on the toy data."""
+    return ('name = "t"\ndatasets = ["toy.csv"]\nsizes = [3]\ngroups = ["all_weak"]\nseeds = [0]\n'
+            f'scaling = false\nn_boot = 50\n{extra}routers = ["{router}"]\n')
+
+
 def test_rows_from_re_imported_data_are_refused_or_recomputed(tmp_path):
     folder = tmp_path / "s"
-    body = ('name = "t"\ndatasets = ["toy.csv"]\nsizes = [3]\ngroups = ["all_weak"]\nseeds = [0]\n'
-            'scaling = false\nn_boot = 50\nrouters = ["oracle"]\n')
-    path = write_sweep(folder, body, name="t")
+    path = write_sweep(folder, one_point("oracle"), name="t")
     store = ResultsStore(folder / "res")
     first = run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
     assert first.stored == 1
@@ -341,8 +345,7 @@ def test_rows_from_re_imported_data_are_refused_or_recomputed(tmp_path):
 
 def test_lost_settings_are_recovered_from_the_rows(tmp_path):
     folder = tmp_path / "s"
-    body = ('name = "t"\ndatasets = ["toy.csv"]\nsizes = [3]\ngroups = ["all_weak"]\nseeds = [0]\n'
-            'scaling = false\nn_boot = 50\nencoder = "tfidf-32"\nrouters = ["knn"]\n')
+    body = one_point("knn", 'encoder = "tfidf-32"\n')
     path = write_sweep(folder, body, name="t")
     store = ResultsStore(folder / "res")
     run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)

@@ -38,7 +38,7 @@ def bench(
     groups: str = typer.Option("all_strong,all_weak,strong_to_weak", help="Candidate groups."),
     routers: str = typer.Option(
         DEFAULT_ROUTERS,
-        help="Routers, with parameters as name:key=value (e.g. ro:p=0.3, mlp:setting=faithful), or "
+        help="Routers, with parameters as name:key=value (e.g. ro:p=0.3, mlp:recipe=published), or "
         "pkg.module:Class for a router class of your own. Add mlc to fine-tune a text encoder per pool "
         "(minutes per pool on a CPU).",
     ),

@@ -8,16 +8,16 @@ pi for E_p is softmax(logits), as RouterEval defines it. Learned weights are
 kept as NumPy arrays, so prediction, pickling, copying and saving need no
 torch; torch is imported only inside :func:`train_feedforward`.
 
-Two named settings resolve the hyper-parameters that ``__init__`` leaves as
+Two named recipes resolve the hyper-parameters that ``__init__`` leaves as
 ``None``; an explicit argument always wins:
 
-* ``"faithful"``: RouterEval's published settings (batch 1, fixed epochs,
+* ``"published"``: RouterEval's published settings (batch 1, fixed epochs,
   every training prompt used for training).
 * ``"fast"`` (the default): mini-batches with early stopping on the pool's
   validation split (given to ``fit`` as ``validation``; only when none is
   given, on a held-out ``val_fraction`` of the training prompts), keeping the
   epoch with the best validation loss. ``benchmarks/router_defaults.py``
-  measures it against the faithful setting on every offline dataset.
+  measures it against the published recipe on every offline dataset.
 """
 
 from __future__ import annotations
@@ -190,15 +190,15 @@ def forward(weights: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.n
 class FeedForwardRouter(Router):
     """Shared behaviour of LinearR and MLPR: quality = sigmoid(logits), pi = softmax(logits).
 
-    Subclasses set ``SETTINGS`` (setting name -> defaults) and ``_hidden()``.
+    Subclasses set ``RECIPES`` (recipe name -> defaults) and ``_hidden()``.
     """
 
     inputs = "embeddings"
-    SETTINGS: ClassVar[dict[str, dict[str, Any]]] = {}
+    RECIPES: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(
         self,
-        setting: str = "fast",
+        recipe: str = "fast",
         epochs: int | None = None,
         lr: float | None = None,
         batch_size: int | None = None,
@@ -208,7 +208,7 @@ class FeedForwardRouter(Router):
         random_state: int = 0,
         n_threads: int = 1,
     ) -> None:
-        self.setting = setting
+        self.recipe = recipe
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -222,12 +222,12 @@ class FeedForwardRouter(Router):
         raise NotImplementedError
 
     def resolved_config(self) -> TrainConfig:
-        """The training hyper-parameters: the setting's, overridden by explicit arguments."""
-        if self.setting not in self.SETTINGS:
+        """The training hyper-parameters: the recipe's, overridden by explicit arguments."""
+        if self.recipe not in self.RECIPES:
             raise ConfigError(
-                f"router {self.name!r}: unknown setting {self.setting!r}; known: {', '.join(self.SETTINGS)}"
+                f"router {self.name!r}: unknown recipe {self.recipe!r}; known: {', '.join(self.RECIPES)}"
             )
-        values = dict(self.SETTINGS[self.setting])
+        values = dict(self.RECIPES[self.recipe])
         for key in ("epochs", "lr", "batch_size", "val_fraction", "patience", "weight_decay"):
             given = getattr(self, key)
             if given is not None:

@@ -16,8 +16,8 @@ default). RouterEval's script instead sends a row with no positive logit to
 candidate 0 (its argmax over clipped logits); routereval does not copy that
 artefact, since it makes the choice depend on candidate order.
 
-``setting="faithful"`` is the published recipe (the whole encoder trained, no
-cap on prompts). The default ``"fast"`` setting fits a CPU budget: 1 epoch over
+``recipe="published"`` is the published recipe (the whole encoder trained, no
+cap on prompts). The default ``"fast"`` recipe fits a CPU budget: 1 epoch over
 at most 1,000 training prompts (a uniform random sample without replacement,
 seeded by ``random_state``, kept in input order; all prompts when there are fewer),
 texts cut to 128 tokens, batch 16, lr 1e-4 for the encoder and 1e-3 for the
@@ -102,12 +102,12 @@ def _mean_pool(hidden: Any, mask: Any) -> Any:
 
 @register
 class MLCRouter(Router):
-    """Multi-label classifier fine-tuned on prompt text; arguments left ``None`` come from ``setting``."""
+    """Multi-label classifier fine-tuned on prompt text; arguments left ``None`` come from ``recipe``."""
 
     name = "mlc"
     inputs = "texts"
-    SETTINGS: ClassVar[dict[str, dict[str, Any]]] = {
-        "faithful": {
+    RECIPES: ClassVar[dict[str, dict[str, Any]]] = {
+        "published": {
             "epochs": 10, "lr": 5e-5, "head_lr": 5e-5, "batch_size": 10, "max_length": 512,
             "warmup_steps": 500, "weight_decay": 0.01, "max_train_prompts": None, "freeze_embeddings": False,
         },
@@ -123,7 +123,7 @@ class MLCRouter(Router):
 
     def __init__(
         self,
-        setting: str = "fast",
+        recipe: str = "fast",
         epochs: int | None = None,
         lr: float | None = None,
         head_lr: float | None = None,
@@ -137,7 +137,7 @@ class MLCRouter(Router):
         n_threads: int | None = None,
         model_path: str | None = None,
     ) -> None:
-        self.setting = setting
+        self.recipe = recipe
         self.epochs = epochs
         self.lr = lr
         self.head_lr = head_lr
@@ -152,10 +152,10 @@ class MLCRouter(Router):
         self.model_path = model_path
 
     def resolved_config(self) -> dict[str, Any]:
-        """Training hyper-parameters: the setting's, overridden by explicit arguments."""
-        if self.setting not in self.SETTINGS:
-            raise ConfigError(f"router 'mlc': unknown setting {self.setting!r}; known: {', '.join(self.SETTINGS)}")
-        cfg = dict(self.SETTINGS[self.setting])
+        """Training hyper-parameters: the recipe's, overridden by explicit arguments."""
+        if self.recipe not in self.RECIPES:
+            raise ConfigError(f"router 'mlc': unknown recipe {self.recipe!r}; known: {', '.join(self.RECIPES)}")
+        cfg = dict(self.RECIPES[self.recipe])
         for key in self._KEYS:
             if getattr(self, key) is not None:
                 cfg[key] = getattr(self, key)

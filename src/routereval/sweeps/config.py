@@ -9,7 +9,7 @@ Example (``experiments/routereval-easy.toml`` is a full one)::
     protocol = "faithful"            # or "clean"
     encoder = "auto"                 # minilm, tfidf, precomputed:<key>
     seeds = [0, 1, 2]                # router and bootstrap seeds; the split seed is split_seed
-    routers = ["oracle", "knn", "ro:p=0.3", {name = "mlp", setting = "faithful"}]
+    routers = ["oracle", "knn", "ro:p=0.3", {name = "mlp", recipe = "published"}]
 
 Routers may also be written as ``[[routers]]`` tables (``name = "mlp"`` and one
 line per parameter) when there are many parameters; TOML does not allow both
