@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from routereval.encoders import (
+    CacheDamagedError,
     EmbeddingCache,
     Encoder,
     EncoderNotFittedError,
@@ -38,6 +39,8 @@ from routereval.encoders import (
 )
 from routereval.errors import DataError, RouterEvalError
 from routereval.records import Benchmark
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 # A deterministic encoder for cache tests: a pseudo-random unit vector per text,
 # seeded by the text's hash. The crash test runs the same source in a subprocess.
@@ -129,7 +132,7 @@ class CountingMiniLM(MiniLMEncoder):
 
 def test_minilm_gives_384d_unit_vectors(minilm):
     vectors = minilm.encode(["What is the capital of France?", "2 + 2 = ?"], progress=False)
-    assert minilm.name == "minilm"
+    assert minilm.name == "minilm-st"
     assert vectors.shape == (2, 384)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -188,12 +191,12 @@ def test_minilm_identical_across_calls_and_cache(minilm, tmp_path):
 
 def test_minilm_pickles_without_the_model(minilm):
     clone = pickle.loads(pickle.dumps(minilm))
-    assert clone._model is None and clone.name == "minilm" and clone.batch_size == 8
+    assert clone._model is None and clone.name == "minilm-st" and clone.batch_size == 8
 
 
 def test_minilm_name_tracks_sequence_length():
-    assert MiniLMEncoder(max_seq_length=256).name == "minilm"
-    assert MiniLMEncoder(max_seq_length=128).name == "minilm-seq128"
+    assert MiniLMEncoder(max_seq_length=256).name == "minilm-st"
+    assert MiniLMEncoder(max_seq_length=128).name == "minilm-st-seq128"
     with pytest.raises(ValueError, match="batch_size"):
         MiniLMEncoder(batch_size=0)
 
@@ -203,8 +206,9 @@ def test_minilm_name_tracks_sequence_length():
 
 def test_package_import_loads_no_heavy_library():
     code = (
-        "import sys, routereval.encoders as e; e.get_encoder('minilm'); e.get_encoder('tfidf');"
-        "print(','.join(m for m in ('torch', 'sentence_transformers', 'sklearn', 'transformers') if m in sys.modules))"
+        "import sys, routereval.encoders as e; e.get_encoder('minilm'); e.get_encoder('minilm-st'); e.get_encoder('tfidf');"
+        "print(','.join(m for m in ('torch', 'sentence_transformers', 'sklearn', 'transformers', 'onnxruntime')"
+        " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
@@ -320,19 +324,36 @@ def test_cache_default_folder_is_routereval_home(routereval_home):
     np.testing.assert_allclose(vectors[0], enc.encode(["two"], progress=False)[0], atol=1e-7)
 
 
-def test_truncated_shard_is_not_used_and_is_recomputed(tmp_path):
+def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ROUTEREVAL_HOME": str(home), "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-c", "from routereval.cli import main; main()", *args],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+
+
+def test_truncated_shard_is_reported_with_the_repair_command(tmp_path):
     enc = HashEncoder(16)
     texts = [f"prompt number {i}" for i in range(10)]
     original = embed(enc, texts, tmp_path, progress=False, chunk_size=4)  # shards of 4, 4, 2
     shards = shard_files(tmp_path, enc.name)
     assert len(shards) == 3
+    victim = max(shards, key=lambda p: p.stat().st_size)
     with EmbeddingCache(enc.name, 16, tmp_path) as cache:
-        victim_rows = cache._db.execute("SELECT n_rows FROM shards WHERE name = ?", (shards[0].stem,)).fetchone()[0]
-    data = shards[0].read_bytes()
-    shards[0].write_bytes(data[: len(data) - 40])  # a damaged tail
+        victim_rows = cache._db.execute("SELECT n_rows FROM shards WHERE name = ?", (victim.stem,)).fetchone()[0]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) - 40])  # a damaged tail
     enc.encoded = 0
-    with pytest.warns(RuntimeWarning, match="truncated"):
-        again = embed(enc, texts, tmp_path, progress=False)
+    command = f"routereval cache verify --repair --encoder {enc.name} --dir {tmp_path}"
+    with pytest.raises(CacheDamagedError, match=rf"shard {victim.stem}.npy is {len(data) - 40} bytes instead of {len(data)}") as err:
+        embed(enc, texts, tmp_path, progress=False)
+    assert f"`{command}`" in str(err.value)
+    assert enc.encoded == 0  # nothing was used or recomputed behind the user's back
+    # The repair command as printed, run for real.
+    repaired = run_cli(*command.split()[1:], home=tmp_path / "home")
+    assert repaired.returncode == 0, repaired.stderr
+    assert f"{victim_rows} texts will be embedded again" in repaired.stdout
+    again = embed(enc, texts, tmp_path, progress=False)
     assert enc.encoded == victim_rows  # exactly the lost shard's texts, no more
     assert np.array_equal(again, original)
     enc.encoded = 0
@@ -340,26 +361,66 @@ def test_truncated_shard_is_not_used_and_is_recomputed(tmp_path):
     assert enc.encoded == 0  # and the repair is itself cached
 
 
-def test_deleted_shard_and_damaged_bytes_are_recomputed(tmp_path):
+def test_same_size_damage_is_caught_on_open_and_by_verify(tmp_path):
     enc = HashEncoder(16)
     texts = [f"question {i}" for i in range(6)]
     original = embed(enc, texts, tmp_path, progress=False, chunk_size=3)
     first, second = shard_files(tmp_path, enc.name)
-    first.unlink()
-    enc.encoded = 0
-    with pytest.warns(RuntimeWarning, match="missing"):
-        again = embed(enc, texts, tmp_path, progress=False)
-    assert enc.encoded == 3
-    assert np.array_equal(again, original)
     # Same size, different bytes: only the checksum can tell.
     raw = bytearray(second.read_bytes())
     raw[-4:] = b"\x00\x00\xc0\x7f"
     second.write_bytes(bytes(raw))
-    with EmbeddingCache(enc.name, 16, tmp_path) as cache, pytest.warns(RuntimeWarning, match="not the bytes"):
-        assert cache.verify() == [second.stem]
+    with pytest.raises(CacheDamagedError, match=rf"shard {second.stem}.npy is not the bytes that were written"):
+        embed(enc, texts, tmp_path, progress=False)
+    verified = run_cli("cache", "verify", "--dir", str(tmp_path), home=tmp_path / "home")
+    assert verified.returncode == 1
+    assert f"shard {second.stem}.npy is not the bytes that were written" in verified.stderr
+    assert f"routereval cache verify --repair --encoder {enc.name} --dir {tmp_path}" in verified.stderr
+    assert "Traceback" not in verified.stderr
+    # Even with the modification time put back, the full check hashes every shard.
+    os.utime(second, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns))
+    with EmbeddingCache(enc.name, 16, tmp_path, check=False) as cache:
+        assert [shard for shard, _ in cache.verify()] == [second.stem]
+        assert cache.drop_shards([second.stem]) == 3
     enc.encoded = 0
     assert np.array_equal(embed(enc, texts, tmp_path, progress=False), original)
     assert enc.encoded == 3
+    ok = run_cli("cache", "verify", "--dir", str(tmp_path), home=tmp_path / "home")
+    assert ok.returncode == 0 and f"{enc.name}: ok (6 texts)" in ok.stdout
+
+
+def test_deleted_shard_and_unreadable_index_are_reported(tmp_path):
+    enc = HashEncoder(16)
+    embed(enc, [f"q {i}" for i in range(6)], tmp_path, progress=False, chunk_size=3)
+    first, _ = shard_files(tmp_path, enc.name)
+    first.unlink()
+    with pytest.raises(CacheDamagedError, match=rf"shard {first.stem}.npy is missing"):
+        EmbeddingCache(enc.name, 16, tmp_path)
+    (tmp_path / enc.name / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CacheDamagedError, match=rf"cannot be read.*routereval cache clear --encoder {enc.name} --dir"):
+        EmbeddingCache(enc.name, 16, tmp_path)
+    cleared = run_cli("cache", "clear", "--encoder", enc.name, "--dir", str(tmp_path), home=tmp_path / "home")
+    assert cleared.returncode == 0, cleared.stderr
+    assert not (tmp_path / enc.name).exists()
+    missing = run_cli("cache", "clear", "--encoder", enc.name, "--dir", str(tmp_path), home=tmp_path / "home")
+    assert missing.returncode == 1 and "no embedding cache for encoder" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_an_untouched_shard_is_not_hashed_again_on_open(tmp_path, monkeypatch):
+    from routereval.encoders import cache as cache_module
+
+    embed(HashEncoder(8), [f"t{i}" for i in range(40)], tmp_path, progress=False, chunk_size=10)
+    hashed = []
+    real = cache_module.sha256_file
+    monkeypatch.setattr(cache_module, "sha256_file", lambda path: hashed.append(path) or real(path))
+    EmbeddingCache("hash-8", 8, tmp_path).close()
+    assert hashed == []  # four shards, each checked when written: one stat each on open
+    shard = shard_files(tmp_path, "hash-8")[0]
+    os.utime(shard)  # touched, same bytes: hashed once, found fine, not hashed again
+    EmbeddingCache("hash-8", 8, tmp_path).close()
+    EmbeddingCache("hash-8", 8, tmp_path).close()
+    assert hashed == [shard]
 
 
 def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
@@ -405,7 +466,7 @@ def test_adaptive_chunks_give_a_fast_encoder_few_shards(tmp_path):
 
 def test_cache_refuses_a_folder_of_another_width(tmp_path):
     embed(HashEncoder(8), ["a b"], tmp_path, progress=False)
-    with pytest.raises(RouterEvalError, match=r"expected dim 4\); delete that folder"):
+    with pytest.raises(RouterEvalError, match=r"expected dim 4\); delete it with `routereval cache clear --encoder hash-8"):
         EmbeddingCache("hash-8", 4, tmp_path)
 
 
@@ -523,7 +584,12 @@ def test_precomputed_missing_key(bench_with_vectors):
 
 
 def test_registry_names():
-    assert isinstance(get_encoder(), MiniLMEncoder)
+    from routereval.encoders.registry import DEFAULT_MINILM_PATH
+
+    assert get_encoder().name == DEFAULT_MINILM_PATH  # onnxruntime is installed in the test environment
+    assert isinstance(get_encoder("minilm-st"), MiniLMEncoder) and get_encoder("minilm-st").name == "minilm-st"
+    assert get_encoder("minilm-onnx").name == "minilm-onnx"
+    assert get_encoder("minilm-onnx-int8", max_seq_length=128).name == "minilm-onnx-int8-seq128"
     assert get_encoder("minilm", batch_size=16).batch_size == 16
     assert get_encoder("tfidf").dim == 256
     assert get_encoder("tfidf-32").dim == 32

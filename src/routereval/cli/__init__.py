@@ -8,6 +8,7 @@ import sys
 import typer
 
 from routereval.cli import bench as bench_command
+from routereval.cli import cache as cache_commands
 from routereval.cli import data as data_commands
 from routereval.cli import scaling as scaling_command
 from routereval.cli import report as report_command
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+app.add_typer(cache_commands.app, name="cache")
 app.command("bench")(bench_command.bench)
 app.command("select")(select_command.select)
 app.command("scaling")(scaling_command.scaling)

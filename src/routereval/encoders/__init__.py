@@ -3,25 +3,35 @@
 >>> from routereval.encoders import get_encoder, embed
 >>> vectors = embed(get_encoder("minilm"), ["What is 2 + 2?"])   # 1 x 384, unit rows
 
-Importing this package loads neither torch nor scikit-learn; each encoder
+For one prompt at a time (serving), keep an encoder and call it directly: the
+model stays loaded and a short prompt takes a few milliseconds::
+
+    encoder = get_encoder("minilm"); encoder.load()
+    vector = encoder.encode(["Hi! Can you help me plan a trip?"])[0]
+
+Importing this package loads neither torch, onnxruntime nor scikit-learn; each encoder
 imports what it needs when it first works.
 """
 
 from routereval.encoders.base import Encoder, EncoderNotFittedError, UnknownEncoderError, l2_normalise
-from routereval.encoders.cache import EmbeddingCache, embed, text_key
+from routereval.encoders.cache import CacheDamagedError, EmbeddingCache, EmbedStats, embed, text_key
 from routereval.encoders.minilm import MiniLMEncoder
+from routereval.encoders.onnx import OnnxMiniLMEncoder
 from routereval.encoders.precomputed import PrecomputedEncoder
 from routereval.encoders.prompts import embed_prompts
 from routereval.encoders.registry import DEFAULT_ENCODER, ENCODER_NAMES, get_encoder
 from routereval.encoders.tfidf import TfidfEncoder
 
 __all__ = [
+    "CacheDamagedError",
     "DEFAULT_ENCODER",
     "ENCODER_NAMES",
+    "EmbedStats",
     "EmbeddingCache",
     "Encoder",
     "EncoderNotFittedError",
     "MiniLMEncoder",
+    "OnnxMiniLMEncoder",
     "PrecomputedEncoder",
     "TfidfEncoder",
     "UnknownEncoderError",

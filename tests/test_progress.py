@@ -1,0 +1,132 @@
+"""The progress helper: plain lines when stderr is a pipe, checked in a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from routereval.progress import format_duration, progress, progress_line
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def run_child(code: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
+    environment.pop("ROUTEREVAL_PROGRESS", None)
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+
+
+def test_line_format_worked_by_hand():
+    # 4,096 of 11,642 after 52 s: 35%; the rest at the same rate takes 52 * 7,546 / 4,096 = 95.8 s.
+    assert progress_line("embedding mmlu-pro", 4096, 11642, 52.0) == (
+        "embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~1 min 36 s left"
+    )
+    assert progress_line("embedding", 500, 1000, 30.0) == "embedding: 500/1,000 (50%), 30 s, ~30 s left"
+    assert progress_line("training", 3, None, 125.0) == "training: 3, 2 min 05 s"
+    assert progress_line("done", 10, 10, 7.2) == "done: 10/10 (100%), 7 s"
+    assert progress_line("download", 2_000_000, 4_000_000, 2.0, unit="bytes") == (
+        "download: 2.0 MB/4.0 MB (50%), 2 s, ~2 s left, 1.0 MB/s"
+    )
+    assert format_duration(3725) == "1 h 02 min"
+
+
+def test_plain_lines_every_few_seconds_when_stderr_is_a_pipe():
+    # 10 steps of 0.1 s with a line every 0.25 s: about 4 periodic lines, then a final one.
+    child = run_child(
+        """
+        import time
+        from routereval.progress import progress
+        with progress("embedding mmlu-pro", total=10, seconds=0.25) as bar:
+            for _ in range(10):
+                time.sleep(0.1)
+                bar.advance()
+        print("finished")
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout == "finished\n"
+    lines = child.stderr.splitlines()
+    assert len(lines) >= 3, child.stderr
+    pattern = re.compile(r"^embedding mmlu-pro: (\d+)/10 \((\d+)%\), \d+ s(, ~\d+ s left)?$")
+    counts = []
+    for line in lines:
+        match = pattern.match(line)
+        assert match, f"unexpected line {line!r}"
+        counts.append(int(match.group(1)))
+        assert int(match.group(2)) == round(100 * counts[-1] / 10) or abs(int(match.group(2)) - 10 * counts[-1]) <= 1
+    assert counts == sorted(counts)
+    assert counts[-1] == 10 and lines[-1].startswith("embedding mmlu-pro: 10/10 (100%)")
+    # No terminal control codes in a log.
+    assert "\x1b" not in child.stderr and "\r" not in child.stderr
+
+
+def test_plain_lines_report_a_step_that_makes_no_progress():
+    # A long step with nothing advanced still prints, so a log shows the run is alive.
+    child = run_child(
+        """
+        import time
+        from routereval.progress import progress
+        with progress("building store", seconds=0.2) as bar:
+            time.sleep(0.9)
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    lines = child.stderr.splitlines()
+    assert len(lines) >= 4
+    assert all(re.fullmatch(r"building store: 0, \d+ s", line) for line in lines), lines
+
+
+def test_off_and_disabled_print_nothing():
+    child = run_child(
+        """
+        from routereval.progress import progress
+        with progress("a", total=3, seconds=0.01) as bar:
+            bar.advance(3)
+        with progress("b", total=3, enabled=False, seconds=0.01) as bar:
+            bar.advance(3)
+        """,
+        ROUTEREVAL_PROGRESS="off",
+    )
+    assert child.returncode == 0 and child.stderr == ""
+
+
+def test_disabled_stand_in_still_counts():
+    with progress("x", total=5, enabled=False) as bar:
+        bar.advance(2)
+        bar.total = 7
+        bar.description = "y"
+    assert (bar.completed, bar.total, bar.description) == (2, 7, "y")
+
+
+def test_a_terminal_gets_a_rich_bar():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    with progress("encoding", total=4, stream=out) as bar:
+        bar.advance(4)
+    text = out.getvalue()
+    assert "encoding" in text and "4/4" in text
+    # The bar is drawn with terminal control codes, not plain lines.
+    assert "\x1b[" in text
+
+
+def test_bad_unit_is_refused():
+    with pytest.raises(ValueError, match="unit"):
+        progress("x", unit="furlongs")
