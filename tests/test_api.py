@@ -315,3 +315,20 @@ def test_readme_api_snippet_runs(mirror, tmp_path):
                           env={**os.environ, "ROUTEREVAL_MIRROR": str(mirror)}, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "SNIPPET-OK" in done.stdout
+
+
+def test_b7_precomputed_vectors_reach_routers_as_shipped(tmp_path):
+    raw, truth = router_layout(seed=6, n=40, n_models=12)
+    truth_emb = truth["emb"]
+    bench = rv.load_dataset(str(write(tmp_path / "arc_router_dataset.pkl", raw)))
+    data = rv.router_datasets(bench, sizes=[3])
+    X = rv.embed(data)  # auto: the file's own vectors
+    ids = bench.prompts["prompt_id"].to_numpy().astype(int)
+    np.testing.assert_allclose(X, truth_emb[ids], rtol=1e-6)  # not scaled to unit length
+    # The cluster router clusters those raw vectors, as RouterEval's code does.
+    from sklearn.cluster import KMeans
+
+    pool = data.pools[0]
+    router = rv.make_router("cluster").fit(rv.routers.Prompts(embeddings=X[pool.train.positions]), pool.train.labels)
+    expected = KMeans(n_clusters=3, random_state=0).fit(X[pool.train.positions].astype(np.float64))
+    np.testing.assert_allclose(router.centroids_, expected.cluster_centers_, rtol=1e-5)

@@ -27,7 +27,6 @@ from routereval.encoders import (
     CacheDamagedError,
     EmbeddingCache,
     Encoder,
-    EncoderNotFittedError,
     MiniLMEncoder,
     PrecomputedEncoder,
     TfidfEncoder,
@@ -37,7 +36,7 @@ from routereval.encoders import (
     get_encoder,
     text_key,
 )
-from routereval.errors import DataError, RouterEvalError
+from routereval.errors import DataError, NotFittedError, RouterEvalError
 from routereval.records import Benchmark
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -263,9 +262,9 @@ def test_tfidf_name_fingerprints_corpus_and_dim():
 
 
 def test_tfidf_refuses_misuse():
-    with pytest.raises(EncoderNotFittedError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         TfidfEncoder(4).encode(["x y"])
-    with pytest.raises(EncoderNotFittedError):
+    with pytest.raises(NotFittedError):
         TfidfEncoder(4).name
     with pytest.raises(ValueError, match="dim=50"):
         TfidfEncoder(50).fit(CORPUS)
@@ -522,7 +521,10 @@ def bench_with_vectors() -> tuple[Benchmark, np.ndarray]:
 
 def test_precomputed_lookup_by_row_id_and_text(bench_with_vectors):
     bench, raw = bench_with_vectors
-    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    # Vectors come back as the source ships them, not scaled to unit length (RouterEval's routers
+    # read the raw RoBERTa vectors; cosine routers normalise inside).
+    unit = raw
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
     enc = get_encoder("precomputed:vec", benchmark=bench)
     assert (enc.name, enc.dim, enc.cacheable) == ("precomputed:vec", 4, False)
     np.testing.assert_allclose(enc.rows([3, 0]), unit[[3, 0]], atol=1e-6)
@@ -538,7 +540,7 @@ def test_precomputed_lookup_by_row_id_and_text(bench_with_vectors):
 
 def test_embed_prompts_follows_prompt_ids_through_subsets(bench_with_vectors, tmp_path):
     bench, raw = bench_with_vectors
-    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    unit = raw  # as shipped
     enc = PrecomputedEncoder.from_benchmark(bench, "vec")
     sub = bench.select(prompts=[4, 2, 0])  # reordered, and p2 has no text: fine for lookups
     np.testing.assert_allclose(embed_prompts(enc, sub), unit[[4, 2, 0]], atol=1e-6)

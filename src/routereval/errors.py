@@ -44,5 +44,5 @@ class ConfigError(RouterEvalError):
 class NotFittedError(RouterEvalError, ValueError):
     """A learner (router, encoder, predictor) used before ``fit``; the one such error everywhere."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what} is not fitted: call fit() first")
+    def __init__(self, what: str, detail: str = "call fit() first") -> None:
+        super().__init__(f"{what} is not fitted: {detail}")

@@ -57,6 +57,7 @@ def bench(
     from routereval.cli.output import console, err_console, to_json
     from routereval.evaluation.aggregate import summary_rows, without_arrays
     from routereval.evaluation.specs import parse_routers
+    from routereval.progress import progress
     from routereval.reports.tables import markdown, print_tables
     from routereval.results.store import MemoryStore
     from routereval.sweeps.config import Sweep
@@ -83,14 +84,13 @@ def bench(
     if not loaded.pools:
         raise ConfigError("no candidate pool can be built for the sizes asked for")
     store = MemoryStore()
-    total = len(loaded.pools) * len(specs)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    with progress("routers x pools", total=len(loaded.pools) * len(specs)) as bar:
 
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task("routers x pools", total=total)
-        outcome = run_sweep(sweep, store, InProcessExecutor(), progress=True,
-                            on_row=lambda t, _: bar.update(task, advance=1, description=str(t)))
+        def advance(task: object, _: object) -> None:
+            bar.description = f"routers x pools ({task})"
+            bar.advance(1)
+
+        outcome = run_sweep(sweep, store, InProcessExecutor(), progress=True, on_row=advance)
     rows = store.read_rows()
     if outcome.failed:
         for t, failure in outcome.failed:

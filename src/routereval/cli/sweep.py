@@ -20,17 +20,10 @@ def sweep(
                                          help="Recompute stored rows made from other records of a dataset (re-imported)."),
 ) -> None:
     """Run every (dataset, m, group, router, seed) of a sweep; a rerun skips finished rows."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from routereval.cli.output import console, err_console
     from routereval.reports.tables import print_tables
     from routereval.evaluation.aggregate import summary_rows
+    from routereval.progress import progress
     from routereval.results.store import ResultsStore
     from routereval.sweeps.config import load_sweep
     from routereval.sweeps.executors import Failure, make_executor
@@ -48,17 +41,17 @@ def sweep(
         console.print("the sweep file is valid")
         return
     store = ResultsStore(folder)
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err_console, disable=quiet) as bar:
-        rows = bar.add_task("grid points", total=None)
+    with progress("grid points", enabled=not quiet) as bar:
 
         def on_row(task, result) -> None:
             if isinstance(result, Failure):
                 err_console.print(f"[red]failed:[/] {task}: {result.error}", highlight=False)
-            bar.update(rows, advance=1, description=str(task))
+            bar.description = f"grid points ({task})"
+            bar.advance(1)
 
         def started(todo: int, done: int) -> None:
-            bar.update(rows, total=todo, description=f"grid points ({done} already done)")
+            bar.total = todo
+            bar.description = f"grid points ({done} already done)"
             if done:
                 err_console.print(f"resuming: {done} of {todo + done} grid points already done", highlight=False)
 

@@ -13,7 +13,7 @@ Importing this package loads neither torch, onnxruntime nor scikit-learn; each e
 imports what it needs when it first works.
 """
 
-from routereval.encoders.base import Encoder, EncoderNotFittedError, UnknownEncoderError, l2_normalise
+from routereval.encoders.base import Encoder, UnknownEncoderError, l2_normalise
 from routereval.encoders.cache import CacheDamagedError, EmbeddingCache, EmbedStats, embed, text_key
 from routereval.encoders.minilm import MiniLMEncoder
 from routereval.encoders.onnx import OnnxMiniLMEncoder
@@ -29,7 +29,6 @@ __all__ = [
     "EmbedStats",
     "EmbeddingCache",
     "Encoder",
-    "EncoderNotFittedError",
     "MiniLMEncoder",
     "OnnxMiniLMEncoder",
     "PrecomputedEncoder",

@@ -28,10 +28,6 @@ from routereval.errors import DataError, RouterEvalError
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class EncoderNotFittedError(RouterEvalError, ValueError):
-    """An encoder that must learn from a corpus was used before ``fit``."""
-
-
 class UnknownEncoderError(RouterEvalError, ValueError):
     """An encoder name that the registry does not know."""
 
@@ -131,8 +127,11 @@ class Encoder(ABC):
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         """Vectors for validated texts (any float dtype, any norm)."""
 
+    #: Whether ``encode`` scales rows to unit length (vectors a source ships are kept as they are).
+    unit_norm: bool = True
+
     def encode(self, texts: Sequence[str], *, progress: bool = True) -> np.ndarray:
-        """Encode ``texts`` into an ``n x dim`` ``float32`` array with unit-norm rows."""
+        """Encode ``texts`` into an ``n x dim`` ``float32`` array (unit-norm rows where ``unit_norm``)."""
         texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -145,7 +144,7 @@ class Encoder(ABC):
         if not np.all(np.isfinite(vectors)):
             bad = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
             raise RuntimeError(f"encoder {self.name!r} returned non-finite values for text {bad + 1}")
-        return l2_normalise(vectors)
+        return l2_normalise(vectors) if self.unit_norm else np.asarray(vectors, dtype=np.float32)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"

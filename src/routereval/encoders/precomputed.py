@@ -7,8 +7,11 @@ subset or reordered) or by its text (:meth:`PrecomputedEncoder.encode`, for
 code written against any encoder). A text that is not in the table cannot be
 embedded and raises :class:`~routereval.errors.DataError`.
 
-Rows are L2-normalised when read, not up front, so a memory-mapped table of a
-million prompts is never copied whole.
+Vectors are returned as the source ships them, not scaled to unit length:
+RouterEval's code gives its cluster router, LinearR and MLPR the raw RoBERTa
+vectors, and routers that need cosine similarity (kNN) normalise inside.
+Rows are read on demand, so a memory-mapped table of a million prompts is
+never copied whole.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from routereval.encoders.base import Encoder, is_missing_text, l2_normalise
+from routereval.encoders.base import Encoder, is_missing_text
 from routereval.errors import DataError
 
 if TYPE_CHECKING:
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class PrecomputedEncoder(Encoder):
-    """A lookup table of prompt vectors.
+    """A lookup table of prompt vectors (returned as shipped: ``unit_norm`` is False).
 
     Args:
         vectors: ``n x d`` array (may be a memmap).
@@ -37,6 +40,7 @@ class PrecomputedEncoder(Encoder):
     """
 
     cacheable = False
+    unit_norm = False
 
     def __init__(
         self,
@@ -85,7 +89,7 @@ class PrecomputedEncoder(Encoder):
         return int(self.vectors.shape[0])
 
     def rows(self, indices: Sequence[int] | np.ndarray | slice | None = None) -> np.ndarray:
-        """Unit-norm vectors of the given rows (all rows for ``None``): "the embedding of prompt i"."""
+        """The vectors of the given rows, as shipped (all rows for ``None``): "the embedding of prompt i"."""
         if indices is None:
             indices = slice(None)
         if not isinstance(indices, slice):
@@ -98,10 +102,10 @@ class PrecomputedEncoder(Encoder):
             positions = np.arange(len(self))[indices] if isinstance(indices, slice) else indices
             bad = int(positions[np.flatnonzero(~np.isfinite(block).all(axis=1))[0]])
             raise DataError(f"precomputed vector {self.key!r} of row {bad + 1} (counting from 1) is not finite")
-        return l2_normalise(block)
+        return block
 
     def by_id(self, prompt_ids: Sequence[str]) -> np.ndarray:
-        """Unit-norm vectors of the prompts with these ids."""
+        """The vectors of the prompts with these ids, as shipped."""
         if self.ids is None:
             raise ValueError(f"precomputed vectors {self.key!r} were given without prompt ids")
         if self._id_rows is None:

@@ -32,7 +32,9 @@ def embed_prompts(
     on_empty: str = "error",
     stats: EmbedStats | None = None,
 ) -> np.ndarray:
-    """Unit-norm vectors of prompts ``rows`` (0-based indices or a mask; all for ``None``) of ``bench``.
+    """Vectors of prompts ``rows`` (0-based indices or a mask; all for ``None``) of ``bench``.
+
+    Unit-norm for the encoders that compute them; precomputed vectors as shipped.
 
     A prompt without text raises a DataError naming its prompt id, unless
     ``on_empty="zero"`` (see :func:`routereval.encoders.embed`); precomputed

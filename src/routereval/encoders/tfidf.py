@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from routereval.encoders.base import Encoder, EncoderNotFittedError, check_texts
+from routereval.encoders.base import Encoder, check_texts
+from routereval.errors import NotFittedError
 
 
 class TfidfEncoder(Encoder):
@@ -84,9 +85,7 @@ class TfidfEncoder(Encoder):
     @property
     def name(self) -> str:
         if not self.is_fitted:
-            raise EncoderNotFittedError(
-                "the tfidf encoder has no name until it is fitted: call fit(training_prompts) first"
-            )
+            raise NotFittedError("the tfidf encoder", "it has no name until then: call fit(training_prompts) first")
         return f"tfidf-{self.dim}-{self.fingerprint_[:16]}"
 
     def _settings(self) -> dict[str, Any]:
@@ -150,9 +149,7 @@ class TfidfEncoder(Encoder):
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         if not self.is_fitted:
-            raise EncoderNotFittedError(
-                "the tfidf encoder must be fitted before it encodes: call fit(training_prompts)"
-            )
+            raise NotFittedError("the tfidf encoder", "call fit(training_prompts) before it encodes")
         return self.svd_.transform(self.vectorizer_.transform(texts))
 
     def __repr__(self) -> str:

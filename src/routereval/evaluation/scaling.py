@@ -32,8 +32,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ import pandas as pd
 
 from routereval.datasets.bitsets import pack_columns, popcount_rows
 from routereval.errors import ConfigError
+from routereval.progress import progress as progress_bar
 from routereval.datasets.router_dataset import benchmark_name
 from routereval.evaluation.reference import Reference, resolve_reference
 from routereval.records import Benchmark
@@ -307,7 +307,7 @@ def scaling_study(
     best_name, best_value = data.names[int(np.argmax(data.means))], float(data.means.max())
     block = _block_size(data)
     points, in_pool = [], []
-    with _progress_bar(progress, len(size_list)) as advance:
+    with progress_bar(f"scaling study of {bench.name}: pool sizes", total=len(size_list), enabled=progress) as bar:
         for m in size_list:
             blocks, n_subsets, enumerated = _pools(data.n_models, m, n_draws, seed, block)
             stats = [_pool_stats(data, idx) for idx in blocks]
@@ -318,7 +318,8 @@ def scaling_study(
                                "n_subsets": n_subsets, "enumerated": enumerated})
             pool_best = _summary(best, enumerated)
             in_pool.append({"m": m, "mean": pool_best["mean"], "lo": pool_best["lo"], "hi": pool_best["hi"]})
-            advance(m)
+            bar.description = f"scaling study of {bench.name}: m = {m}"
+            bar.advance(1)
     return {
         "dataset": bench.name,
         "benchmark": benchmark_name(bench),
@@ -333,21 +334,6 @@ def scaling_study(
         "points": points,
         "best_in_pool": in_pool,
     }
-
-
-@contextmanager
-def _progress_bar(show: bool, total: int) -> Iterator[Callable[[int], None]]:
-    """A transient rich bar over the sizes on stderr when asked for; a no-op otherwise."""
-    if not show:
-        yield lambda m: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("pool sizes", total=total)
-        yield lambda m: bar.update(task, advance=1, description=f"m = {m}")
 
 
 TABLE_COLUMNS = ("m", "p", "mean", "lo", "hi", "sem", "n_subsets", "enumerated")
