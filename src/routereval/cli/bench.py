@@ -72,25 +72,32 @@ def bench(
         s.check()  # unknown routers and parameters are refused before any work
     if n_boot < 1:
         raise ConfigError(f"--n-boot must be at least 1, got {n_boot}")
+    for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
+        # Checked before the run, not after minutes of training.
+        if path is not None and path.is_dir():
+            raise ConfigError(f"{flag} {path} is a folder; give a file name")
     sweep = Sweep(
         name=dataset, datasets=(dataset,), sizes=tuple(parse_sizes(sizes)),
         groups=tuple(g.strip() for g in groups.split(",") if g.strip()), routers=tuple(specs), seeds=(seed,),
         protocol=protocol, encoder=encoder, split_seed=split_seed, n_boot=n_boot, reference=reference,
         scaling=False,
     )
-    loaded = load(dataset, context_of(sweep), progress=True)
-    for m, why in loaded.skipped.items():
-        err_console.print(f"[yellow]skipping m = {m}:[/] {why}", highlight=False)
-    if not loaded.pools:
-        raise ConfigError("no candidate pool can be built for the sizes asked for")
     store = MemoryStore()
-    with progress("routers x pools", total=len(loaded.pools) * len(specs)) as bar:
+    with progress("routers x pools") as bar:
+
+        def planned(todo: int, done: int) -> None:
+            bar.total = todo
 
         def advance(task: object, _: object) -> None:
             bar.description = f"routers x pools ({task})"
             bar.advance(1)
 
-        outcome = run_sweep(sweep, store, InProcessExecutor(), progress=True, on_row=advance)
+        outcome = run_sweep(sweep, store, InProcessExecutor(), progress=True, on_row=advance, on_plan=planned)
+    loaded = load(dataset, context_of(sweep))  # what the run loaded, from this process's memo
+    for m, why in loaded.skipped.items():
+        err_console.print(f"[yellow]skipping m = {m}:[/] {why}", highlight=False)
+    if not loaded.pools:
+        raise ConfigError("no candidate pool can be built for the sizes asked for")
     rows = store.read_rows()
     if outcome.failed:
         for t, failure in outcome.failed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,8 @@ class Features:
 
     embeddings: np.ndarray | None
     texts: Sequence[str] | None
+    #: The encoder that made ``embeddings`` (its full name: path, dimension, fitted vocabulary).
+    encoder: str = ""
 
     def prompts(self, positions: np.ndarray, scores: np.ndarray | None = None) -> Prompts:
         """The :class:`Prompts` of the benchmark prompts at ``positions``."""
@@ -58,24 +61,32 @@ def encoder_name(bench: Benchmark, encoder: str = AUTO_ENCODER) -> str:
     return f"precomputed:{sorted(bench.embeddings)[0]}" if bench.embeddings else "minilm"
 
 
-def embed(data: RouterDatasets | Benchmark, encoder: str = AUTO_ENCODER, *, progress: bool = True) -> np.ndarray:
-    """Vectors of every prompt of a benchmark (row i = prompt i), cached on disk per encoder.
+def encoder_for(data: RouterDatasets | Benchmark, encoder: str = AUTO_ENCODER) -> Any:
+    """The encoder ``encoder`` names, ready to embed ``data``'s prompts.
 
     Given router datasets, an encoder that learns (TF-IDF) fits on their
     training prompts only; given a bare benchmark, on all its prompts.
     """
-    from routereval.encoders import embed_prompts, get_encoder
+    from routereval.encoders import get_encoder
 
     bench = data.bench if isinstance(data, RouterDatasets) else data
     name = encoder_name(bench, encoder)
     if name.startswith("precomputed:"):
-        return embed_prompts(get_encoder(name, benchmark=bench), bench, progress=progress)
+        return get_encoder(name, benchmark=bench)
     _refuse_textless(bench, f"they cannot be embedded with {name!r}")
     enc = get_encoder(name)
     if hasattr(enc, "fit"):
         rows = data.split.train if isinstance(data, RouterDatasets) else np.arange(bench.n_prompts)
         enc.fit(bench.prompts["text"].to_numpy()[rows].tolist())
-    return embed_prompts(enc, bench, progress=progress)
+    return enc
+
+
+def embed(data: RouterDatasets | Benchmark, encoder: str = AUTO_ENCODER, *, progress: bool = True) -> np.ndarray:
+    """Vectors of every prompt of a benchmark (row i = prompt i), cached on disk per encoder (see :func:`encoder_for`)."""
+    from routereval.encoders import embed_prompts
+
+    bench = data.bench if isinstance(data, RouterDatasets) else data
+    return embed_prompts(encoder_for(data, encoder), bench, progress=progress)
 
 
 def features_for(
@@ -86,5 +97,9 @@ def features_for(
     if need_texts:
         _refuse_textless(data.bench, "routers that read the text cannot run")
         texts = data.bench.prompts["text"].astype(str).tolist()
-    vectors = embed(data, encoder, progress=progress) if need_vectors else None
-    return Features(embeddings=vectors, texts=texts)
+    if not need_vectors:
+        return Features(embeddings=None, texts=texts)
+    from routereval.encoders import embed_prompts
+
+    enc = encoder_for(data, encoder)
+    return Features(embed_prompts(enc, data.bench, progress=progress), texts, encoder=enc.name)

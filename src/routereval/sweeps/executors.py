@@ -105,7 +105,7 @@ class LocalExecutor:
             # OpenBLAS threads can deadlock.
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=start_worker)
+                                             initializer=start_worker, initargs=(os.getpid(),))
             for _ in range(self.workers):
                 self._pool.submit(_warm_up)
 

@@ -19,7 +19,7 @@ from routereval.errors import ConfigError
 from routereval.results.store import ResultsStore, grid_key
 from routereval.sweeps.config import Sweep
 from routereval.sweeps.executors import Failure
-from routereval.sweeps.tasks import Context, Task, load
+from routereval.sweeps.tasks import Context, Task, forget_loaded, load
 
 SCALING = "scaling"
 
@@ -68,6 +68,8 @@ def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True, recompute_
     with ``recompute_stale``.
     """
     context = context_of(sweep)
+    # A dataset may have changed on disk since this process last loaded it: load afresh.
+    forget_loaded()
     made_from = {grid_key(r): r.get("dataset_sha256") for r in store.read_rows(arrays=False)}
     todo, done, skipped = [], [], {}
     for source in sweep.datasets:
@@ -78,8 +80,9 @@ def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True, recompute_
         stale = {k for k, sha in made_from.items() if k.source == source and sha != loaded.fingerprint}
         if stale and not recompute_stale:
             raise ConfigError(
-                f"{len(stale)} stored rows of {source!r} were computed from other records than {location} holds now "
-                "(re-imported?); rerun with --recompute-stale to recompute them, or write to another --out"
+                f"{len(stale)} stored rows of {source!r} were computed from other records than {location} holds now, "
+                "or with another encoder path (re-imported? a new default encoder?); rerun with --recompute-stale "
+                "to recompute them, or write to another --out"
             )
         finished = {k for k in made_from if k not in stale}
         # Learned routers first, the oracle family (instant) last: the slow grid points start

@@ -83,6 +83,11 @@ _MEMO: dict[tuple[str, Context], Loaded] = {}
 _MEMO_SIZE = 2
 
 
+def forget_loaded() -> None:
+    """Drop the memo of loaded datasets (a new run must see the data as it is on disk now)."""
+    _MEMO.clear()
+
+
 def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
     """Pools, features and reference of one dataset under ``context`` (memoised per process)."""
     key = (location, context)
@@ -111,7 +116,7 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
         reference=reference_for(data, context.reference),
         skipped=dict(data.skipped),
         source=data.source,
-        fingerprint=fingerprint(bench),
+        fingerprint=fingerprint(bench, feats.encoder),
         timings=timings,
     )
     while len(_MEMO) >= _MEMO_SIZE:
@@ -120,11 +125,12 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
     return loaded
 
 
-def fingerprint(bench: Any) -> str:
-    """sha256 of what a row is computed from: prompt ids, tasks, texts, model names and every score.
+def fingerprint(bench: Any, encoder: str = "") -> str:
+    """sha256 of what a row is computed from: prompt ids, tasks, texts, model names, every score, the encoder.
 
     Rows carry it, so a dataset re-imported under the same name with other
-    records is noticed instead of resumed on.
+    records (or embedded by another encoder path than before) is noticed
+    instead of resumed on.
     """
     import hashlib
 
@@ -137,6 +143,7 @@ def fingerprint(bench: Any) -> str:
         digest.update(b"\x1e")
     digest.update("\x1f".join(bench.model_names).encode())
     digest.update(bench.kind.encode())
+    digest.update(encoder.encode())
     scores = bench.scores
     step = max(1, 2**24 // max(1, scores.shape[0] * scores.dtype.itemsize))
     for a in range(0, scores.shape[1], step):
@@ -144,27 +151,29 @@ def fingerprint(bench: Any) -> str:
     return digest.hexdigest()
 
 
-def parent_death_signal() -> None:
-    """Ask Linux to kill this worker when its parent dies, even by SIGKILL (no-op elsewhere)."""
+def parent_death_signal(parent: int) -> None:
+    """Ask Linux to kill this worker when its parent (pid ``parent``) dies, even by SIGKILL.
+
+    Elsewhere a no-op. The parent may die before the request takes effect
+    (while this worker still starts up): then the worker is an orphan already
+    and exits at once.
+    """
     import ctypes
     import signal
     import sys
 
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except OSError:
-        return
-    # The parent may have died before the request took effect: then we are an orphan already.
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
     if os.getppid() != parent:
         os._exit(1)
 
 
-def start_worker() -> None:
+def start_worker(parent: int) -> None:
     """Set up a local worker process: die with the parent, and run numeric code on one thread."""
-    parent_death_signal()
+    parent_death_signal(parent)
     single_threaded()
 
 
@@ -192,5 +201,6 @@ def run_task(task: Task, context: Context) -> dict[str, Any]:
     if entry.router is not None:
         seeded(entry.router, task.seed, task.router.params)
     row = evaluate_pool(entry, pool, loaded.features, loaded.reference, n_boot=context.n_boot, seed=task.seed)
-    return {**row, "source": task.source, "seed": task.seed, "dataset_sha256": loaded.fingerprint,
+    return {**row, "source": task.source, "seed": task.seed, "encoder": loaded.features.encoder,
+            "dataset_sha256": loaded.fingerprint,
             "settings": json.dumps(context.settings(), sort_keys=True)}
