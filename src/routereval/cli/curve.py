@@ -17,6 +17,7 @@ def curve(
     routers: str = typer.Option(DEFAULT_ROUTERS, help="Routers (oracle = the cost-aware oracle; random = its point)."),
     out: Path = typer.Option(..., "--out", help="Folder for curves.json, curves.csv, metrics.csv and the figures."),
     cost: str = typer.Option("dollars", help="Cost unit: dollars (records: stored, else tokens x prices), "
+                             "input-dollars (prompt tokens x input price, where replies are not recorded), "
                              "compute (2 x params x tokens FLOPs), or calls (to the strong model of a pair)."),
     prices: Optional[Path] = typer.Option(None, "--prices", help="CSV/JSON of model, input, output ($ per 1M "
                                           "tokens) setting or overriding the dataset's prices."),

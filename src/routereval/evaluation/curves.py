@@ -39,8 +39,9 @@ from routereval.metrics import cost as cm
 from routereval.records.costs import mean_costs_per_model as cm_mean_costs
 from routereval.policies import cost_sweep, sweep_points
 
-#: Cost units of a study: dollars from the records, compute (FLOPs), or calls to the strong model of a pair.
-UNITS = ("dollars", "compute", "calls")
+#: Cost units of a study: dollars from the records, input-dollars (prompt tokens x input price only, where
+#: replies are not recorded), compute (FLOPs), or calls to the strong model of a pair.
+UNITS = ("dollars", "input-dollars", "compute", "calls")
 #: CPT levels reported for a pair (RouteLLM's).
 CPT_LEVELS = (0.2, 0.5, 0.8)
 
@@ -171,11 +172,14 @@ class Study:
 
 def study_costs(bench: Any, unit: str = "dollars") -> tuple[np.ndarray, str]:
     """N x M per-record costs in ``unit`` and a note on where they came from (see :data:`UNITS`)."""
-    from routereval.records.costs import compute_costs, record_costs
+    from routereval.records.costs import compute_costs, input_costs, record_costs
 
     if unit == "dollars":
         got = record_costs(bench)
         return got.values, got.describe()
+    if unit == "input-dollars":
+        got = input_costs(bench)
+        return got.values, got.describe() + " (prompt tokens x input price; replies not counted)"
     if unit == "compute":
         got = compute_costs(bench)
         return got.values, got.describe() + " (compute cost: 2 x parameters x tokens)"

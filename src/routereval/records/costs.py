@@ -7,6 +7,9 @@ A record's cost in dollars is
   1M tokens (``Benchmark.models``), where the tokens and both prices are known,
 * else missing (NaN). Missing stays missing: nothing here guesses a cost.
 
+Where replies are not recorded (output tokens unknown), :func:`input_costs`
+offers the prompt's cost alone, input_tokens x input price, named as such.
+
 Where a model has a parameter count but no price, :func:`compute_costs` offers
 a *compute cost* instead: 2 x parameters x (input + output tokens) FLOPs, the
 usual estimate of a dense transformer's forward passes. It is in FLOPs, not
@@ -72,6 +75,19 @@ def record_costs(bench: Benchmark, prompts: np.ndarray | slice | None = None) ->
         out = np.where(from_tokens, tokens, out)
     return RecordCosts(out, "$", int(stored.sum()), int(from_tokens.sum()),
                        int(out.size - stored.sum() - from_tokens.sum()))
+
+
+def input_costs(bench: Benchmark, prompts: np.ndarray | slice | None = None) -> RecordCosts:
+    """Prompt cost only: input_tokens x input price; a lower bound of the dollar cost where replies are not recorded."""
+    rows = slice(None) if prompts is None else prompts
+    n = len(np.arange(bench.n_prompts)[rows])
+    if bench.input_tokens is None:
+        values = np.full((n, bench.n_models), np.nan)
+    else:
+        price_in = bench.models["input_price"].to_numpy(dtype=float) / PER_MILLION
+        values = np.asarray(bench.input_tokens, dtype=float)[rows] * price_in
+    known = int((~np.isnan(values)).sum())
+    return RecordCosts(values, "$ (input tokens only)", 0, known, int(values.size - known))
 
 
 def compute_costs(bench: Benchmark, prompts: np.ndarray | slice | None = None) -> RecordCosts:

@@ -20,7 +20,7 @@ PER = 1000.0
 
 
 def _unit_label(unit: str) -> str:
-    return {"dollars": "$ per 1,000 queries", "compute": "FLOPs per 1,000 queries",
+    return {"dollars": "$ per 1,000 queries", "input-dollars": "$ per 1,000 queries (prompt tokens only)", "compute": "FLOPs per 1,000 queries",
             "calls": "calls to the strong model per 1,000 queries"}.get(unit, f"{unit} per 1,000 queries")
 
 

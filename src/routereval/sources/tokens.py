@@ -25,15 +25,15 @@ DEFAULT_ENCODING = "o200k_base"
 
 @lru_cache(maxsize=4)
 def _encoding(name: str):
-    try:
-        import bpe_openai
-    except ImportError as exc:
-        raise ConfigError(
-            "token counts need the offline tokenizer package: pip install 'bpe-openai==0.1.4'"
-        ) from exc
     with warnings.catch_warnings():
-        # The package reads its bundled tables through a deprecated importlib call.
+        # The package reads its bundled tables (at import too) through a deprecated importlib call.
         warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import bpe_openai
+        except ImportError as exc:
+            raise ConfigError(
+                "token counts need the offline tokenizer package: pip install 'bpe-openai==0.1.4'"
+            ) from exc
         return bpe_openai.get_encoding(name)
 
 
