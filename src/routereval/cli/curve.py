@@ -74,7 +74,10 @@ def curve(
     rows += [{"router": s["model"], "kind": "pareto" if s["pareto"] else "single", "lambda": None,
               "cost": s["cost"], "quality": s["quality"]} for s in doc["singles"]]
     write_text_atomic(out / "curves.csv", pd.DataFrame(rows).to_csv(index=False))
-    write_text_atomic(out / "metrics.csv", pd.DataFrame(doc["metrics"] or doc["pair"]).to_csv(index=False))
+    merged = pd.DataFrame(doc["metrics"] or [{"router": c["router"]} for c in doc["curves"]])
+    if doc["pair"]:
+        merged = merged.merge(pd.DataFrame(doc["pair"]), on="router", how="left")
+    write_text_atomic(out / "metrics.csv", merged.to_csv(index=False))
     table = metrics_table(doc)
     console.print(f"[bold]{dataset}[/]: {doc['n_test']} held-out prompts, {len(doc['models'])} models with costs; "
                   f"{doc['cost_note']}", highlight=False)

@@ -23,7 +23,8 @@ On a curve of operating points (mean cost, mean quality):
 * :func:`pgr`, :func:`apgr`, :func:`cpt`  RouteLLM's performance gap recovered for a
   strong/weak pair: PGR = (q - q_weak) / (q_strong - q_weak); APGR = the mean of PGR over the
   cost range from the weak model's cost to the strong model's cost (exact integral of the
-  piecewise-linear hull); CPT(x) = the least cost at which PGR reaches x. With cost = the share
+  piecewise-linear hull, with both models' own points added); CPT(x) = the least cost at which
+  PGR reaches x on that hull. With cost = the share
   of calls to the strong model these are RouteLLM's numbers; with dollars, their $ form.
 """
 
@@ -142,28 +143,31 @@ def pgr(quality: float | np.ndarray, weak: float, strong: float) -> np.ndarray |
     return out if q.ndim else float(out)
 
 
+def _pair_hull(hull: np.ndarray, weak: tuple[float, float], strong: tuple[float, float]) -> np.ndarray:
+    """The hull with the weak and strong models' own points added: every router on a pair can send
+    everything to one of them (RouteLLM's thresholds at 0 and 1)."""
+    pts = np.vstack([hull.reshape(-1, 2), [weak, strong]])
+    return upper_hull(pts[:, 0], pts[:, 1])
+
+
 def apgr(hull: np.ndarray, weak: tuple[float, float], strong: tuple[float, float]) -> float:
     """Average PGR over costs from the weak model's to the strong model's (each a (cost, quality) point).
 
-    The hull is the router's non-decreasing hull; where it does not reach down
-    to the weak model's cost, its height there counts as the weak model's
-    quality (PGR 0), since any deployment can send everything to the weak model.
+    ``hull`` is the router's non-decreasing hull; the two models' own points
+    are added to it (any deployment can send everything to one of them), so a
+    router that only mixes the two at random scores exactly 0.5.
     """
     (c_w, q_w), (c_s, q_s) = weak, strong
     if not c_s > c_w or not q_s > q_w:
         return float("nan")
-    # The weak model's point is always reachable: include it, so the hull starts there.
-    pts = np.vstack([hull, [[c_w, q_w]]]) if len(hull) else np.array([[c_w, q_w]])
-    full = upper_hull(pts[:, 0], pts[:, 1])
+    full = _pair_hull(hull, weak, strong)
     mean_q = _area(full, c_w, c_s) / (c_s - c_w)
     return float(pgr(mean_q, q_w, q_s))
 
 
 def cpt(hull: np.ndarray, x: float, weak: tuple[float, float], strong: tuple[float, float]) -> float:
-    """Cost at which PGR first reaches ``x`` (a fraction, e.g. 0.5 for CPT(50%)); NaN if never."""
-    (c_w, q_w), (_, q_s) = weak, strong
+    """Cost at which PGR first reaches ``x`` (a fraction, e.g. 0.5 for CPT(50%)) on the pair hull; NaN if never."""
+    (_, q_w), (_, q_s) = weak, strong
     if not q_s > q_w:
         return float("nan")
-    pts = np.vstack([hull, [[c_w, q_w]]]) if len(hull) else np.array([[c_w, q_w]])
-    full = upper_hull(pts[:, 0], pts[:, 1])
-    return cost_to_reach(full, q_w + x * (q_s - q_w))
+    return cost_to_reach(_pair_hull(hull, weak, strong), q_w + x * (q_s - q_w))
