@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,26 @@ from routereval.policies import cost_sweep, sweep_points
 UNITS = ("dollars", "input-dollars", "compute", "calls")
 #: CPT levels reported for a pair (RouteLLM's).
 CPT_LEVELS = (0.2, 0.5, 0.8)
+
+
+class PoolCosts(NamedTuple):
+    """Record costs of a pool's candidates on its training and test prompts (n x m each, NaN = unknown).
+
+    :func:`routereval.evaluation.evaluate.evaluate_pool` weighs each
+    candidate's mean training cost when a policy chooses and charges the test
+    costs; the oracle family is given the test costs themselves.
+    """
+
+    train: np.ndarray
+    test: np.ndarray
+
+    @classmethod
+    def for_pool(cls, costs: np.ndarray, model_names: list[str], pool: Any) -> PoolCosts:
+        """Cut a benchmark's N x M record costs (columns in ``model_names`` order) to a pool."""
+        col = {name: j for j, name in enumerate(model_names)}
+        cols = np.array([col[name] for name in pool.models], dtype=np.int64)
+        costs = np.asarray(costs, dtype=float)
+        return cls(costs[np.ix_(pool.train.positions, cols)], costs[np.ix_(pool.test.positions, cols)])
 
 
 @dataclass
