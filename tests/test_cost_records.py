@@ -11,7 +11,7 @@ import pytest
 
 from routereval.errors import DataError
 from routereval.records import Benchmark, load_benchmark, save_benchmark
-from routereval.records.costs import compute_costs, has_cost_data, record_costs, with_prices
+from routereval.records.costs import compute_costs, has_cost_data, model_cost_summary, record_costs, with_prices
 from routereval.sources.prices import read_prices
 
 
@@ -92,3 +92,11 @@ def test_tokens_survive_the_store_and_select(tmp_path):
     with pytest.raises(ValueError, match="input_tokens"):
         Benchmark(name="x", scores=b.scores, kind=b.kind, prompts=b.prompts, models=b.models,
                   input_tokens=np.zeros((3, 2), dtype=np.float32))
+
+
+def test_model_cost_summary_for_data_info():
+    out = model_cost_summary(bench()).set_index("name")
+    # a: one known cost (0.0004 $) -> 0.4 $ per 1,000 queries; b has no output price -> unknown.
+    assert out.loc["a", "cost_per_1k"] == pytest.approx(0.4) and math.isnan(out.loc["b", "cost_per_1k"])
+    assert out.loc["a", "input_tokens"] == 550 and out.loc["a", "output_tokens"] == 50
+    assert out.loc["b", "output_tokens"] == 35

@@ -130,3 +130,17 @@ def mean_costs_per_model(costs: np.ndarray) -> np.ndarray:
     known = ~np.isnan(c)
     counts = known.sum(axis=0)
     return np.where(counts > 0, np.where(known, c, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
+
+
+def model_cost_summary(bench: Benchmark) -> pd.DataFrame:
+    """Per model: ``cost_per_1k`` ($ per 1,000 queries over its records with a known cost, NaN for none)
+    and mean ``input_tokens`` / ``output_tokens`` per record (NaN where not counted)."""
+    def mean_of(values: np.ndarray | None) -> np.ndarray:
+        return np.full(bench.n_models, np.nan) if values is None else mean_costs_per_model(values)
+
+    return pd.DataFrame({
+        "name": bench.model_names,
+        "cost_per_1k": 1000.0 * mean_costs_per_model(record_costs(bench).values),
+        "input_tokens": mean_of(bench.input_tokens),
+        "output_tokens": mean_of(bench.output_tokens),
+    })
