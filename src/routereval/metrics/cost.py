@@ -126,6 +126,8 @@ def cost_to_reach(hull: np.ndarray, quality: float) -> float:
     if hull[0, 1] >= quality:
         return float(hull[0, 0])
     k = int(np.argmax(hull[:, 1] >= quality))
+    if hull[k, 1] == quality:
+        return float(hull[k, 0])  # exactly at a vertex: no interpolation rounding
     (x1, y1), (x2, y2) = hull[k - 1], hull[k]
     return float(x1 + (quality - y1) * (x2 - x1) / (y2 - y1))
 
