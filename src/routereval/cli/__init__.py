@@ -9,6 +9,7 @@ import typer
 
 from routereval.cli import bench as bench_command
 from routereval.cli import cache as cache_commands
+from routereval.cli import curve as curve_command
 from routereval.cli import data as data_commands
 from routereval.cli import scaling as scaling_command
 from routereval.cli import report as report_command
@@ -29,6 +30,7 @@ app.command("select")(select_command.select)
 app.command("scaling")(scaling_command.scaling)
 app.command("report")(report_command.report)
 app.command("sweep")(sweep_command.sweep)
+app.command("curve")(curve_command.curve)
 
 
 def main() -> None:

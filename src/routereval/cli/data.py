@@ -100,7 +100,9 @@ def dataset_info(bench) -> dict:
     summary = bench.model_summary()
     tasks = bench.prompts.groupby("task", sort=False).size()
     n_records = int(summary["n_records"].sum())
-    models = bench.models.merge(summary, on="name")
+    from routereval.records.costs import model_cost_summary  # cost columns ($ per 1k queries, tokens)
+
+    models = bench.models.merge(summary, on="name").merge(model_cost_summary(bench), on="name")
     return {
         "name": bench.name,
         "kind": bench.kind,
@@ -120,6 +122,9 @@ def dataset_info(bench) -> dict:
                 "coverage": r.n_records / bench.n_prompts if bench.n_prompts else 0.0,
                 "input_price": float(r.input_price),
                 "output_price": float(r.output_price),
+                "cost_per_1k": float(r.cost_per_1k),
+                "input_tokens": float(r.input_tokens),
+                "output_tokens": float(r.output_tokens),
             }
             for r in models.itertuples()
         ],
@@ -154,12 +159,16 @@ def info(
                       f"version: {prov.get('version', '?')}", highlight=False)
     models = Table(title="models (sorted by mean score)")
     for col, just in (("model", "left"), ("mean score", "right"), ("records", "right"),
-                      ("coverage", "right"), ("$/1M in", "right"), ("$/1M out", "right")):
+                      ("coverage", "right"), ("$/1M in", "right"), ("$/1M out", "right"),
+                      ("$/1k queries", "right"), ("tokens in/out", "right")):
         models.add_column(col, justify=just)
     for m in sorted(doc["models"], key=lambda m: -(m["mean_score"] if m["mean_score"] == m["mean_score"] else -1)):
         price = lambda v: "" if v != v else f"{v:.2f}"  # noqa: E731 - NaN prices print blank
         models.add_row(m["name"], f"{m['mean_score']:.4f}", f"{m['n_records']:,}", f"{m['coverage']:.1%}",
-                       price(m["input_price"]), price(m["output_price"]))
+                       price(m["input_price"]), price(m["output_price"]),
+                       "" if m["cost_per_1k"] != m["cost_per_1k"] else f"{m['cost_per_1k']:.3g}",
+                       "" if m["input_tokens"] != m["input_tokens"] and m["output_tokens"] != m["output_tokens"]
+                       else f"{m['input_tokens']:.0f}/{m['output_tokens']:.0f}".replace("nan", "?"))
     console.print(models)
     tasks = Table(title=f"{len(doc['tasks'])} tasks")
     tasks.add_column("task")

@@ -25,7 +25,8 @@ from routereval.datasets.pools import GROUPS
 ARRAY_FIELDS = ("positions", "per_prompt")
 #: Metrics averaged over the rows of a cell.
 MEAN_FIELDS = ("mu_o", "V_R", "V_B", "E_p", "E_sel", "V_B_train", "gap_closed", "best_single_test",
-               "best_single_train", "oracle_test", "mu_o_mc", "seconds")
+               "best_single_train", "oracle_test", "mu_o_mc", "seconds",
+               "mean_cost", "cost_per_1k")  # cost columns: present where evaluate_pool was given costs
 #: What a cell is keyed by; ``group`` is added for per-group tables.
 CELL = ("dataset", "benchmark", "m", "router")
 MEAN_GROUP = "mean"

@@ -22,6 +22,11 @@ Row keys beyond the paper's (mu_o, V_R, V_B, E_p, E_sel):
   deployable best single model that the router closes;
 * ``mu_o_mc``, ``mu_o_mc_sd`` for r_o(p): the mean and spread of 1,000 Monte
   Carlo runs beside the exact expectation mu_o.
+* with ``costs`` (:class:`~routereval.evaluation.curves.PoolCosts`):
+  ``mean_cost``, ``total_cost``, ``cost_per_1k`` of the routed system on the
+  test prompts and ``n_cost_unknown`` prompts left out of them
+  (:func:`routereval.metrics.cost.cost_summary`). Policies weigh each
+  candidate's mean training cost; the oracle family sees the test costs.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ def evaluate_pool(
     *,
     n_boot: int = 1000,
     seed: int = 0,
+    costs: Any | None = None,
 ) -> dict[str, Any]:
     """Fit ``entry``'s router on the pool's train part, choose on its test part, and measure."""
     started = time.perf_counter()
@@ -100,11 +106,21 @@ def evaluate_pool(
     positions = pool.test.positions
     train_means = metrics.single_means(pool.train.scores)
     row: dict[str, Any] = {}
+    # -- costs (optional): what a policy weighs, and what the test prompts cost --
+    test_costs = None if costs is None else np.asarray(costs.test, dtype=float)
+    weigh: dict[str, Any] = {}
+    if costs is not None:
+        from routereval.records.costs import mean_costs_per_model
+
+        weigh = {"costs": mean_costs_per_model(costs.train)}
     if entry.router is None:
         # The oracle family reads the true scores: only prompts where every candidate has a record.
         complete = ~np.isnan(scores).any(axis=1)
         scores, positions = scores[complete], positions[complete]
-        choice = entry.policy.choose(None, scores=scores)
+        if test_costs is not None:
+            test_costs = test_costs[complete]
+            weigh = {"costs": test_costs}
+        choice = entry.policy.choose(None, scores=scores, **weigh)
         pi = entry.policy.proba(scores)
         if isinstance(entry.policy, OracleMix) and 0 < entry.policy.p < 1:
             runs = entry.policy.sample(scores, runs=MC_RUNS, seed=seed)
@@ -114,7 +130,7 @@ def evaluate_pool(
         _fit(entry.router, pool, features)
         test = features.prompts(positions)
         quality = _quality(entry.router, test, entry.label, pool.m)
-        choice = entry.policy.choose(quality, prefer=train_means)
+        choice = entry.policy.choose(quality, prefer=train_means, **weigh)
         pi = entry.router.predict_proba(test) if hasattr(entry.router, "predict_proba") else choice
     seconds = time.perf_counter() - started
 
@@ -157,6 +173,7 @@ def evaluate_pool(
         "selection": selection.tolist(),
         "seconds": seconds,
         **row,
+        **({} if test_costs is None else metrics.cost_summary(test_costs, choice)),
         "positions": positions,
         "per_prompt": per_prompt,
     }

@@ -1,10 +1,22 @@
-"""Routing metrics, defined once: mu_o, V_R, V_B, E_p, E_sel, gap closed and intervals.
+"""Routing metrics, defined once: mu_o, V_R, V_B, E_p, E_sel, gap closed, intervals, and costs.
 
 Plain names for the paper's symbols: :func:`mean_score` (mu_o),
 :func:`vs_reference` (V_R), :func:`vs_best_single` (V_B),
 :func:`proba_entropy` (E_p), :func:`choice_entropy` (E_sel).
 """
 
+from routereval.metrics.cost import (
+    aiq,
+    apgr,
+    cost_summary,
+    cost_to_reach,
+    cpt,
+    hull_height,
+    per_prompt_cost,
+    pgr,
+    saving,
+    upper_hull,
+)
 from routereval.metrics.core import (
     ROUTEREVAL_REFERENCE,
     best_single_mean,
@@ -22,6 +34,16 @@ from routereval.metrics.core import (
 )
 
 __all__ = [
+    "aiq",
+    "apgr",
+    "cost_summary",
+    "cost_to_reach",
+    "cpt",
+    "hull_height",
+    "per_prompt_cost",
+    "pgr",
+    "saving",
+    "upper_hull",
     "ROUTEREVAL_REFERENCE",
     "best_single_mean",
     "bootstrap_interval",

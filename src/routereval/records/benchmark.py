@@ -33,6 +33,8 @@ MISSING_U8 = 255
 PROMPT_COLUMNS = ("prompt_id", "task", "text")
 OPTIONAL_PROMPT_COLUMNS = ("reference", "split")
 MODEL_COLUMNS = ("name", "n_params", "input_price", "output_price")
+#: Optional per-record token counts (N x M float32, NaN = unknown), saved like ``costs``.
+TOKEN_FIELDS = ("input_tokens", "output_tokens")
 
 # Columns are processed in blocks so that summaries of a 200M-record matrix
 # never decode more than ~64 MB at a time.
@@ -100,6 +102,9 @@ class Benchmark:
         costs: optional N x M dollars per record (float32, NaN = unknown).
         embeddings: precomputed prompt vectors by encoder name, each N x d.
         provenance: source, licence, upstream files with sha256, version, notes.
+        input_tokens, output_tokens: optional N x M token counts per record
+            (float32, NaN = unknown); with the models' prices they give a
+            record's cost where ``costs`` has none (:mod:`routereval.records.costs`).
     """
 
     name: str
@@ -110,6 +115,8 @@ class Benchmark:
     costs: np.ndarray | None = None
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    input_tokens: np.ndarray | None = None
+    output_tokens: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.prompts = _normalise_prompts(self.prompts)
@@ -125,6 +132,10 @@ class Benchmark:
             )
         if self.costs is not None and self.costs.shape != (n, m):
             raise ValueError(f"costs have shape {self.costs.shape}, expected {(n, m)}")
+        for what in TOKEN_FIELDS:
+            tokens = getattr(self, what)
+            if tokens is not None and tokens.shape != (n, m):
+                raise ValueError(f"{what} have shape {tokens.shape}, expected {(n, m)}")
         for enc, vec in self.embeddings.items():
             if vec.ndim != 2 or vec.shape[0] != n:
                 raise ValueError(f"embeddings {enc!r} have shape {vec.shape}, expected ({n}, d)")
@@ -143,6 +154,8 @@ class Benchmark:
         costs: np.ndarray | None = None,
         embeddings: dict[str, np.ndarray] | None = None,
         provenance: dict[str, Any] | None = None,
+        input_tokens: np.ndarray | None = None,
+        output_tokens: np.ndarray | None = None,
     ) -> Benchmark:
         """Build from a float matrix with NaN for missing records.
 
@@ -165,6 +178,8 @@ class Benchmark:
             costs=None if costs is None else np.asfortranarray(costs, dtype=np.float32),
             embeddings=dict(embeddings or {}),
             provenance=dict(provenance or {}),
+            input_tokens=None if input_tokens is None else np.asfortranarray(input_tokens, dtype=np.float32),
+            output_tokens=None if output_tokens is None else np.asfortranarray(output_tokens, dtype=np.float32),
         )
 
     # -- shape and names ----------------------------------------------------
@@ -258,6 +273,8 @@ class Benchmark:
             costs=costs,
             embeddings={k: np.asarray(v)[rows] for k, v in self.embeddings.items()},
             provenance=dict(self.provenance),
+            **{what: None if getattr(self, what) is None
+               else np.asfortranarray(np.asarray(getattr(self, what))[rows][:, cols]) for what in TOKEN_FIELDS},
         )
 
     def __repr__(self) -> str:

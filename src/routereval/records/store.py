@@ -6,6 +6,7 @@
       prompts.parquet
       models.parquet
       costs.bin          optional, float32, model-major
+      input_tokens.bin, output_tokens.bin   optional token counts, float32, model-major
       embeddings/<encoder>.npy   optional precomputed prompt vectors
 
 ``scores.bin`` is memory-mapped on load, so opening RouterEval-scale data costs
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from routereval.errors import DataError
-from routereval.records.benchmark import Benchmark, stored_dtype
+from routereval.records.benchmark import TOKEN_FIELDS, Benchmark, stored_dtype
 
 FORMAT = "routereval-records"
 FORMAT_VERSION = 1
@@ -73,6 +74,9 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
         _write_model_major(bench.scores, tmp / "scores.bin")
         if bench.costs is not None:
             _write_model_major(bench.costs.astype(np.float32), tmp / "costs.bin")
+        tokens = [what for what in TOKEN_FIELDS if getattr(bench, what) is not None]
+        for what in tokens:
+            _write_model_major(np.asarray(getattr(bench, what), dtype=np.float32), tmp / f"{what}.bin")
         bench.prompts.to_parquet(tmp / "prompts.parquet", index=False)
         bench.models.to_parquet(tmp / "models.parquet", index=False)
         if bench.embeddings:
@@ -88,6 +92,7 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
             "n_models": bench.n_models,
             "score_dtype": str(bench.scores.dtype),
             "has_costs": bench.costs is not None,
+            "tokens": tokens,
             "embeddings": sorted(bench.embeddings),
             "provenance": bench.provenance,
         }
@@ -124,6 +129,10 @@ def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
     costs = None
     if manifest.get("has_costs"):
         costs = _open_model_major(root / "costs.bin", np.dtype(np.float32), n, m, mmap)
+    tokens = {
+        what: _open_model_major(root / f"{what}.bin", np.dtype(np.float32), n, m, mmap)
+        for what in manifest.get("tokens", []) if what in TOKEN_FIELDS
+    }
     embeddings = {
         enc: np.load(root / "embeddings" / f"{enc}.npy", mmap_mode="r" if mmap else None)
         for enc in manifest.get("embeddings", [])
@@ -137,4 +146,5 @@ def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
         costs=costs,
         embeddings=embeddings,
         provenance=manifest.get("provenance", {}),
+        **tokens,
     )

@@ -10,7 +10,8 @@ parsed with :func:`ast.literal_eval`, which evaluates literals only.
 The score files carry no task names: they come from joining each question's
 exact text with ``default_query_{train,test}.jsonl`` of the same split, which
 also give the reference answer. The candidates file gives sizes and prices.
-Prompt ids are ``train-<i>`` / ``test-<i>`` (0-based position in the file) and
+Input token counts (``o200k_base``) come from the query texts; the files hold
+no replies, so output tokens are unknown. Prompt ids are ``train-<i>`` / ``test-<i>`` (0-based position in the file) and
 the ``split`` column keeps the source's own train/test split.
 """
 
@@ -219,10 +220,17 @@ def build(local: dict[str, Path]) -> Benchmark:
     if not_candidates:
         notes.append(f"models without size or prices in the candidates file: {', '.join(not_candidates)}")
 
+    from routereval.sources.tokens import count_tokens
+
+    # The source records no replies: input tokens are known, output tokens are not (NaN).
+    input_tokens = np.repeat(count_tokens([r["text"] for r in rows])[:, None], len(names), axis=1)
+    notes.append("input_tokens: o200k_base counts of each query; output tokens are not in the source, so "
+                 "dollar costs from tokens x prices are unknown (the input-dollars cost uses the queries alone)")
     prov = provenance(SPEC, local)
     prov["notes"] = notes
     return Benchmark.from_values(
-        SPEC.name, values, pd.DataFrame(rows), models, kind=CONTINUOUS, provenance=prov
+        SPEC.name, values, pd.DataFrame(rows), models, kind=CONTINUOUS, provenance=prov,
+        input_tokens=input_tokens, output_tokens=np.full_like(input_tokens, np.nan),
     )
 
 

@@ -16,6 +16,10 @@ Data quirks handled (counts go in the benchmark's provenance notes):
   model is scored against the answer key in its own file, as upstream scored
   it; the prompt table shows the version held by the most files.
 
+Each reply (``model_outputs``) gives the record's output token count
+(``o200k_base``); the 5-shot prompts are not stored, so input tokens are
+unknown, and the source has no prices.
+
 Only the zips that could be pinned by checksum are listed; upstream also
 publishes larger ones (GPT-4o, Claude, ...).
 """
@@ -36,6 +40,7 @@ import pandas as pd
 from routereval.errors import DataError
 from routereval.records.benchmark import BINARY, Benchmark
 from routereval.sources.registry import DatasetSpec, github_file, provenance, register
+from routereval.sources.tokens import count_tokens
 
 REPO = "TIGER-AI-Lab/MMLU-Pro"
 COMMIT = "f418b116db00b065c2aea046518d8fcf74d39872"
@@ -134,10 +139,11 @@ def _question_id(raw: Any, path: Path, entry: int) -> int:
         ) from None
 
 
-def _read_model(path: Path) -> tuple[dict[int, tuple[str, str, str]], dict[int, bool], int]:
-    """A model's file -> (id -> (question, answer, category), id -> correct, stray entries)."""
+def _read_model(path: Path) -> tuple[dict[int, tuple[str, str, str]], dict[int, bool], int, dict[int, str]]:
+    """A model's file -> (id -> (question, answer, category), id -> correct, stray entries, id -> reply)."""
     versions: dict[int, tuple[str, str, str]] = {}
     correct: dict[int, bool] = {}
+    replies: dict[int, str] = {}
     stray = 0
     for entry, item in enumerate(_read_zip(path), start=1):
         if not isinstance(item, dict):
@@ -157,7 +163,10 @@ def _read_model(path: Path) -> tuple[dict[int, tuple[str, str, str]], dict[int, 
                 )
         versions[qid] = (item["question"], item["answer"], item["category"])
         correct[qid] = item.get("pred") == item["answer"]
-    return versions, correct, stray
+        reply = item.get("model_outputs")
+        if isinstance(reply, str):
+            replies[qid] = reply
+    return versions, correct, stray, replies
 
 
 def build(local: dict[str, Path]) -> Benchmark:
@@ -165,13 +174,15 @@ def build(local: dict[str, Path]) -> Benchmark:
     files = [f for f in SPEC.files + SPEC.optional_files if f.path in local]
     names = [model_name(f.path) for f in files]
     per_model = []
+    reply_tokens: list[dict[int, float]] = []
     # question id -> {(question, answer, category): number of files}, in file order
     seen: dict[int, dict[tuple[str, str, str], int]] = {}
     stray: dict[str, int] = {}
     with _gc_paused():
         for name, f in zip(names, files):
-            versions, correct, n_stray = _read_model(local[f.path])
+            versions, correct, n_stray, replies = _read_model(local[f.path])
             per_model.append(correct)
+            reply_tokens.append(dict(zip(replies, count_tokens(replies.values()))))
             if n_stray:
                 stray[name] = n_stray
             for qid, version in versions.items():
@@ -187,6 +198,11 @@ def build(local: dict[str, Path]) -> Benchmark:
     for j, correct in enumerate(per_model):
         idx = np.fromiter((row[q] for q in correct), dtype=np.int64, count=len(correct))
         values[idx, j] = np.fromiter(correct.values(), dtype=np.float32, count=len(correct))
+
+    output_tokens = np.full_like(values, np.nan)
+    for j, counts in enumerate(reply_tokens):
+        idx = np.fromiter((row[q] for q in counts), dtype=np.int64, count=len(counts))
+        output_tokens[idx, j] = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
 
     # max() keeps the first of equal counts, so ties go to the version seen first (file order).
     chosen = [max(seen[q].items(), key=lambda kv: kv[1])[0] for q in qids]
@@ -216,9 +232,12 @@ def build(local: dict[str, Path]) -> Benchmark:
             "its own file's answer, and the prompt table shows the version found in most files"
         )
     notes.append("pred None (unparseable output) is scored wrong, as upstream does")
+    notes.append("output_tokens: o200k_base counts of each model_outputs reply; input tokens unknown (the "
+                 "5-shot prompts are not stored); no prices in the source (give them with --prices)")
     prov = provenance(SPEC, local)
     prov["notes"] = notes
-    return Benchmark.from_values(SPEC.name, values, prompts, names, kind=BINARY, provenance=prov)
+    return Benchmark.from_values(SPEC.name, values, prompts, names, kind=BINARY, provenance=prov,
+                                 input_tokens=np.full_like(output_tokens, np.nan), output_tokens=output_tokens)
 
 
 SPEC = register(

@@ -27,6 +27,7 @@ SOURCE_MODULES = (
     "routereval.sources.mmlu_pro",
     "routereval.sources.routellm",
     "routereval.sources.routereval_hub",
+    "routereval.sources.crux",
 )
 
 

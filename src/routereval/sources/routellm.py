@@ -7,8 +7,9 @@ Three datasets are registered:
   subjects, 14,042 prompts, one True/False column per model. Task = subject,
   subjects in sorted order, prompts in file order; ids ``<subject>-<i>``.
 * ``routellm-gsm8k``: ``routellm/evals/gsm8k/gsm8k_responses.csv``, 1,319 test
-  problems, True/False per model (the ``*_response`` text columns are not
-  read). Task ``gsm8k``; ids ``gsm8k-<i>``.
+  problems, True/False per model; the ``*_response`` text columns give
+  output token counts (o200k_base), the prompt column input token counts.
+  Task ``gsm8k``; ids ``gsm8k-<i>``.
 * ``routellm-mtbench``: ``routellm/evals/mt_bench/{question,judgements}.jsonl``,
   80 questions x 2 turns = 160 prompts with ids ``<question_id>-t<turn>`` and
   task = category. A turn-2 prompt's text is both user turns joined by a blank
@@ -20,6 +21,9 @@ Three datasets are registered:
 output could not be parsed) or any score outside 1..10 is a missing record,
 counted in the provenance notes. Several judgements for one (question, turn,
 model) are ambiguous and raise :class:`~routereval.errors.DataError`.
+
+Both models carry the prices the RouteLLM authors state (GPT-4 $24.7 and
+Mixtral $0.24 per 1M tokens, input and output alike; ``prices/routellm.csv``).
 
 In both CSV sources any score cell other than ``True`` / ``False`` raises a
 DataError giving the file, the data row and the line the record starts on.
@@ -207,7 +211,37 @@ def read_bool_csv(path: Path) -> tuple[list[str], list[str], np.ndarray]:
 
 
 def _models_table(names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"name": names})
+    """Model names with the RouteLLM authors' prices ($ per 1M tokens, from ``prices/routellm.csv``)."""
+    from routereval.sources.prices import shipped_prices
+
+    prices = shipped_prices("routellm").set_index("model")
+    return pd.DataFrame({
+        "name": names,
+        "input_price": [float(prices["input"].get(n, np.nan)) for n in names],
+        "output_price": [float(prices["output"].get(n, np.nan)) for n in names],
+        "n_params": [float(prices["n_params"].get(n, np.nan)) for n in names],
+    })
+
+
+def _response_tokens(path: Path, models: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Token counts (N x M) of the prompt and of each ``<model>_response`` cell; NaN where a model has none."""
+    from routereval.sources.tokens import count_tokens
+
+    prompts: list[str] = []
+    replies: dict[str, list[str | None]] = {m: [] for m in models}
+    header: list[str] = []
+    for row, _, cells in _records(path):
+        if row == 0:
+            header = cells
+            continue
+        prompts.append(cells[header.index("prompt")])
+        for m in models:
+            col = f"{m}_response"
+            replies[m].append(cells[header.index(col)] if col in header else None)
+    n = len(prompts)
+    input_tokens = np.repeat(count_tokens(prompts)[:, None], len(models), axis=1)
+    output_tokens = np.column_stack([count_tokens(replies[m]) for m in models]) if models else np.zeros((n, 0))
+    return input_tokens, output_tokens
 
 
 def build_mmlu(local: dict[str, Path]) -> Benchmark:
@@ -241,10 +275,15 @@ def build_gsm8k(local: dict[str, Path]) -> Benchmark:
     prompts = pd.DataFrame(
         {"prompt_id": [f"gsm8k-{i}" for i in range(len(texts))], "task": "gsm8k", "text": texts}
     )
+    input_tokens, output_tokens = _response_tokens(local[GSM8K], models)
     prov = provenance(GSM8K_SPEC, local)
-    prov["notes"] = ["the *_response text columns are not read"]
+    prov["notes"] = [
+        "input_tokens / output_tokens: o200k_base counts of the prompt column and of each *_response column",
+        "prices: the RouteLLM authors' cost per 1M tokens for both models (prices/routellm.csv)",
+    ]
     return Benchmark.from_values(
-        GSM8K_SPEC.name, values, prompts, _models_table(models), kind=BINARY, provenance=prov
+        GSM8K_SPEC.name, values, prompts, _models_table(models), kind=BINARY, provenance=prov,
+        input_tokens=input_tokens, output_tokens=output_tokens,
     )
 
 

@@ -1,0 +1,146 @@
+"""The cost of each record, from what a benchmark stores (SPEC section 8).
+
+A record's cost in dollars is
+
+* its stored cost (``Benchmark.costs``) where one is given, else
+* input_tokens x input_price + output_tokens x output_price, prices in $ per
+  1M tokens (``Benchmark.models``), where the tokens and both prices are known,
+* else missing (NaN). Missing stays missing: nothing here guesses a cost.
+
+Where replies are not recorded (output tokens unknown), :func:`input_costs`
+offers the prompt's cost alone, input_tokens x input price, named as such.
+
+Where a model has a parameter count but no price, :func:`compute_costs` offers
+a *compute cost* instead: 2 x parameters x (input + output tokens) FLOPs, the
+usual estimate of a dense transformer's forward passes. It is in FLOPs, not
+dollars, and is never mixed with dollar costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from routereval.records.benchmark import Benchmark
+
+PER_MILLION = 1e6
+
+
+@dataclass(frozen=True)
+class RecordCosts:
+    """Per-record costs and how each was obtained.
+
+    ``values`` is N x M (NaN = unknown); ``stored``, ``from_tokens`` and
+    ``missing`` count the records whose cost came from each place.
+    """
+
+    values: np.ndarray
+    unit: str
+    stored: int
+    from_tokens: int
+    missing: int
+
+    def describe(self) -> str:
+        """One line saying where the costs came from (for notes and ``data info``)."""
+        return (f"{self.unit}: {self.stored} stored, {self.from_tokens} from tokens x prices, "
+                f"{self.missing} unknown (left out of cost metrics)")
+
+
+def has_cost_data(bench: Benchmark) -> bool:
+    """True when some record can get a dollar cost (stored, or tokens with a priced model)."""
+    if bench.costs is not None:
+        return True
+    priced = bench.models[["input_price", "output_price"]].notna().all(axis=1).any()
+    return bool(priced) and bench.input_tokens is not None and bench.output_tokens is not None
+
+
+def record_costs(bench: Benchmark, prompts: np.ndarray | slice | None = None) -> RecordCosts:
+    """Dollar cost of every record (rows ``prompts``, all models): stored, else tokens x prices."""
+    rows = slice(None) if prompts is None else prompts
+    n = len(np.arange(bench.n_prompts)[rows])
+    out = np.full((n, bench.n_models), np.nan)
+    stored = np.zeros((n, bench.n_models), dtype=bool)
+    if bench.costs is not None:
+        out = np.asarray(bench.costs, dtype=float)[rows].copy()
+        stored = ~np.isnan(out)
+    from_tokens = np.zeros_like(stored)
+    if bench.input_tokens is not None and bench.output_tokens is not None:
+        price_in = bench.models["input_price"].to_numpy(dtype=float) / PER_MILLION
+        price_out = bench.models["output_price"].to_numpy(dtype=float) / PER_MILLION
+        tokens = (np.asarray(bench.input_tokens, dtype=float)[rows] * price_in
+                  + np.asarray(bench.output_tokens, dtype=float)[rows] * price_out)
+        from_tokens = ~stored & ~np.isnan(tokens)
+        out = np.where(from_tokens, tokens, out)
+    return RecordCosts(out, "$", int(stored.sum()), int(from_tokens.sum()),
+                       int(out.size - stored.sum() - from_tokens.sum()))
+
+
+def input_costs(bench: Benchmark, prompts: np.ndarray | slice | None = None) -> RecordCosts:
+    """Prompt cost only: input_tokens x input price; a lower bound of the dollar cost where replies are not recorded."""
+    rows = slice(None) if prompts is None else prompts
+    n = len(np.arange(bench.n_prompts)[rows])
+    if bench.input_tokens is None:
+        values = np.full((n, bench.n_models), np.nan)
+    else:
+        price_in = bench.models["input_price"].to_numpy(dtype=float) / PER_MILLION
+        values = np.asarray(bench.input_tokens, dtype=float)[rows] * price_in
+    known = int((~np.isnan(values)).sum())
+    return RecordCosts(values, "$ (input tokens only)", 0, known, int(values.size - known))
+
+
+def compute_costs(bench: Benchmark, prompts: np.ndarray | slice | None = None) -> RecordCosts:
+    """Compute cost in FLOPs: 2 x parameters x (input + output tokens); NaN where either is unknown."""
+    rows = slice(None) if prompts is None else prompts
+    n = len(np.arange(bench.n_prompts)[rows])
+    if bench.input_tokens is None or bench.output_tokens is None:
+        values = np.full((n, bench.n_models), np.nan)
+    else:
+        tokens = np.asarray(bench.input_tokens, dtype=float)[rows] + np.asarray(bench.output_tokens, dtype=float)[rows]
+        values = 2.0 * bench.models["n_params"].to_numpy(dtype=float) * tokens
+    known = int((~np.isnan(values)).sum())
+    return RecordCosts(values, "FLOPs", 0, known, int(values.size - known))
+
+
+def with_prices(bench: Benchmark, prices: pd.DataFrame) -> Benchmark:
+    """``bench`` with the prices of the models named in ``prices`` set or replaced.
+
+    ``prices`` has columns ``model``, ``input``, ``output`` ($ per 1M tokens;
+    NaN clears a price). Models it does not name keep theirs; names that are
+    not models of the benchmark raise KeyError naming them.
+    """
+    unknown = sorted(set(prices["model"]) - set(bench.model_names))
+    if unknown:
+        raise KeyError(f"prices name model(s) not in {bench.name!r}: {', '.join(unknown[:5])}")
+    models = bench.models.copy()
+    at = {name: i for i, name in enumerate(bench.model_names)}
+    for row in prices.itertuples(index=False):
+        models.loc[at[row.model], ["input_price", "output_price"]] = [float(row.input), float(row.output)]
+    return Benchmark(
+        name=bench.name, scores=bench.scores, kind=bench.kind, prompts=bench.prompts, models=models,
+        costs=bench.costs, embeddings=bench.embeddings, provenance=dict(bench.provenance),
+        input_tokens=bench.input_tokens, output_tokens=bench.output_tokens,
+    )
+
+
+def mean_costs_per_model(costs: np.ndarray) -> np.ndarray:
+    """Each model's mean cost per query over the records whose cost is known (NaN for none)."""
+    c = np.asarray(costs, dtype=float)
+    known = ~np.isnan(c)
+    counts = known.sum(axis=0)
+    return np.where(counts > 0, np.where(known, c, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
+
+
+def model_cost_summary(bench: Benchmark) -> pd.DataFrame:
+    """Per model: ``cost_per_1k`` ($ per 1,000 queries over its records with a known cost, NaN for none)
+    and mean ``input_tokens`` / ``output_tokens`` per record (NaN where not counted)."""
+    def mean_of(values: np.ndarray | None) -> np.ndarray:
+        return np.full(bench.n_models, np.nan) if values is None else mean_costs_per_model(values)
+
+    return pd.DataFrame({
+        "name": bench.model_names,
+        "cost_per_1k": 1000.0 * mean_costs_per_model(record_costs(bench).values),
+        "input_tokens": mean_of(bench.input_tokens),
+        "output_tokens": mean_of(bench.output_tokens),
+    })
