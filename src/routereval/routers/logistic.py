@@ -48,6 +48,15 @@ def as_classes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return both, np.r_[np.ones(len(y), int), np.zeros(len(y), int)], np.r_[y, 1.0 - y]
 
 
+def constant_logit(y: np.ndarray) -> float | None:
+    """The logit of (sum + 0.5) / (records + 1) when the present labels are all one class (or none); else None."""
+    total, n = float(y.sum()), len(y)
+    if n and 0.0 < total < float(n):
+        return None
+    p = (total + 0.5) / (n + 1.0)
+    return float(np.log(p / (1 - p)))
+
+
 def fit_column(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> tuple[np.ndarray, float]:
     """Weights and intercept of one candidate's logistic regression on its present records."""
     from sklearn.exceptions import ConvergenceWarning
@@ -55,11 +64,9 @@ def fit_column(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> tuple[n
 
     present = ~np.isnan(y)
     xs, ys = x[present], y[present]
-    total = float(ys.sum())
-    if len(ys) == 0 or total in (0.0, float(len(ys))):
-        # One class (or no record): a constant, pulled off certainty.
-        p = (total + 0.5) / (len(ys) + 1.0)
-        return np.zeros(x.shape[1]), float(np.log(p / (1 - p)))
+    constant = constant_logit(ys)
+    if constant is not None:
+        return np.zeros(x.shape[1]), constant
     rows, classes, weights = as_classes(xs, ys)
     with warnings.catch_warnings():
         # A capped iteration count is a deliberate speed/precision trade-off here.
