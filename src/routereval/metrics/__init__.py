@@ -2,9 +2,11 @@
 
 Plain names for the paper's symbols: :func:`mean_score` (mu_o),
 :func:`vs_reference` (V_R), :func:`vs_best_single` (V_B),
-:func:`proba_entropy` (E_p), :func:`choice_entropy` (E_sel).
+:func:`proba_entropy` (E_p), :func:`choice_entropy` (E_sel); calibration of quality
+estimates: :func:`brier_score`, :func:`reliability_table`.
 """
 
+from routereval.metrics.calibration import Reliability, brier_score, reliability_table
 from routereval.metrics.cost import (
     aiq,
     apgr,
@@ -45,6 +47,9 @@ __all__ = [
     "saving",
     "upper_hull",
     "ROUTEREVAL_REFERENCE",
+    "Reliability",
+    "brier_score",
+    "reliability_table",
     "best_single_mean",
     "bootstrap_interval",
     "choice_entropy",

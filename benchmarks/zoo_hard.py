@@ -1,0 +1,114 @@
+"""How each router's fit time and quality grow with the pool, up to 1,000 candidates on 5,000 prompts.
+
+A synthetic benchmark at RouterEval's scale (its hard setting has pools of
+10, 100 and 1,000 of its 8,567 models): 5,000 training, 500 validation and
+1,000 test prompts with 384-wide unit embeddings (all-MiniLM-L6-v2's width),
+and m candidates whose P(correct) on a prompt is sigmoid(ability_i +
+u_i . (P x_j)) with a rank-8 projection P (prompt skills) and abilities spread
+like a leaderboard's; 5% of records are missing. Each router is fitted with
+the validation split and scored on the test prompts by mu_o (argmax choice),
+gap closed (against the best single model chosen on train) and its fit and
+predict wall times (medians of ``--repeats`` runs, one run when a fit takes
+longer than ``--slow`` seconds). Figures go to benchmarks/results/zoo_hard.json.
+
+Target: every router fits the 1,000-candidate pool in under a minute (on 2
+shared cores; the load average during the run is recorded beside the times).
+
+    PYTHONPATH=src python benchmarks/zoo_hard.py                 # m = 10, 100, 1000, every zoo router
+    PYTHONPATH=src python benchmarks/zoo_hard.py --sizes 10 --routers knn-tuned,mf
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+from _runs import write
+from threadpoolctl import threadpool_limits
+
+from routereval.routers import Labelled, Prompts, make_router
+from routereval.routers.base import sigmoid
+
+ROUTERS = ("best-single", "knn", "cluster", "linear", "mlp", "knn-tuned", "clusters", "logistic", "gbdt", "mf", "irt",
+           "ensemble", "safe")
+N_TRAIN, N_VAL, N_TEST, WIDTH, RANK = 5000, 500, 1000, 384, 8
+
+
+def synthetic(m: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Embeddings and 0/1 labels (NaN = missing) of train, validation and test prompts for m candidates."""
+    rng = np.random.default_rng(seed)
+    n = N_TRAIN + N_VAL + N_TEST
+    x = rng.normal(size=(n, WIDTH))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    proj = rng.normal(size=(RANK, WIDTH)) * np.sqrt(WIDTH / RANK)
+    skills = rng.normal(size=(m, RANK)) * 0.5
+    ability = rng.normal(size=m) * 1.0
+    p = sigmoid(ability[None, :] + (x @ proj.T) @ skills.T)
+    y = (rng.random(p.shape) < p).astype(float)
+    y[rng.random(p.shape) < 0.05] = np.nan
+    cut = (N_TRAIN, N_TRAIN + N_VAL)
+    return {"x": x.astype(np.float32), "y": y, "train": np.arange(cut[0]), "val": np.arange(*cut),
+            "test": np.arange(cut[1], n)}
+
+
+def measure(name: str, data: dict[str, np.ndarray]) -> dict[str, float]:
+    """One fit and prediction: times, mu_o and gap closed on the test prompts."""
+    x, y = data["x"], data["y"]
+    tr, va, te = data["train"], data["val"], data["test"]
+    router = make_router(name)
+    train = Prompts(embeddings=x[tr], scores=y[tr])
+    started = time.perf_counter()
+    if name == "best-single" or "validation" in router.fit.__code__.co_varnames:
+        router.fit(train, y[tr], validation=Labelled(Prompts(embeddings=x[va]), y[va]))
+    else:
+        router.fit(train, y[tr])
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    quality = router.predict_quality(Prompts(embeddings=x[te]))
+    predict_s = time.perf_counter() - started
+    truth = y[te]
+    got = truth[np.arange(len(te)), np.argmax(quality, axis=1)]
+    mu = float(np.nanmean(got))
+    best_train = int(np.nanargmax(np.nanmean(y[tr], axis=0)))
+    single = float(np.nanmean(truth[:, best_train]))
+    oracle = float(np.nanmax(np.where(np.isnan(truth), -np.inf, truth), axis=1).mean())
+    return {"fit_s": fit_s, "predict_s": predict_s, "mu_o": mu, "best_single_train": single, "oracle": oracle,
+            "gap_closed": (mu - single) / (oracle - single) if oracle > single else float("nan")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--routers", default=",".join(ROUTERS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--slow", type=float, default=20.0, help="seconds of fit beyond which a point is run once")
+    args = parser.parse_args()
+    results = []
+    # One thread, as a sweep worker runs a router.
+    with threadpool_limits(limits=1):
+        for m in [int(s) for s in args.sizes.split(",")]:
+            data = synthetic(m)
+            for name in args.routers.split(","):
+                runs = [measure(name, data)]
+                while len(runs) < args.repeats and runs[0]["fit_s"] < args.slow:
+                    runs.append(measure(name, data))
+                row = {"router": name, "m": m, "runs": len(runs), "load_avg_1m": os.getloadavg()[0],
+                       **{k: statistics.median(r[k] for r in runs) for k in runs[0]}}
+                results.append(row)
+                print(f"m={m:5d} {name:12s} fit {row['fit_s']:7.2f}s predict {row['predict_s']:6.2f}s "
+                      f"mu_o {row['mu_o']:.4f} gap {row['gap_closed']:.3f} (load {row['load_avg_1m']:.1f})", flush=True)
+    write("zoo_hard", {
+        "what": "fit/predict seconds (median), mu_o and gap closed per router and pool size on a synthetic "
+                f"{N_TRAIN}-prompt, {WIDTH}-wide benchmark; target: every fit under 60 s at m = 1000",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "results": results,
+        "fit_under_60s_at_1000": {r["router"]: r["fit_s"] < 60 for r in results if r["m"] == 1000},
+    })
+
+
+if __name__ == "__main__":
+    main()

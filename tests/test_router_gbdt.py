@@ -1,0 +1,42 @@
+"""gbdt: a planted step is learned, boosting stops early on noise, one-class columns stay constant."""
+
+from __future__ import annotations
+
+import numpy as np
+from zoo_checks import check_deterministic_and_picklable, check_learns_topics, check_masks_missing
+
+from routereval.routers import Labelled, Prompts, make_router
+
+
+def step_problem(n, seed):
+    """Candidate 0 is right exactly when the first feature is positive; candidate 1 is a fair coin;
+    candidate 2 is always right."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2))
+    y = np.c_[x[:, 0] > 0, rng.random(n) < 0.5, np.ones(n)].astype(float)
+    return x, y
+
+
+def test_learns_a_step_and_stops_early_on_noise():
+    x, y = step_problem(400, 0)
+    xv, yv = step_problem(200, 1)
+    router = make_router("gbdt", n_components=2).fit(Prompts(embeddings=x), y, validation=Labelled(Prompts(embeddings=xv), yv))
+    quality = router.predict_quality(Prompts(embeddings=np.array([[0.5, 0.0], [-0.5, 0.0]])))
+    assert quality[0, 0] > 0.9 and quality[1, 0] < 0.1
+    # The coin: a few rounds already overfit its validation records; the step keeps improving for longer.
+    assert router.rounds_[1] < 25 < router.rounds_[0]
+    # Always right on 400 records: (400 + 0.5) / 401, not a certainty.
+    np.testing.assert_allclose(quality[:, 2], 400.5 / 401)
+    assert router.models_[2] is None
+
+
+def test_every_round_without_validation():
+    x, y = step_problem(400, 0)
+    router = make_router("gbdt", n_components=2, max_iter=30).fit(Prompts(embeddings=x), y)
+    assert list(router.rounds_) == [30, 30, 0]
+
+
+def test_generic_checks():
+    check_learns_topics("gbdt")
+    check_masks_missing("gbdt")
+    check_deterministic_and_picklable("gbdt")
