@@ -11,8 +11,11 @@ from routereval.cli import bench as bench_command
 from routereval.cli import data as data_commands
 from routereval.cli import scaling as scaling_command
 from routereval.cli import report as report_command
+from routereval.cli import route as route_command
 from routereval.cli import select as select_command
+from routereval.cli import serve as serve_command
 from routereval.cli import sweep as sweep_command
+from routereval.cli import train as train_command
 
 app = typer.Typer(
     name="routereval",
@@ -27,6 +30,9 @@ app.command("select")(select_command.select)
 app.command("scaling")(scaling_command.scaling)
 app.command("report")(report_command.report)
 app.command("sweep")(sweep_command.sweep)
+app.command("train")(train_command.train)
+app.command("route")(route_command.route)
+app.command("serve")(serve_command.serve)
 
 
 def main() -> None:

@@ -54,7 +54,8 @@ def describe(encoder: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if any("\n" in t for t in terms):
         raise ConfigError("a tfidf term contains a line break; such a vocabulary cannot be saved")
     # One UTF-8 buffer, terms separated by line breaks: a fixed-width string array would pad every term.
-    arrays = {"terms": np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8), "idf": np.asarray(vec.idf_), "components": np.asarray(encoder.svd_.components_)}
+    arrays = {"terms": np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8),
+              "idf": np.asarray(vec.idf_), "components": np.asarray(encoder.svd_.components_)}
     entry = {
         "kind": "tfidf", "name": encoder.name, "dim": encoder.dim, "fingerprint": encoder.fingerprint_,
         "n_fit_texts": int(encoder.n_fit_texts_), "vectorizer": settings,
