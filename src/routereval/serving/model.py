@@ -410,8 +410,7 @@ class RoutingModel:
         router = routers[entry["name"]](**entry["params"])
         if ROUTER_WEIGHTS not in files:
             raise ArtifactError(f"{folder / MANIFEST}: {ROUTER_WEIGHTS} is not listed with a checksum")
-        with np.load(folder / ROUTER_WEIGHTS, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = _read_arrays(folder / ROUTER_WEIGHTS)
         try:
             state = decode_state(entry["state"], arrays, f"router {entry['name']!r}")
         except DataError as exc:
@@ -422,8 +421,7 @@ class RoutingModel:
         if manifest.get("encoder"):
             enc_arrays: dict[str, np.ndarray] = {}
             if ENCODER_WEIGHTS in files:
-                with np.load(folder / ENCODER_WEIGHTS, allow_pickle=False) as npz:
-                    enc_arrays = {k: npz[k] for k in npz.files}
+                enc_arrays = _read_arrays(folder / ENCODER_WEIGHTS)
             elif manifest["encoder"].get("kind") == "tfidf":
                 raise ArtifactError(f"{folder / MANIFEST}: a tfidf encoder needs {ENCODER_WEIGHTS}, which is not listed")
             encoder = encoder_state.rebuild(manifest["encoder"], enc_arrays)
@@ -431,6 +429,15 @@ class RoutingModel:
         info = {k: manifest[k] for k in ("training", "held_out", "created", "routereval_version") if k in manifest}
         return cls(router, encoder, list(manifest["candidates"]), prices,
                    int(manifest.get("cost_model", {}).get("output_tokens", DEFAULT_OUTPUT_TOKENS)), info)
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``, refusing pickled objects (allow_pickle=False)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (ValueError, OSError) as exc:
+        raise ArtifactError(f"{path}: cannot be read as plain arrays ({exc})") from exc
 
 
 def _num(x: float) -> float | None:
