@@ -44,6 +44,8 @@ ROUTER_MODEL = "router"
 #: Response header naming the backend that answered.
 BACKEND_HEADER = "x-routereval-model"
 DEFAULT_MAX_BODY = 1 << 20
+#: Most prompts embedded in one decision batch.
+MAX_BATCH = 64
 
 
 class _Transient(Exception):
@@ -197,7 +199,8 @@ class Proxy:
         self.cooldown = Cooldown(config.failover)
         self._secrets = [s for s in [*config.secrets(), token] if s]
         self.client: Any = None
-        self._decide_lock: asyncio.Lock | None = None
+        self._queue: asyncio.Queue | None = None
+        self._decider_task: asyncio.Task | None = None
         self.ready = False
 
     # -- plumbing -------------------------------------------------------------------------
@@ -208,7 +211,8 @@ class Proxy:
         # One pooled client for every backend; per-request timeouts come from the backends file.
         self.client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
                                         timeout=httpx.Timeout(60.0), follow_redirects=False)
-        self._decide_lock = asyncio.Lock()
+        self._queue = asyncio.Queue()
+        self._decider_task = asyncio.create_task(self._decider())
         if self.model.inputs == "embeddings":
             # Load the encoder now (MiniLM takes seconds), not on the first request.
             await asyncio.to_thread(self.model.embed, ["warm-up"])
@@ -216,6 +220,8 @@ class Proxy:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._decider_task is not None:
+            self._decider_task.cancel()
         if self.client is not None:
             await self.client.aclose()
 
@@ -257,17 +263,39 @@ class Proxy:
     # -- deciding -------------------------------------------------------------------------
 
     async def decide(self, text: str, options: RoutingOptions) -> tuple[list[str], dict[str, Any]]:
-        """Candidates best first for one prompt, and the routing object's decision fields."""
+        """Candidates best first for one prompt, and the routing object's decision fields.
+
+        Prompts that arrive while a batch is being embedded wait and go
+        together in the next one: one encoder call for many requests is what
+        keeps the decision cheap under load (MiniLM embeds 64 short prompts
+        in little more time than one).
+        """
+        self.model.check_options(options)
         started = time.perf_counter()
-        # The encoder and router are CPU work: run them off the event loop, one at a time
-        # (torch and BLAS already use every core for one batch).
-        async with self._decide_lock:
-            batch = await asyncio.to_thread(self.model.decide, [text], options)
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((text, options, future))
+        result = await future
+        if isinstance(result, Exception):
+            raise result
         seconds = time.perf_counter() - started
         self.metrics.decision.observe(seconds)
-        decision = batch.decision(0)
-        self.metrics.chosen.inc(decision.chosen)
-        return decision.ranked, {**decision.to_dict(), "decision_ms": round(seconds * 1000, 3)}
+        self.metrics.chosen.inc(result.chosen)
+        return result.ranked, {**result.to_dict(), "decision_ms": round(seconds * 1000, 3)}
+
+    async def _decider(self) -> None:
+        """Take every waiting prompt (up to MAX_BATCH), decide them in one call off the event loop, repeat."""
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await asyncio.to_thread(self.model.decide_each, [b[0] for b in batch],
+                                                  [b[1] for b in batch])
+            except Exception as exc:  # noqa: BLE001 - an encoder failure fails these requests, not the proxy
+                results = [exc] * len(batch)
+            for (_, _, future), result in zip(batch, results):
+                if not future.done():
+                    future.set_result(result)
 
     # -- forwarding -----------------------------------------------------------------------
 

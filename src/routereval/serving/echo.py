@@ -100,6 +100,10 @@ class EchoServer:
         """Serve in the foreground until interrupted."""
         asyncio.run(self._serve(None))
 
+    async def serve(self) -> None:
+        """Serve on the running event loop (several servers can share one loop)."""
+        await self._serve(None)
+
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -237,15 +241,25 @@ def _last_user(messages: Any) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Command line: serve one echo backend in the foreground."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--name", default="echo", help="Name it answers with.")
+    parser.add_argument("--name", default="echo", help="Name(s) it answers with, comma-separated: one server each, "
+                        "on consecutive ports.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9001)
-    parser.add_argument("--fail-every", type=int, default=0, help="Answer 500 to every k-th request (0: never).")
+    parser.add_argument("--port", type=int, default=9001, help="Port of the first server.")
+    parser.add_argument("--fail-every", default="0", help="Answer 500 to every k-th request (0: never); one value, "
+                        "or one per name, comma-separated.")
     args = parser.parse_args(argv)
-    server = EchoServer(args.name, args.host, args.port, fail_every=args.fail_every)
-    print(f"echo backend {args.name!r} on http://{args.host}:{args.port}/v1", flush=True)
+    names = [n for n in args.name.split(",") if n]
+    fails = [int(f) for f in args.fail_every.split(",")]
+    fails = fails * len(names) if len(fails) == 1 else fails
+    servers = [EchoServer(n, args.host, args.port + i, fail_every=f) for i, (n, f) in enumerate(zip(names, fails))]
+    for server in servers:
+        print(f"echo backend {server.name!r} on {server.base_url}", flush=True)
+
+    async def serve_all() -> None:
+        await asyncio.gather(*(s.serve() for s in servers))
+
     try:
-        server.run()
+        asyncio.run(serve_all())
     except KeyboardInterrupt:
         pass
 

@@ -291,6 +291,30 @@ class RoutingModel:
         costs = self.costs(texts)
         return RankedBatch(self.rank(quality, costs, options), quality, costs, self.candidates)
 
+    def decide_each(self, texts: Sequence[str], options: Sequence[RoutingOptions]) -> list[Decision | ConfigError]:
+        """One decision per prompt, each under its own options, embedding the batch at once.
+
+        What the proxy runs on the requests that arrived together; a prompt
+        whose options cannot be met gets its ConfigError in place of a decision.
+        """
+        texts = list(texts)
+        quality = self.quality(texts=texts, embeddings=self.embed(texts))
+        costs = self.costs(texts)
+        out: list[Decision | ConfigError] = []
+        for i, opts in enumerate(options):
+            row_costs = None if costs is None else costs[i:i + 1]
+            try:
+                order = self.rank(quality[i:i + 1], row_costs, opts)
+            except ConfigError as exc:
+                out.append(exc)
+                continue
+            out.append(RankedBatch(order, quality[i:i + 1], row_costs, self.candidates).decision(0))
+        return out
+
+    def check_options(self, options: RoutingOptions) -> None:
+        """Refuse options that name unknown candidates or leave none (before any work is done)."""
+        self._allowed(options)
+
     def route(
         self,
         texts: str | Sequence[str],

@@ -99,11 +99,14 @@ def train_model(
         if encoder.startswith("precomputed"):
             raise ConfigError("vectors shipped with a dataset cannot embed a new prompt; use --encoder minilm or tfidf")
         enc = get_encoder(encoder)
-        if hasattr(enc, "fit"):
-            enc.fit([str(t) for t in texts[train]])
         used = np.concatenate([train, val, test])
         vectors = np.zeros((bench.n_prompts, enc.dim), dtype=np.float32)
-        vectors[used] = embed(enc, [str(t) for t in texts[used]], progress=progress)
+        if hasattr(enc, "fit"):
+            # A fitted encoder is new each time: its vectors are worth nothing in the shared cache.
+            enc.fit([str(t) for t in texts[train]])
+            vectors[used] = enc.encode([str(t) for t in texts[used]], progress=progress)
+        else:
+            vectors[used] = embed(enc, [str(t) for t in texts[used]], progress=progress)
 
     def prompts(rows: np.ndarray, with_scores: bool = False) -> Prompts:
         return Prompts(embeddings=None if vectors is None else vectors[rows],
