@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,10 +23,33 @@ from routereval.serving.train import train_model
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
-def cli(*args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 300):
-    full_env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
-    return subprocess.run([sys.executable, "-c", "from routereval.cli import main; main()", *args],
-                          input=stdin, capture_output=True, text=True, env=full_env, timeout=timeout)
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run the ``routereval`` entry point in this process (as the console script does): exit code and output."""
+    from routereval.cli import main
+
+    def run(*args: str, stdin: str | None = None, env: dict | None = None) -> Run:
+        monkeypatch.setattr(sys, "argv", ["routereval", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +59,7 @@ def artifact(tmp_path_factory):
     return folder
 
 
-def test_route_one_prompt_prints_the_choice_and_the_ranked_list(artifact):
+def test_route_one_prompt_prints_the_choice_and_the_ranked_list(cli, artifact):
     run = cli("route", str(artifact), NEW_PROMPTS[0])
     assert run.returncode == 0, run.stderr
     assert "chosen: math-model" in run.stdout
@@ -43,7 +68,7 @@ def test_route_one_prompt_prints_the_choice_and_the_ranked_list(artifact):
     assert "quality 1.000" in lines[0] and "est. $" in lines[0]
 
 
-def test_route_json_matches_the_library(artifact):
+def test_route_json_matches_the_library(cli, artifact):
     run = cli("route", str(artifact), NEW_PROMPTS[0], "--json", "--cost-weight", "5000")
     assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)
@@ -53,7 +78,7 @@ def test_route_json_matches_the_library(artifact):
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".jsonl", ".csv"])
-def test_route_a_file_of_prompts(artifact, tmp_path, suffix):
+def test_route_a_file_of_prompts(cli, artifact, tmp_path, suffix):
     path = tmp_path / f"prompts{suffix}"
     if suffix == ".txt":
         path.write_text("\n".join(NEW_PROMPTS) + "\n")
@@ -68,7 +93,7 @@ def test_route_a_file_of_prompts(artifact, tmp_path, suffix):
     assert all(len(d["ranked"]) == 1 for d in docs)
 
 
-def test_route_reads_stdin(artifact):
+def test_route_reads_stdin(cli, artifact):
     run = cli("route", str(artifact), "--json", stdin="\n".join(NEW_PROMPTS) + "\n")
     assert run.returncode == 0, run.stderr
     assert [json.loads(line)["chosen"] for line in run.stdout.splitlines()] == MODELS
@@ -80,7 +105,7 @@ def test_route_reads_stdin(artifact):
     (["route", "{art}", "hi", "--exclude", "nope"], "unknown candidate 'nope'"),
     (["route", "{art}", "hi", "--cost-weight", "-1"], "cost_weight must be a number >= 0"),
 ])
-def test_route_errors_are_one_line_and_exit_1(artifact, tmp_path, args, message):
+def test_route_errors_are_one_line_and_exit_1(cli, artifact, tmp_path, args, message):
     args = [a.format(missing=tmp_path / "nothing", art=artifact) for a in args]
     run = cli(*args)
     assert run.returncode == 1
@@ -88,7 +113,7 @@ def test_route_errors_are_one_line_and_exit_1(artifact, tmp_path, args, message)
     assert len(run.stderr.strip().splitlines()) == 1
 
 
-def test_train_command_writes_an_artifact_with_a_held_out_score(mirror, tmp_path):
+def test_train_command_writes_an_artifact_with_a_held_out_score(cli, mirror, tmp_path):
     out = tmp_path / "llmrouter-knn"
     run = cli("train", "--dataset", "llmrouter", "--router", "knn:k=10", "--encoder", "tfidf-32", "--split", "train",
               "--models", "qwen2.5-7b-instruct,gemma-2-9b-it,llama3-chatqa-1.5-70b", "--out", str(out))
@@ -102,7 +127,7 @@ def test_train_command_writes_an_artifact_with_a_held_out_score(mirror, tmp_path
     assert again.returncode == 1 and "--force" in again.stderr
 
 
-def test_train_refuses_a_router_that_cannot_be_saved(tmp_path):
+def test_train_refuses_a_router_that_cannot_be_saved(cli, tmp_path):
     run = cli("train", "--dataset", "nothing-here", "--router", "knn,mlp", "--out", str(tmp_path / "x"))
     assert run.returncode == 1 and "one router" in run.stderr
 
@@ -169,7 +194,7 @@ def test_serve_binds_loopback_routes_and_keeps_the_key_out_of_its_logs(artifact,
     assert secret not in output
 
 
-def test_serve_refuses_backends_that_do_not_match(artifact, tmp_path):
+def test_serve_refuses_backends_that_do_not_match(cli, artifact, tmp_path):
     backends = tmp_path / "backends.toml"
     backends.write_text('[[backends]]\nname = "math-model"\nbase_url = "http://127.0.0.1:9/v1"\n')
     run = cli("serve", str(artifact), "--backends", str(backends))
@@ -177,7 +202,7 @@ def test_serve_refuses_backends_that_do_not_match(artifact, tmp_path):
     assert "no backend for candidate(s) code-model, poem-model" in run.stderr
 
 
-def test_serve_refuses_a_key_variable_that_is_not_set(artifact, tmp_path):
+def test_serve_refuses_a_key_variable_that_is_not_set(cli, artifact, tmp_path):
     backends = tmp_path / "backends.toml"
     backends.write_text("".join(f'[[backends]]\nname = "{n}"\nbase_url = "http://127.0.0.1:9/v1"\n'
                                 f'api_key_env = "ROUTEREVAL_TEST_UNSET_KEY"\n' for n in MODELS))
