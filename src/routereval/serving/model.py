@@ -239,7 +239,8 @@ class RoutingModel:
         names = set(options.candidates) if options.candidates is not None else None
         for name in list(names or ()) + list(options.exclude):
             if name not in self._index:
-                raise ConfigError(f"unknown candidate {name!r} in the routing options; known: {', '.join(self.candidates)}")
+                known = ", ".join(self.candidates)
+                raise ConfigError(f"unknown candidate {name!r} in the routing options; known: {known}")
         if names is None and not options.exclude:
             return None
         allowed = np.array([(names is None or c in names) and c not in options.exclude for c in self.candidates])
@@ -447,7 +448,8 @@ class RoutingModel:
             if ENCODER_WEIGHTS in files:
                 enc_arrays = _read_arrays(folder / ENCODER_WEIGHTS)
             elif manifest["encoder"].get("kind") == "tfidf":
-                raise ArtifactError(f"{folder / MANIFEST}: a tfidf encoder needs {ENCODER_WEIGHTS}, which is not listed")
+                raise ArtifactError(
+                    f"{folder / MANIFEST}: a tfidf encoder needs {ENCODER_WEIGHTS}, which is not listed")
             encoder = encoder_state.rebuild(manifest["encoder"], enc_arrays)
         prices = {c: (_from_num(p.get("input")), _from_num(p.get("output"))) for c, p in manifest["prices"].items()}
         info = {k: manifest[k] for k in ("training", "held_out", "created", "routereval_version") if k in manifest}

@@ -61,7 +61,7 @@ def held_out_metrics(chosen: np.ndarray, scores: np.ndarray, train_scores: np.nd
     single = mean_score(scores, one_hot(np.full(len(scores), best), m))
     present = ~np.isnan(scores).all(axis=1)
     oracle = float(np.nanmax(scores[present], axis=1).mean()) if present.any() else float("nan")
-    return {"n_test": int(len(scores)), "mean_score": router, "best_single_on_train": single,
+    return {"n_test": len(scores), "mean_score": router, "best_single_on_train": single,
             "oracle": oracle, "gain_vs_best_single": router - single}
 
 
@@ -127,7 +127,7 @@ def train_model(
         prices[name] = (float(row.get("input_price", np.nan)), float(row.get("output_price", np.nan)))
     info: dict[str, Any] = {"training": {
         "dataset": bench.name, "kind": bench.kind, "protocol": split, "split": how,
-        "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(test)),
+        "n_train": len(train), "n_val": len(val), "n_test": len(test),
         "sha256": data_sha256(bench, train, cols),
         "source_files": [{"url": f.get("url"), "sha256": f.get("sha256")} for f in bench.provenance.get("files", [])],
     }}
