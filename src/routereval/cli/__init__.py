@@ -13,8 +13,11 @@ from routereval.cli import curve as curve_command
 from routereval.cli import data as data_commands
 from routereval.cli import scaling as scaling_command
 from routereval.cli import report as report_command
+from routereval.cli import route as route_command
 from routereval.cli import select as select_command
+from routereval.cli import serve as serve_command
 from routereval.cli import sweep as sweep_command
+from routereval.cli import train as train_command
 
 app = typer.Typer(
     name="routereval",
@@ -31,6 +34,9 @@ app.command("scaling")(scaling_command.scaling)
 app.command("report")(report_command.report)
 app.command("sweep")(sweep_command.sweep)
 app.command("curve")(curve_command.curve)
+app.command("train")(train_command.train)
+app.command("route")(route_command.route)
+app.command("serve")(serve_command.serve)
 
 
 def main() -> None:

@@ -1,0 +1,80 @@
+"""``routereval route``: route prompts with a saved router (one, a file of them, or stdin)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from routereval.errors import ConfigError
+
+#: Prompts embedded and routed per batch.
+BATCH = 256
+
+
+def _names(text: Optional[str]) -> Optional[list[str]]:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def route(
+    folder: Path = typer.Argument(..., help="Artifact folder written by `routereval train`."),
+    prompt: Optional[str] = typer.Argument(None, help="The prompt; omit it to read --file or stdin (one per line)."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Prompts: .txt (one per line), or the 'prompt' "
+                                        "column of a .csv / .tsv / .jsonl / .parquet table."),
+    json_out: bool = typer.Option(False, "--json", help="JSON Lines on stdout, one decision per prompt."),
+    cost_weight: float = typer.Option(0.0, help="Maximise quality - cost_weight x cost ($ per request)."),
+    max_cost: Optional[float] = typer.Option(None, help="Cap on the estimated $ per request."),
+    tolerance: Optional[float] = typer.Option(None, help="Cheapest candidate within this much quality of the best."),
+    candidates: Optional[str] = typer.Option(None, help="Comma-separated candidates to keep."),
+    exclude: Optional[str] = typer.Option(None, help="Comma-separated candidates to leave out."),
+    top: int = typer.Option(0, help="Show only the best N of the ranked list (0: all)."),
+) -> None:
+    """Choose a model for each prompt and print the ranked candidates with quality and cost estimates."""
+    from routereval.cli.output import console, to_json
+    from routereval.serving.model import RoutingModel, RoutingOptions
+
+    if prompt is not None and file is not None:
+        raise ConfigError("give a prompt or --file, not both")
+    if prompt is not None:
+        prompts = [prompt]
+    elif file is not None:
+        from routereval.selection.newtask import read_prompts
+
+        prompts = read_prompts(file)
+    else:
+        if sys.stdin.isatty():
+            raise ConfigError("no prompt: give one as an argument, --file, or pipe prompts on stdin (one per line)")
+        prompts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        if not prompts:
+            raise ConfigError("stdin held no prompts")
+    options = RoutingOptions.from_dict({
+        "cost_weight": cost_weight, "max_cost": max_cost, "tolerance": tolerance,
+        "candidates": _names(candidates), "exclude": _names(exclude) or [],
+    })
+    model = RoutingModel.load(folder)
+    out = sys.stdout
+    for start in range(0, len(prompts), BATCH):
+        batch = prompts[start:start + BATCH]
+        decisions = model.decide(batch, options).decisions()
+        for text, decision in zip(batch, decisions):
+            doc = decision.to_dict()
+            if top > 0:
+                doc["ranked"] = doc["ranked"][:top]
+            if json_out:
+                out.write(to_json({"prompt": text, **doc}).replace("\n", "") + "\n")
+                continue
+            if len(prompts) > 1:
+                console.print(f"[bold]{_short(text)}[/]", highlight=False, soft_wrap=True)
+            console.print(f"chosen: [bold green]{doc['chosen']}[/]", highlight=False)
+            for rank, row in enumerate(doc["ranked"], 1):
+                cost = "cost unknown" if row["cost"] is None else f"est. ${row['cost']:.6f}"
+                console.print(f"  {rank}. {row['model']:<40} quality {row['quality']:.3f}  {cost}", highlight=False)
+
+
+def _short(text: str, width: int = 80) -> str:
+    from rich.markup import escape
+
+    one = " ".join(text.split())
+    return escape(one if len(one) <= width else one[: width - 3] + "...")

@@ -1,0 +1,48 @@
+"""``routereval train``: fit an encoder + router on a dataset and save it as a routing artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from routereval.errors import ConfigError
+
+
+def train(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name, imported name, or path."),
+    router: str = typer.Option("knn", help="Router with parameters, e.g. knn:k=10 or mlp:setting=fast."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the artifact to."),
+    encoder: str = typer.Option("minilm", help="minilm or tfidf[-<dim>] (fitted on the training prompts, saved)."),
+    models: Optional[str] = typer.Option(None, help="Comma-separated candidate models (default: all of the dataset)."),
+    split: str = typer.Option("all", help="all: fit on every prompt; train: fit on the training split and "
+                                          "record the held-out test score in the manifest."),
+    output_tokens: int = typer.Option(256, help="Output tokens assumed per answer in cost estimates."),
+    force: bool = typer.Option(False, "--force", help="Replace an artifact already in --out."),
+) -> None:
+    """Train a router on a dataset's records and save it (manifest.json + .npz weights; no pickle)."""
+    from routereval.cli.output import console
+    from routereval.evaluation.specs import parse_routers
+    from routereval.serving.train import train_model
+    from routereval.sources.catalog import load_dataset
+
+    specs = parse_routers(router)
+    if len(specs) != 1:
+        raise ConfigError(f"--router takes one router, got {router!r}")
+    if output_tokens < 0:
+        raise ConfigError(f"--output-tokens must be >= 0, got {output_tokens}")
+    if (out / "manifest.json").exists() and not force:
+        raise ConfigError(f"{out} already holds a routing artifact; pass --force to replace it")
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    bench = load_dataset(dataset)
+    model = train_model(bench, specs[0].name, specs[0].params, encoder, models=names, split=split,
+                        output_tokens=output_tokens, progress=True)
+    model.save(out, overwrite=force)
+    console.print(f"saved {specs[0].label} over {len(model.candidates)} candidates of {bench.name} to {out}",
+                  highlight=False, soft_wrap=True)
+    held = model.info.get("held_out")
+    if held:
+        console.print(
+            f"held-out test ({held['n_test']} prompts): router {held['mean_score']:.4f}, best single (picked on "
+            f"train) {held['best_single_on_train']:.4f}, oracle {held['oracle']:.4f}", highlight=False, soft_wrap=True)

@@ -1,0 +1,98 @@
+"""The encoder part of an artifact: its name and settings, and a fitted TF-IDF's state as arrays.
+
+A pretrained encoder (MiniLM) is saved as its name and settings; it is
+rebuilt from the installed package. A TF-IDF encoder learns from its corpus,
+so its vocabulary, IDF weights and SVD axes are written as arrays and its
+scikit-learn objects rebuilt from them on load (never pickled). Vectors that
+ship with a dataset (``precomputed:<key>``) cannot embed a new prompt and are
+refused when an artifact is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from routereval.errors import ConfigError, DataError
+
+#: TfidfVectorizer settings written to the manifest; other settings keep their defaults.
+_VECTORIZER_KEYS = (
+    "analyzer", "binary", "lowercase", "max_df", "max_features", "min_df", "ngram_range", "norm",
+    "smooth_idf", "strip_accents", "sublinear_tf", "token_pattern", "use_idf",
+)
+
+
+def encoder_kind(encoder: Any) -> str:
+    """``minilm`` or ``tfidf``: which family an encoder object belongs to (others are refused)."""
+    from routereval.encoders import MiniLMEncoder, TfidfEncoder
+
+    if isinstance(encoder, TfidfEncoder):
+        return "tfidf"
+    if isinstance(encoder, MiniLMEncoder):
+        return "minilm"
+    name = getattr(encoder, "name", type(encoder).__name__)
+    raise ConfigError(
+        f"encoder {name!r} cannot be saved in a routing artifact: it cannot embed a new prompt from its text "
+        "(vectors shipped with a dataset) or is not a built-in encoder; train with --encoder minilm or tfidf"
+    )
+
+
+def describe(encoder: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(manifest entry, arrays)`` for an encoder."""
+    kind = encoder_kind(encoder)
+    if kind == "minilm":
+        return {"kind": "minilm", "name": encoder.name, "dim": encoder.dim,
+                "settings": {"max_seq_length": encoder.max_seq_length}}, {}
+    if not encoder.is_fitted:
+        raise ConfigError("the tfidf encoder must be fitted before it is saved")
+    vec = encoder.vectorizer_
+    params = vec.get_params()
+    settings = {k: (list(params[k]) if isinstance(params[k], tuple) else params[k]) for k in _VECTORIZER_KEYS}
+    vocabulary = vec.vocabulary_
+    terms = sorted(vocabulary, key=vocabulary.get)
+    if any("\n" in t for t in terms):
+        raise ConfigError("a tfidf term contains a line break; such a vocabulary cannot be saved")
+    # One UTF-8 buffer, terms separated by line breaks: a fixed-width string array would pad every term.
+    arrays = {"terms": np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8),
+              "idf": np.asarray(vec.idf_), "components": np.asarray(encoder.svd_.components_)}
+    entry = {
+        "kind": "tfidf", "name": encoder.name, "dim": encoder.dim, "fingerprint": encoder.fingerprint_,
+        "n_fit_texts": int(encoder.n_fit_texts_), "vectorizer": settings,
+        "settings": {"ngram_range": list(encoder.ngram_range), "min_df": encoder.min_df,
+                     "max_features": encoder.max_features, "sublinear_tf": encoder.sublinear_tf,
+                     "seed": encoder.seed, "n_threads": encoder.n_threads},
+    }
+    return entry, arrays
+
+
+def rebuild(entry: dict[str, Any], arrays: Any) -> Any:
+    """The encoder an artifact describes, ready to encode (MiniLM loads lazily on first use)."""
+    from routereval.encoders import get_encoder
+
+    kind = entry.get("kind")
+    if kind == "minilm":
+        max_len = entry.get("settings", {}).get("max_seq_length")
+        return get_encoder("minilm", **({"max_seq_length": int(max_len)} if max_len is not None else {}))
+    if kind != "tfidf":
+        raise DataError(f"unknown encoder kind {kind!r} in the manifest")
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    settings = dict(entry["settings"])
+    settings["ngram_range"] = tuple(settings["ngram_range"])
+    encoder = get_encoder("tfidf", dim=int(entry["dim"]), **settings)
+    params = {k: v for k, v in entry["vectorizer"].items() if k in _VECTORIZER_KEYS}
+    params["ngram_range"] = tuple(params["ngram_range"])
+    terms = arrays["terms"].tobytes().decode("utf-8").split("\n")
+    vectorizer = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(terms)}, dtype=np.float32, **params)
+    vectorizer.idf_ = arrays["idf"]
+    components = arrays["components"]
+    if components.shape != (int(entry["dim"]), len(terms)):
+        raise DataError(f"tfidf axes have shape {components.shape}, expected ({entry['dim']}, {len(terms)})")
+    svd = TruncatedSVD(n_components=int(entry["dim"]))
+    svd.components_ = components
+    encoder.vectorizer_, encoder.svd_ = vectorizer, svd
+    encoder.n_fit_texts_ = int(entry["n_fit_texts"])
+    encoder.fingerprint_ = str(entry["fingerprint"])
+    return encoder

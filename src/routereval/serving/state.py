@@ -1,0 +1,88 @@
+"""A fitted object's learned state as plain data: a JSON tree whose leaves point into a dict of arrays.
+
+scikit-learn's convention (learned state ends in ``_``) makes this generic:
+every attribute of a fitted router whose name ends in ``_`` is written out,
+so any router that keeps NumPy arrays, lists / tuples / str-keyed dicts of
+them, numbers and strings can be saved with no code of its own. Anything else
+(a torch module, a fitted scikit-learn object) is refused with the attribute
+named, because saving it would need pickle, and loading a pickle runs code.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from routereval.errors import ConfigError, DataError
+
+
+class UnsavableStateError(ConfigError):
+    """Learned state that has no plain-data form (it would need pickle)."""
+
+
+def learned_attributes(obj: Any) -> dict[str, Any]:
+    """The public learned state of a fitted estimator: attributes whose name ends (not starts) in ``_``."""
+    return {k: v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def _encode(value: Any, key: str, arrays: dict[str, np.ndarray], where: str) -> Any:
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise UnsavableStateError(f"{where} is an array of Python objects; only numeric or string arrays are saved")
+        name = f"a{len(arrays)}"
+        arrays[name] = value
+        return {"array": name}
+    if isinstance(value, np.generic):
+        return _encode(np.asarray(value), key, arrays, where)
+    if value is None or isinstance(value, (bool, str)):
+        return {"value": value}
+    if isinstance(value, int):
+        return {"value": value}
+    if isinstance(value, float):
+        # JSON has no NaN or infinity; keep them exact as text.
+        return {"float": repr(value)} if not math.isfinite(value) else {"value": value}
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, key, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
+        return {"tuple" if isinstance(value, tuple) else "list": items}
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise UnsavableStateError(f"{where} is a dict with non-string keys")
+        return {"dict": {k: _encode(v, key, arrays, f"{where}[{k!r}]") for k, v in value.items()}}
+    raise UnsavableStateError(
+        f"{where} is a {type(value).__module__}.{type(value).__name__}, which cannot be saved without pickle "
+        "(saved state is NumPy arrays, numbers, strings and lists / tuples / dicts of them)"
+    )
+
+
+def encode_state(attributes: dict[str, Any], owner: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(tree, arrays)``: the JSON-able structure of ``attributes`` and the arrays it points to."""
+    arrays: dict[str, np.ndarray] = {}
+    tree = {name: _encode(value, name, arrays, f"{owner}.{name}") for name, value in attributes.items()}
+    return tree, arrays
+
+
+def _decode(node: Any, arrays: Any, where: str) -> Any:
+    if not isinstance(node, dict) or len(node) != 1:
+        raise DataError(f"{where}: malformed state entry {node!r}")
+    (kind, payload), = node.items()
+    if kind == "array":
+        if payload not in arrays:
+            raise DataError(f"{where}: array {payload!r} is missing from the weights file")
+        return arrays[payload]
+    if kind == "value":
+        return payload
+    if kind == "float":
+        return float(payload)
+    if kind in ("list", "tuple"):
+        items = [_decode(v, arrays, f"{where}[{i}]") for i, v in enumerate(payload)]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "dict":
+        return {k: _decode(v, arrays, f"{where}[{k!r}]") for k, v in payload.items()}
+    raise DataError(f"{where}: unknown state entry kind {kind!r}")
+
+
+def decode_state(tree: dict[str, Any], arrays: Any, owner: str) -> dict[str, Any]:
+    """The attributes :func:`encode_state` wrote, rebuilt from ``tree`` and ``arrays``."""
+    return {name: _decode(node, arrays, f"{owner}.{name}") for name, node in tree.items()}

@@ -1,0 +1,210 @@
+"""The commands as a user runs them: train, route and serve in real subprocesses."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from test_serving_model import MODELS, NEW_PROMPTS, tiny_benchmark
+
+from routereval.serving.echo import EchoServer
+from routereval.serving.model import RoutingModel
+from routereval.serving.train import train_model
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run the ``routereval`` entry point in this process (as the console script does): exit code and output."""
+    from routereval.cli import main
+
+    def run(*args: str, stdin: str | None = None, env: dict | None = None) -> Run:
+        monkeypatch.setattr(sys, "argv", ["routereval", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli") / "art"
+    train_model(tiny_benchmark(), "knn", {"k": 3}, "tfidf-16", progress=False).save(folder)
+    return folder
+
+
+def test_route_one_prompt_prints_the_choice_and_the_ranked_list(cli, artifact):
+    run = cli("route", str(artifact), NEW_PROMPTS[0])
+    assert run.returncode == 0, run.stderr
+    assert "chosen: math-model" in run.stdout
+    lines = [line for line in run.stdout.splitlines() if line.strip()[:2] in ("1.", "2.", "3.")]
+    assert [line.split()[1] for line in lines] == ["math-model", "code-model", "poem-model"]
+    assert "quality 1.000" in lines[0] and "est. $" in lines[0]
+
+
+def test_route_json_matches_the_library(cli, artifact):
+    run = cli("route", str(artifact), NEW_PROMPTS[0], "--json", "--cost-weight", "5000")
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    expected = RoutingModel.load(artifact).route(NEW_PROMPTS[0], cost_weight=5000)[0].to_dict()
+    assert doc["chosen"] == expected["chosen"] == "poem-model"
+    assert doc["ranked"] == expected["ranked"] and doc["prompt"] == NEW_PROMPTS[0]
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl", ".csv"])
+def test_route_a_file_of_prompts(cli, artifact, tmp_path, suffix):
+    path = tmp_path / f"prompts{suffix}"
+    if suffix == ".txt":
+        path.write_text("\n".join(NEW_PROMPTS) + "\n")
+    elif suffix == ".jsonl":
+        path.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in NEW_PROMPTS))
+    else:
+        path.write_text("id,prompt\n" + "".join(f'{i},"{p}"\n' for i, p in enumerate(NEW_PROMPTS)))
+    run = cli("route", str(artifact), "--file", str(path), "--json", "--top", "1")
+    assert run.returncode == 0, run.stderr
+    docs = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [d["chosen"] for d in docs] == MODELS
+    assert all(len(d["ranked"]) == 1 for d in docs)
+
+
+def test_route_reads_stdin(cli, artifact):
+    run = cli("route", str(artifact), "--json", stdin="\n".join(NEW_PROMPTS) + "\n")
+    assert run.returncode == 0, run.stderr
+    assert [json.loads(line)["chosen"] for line in run.stdout.splitlines()] == MODELS
+
+
+@pytest.mark.parametrize("args, message", [
+    (["route", "{missing}", "hi"], "manifest.json: no such file"),
+    (["route", "{art}", "hi", "--file", "x.txt"], "give a prompt or --file, not both"),
+    (["route", "{art}", "hi", "--exclude", "nope"], "unknown candidate 'nope'"),
+    (["route", "{art}", "hi", "--cost-weight", "-1"], "cost_weight must be a number >= 0"),
+])
+def test_route_errors_are_one_line_and_exit_1(cli, artifact, tmp_path, args, message):
+    args = [a.format(missing=tmp_path / "nothing", art=artifact) for a in args]
+    run = cli(*args)
+    assert run.returncode == 1
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_train_command_writes_an_artifact_with_a_held_out_score(cli, mirror, tmp_path):
+    out = tmp_path / "llmrouter-knn"
+    run = cli("train", "--dataset", "llmrouter", "--router", "knn:k=10", "--encoder", "tfidf-32", "--split", "train",
+              "--models", "qwen2.5-7b-instruct,gemma-2-9b-it,llama3-chatqa-1.5-70b", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "held-out test (500 prompts)" in run.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["router"]["params"] == {"k": 10}
+    assert manifest["candidates"] == ["qwen2.5-7b-instruct", "gemma-2-9b-it", "llama3-chatqa-1.5-70b"]
+    assert manifest["prices"]["llama3-chatqa-1.5-70b"] == {"input": 0.9, "output": 0.9}
+    again = cli("train", "--dataset", "llmrouter", "--encoder", "tfidf-32", "--out", str(out))
+    assert again.returncode == 1 and "--force" in again.stderr
+
+
+def test_train_refuses_a_router_that_cannot_be_saved(cli, tmp_path):
+    run = cli("train", "--dataset", "nothing-here", "--router", "knn,mlp", "--out", str(tmp_path / "x"))
+    assert run.returncode == 1 and "one router" in run.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses listening on ``port`` (Linux /proc/net/tcp; IPv4 as hex, little-endian)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if int(hex_port, 16) == port and state == "0A":
+                found.add(address)
+    return found
+
+
+def test_serve_binds_loopback_routes_and_keeps_the_key_out_of_its_logs(artifact, tmp_path):
+    if not os.path.exists("/proc/net/tcp"):
+        pytest.skip("needs Linux /proc to see the bound address")
+    secret = "sk-cli-secret-abcdef987654"
+    servers = {name: EchoServer(name).start() for name in MODELS}
+    backends = tmp_path / "backends.toml"
+    backends.write_text("".join(
+        f'[[backends]]\nname = "{n}"\nbase_url = "{s.base_url}"\napi_key_env = "ECHO_KEY"\ntimeout = 5\n\n'
+        for n, s in servers.items()))
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": SRC, "ECHO_KEY": secret}
+    proc = subprocess.Popen([sys.executable, "-c", "from routereval.cli import main; main()", "serve", str(artifact),
+                             "--backends", str(backends), "--port", str(port), "--log-level", "debug"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/readiness", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.2)
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+        servers["math-model"].plan.append(("echo_auth", 401))
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                       json={"model": "router", "messages": [{"role": "user", "content": NEW_PROMPTS[0]}]})
+        assert r.status_code == 401 and secret not in r.text
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                       json={"model": "router", "messages": [{"role": "user", "content": NEW_PROMPTS[2]}]})
+        assert r.status_code == 200 and r.json()["model"] == "poem-model"
+        assert servers["poem-model"].requests[-1]["authorization"] == f"Bearer {secret}"
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+        for server in servers.values():
+            server.stop()
+    assert "poem-model" in output  # the request log line names the backend
+    assert secret not in output
+
+
+def test_serve_refuses_backends_that_do_not_match(cli, artifact, tmp_path):
+    backends = tmp_path / "backends.toml"
+    backends.write_text('[[backends]]\nname = "math-model"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    run = cli("serve", str(artifact), "--backends", str(backends))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "no backend for candidate(s) code-model, poem-model" in run.stderr
+
+
+def test_serve_refuses_a_key_variable_that_is_not_set(cli, artifact, tmp_path):
+    backends = tmp_path / "backends.toml"
+    backends.write_text("".join(f'[[backends]]\nname = "{n}"\nbase_url = "http://127.0.0.1:9/v1"\n'
+                                f'api_key_env = "ROUTEREVAL_TEST_UNSET_KEY"\n' for n in MODELS))
+    run = cli("serve", str(artifact), "--backends", str(backends), env={"ROUTEREVAL_TEST_UNSET_KEY": ""})
+    assert run.returncode == 1 and "ROUTEREVAL_TEST_UNSET_KEY (api_key_env) is not set" in run.stderr
