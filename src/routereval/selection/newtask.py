@@ -156,16 +156,18 @@ def choose_for_prompts(
     predictor = predictor or KNNPredictor()
     all_tasks = list(range(data.n_tasks))
     refs = reference_pairs(Engine(data, predictor, settings.n_descriptor), all_tasks)
-    g = fresh(predictor).fit(data.vectors, data.correct).predict(vectors)
+    fitted = fresh(predictor).fit(data.vectors, data.correct)
+    est = fitted.predict_counts(vectors) if isinstance(fitted, KNNPredictor) else sc.Estimates(fitted.predict(vectors))
     everyone = np.arange(len(data.vectors))
     sims, _ = sorted_neighbours(np.asarray(vectors, dtype=np.float32), data.vectors, everyone, settings.n_descriptor)
     u = sc.descriptor(sims)
     p = refs.p(u, settings.bandwidth)
-    task_acc = data.task_accuracy()
-    candidates = (~np.isnan(task_acc)).any(axis=0)
-    bma_scores = sc.mean_task_accuracy(task_acc)
-    bma = sc.argmax_among(bma_scores, candidates)
-    picked = choose(g, p, bma, candidates, np.random.default_rng([int(settings.seed)]), settings)
+    hits, counts = data.task_counts()
+    candidates = (counts > 0).any(axis=0)
+    bma_exact = sc.mean_accuracy_exact(hits, counts)
+    bma_scores = sc.to_float(bma_exact)
+    bma = sc.preference(bma_exact, candidates)[0]
+    picked = choose(est, p, bma_exact, candidates, np.random.default_rng([int(settings.seed)]), settings)
     return NewTaskChoice(
         models=list(data.models),
         candidates=candidates,
