@@ -340,4 +340,7 @@ def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
         why = f"it beat the best model on average ({decision['bma']}) in {100 * rate:.0f}% of simulated draws"
     console.print(f"chosen: [bold]{decision['model']}[/] ({why}); task descriptor u = {decision['descriptor']:.3f}",
                   highlight=False, soft_wrap=True)
+    for method, tied in decision["ties"].items():
+        console.print(f"  {method}: {', '.join(tied)} tied at the top (exact scores); settled towards the best "
+                      "model on average, then model order", highlight=False, soft_wrap=True)
     return rows

@@ -8,7 +8,7 @@ turn. Repeated prompts in the file are counted once, as inside a task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,7 @@ class NewTaskChoice:
     win_rate: float | None
     descriptor: float
     n_prompts: int
+    ties: dict[str, list[int]] = field(default_factory=dict)  # method -> models tied at its top (S3: before the fallback)
 
     def rows(self, dataset: str) -> list[dict]:
         """One row per candidate model (its scores and which methods chose it), then the decision."""
@@ -134,6 +135,7 @@ class NewTaskChoice:
                 "fell_back": self.choices["S3"] != self.m_star,
                 "descriptor": self.descriptor,
                 "n_prompts": self.n_prompts,
+                "ties": {method: [self.models[m] for m in tied] for method, tied in self.ties.items()},
             }
         )
         return out
@@ -181,5 +183,6 @@ def choose_for_prompts(
         win_rate=picked.fallback.win_rate,
         descriptor=u,
         n_prompts=len(vectors),
+        ties={name: list(pk.tied) for name, pk in picked.picks.items() if pk.is_tie},
     )
 
