@@ -87,7 +87,8 @@ def by_distance(
                 "S2": truth[picked.choices["S2"]],
                 "S3": truth[picked.choices["S3"]],
                 "BMA": truth[sc.preference(f.bma_exact, cand)[0]],
-                POINTWISE: float(y[np.flatnonzero(answered), routed[answered]].mean()) if answered.any() else np.nan,
+                POINTWISE: (float(y[np.flatnonzero(answered), routed[answered]].mean(dtype=np.float64))
+                            if answered.any() else np.nan),
                 "Oracle": oracle,
             }
             for method in DISTANCE_METHODS:

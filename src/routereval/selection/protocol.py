@@ -414,7 +414,7 @@ def leave_one_task_out(
             routed = route_pointwise(est.g, ~np.isnan(y), order)
             answered = routed >= 0
             pointwise_acc = (
-                float(y[np.flatnonzero(answered), routed[answered]].mean()) if answered.any() else float("nan")
+                float(y[np.flatnonzero(answered), routed[answered]].mean(dtype=np.float64)) if answered.any() else float("nan")
             )
             results.append(
                 FoldResult(
