@@ -62,7 +62,7 @@ def plot_correlation(per_task: Sequence[dict[str, Any]], summary: Sequence[dict[
 
 def plot_against(summary: Sequence[dict[str, Any]], title: str) -> Figure:
     """Mean accuracy and share of tasks matching the reference model, against alpha, per method."""
-    fig = new_figure(9.0, 4.0)
+    fig = new_figure(9.0, 4.8)
     left, right = fig.subplots(1, 2)
     methods = list(dict.fromkeys(r["method"] for r in summary))
     for method in methods:
@@ -76,10 +76,10 @@ def plot_against(summary: Sequence[dict[str, Any]], title: str) -> Figure:
     left.set_xlabel("alpha (share of the new task's prompts revealed with labels)")
     left.set_ylabel("mean accuracy over tasks")
     right.set_xlabel("alpha")
-    right.set_ylabel("share of tasks at least as accurate as the reference")
+    right.set_ylabel("share of tasks matching the reference")
     right.set_ylim(-0.02, 1.02)
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    left.legend(fontsize=7)
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig
