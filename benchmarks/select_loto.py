@@ -15,8 +15,10 @@ many vectors were missing from the cache at the start of each timed run.
 
     python benchmarks/select_loto.py --warm          # fill the cache, then time 3 runs
     python benchmarks/select_loto.py --runs 1 --encoder tfidf
+    python benchmarks/select_loto.py --references published   # the authors' reference scheme
 
-Writes ``benchmarks/results/select_loto.json``.
+Writes ``benchmarks/results/select_loto.json`` (``select_loto_published.json``
+with ``--references published``).
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ def missing_from_cache(bench, rows, encoder: str) -> int:
     return int((~found).sum())
 
 
-def child(dataset: str, encoder: str, alphas: list[float]) -> dict:
+def child(dataset: str, encoder: str, alphas: list[float], references: str = "loto") -> dict:
     """One timed run in this process; prints one JSON line."""
     t0 = time.perf_counter()
     from routereval.selection.data import task_data
-    from routereval.selection.protocol import Engine, leave_one_task_out
+    from routereval.selection.protocol import Engine, Settings, leave_one_task_out
     from routereval.selection.predictors import KNNPredictor
     from routereval.selection.summary import summary_rows, task_rows
     from routereval.selection.vectors import attach_vectors
@@ -72,7 +74,7 @@ def child(dataset: str, encoder: str, alphas: list[float]) -> dict:
     t_vectors = time.perf_counter()
     Engine(data, KNNPredictor())  # the neighbour lists alone, timed separately
     t_lists = time.perf_counter()
-    folds = leave_one_task_out(data, alphas=alphas)
+    folds = leave_one_task_out(data, alphas=alphas, settings=Settings(references=references))
     t_end = time.perf_counter()
     summary = {
         (r["alpha"], r["method"]): round(r["accuracy"], 4)
@@ -99,18 +101,20 @@ def main() -> None:
     parser.add_argument("--dataset", default="mmlu-pro")
     parser.add_argument("--encoder", default="minilm")
     parser.add_argument("--alpha", default="0", help="comma-separated alphas, as for `routereval select`")
+    parser.add_argument("--references", default="loto", choices=["loto", "published"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warm", action="store_true", help="embed everything once (untimed) before timing")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     alphas = [float(a) for a in args.alpha.split(",")]
     if args.child:
-        print(json.dumps(child(args.dataset, args.encoder, alphas)))
+        print(json.dumps(child(args.dataset, args.encoder, alphas, args.references)))
         return
     mirror = default_mirror()
     if mirror and "ROUTEREVAL_MIRROR" not in os.environ:
         os.environ["ROUTEREVAL_MIRROR"] = mirror
-    forwarded = ["--dataset", args.dataset, "--encoder", args.encoder, "--alpha", args.alpha]
+    forwarded = ["--dataset", args.dataset, "--encoder", args.encoder, "--alpha", args.alpha,
+                 "--references", args.references]
     load_start = os.getloadavg()
     if args.warm:
         run_child(__file__, forwarded)
@@ -121,6 +125,7 @@ def main() -> None:
         "dataset": args.dataset,
         "encoder": args.encoder,
         "predictor": "knn (k = 5)",
+        "references": args.references,
         "alphas": alphas,
         "target_s": TARGET_S,
         "within_target": result["total_s"] < TARGET_S and result["uncached_texts"] == 0,
@@ -135,7 +140,7 @@ def main() -> None:
             "load_average_at_end": os.getloadavg(),
         },
     }
-    write("select_loto", document)
+    write("select_loto" if args.references == "loto" else "select_loto_published", document)
 
 
 if __name__ == "__main__":

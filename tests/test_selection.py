@@ -90,20 +90,18 @@ def test_win_rate_matches_the_binomial_probability():
 
 
 def test_fallback_keeps_or_returns_to_bma_on_the_60_percent_line():
-    g = np.array([[0.8, 0.8], [0.8, 0.8], [0.8, 0.8]])  # both models: 3 prompts predicted correct
-    cand = np.array([True, True])
-    s3 = np.array([0.9, 0.5])
+    pos = np.array([3, 3])  # both models: all 3 prompts predicted correct
     # m* = 0 with p = 1 (3 correct); BMA = 1 with p = 0.5: m* wins with P = 0.875 -> kept.
-    fb = sc.with_fallback(s3, g, np.array([1.0, 0.5]), 1, cand, np.random.default_rng(0))
+    fb = sc.with_fallback(0, pos, 3, np.array([1.0, 0.5]), 1, np.random.default_rng(0))
     assert (fb.m_star, fb.choice) == (0, 0) and fb.win_rate >= 0.6
     # BMA with p = 0.9: P(3 > Bin(3, .9)) = 1 - 0.729 = 0.271 < 0.6 -> back to BMA.
-    fb = sc.with_fallback(s3, g, np.array([1.0, 0.9]), 1, cand, np.random.default_rng(0))
+    fb = sc.with_fallback(0, pos, 3, np.array([1.0, 0.9]), 1, np.random.default_rng(0))
     assert (fb.m_star, fb.choice) == (0, 1) and abs(fb.win_rate - 0.271) < 0.05
     # With win_share 0.2 the same draws keep m*.
-    fb = sc.with_fallback(s3, g, np.array([1.0, 0.9]), 1, cand, np.random.default_rng(0), win_share=0.2)
+    fb = sc.with_fallback(0, pos, 3, np.array([1.0, 0.9]), 1, np.random.default_rng(0), win_share=0.2)
     assert fb.choice == 0
     # m* is BMA: nothing to test.
-    fb = sc.with_fallback(np.array([0.2, 0.5]), g, np.array([1.0, 0.5]), 1, cand, np.random.default_rng(0))
+    fb = sc.with_fallback(1, pos, 3, np.array([1.0, 0.5]), 1, np.random.default_rng(0))
     assert fb.choice == 1 and fb.win_rate is None
 
 

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from routereval.errors import ConfigError
+
+REFERENCES = ("loto", "published")
+
+
+@dataclass(frozen=True)
+class Analyses:
+    """What, beyond the summary, a leave-one-task-out run was asked for."""
+
+    pointwise: bool = False
+    candidates: str | None = None
+    against: str | None = None
+    distance_bins: int = 0
+    correlation: bool = False
+    figures: Path | None = None
+
+    @property
+    def asked(self) -> bool:
+        return bool(self.pointwise or self.candidates or self.against or self.distance_bins or self.correlation
+                    or self.figures)
 
 
 def parse_alphas(text: str) -> list[float]:
@@ -35,6 +55,32 @@ def select(
         "(min(floor(alpha n), 50) prompts)."
     ),
     per_task: bool = typer.Option(False, "--per-task", help="Also list each task's choices."),
+    references: str = typer.Option(
+        "loto", "--references", help="Reference pairs for S3's p: loto (leak-free: the held-out task is kept out "
+        "of the first pass) or published (the authors' scheme: each reference predictor's pool keeps it)."
+    ),
+    pool_alphas: bool = typer.Option(
+        False, "--pool-alphas", help="Estimate p from the reference pairs of every --alpha value pooled, "
+        "as the authors' code does."
+    ),
+    pointwise: bool = typer.Option(
+        False, "--pointwise", help="Also route each prompt to the model with the highest predicted correctness."
+    ),
+    candidates: Optional[str] = typer.Option(
+        None, "--candidates", help="Models that may be chosen: a,b,c or a size filter such as params<=13e9."
+    ),
+    against: Optional[str] = typer.Option(
+        None, "--against", help="Reference model: how often and by how much the chosen model matches it."
+    ),
+    distance_bins: int = typer.Option(
+        0, "--distance-bins", help="Choice quality in this many bins of the prompts' distance to the training pool."
+    ),
+    correlation: bool = typer.Option(
+        False, "--correlation", help="Per task: correlation of S1-S3 with true accuracy against the task descriptor."
+    ),
+    figures: Optional[Path] = typer.Option(
+        None, "--figures", help="Write the figures of the analyses asked for (PNG and SVG) to this folder."
+    ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the result rows to this JSON file."),
     encoder: str = typer.Option("minilm", help="minilm (cached), tfidf[-<dim>], or precomputed:<key>."),
     predictor: str = typer.Option(
@@ -55,19 +101,31 @@ def select(
     from routereval.sources.catalog import load_dataset
 
     alphas = parse_alphas(alpha)
-    if new_task is not None and alphas != [0.0]:
-        raise ConfigError("--alpha applies to leave-one-task-out; it cannot be combined with --new-task")
+    analyses = Analyses(pointwise, candidates, against, distance_bins, correlation, figures)
+    if new_task is not None and (alphas != [0.0] or analyses.asked or references != "loto" or pool_alphas):
+        raise ConfigError(
+            "--alpha, --references, --pool-alphas and the analyses apply to leave-one-task-out; "
+            "they cannot be combined with --new-task"
+        )
     if k < 1 or draws < 1 or bandwidth <= 0 or not 0 < win_share <= 1 or not 0 <= threshold <= 1:
         raise ConfigError("need k >= 1, draws >= 1, bandwidth > 0, 0 < win-share <= 1 and 0 <= threshold <= 1")
+    if distance_bins < 0:
+        raise ConfigError(f"--distance-bins must be 0 (off) or more, got {distance_bins}")
+    if figures is not None and not (distance_bins or correlation or against):
+        raise ConfigError("--figures draws the analyses: add --distance-bins N, --correlation or --against MODEL")
+    if references not in REFERENCES:
+        raise ConfigError(f"--references must be one of {', '.join(REFERENCES)}, got {references!r}")
     model = make_predictor(predictor, k=k, seed=seed)
-    settings = Settings(bandwidth=bandwidth, n_draws=draws, win_share=win_share, seed=seed)
+    settings = Settings(bandwidth=bandwidth, n_draws=draws, win_share=win_share, seed=seed,
+                        references=references, pool_alphas=pool_alphas)
     bench = load_dataset(dataset)
     data = task_data(bench, threshold)
-    context = {"dataset": data.name, "encoder": encoder, "predictor": predictor, "k": k, "seed": seed}
+    context = {"dataset": data.name, "encoder": encoder, "predictor": predictor, "k": k, "seed": seed,
+               "references": references, "pool_alphas": pool_alphas}
     if new_task is not None:
         rows = _new_task(data, bench, new_task, model, settings, encoder)
     else:
-        rows = _leave_one_out(data, bench, alphas, model, settings, encoder, per_task)
+        rows = _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, analyses)
     notes = []
     if data.n_duplicates:
         notes.append(f"{data.n_duplicates} repeated prompts inside tasks removed")
@@ -81,29 +139,45 @@ def select(
         console.print(f"wrote {len(rows)} rows to {json_out}", highlight=False, soft_wrap=True)
 
 
-def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task) -> list[dict]:
+def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, analyses: Analyses) -> list[dict]:
+    import numpy as np
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from routereval.cli.output import console, err_console
-    from routereval.selection.protocol import leave_one_task_out
     from routereval.reports.selection import per_task_table, summary_table
+    from routereval.selection.candidates import model_index, parse_candidates
+    from routereval.selection.protocol import leave_one_task_out
     from routereval.selection.summary import summary_rows, task_rows
     from routereval.selection.vectors import attach_vectors
 
+    allowed, notes = None, []
+    if analyses.candidates:
+        allowed, notes = parse_candidates(analyses.candidates, bench.models)
+    reference = None
+    if analyses.against:
+        reference = model_index(analyses.against, list(data.models), "--against")
+        if allowed is None:
+            allowed = np.ones(data.n_models, dtype=bool)
+            allowed[reference] = False
+            notes.append(f"candidates: every model but {analyses.against}")
+    for note in notes:
+        console.print(note, style="dim", highlight=False, soft_wrap=True)
     attach_vectors(data, bench, encoder)
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         job = bar.add_task("indexing neighbours", total=data.n_tasks)
         folds = leave_one_task_out(
-            data, model, alphas=alphas, settings=settings,
+            data, model, alphas=alphas, settings=settings, candidates=allowed,
             on_fold=lambda task: bar.update(job, advance=1, description=f"held out: {task}"),
         )
-    per = task_rows(folds, data.models, data.name)
+    per = task_rows(folds, data.models, data.name, pointwise=analyses.pointwise)
     summary = summary_rows(per)
     name = type(model).__name__.replace("Predictor", "").lower()
+    refs = settings.references + (", reference pairs pooled over alphas" if settings.pool_alphas else "")
+    subset = f", {int(allowed.sum())} candidates" if allowed is not None else ""
     for a in alphas:
         head = (f"{data.name}: leave one task out, {data.n_tasks} tasks x {data.n_models} models "
-                f"({encoder}, {name})" + (f", alpha = {a:g}" if len(alphas) > 1 or a else ""))
+                f"({encoder}, {name}, references: {refs}{subset})" + (f", alpha = {a:g}" if len(alphas) > 1 or a else ""))
         console.print(summary_table([r for r in summary if r["alpha"] == a], head))
         s3 = [r for r in per if r["alpha"] == a and r["method"] == "S3"]
         agreed = sum(r["m_star"] == r["model"] and r["bma_chosen"] for r in s3)
@@ -114,9 +188,131 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task) -> l
             line = (f"  S3's best model was BMA on {agreed} of {len(s3)} tasks; on the other {len(s3) - agreed}, "
                     f"the fallback test kept it on {kept} and returned to BMA on {len(s3) - agreed - kept}")
         console.print(line, highlight=False, soft_wrap=True)
+        _print_ties([r for r in per if r["alpha"] == a], [r for r in summary if r["alpha"] == a])
         if per_task:
             console.print(per_task_table([r for r in per if r["alpha"] == a], f"choices per task (alpha = {a:g})"))
-    return per + summary
+            if analyses.pointwise:
+                for r in (r for r in per if r["alpha"] == a and r["method"] == "Pointwise"):
+                    console.print(f"  {r['task']}: per-prompt routing {r['accuracy']:.3f} over {r['n_models_used']} "
+                                  f"models (most prompts to {r['model']})", highlight=False, soft_wrap=True)
+    extra: list[dict] = []
+    if analyses.correlation:
+        extra += _correlation(per, data.name, analyses.figures)
+    if analyses.distance_bins:
+        extra += _distance(folds, data, analyses.distance_bins, settings, alphas, analyses.figures)
+    if reference is not None:
+        extra += _against(per, data, reference, analyses.figures)
+    return per + summary + extra
+
+
+def _print_ties(per: list[dict], summary: list[dict]) -> None:
+    from routereval.cli.output import console
+
+    counted = [f"{r['method']} {r['n_ties']}" for r in summary if r.get("n_ties")]
+    if not counted:
+        console.print("  no tie at the top of any score", highlight=False, soft_wrap=True)
+        return
+    console.print(f"  tasks whose top score was tied (exact scores): {', '.join(counted)}", highlight=False,
+                  soft_wrap=True)
+    for r in per:
+        if r.get("tie"):
+            chosen = r.get("m_star", r["model"])
+            console.print(f"    {r['task']}, {r['method']}: {chosen} tied with {', '.join(r['tied_with'])}; "
+                          f"settled by {r['tie_rule']}", highlight=False, soft_wrap=True)
+
+
+def _table(title: str, columns: list[str], lines: list[list[str]]):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for line in lines:
+        table.add_row(*line)
+    return table
+
+
+def _save(fig, folder: Path, stem: str) -> None:
+    from routereval.cli.output import console
+    from routereval.reports.figures import save_figure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in save_figure(fig, folder / stem):
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+def _correlation(per, dataset, figures) -> list[dict]:
+    from routereval.cli.output import console
+    from routereval.reports.tables import fmt
+    from routereval.selection.analyses import correlation_by_descriptor
+
+    rows, summary = correlation_by_descriptor(per)
+    for a in dict.fromkeys(r["alpha"] for r in rows):
+        block = sorted((r for r in rows if r["alpha"] == a), key=lambda r: r["u"])
+        console.print(_table(f"correlation of scores with true accuracy, by task descriptor u (alpha = {a:g})",
+                             ["task", "u", "S1", "S2", "S3"],
+                             [[r["task"], fmt(r["u"]), fmt(r["S1"]), fmt(r["S2"]), fmt(r["S3"])] for r in block]))
+        console.print("  Spearman over tasks of u against each correlation: " + ", ".join(
+            f"{r['method']} {fmt(r['spearman_u'])}" for r in summary if r["alpha"] == a), highlight=False)
+    if figures is not None:
+        from routereval.selection.figures import plot_correlation
+
+        a0 = rows[0]["alpha"]
+        _save(plot_correlation([r for r in rows if r["alpha"] == a0], [r for r in summary if r["alpha"] == a0],
+                               f"{dataset}: correlation with true accuracy against u(d') (alpha = {a0:g})"),
+              figures, f"{dataset}-correlation")
+    return rows + summary
+
+
+def _distance(folds, data, n_bins, settings, alphas, figures) -> list[dict]:
+    from routereval.cli.output import console
+    from routereval.reports.tables import fmt
+    from routereval.selection.analyses import DISTANCE_METHODS, by_distance
+
+    out = []
+    for a in alphas:
+        per, summary = by_distance([f for f in folds if f.alpha == a], data, n_bins, settings)
+        bins = list(dict.fromkeys(r["bin"] for r in summary))
+        lines = []
+        for b in bins:
+            by = {r["method"]: r for r in summary if r["bin"] == b}
+            first = by[DISTANCE_METHODS[0]]
+            lines.append([f"{b + 1}", fmt(first["u"]), str(first["n_subsets"]), str(first["n_prompts"]),
+                          *[fmt(by[m]["ratio"]) for m in DISTANCE_METHODS if m != "Oracle"]])
+        console.print(_table(f"ratio to the best model on the prompts, by distance to the training pool (alpha = {a:g})",
+                             ["bin", "mean u", "task subsets", "prompts",
+                              *[m for m in DISTANCE_METHODS if m != "Oracle"]], lines))
+        if figures is not None and a == alphas[0]:
+            from routereval.selection.figures import plot_distance
+
+            _save(plot_distance(summary, f"{data.name}: choice quality by distance to the training pool "
+                                         f"({n_bins} bins, alpha = {a:g})"), figures, f"{data.name}-distance")
+        out += per + summary
+    return out
+
+
+def _against(per, data, reference, figures) -> list[dict]:
+    from routereval.cli.output import console
+    from routereval.reports.tables import fmt
+    from routereval.selection.analyses import against_reference
+
+    name = data.models[reference]
+    acc = data.task_accuracy()[:, reference]
+    ref_acc = {task: float(acc[t]) for t, task in enumerate(data.tasks)}
+    methods = [m for m in ("S1", "S2", "S3", "Pointwise", "BMA", "Oracle")]
+    rows = against_reference([r for r in per if r["method"] in methods], ref_acc, name)
+    for a in dict.fromkeys(r["alpha"] for r in rows):
+        block = [r for r in rows if r["alpha"] == a]
+        console.print(_table(
+            f"chosen among the candidates against {name} (alpha = {a:g}; {name}: {fmt(block[0]['reference_accuracy'])})",
+            ["method", "accuracy", "tasks matched", "mean difference", "mean ratio"],
+            [[r["method"], fmt(r["accuracy"]), f"{r['match_share'] * r['n_tasks']:.0f}/{r['n_tasks']}",
+              f"{r['mean_difference']:+.3f}", fmt(r["mean_ratio"])] for r in block]))
+    if figures is not None:
+        from routereval.selection.figures import plot_against
+
+        _save(plot_against(rows, f"{data.name}: the candidates against {name}"), figures, f"{data.name}-against")
+    return rows
 
 
 def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
@@ -144,4 +340,7 @@ def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
         why = f"it beat the best model on average ({decision['bma']}) in {100 * rate:.0f}% of simulated draws"
     console.print(f"chosen: [bold]{decision['model']}[/] ({why}); task descriptor u = {decision['descriptor']:.3f}",
                   highlight=False, soft_wrap=True)
+    for method, tied in decision["ties"].items():
+        console.print(f"  {method}: {', '.join(tied)} tied at the top (exact scores); settled towards the best "
+                      "model on average, then model order", highlight=False, soft_wrap=True)
     return rows

@@ -13,7 +13,15 @@ Modules, one job each:
 * :mod:`~routereval.selection.scores`: S1, S2, S3, the task descriptor, Nadaraya-Watson, BMA and the fallback;
 * :mod:`~routereval.selection.protocol`: leave one task out, and the alpha variant;
 * :mod:`~routereval.selection.newtask`: a user's own prompts -> the chosen model;
-* :mod:`~routereval.selection.summary`: result rows (rendered by :mod:`routereval.reports.selection`).
+* :mod:`~routereval.selection.summary`: result rows (rendered by :mod:`routereval.reports.selection`);
+* :mod:`~routereval.selection.candidates`: ``--candidates`` (names or a size filter);
+* :mod:`~routereval.selection.analyses`: choice quality by distance, a subset against a reference
+  model, score correlation against the task descriptor;
+* :mod:`~routereval.selection.figures`: the analyses' figures.
+
+Scores are compared exactly (fractions of integer counts) and ties are settled
+by one documented rule: see :mod:`routereval.selection.scores`. The method,
+every option and the analyses are described in ``docs/selection.md``.
 
 >>> from routereval.selection import task_data, attach_vectors, leave_one_task_out, summary_rows, task_rows
 >>> data = task_data(bench); attach_vectors(data, bench, "minilm")            # doctest: +SKIP

@@ -69,14 +69,21 @@ class TaskData:
         """Positions (into the kept prompts) of the prompts of task ``task``."""
         return np.flatnonzero(self.task_of == task)
 
-    def task_accuracy(self) -> np.ndarray:
-        """Tasks x models: mean correctness over the model's records in the task (NaN: no record)."""
-        out = np.full((self.n_tasks, self.n_models), np.nan)
+    def task_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tasks x models: (correct answers, records) of each model in each task, as integers."""
+        hits = np.zeros((self.n_tasks, self.n_models), dtype=np.int64)
+        counts = np.zeros((self.n_tasks, self.n_models), dtype=np.int64)
         for t in range(self.n_tasks):
             block = self.correct[self.task_of == t]
-            counts = (~np.isnan(block)).sum(axis=0)
-            sums = np.nansum(block, axis=0, dtype=np.float64)
-            np.divide(sums, counts, out=out[t], where=counts > 0)
+            counts[t] = (~np.isnan(block)).sum(axis=0)
+            hits[t] = (block == 1).sum(axis=0)
+        return hits, counts
+
+    def task_accuracy(self) -> np.ndarray:
+        """Tasks x models: mean correctness over the model's records in the task (NaN: no record)."""
+        hits, counts = self.task_counts()
+        out = np.full((self.n_tasks, self.n_models), np.nan)
+        np.divide(hits, counts, out=out, where=counts > 0)
         return out
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from routereval.routers.knn import nearest_neighbours
-from routereval.selection.scores import descriptor
+from routereval.selection.scores import Estimates, descriptor, prompt_distances
 
 _BLOCK = 2048
 
@@ -223,6 +223,11 @@ class TaskNeighbours:
         """kNN correctness estimates g (queries x M): mean correctness of the k nearest pool prompts
         where the model has a record. ``extra``: further labelled prompts (any task) added to the pool.
         NaN for a model with no record in the pool."""
+        return self.predict_counts(queries, pool_tasks, extra).g
+
+    def predict_counts(self, queries: np.ndarray, pool_tasks, extra: np.ndarray | None = None) -> Estimates:
+        """As :meth:`predict`, keeping the integers: hits (correct neighbours) and found neighbours
+        per query and model, so that scores built on them can be exact."""
         if self.correct is None:
             raise ValueError("these lists were built without correctness records")
         queries = np.asarray(queries, dtype=np.int64)
@@ -230,7 +235,9 @@ class TaskNeighbours:
         if np.isin(self.task_of[queries], np.flatnonzero(pool)).any():
             raise ValueError("a query's own task cannot be part of its pool")
         extra = np.array([], dtype=np.int64) if extra is None else np.asarray(extra, dtype=np.int64)
-        out = np.full((len(queries), self.correct.shape[1]), np.nan)
+        n_models = self.correct.shape[1]
+        hits = np.zeros((len(queries), n_models), dtype=np.int64)
+        found_all = np.zeros((len(queries), n_models), dtype=np.int64)
         shared_s = self.sims[queries][:, :, : self.k]
         shared_i = self.idx[queries][:, :, : self.k]
         for group in self.groups:
@@ -251,7 +258,11 @@ class TaskNeighbours:
             found = i >= 0
             labels = self.correct[np.where(found, i, 0)][:, :, group.models]  # q x k x group
             labels = np.where(found[:, :, None], labels, 0.0)
-            count = found.sum(axis=1)[:, None]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[:, group.models] = np.where(count > 0, labels.sum(axis=1) / count, np.nan)
-        return out
+            hits[:, group.models] = labels.sum(axis=1).astype(np.int64)
+            found_all[:, group.models] = found.sum(axis=1)[:, None]
+        return Estimates.from_counts(hits, found_all)
+
+    def prompt_distances(self, queries: np.ndarray, pool_tasks, extra: np.ndarray | None = None) -> np.ndarray:
+        """Per query, the mean cosine distance to its ``n_descriptor`` nearest pool prompts
+        (the task descriptor is their mean)."""
+        return prompt_distances(self.neighbour_sims(queries, pool_tasks, extra=extra))

@@ -8,7 +8,7 @@ turn. Repeated prompts in the file are counted once, as inside a task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,7 @@ class NewTaskChoice:
     win_rate: float | None
     descriptor: float
     n_prompts: int
+    ties: dict[str, list[int]] = field(default_factory=dict)  # method -> models tied at its top (S3: before the fallback)
 
     def rows(self, dataset: str) -> list[dict]:
         """One row per candidate model (its scores and which methods chose it), then the decision."""
@@ -134,6 +135,7 @@ class NewTaskChoice:
                 "fell_back": self.choices["S3"] != self.m_star,
                 "descriptor": self.descriptor,
                 "n_prompts": self.n_prompts,
+                "ties": {method: [self.models[m] for m in tied] for method, tied in self.ties.items()},
             }
         )
         return out
@@ -156,16 +158,18 @@ def choose_for_prompts(
     predictor = predictor or KNNPredictor()
     all_tasks = list(range(data.n_tasks))
     refs = reference_pairs(Engine(data, predictor, settings.n_descriptor), all_tasks)
-    g = fresh(predictor).fit(data.vectors, data.correct).predict(vectors)
+    fitted = fresh(predictor).fit(data.vectors, data.correct)
+    est = fitted.predict_counts(vectors) if isinstance(fitted, KNNPredictor) else sc.Estimates(fitted.predict(vectors))
     everyone = np.arange(len(data.vectors))
     sims, _ = sorted_neighbours(np.asarray(vectors, dtype=np.float32), data.vectors, everyone, settings.n_descriptor)
     u = sc.descriptor(sims)
     p = refs.p(u, settings.bandwidth)
-    task_acc = data.task_accuracy()
-    candidates = (~np.isnan(task_acc)).any(axis=0)
-    bma_scores = sc.mean_task_accuracy(task_acc)
-    bma = sc.argmax_among(bma_scores, candidates)
-    picked = choose(g, p, bma, candidates, np.random.default_rng([int(settings.seed)]), settings)
+    hits, counts = data.task_counts()
+    candidates = (counts > 0).any(axis=0)
+    bma_exact = sc.mean_accuracy_exact(hits, counts)
+    bma_scores = sc.to_float(bma_exact)
+    bma = sc.preference(bma_exact, candidates)[0]
+    picked = choose(est, p, bma_exact, candidates, np.random.default_rng([int(settings.seed)]), settings)
     return NewTaskChoice(
         models=list(data.models),
         candidates=candidates,
@@ -179,5 +183,6 @@ def choose_for_prompts(
         win_rate=picked.fallback.win_rate,
         descriptor=u,
         n_prompts=len(vectors),
+        ties={name: list(pk.tied) for name, pk in picked.picks.items() if pk.is_tie},
     )
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from routereval.errors import ConfigError
 from routereval.routers.knn import nearest_neighbours
+from routereval.selection.scores import Estimates
 
 PREDICTORS = ("knn", "mlp")
 
@@ -81,10 +82,15 @@ class KNNPredictor(CorrectnessPredictor):
         return self
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
+        return self.predict_counts(vectors).g
+
+    def predict_counts(self, vectors: np.ndarray) -> Estimates:
+        """As :meth:`predict`, keeping the integers (correct neighbours, neighbours) for exact scores."""
         self._check_fitted("correct_")
         x, _ = _check(vectors)
         have = ~np.isnan(self.correct_)
-        out = np.full((len(x), have.shape[1]), np.nan)
+        hits = np.zeros((len(x), have.shape[1]), dtype=np.int64)
+        found = np.zeros((len(x), have.shape[1]), dtype=np.int64)
         # Models with the same records share one neighbour search.
         patterns: dict[bytes, list[int]] = {}
         for m in range(have.shape[1]):
@@ -93,9 +99,11 @@ class KNNPredictor(CorrectnessPredictor):
             rows = np.flatnonzero(have[:, models[0]])
             if rows.size == 0:
                 continue
-            idx = rows[nearest_neighbours(x, self.vectors_[rows], min(int(self.k), rows.size))]
-            out[:, models] = self.correct_[idx][:, :, models].mean(axis=1, dtype=np.float64)
-        return out
+            kk = min(int(self.k), rows.size)
+            idx = rows[nearest_neighbours(x, self.vectors_[rows], kk)]
+            hits[:, models] = (self.correct_[idx][:, :, models] == 1).sum(axis=1)
+            found[:, models] = kk
+        return Estimates.from_counts(hits, found)
 
 
 class SklearnPredictor(CorrectnessPredictor):

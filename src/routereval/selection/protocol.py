@@ -29,6 +29,33 @@ when left out, reveals its own r_j prompts to the pool (the same seeded
 permutation it uses as a held-out task), and the descriptors u(d_j) and u(d')
 count the revealed prompts as part of the pool.
 
+**Reference protocols** (``Settings.references``). ``loto`` (the default) is
+step 1 above: the held-out task is kept out of the first pass entirely, so
+nothing about d' but its unlabelled prompts reaches its choice. ``published``
+is the scheme of the authors' code: the reference pairs come from one
+leave-one-task-out pass over *all* tasks, so the pool of the predictor that
+scores d_j still holds d' with its labels (and u(d_j) is measured against a
+pool holding d'); d''s own pair is left out. It assumes the new task's labels
+are available while the references are built, which is true when replaying a
+benchmark and never for a new task; it is here to compare with published
+numbers. ``Settings.pool_alphas`` pools the reference pairs of every alpha of
+the run into one set for the Nadaraya-Watson estimate at each alpha, as the
+authors' code does (pairs made with revealed prompts of their own task then
+inform p at alpha = 0 and the other way round); off by default, so that p at
+each alpha describes the predictor in that regime only.
+
+**Ties** are settled by :func:`routereval.selection.scores.pick` (towards BMA,
+then the best mean training accuracy, then the dataset's model order) on exact
+scores, and each fold keeps the :class:`~routereval.selection.scores.Pick` of
+every method, so a tie is reported, never hidden in a rounding.
+
+**Per-prompt routing** (the paper's pointwise variant) is computed in every
+fold from the same estimates: each unlabelled prompt of d' goes to the
+candidate with the highest g_m(x) among those with a record on it (a record's
+existence is not a label), ties by the same rule. With kNN, g is a ratio of
+small integers, whose float values are equal exactly when the ratios are, so
+comparing them as floats is exact.
+
 With the kNN predictor every search is answered from per-task neighbour lists
 built once (:mod:`routereval.selection.neighbours`); other predictors are
 fitted once per pool, D(D-1)/2 + D fits (see :class:`Engine`). For the MLP of
@@ -41,6 +68,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -51,7 +79,9 @@ from routereval.selection.neighbours import TaskNeighbours
 from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor, fresh
 
 METHODS = ("S1", "S2", "S3", "S3 (true p)", "BMA", "Oracle")
+POINTWISE = "Pointwise"
 MAX_REVEALED = 50
+REFERENCES = ("loto", "published")
 
 
 @dataclass(frozen=True)
@@ -64,6 +94,12 @@ class Settings:
     win_share: float = sc.WIN_SHARE
     max_revealed: int = MAX_REVEALED
     seed: int = 0
+    references: str = "loto"  # or "published" (see the module docstring)
+    pool_alphas: bool = False  # one set of reference pairs over every alpha of the run
+
+    def __post_init__(self) -> None:
+        if self.references not in REFERENCES:
+            raise ConfigError(f"unknown reference protocol {self.references!r}; known: {', '.join(REFERENCES)}")
 
 
 @dataclass
@@ -77,6 +113,20 @@ class References:
     def p(self, u: float, bandwidth: float) -> np.ndarray:
         """Estimated predictor accuracy per model at descriptor ``u``."""
         return sc.nadaraya_watson(self.u, self.accuracy, u, bandwidth)
+
+    def without(self, task: int) -> References:
+        """The pairs of every task but ``task``."""
+        keep = self.tasks != task
+        return References(self.tasks[keep], self.u[keep], self.accuracy[keep])
+
+    @staticmethod
+    def pooled(parts: Sequence[References]) -> References:
+        """All pairs of several sets in one (a task may appear once per set)."""
+        return References(
+            np.concatenate([r.tasks for r in parts]),
+            np.concatenate([r.u for r in parts]),
+            np.vstack([r.accuracy for r in parts]),
+        )
 
 
 @dataclass
@@ -97,6 +147,15 @@ class FoldResult:
     p_true: np.ndarray
     m_star: dict[str, int] = field(default_factory=dict)  # S3 rows: argmax before the fallback
     win_rate: dict[str, float | None] = field(default_factory=dict)
+    picks: dict[str, sc.Pick] = field(default_factory=dict)  # method -> pick (tie, rule); S3 rows: of m*
+    queries: np.ndarray | None = None  # the unlabelled prompts scored
+    estimates: sc.Estimates | None = None  # g on the queries
+    prompt_u: np.ndarray | None = None  # per query, mean distance to its nearest pool prompts
+    references: References | None = None  # the pairs p was estimated from
+    order: list[int] = field(default_factory=list)  # tie-break order of the candidates (BMA first)
+    bma_exact: list = field(default_factory=list)  # exact mean training accuracy per model
+    pointwise: np.ndarray | None = None  # per query, the model it is routed to (-1: none has a record)
+    pointwise_accuracy: float = float("nan")  # mean correctness of the routed answers
 
 
 class Engine:
@@ -125,6 +184,12 @@ class Engine:
         self._kept: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
         self.n_fits = 0
 
+    def estimate(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> sc.Estimates:
+        """As :meth:`predict`, with the kNN's integer counts kept for exact scores."""
+        if self.fast:
+            return self.lists.predict_counts(queries, tuple(sorted(int(t) for t in pool_tasks)), extra)
+        return sc.Estimates(self.predict(queries, pool_tasks, extra))
+
     def predict(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> np.ndarray:
         """g (queries x models) learned from the prompts of ``pool_tasks`` plus the ``extra`` prompts."""
         pool = tuple(sorted(int(t) for t in pool_tasks))
@@ -150,6 +215,12 @@ class Engine:
     def descriptor(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> float:
         """u: mean distance of the queries to their nearest prompts of the pool (and ``extra``)."""
         return self.lists.descriptor(queries, list(pool_tasks), extra)
+
+    def prompt_distances(
+        self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per query, its mean distance to its nearest prompts of the pool (u is their mean)."""
+        return self.lists.prompt_distances(queries, list(pool_tasks), extra)
 
 
 def reveal(data: TaskData, task: int, alpha: float, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
@@ -182,34 +253,92 @@ def reference_pairs(
     return References(np.asarray(train_tasks), np.asarray(u), np.vstack(acc))
 
 
+class ReferenceBook:
+    """The reference pairs for each (held-out task, alpha) under ``settings.references`` and
+    ``settings.pool_alphas``; the published scheme's single pass is made once per alpha."""
+
+    def __init__(self, engine: Engine, alphas: Sequence[float], settings: Settings) -> None:
+        self.engine, self.alphas, self.settings = engine, list(alphas), settings
+        self._all: dict[float, References] = {}
+
+    def _one(self, task: int, alpha: float) -> References:
+        n_tasks = self.engine.data.n_tasks
+        if self.settings.references == "published":
+            if alpha not in self._all:
+                self._all[alpha] = reference_pairs(self.engine, list(range(n_tasks)), alpha, self.settings)
+            return self._all[alpha].without(task)
+        return reference_pairs(self.engine, [j for j in range(n_tasks) if j != task], alpha, self.settings)
+
+    def for_task(self, task: int) -> dict[float, References]:
+        """alpha -> the pairs that estimate p for ``task`` at that alpha."""
+        own = {a: self._one(task, a) for a in self.alphas}
+        if self.settings.pool_alphas and len(own) > 1:
+            pooled = References.pooled(list(own.values()))
+            return {a: pooled for a in own}
+        return own
+
+
 @dataclass
 class Choice:
-    """S1, S2, S3 of every model for one task, and what each picks."""
+    """S1, S2, S3 of every model for one task (floats for display, exact for choosing), and the picks."""
 
     s1: np.ndarray
     s2: np.ndarray
     s3: np.ndarray
     p: np.ndarray
     choices: dict[str, int]
+    picks: dict[str, sc.Pick]  # S1, S2, and S3's m* (before the fallback)
     fallback: sc.Fallback
 
 
 def choose(
-    g: np.ndarray,
+    est: sc.Estimates,
     p: np.ndarray,
-    bma: int,
+    bma_scores: Sequence[sc.Score],
     candidates: np.ndarray,
     rng: np.random.Generator,
     settings: Settings = Settings(),
 ) -> Choice:
-    """Scores and choices from estimates g (prompts x models) and predictor accuracies p."""
-    v1, v2 = sc.s1(g), sc.s2(g)
-    v3 = sc.s3(v2, p)
+    """Scores and choices from estimates (prompts x models) and predictor accuracies p.
+
+    ``bma_scores``: exact mean training accuracy per model; its best candidate is
+    BMA, and it orders tied candidates (see :func:`routereval.selection.scores.pick`).
+    """
+    cand = np.asarray(candidates, dtype=bool)
+    order = sc.preference(bma_scores, cand)
+    bma = order[0]
+    e1, e2 = sc.s1_exact(est), sc.s2_exact(est)
+    e3 = sc.s3_exact(e2, p)
+    v1, v2, v3 = sc.to_float(e1), sc.to_float(e2), sc.to_float(e3)
     for v in (v1, v2, v3):
-        v[~candidates] = np.nan
-    fb = sc.with_fallback(v3, g, p, bma, candidates, rng, n_draws=settings.n_draws, win_share=settings.win_share)
-    picks = {"S1": sc.argmax_among(v1, candidates), "S2": sc.argmax_among(v2, candidates), "S3": fb.choice}
-    return Choice(v1, v2, v3, p, picks, fb)
+        v[~cand] = np.nan
+    picks = {name: sc.pick(e, cand, order, bma_scores) for name, e in (("S1", e1), ("S2", e2), ("S3", e3))}
+    fb = sc.with_fallback(
+        picks["S3"].model, est.positives(), len(est.g), p, bma, rng, n_draws=settings.n_draws,
+        win_share=settings.win_share,
+    )
+    choices = {"S1": picks["S1"].model, "S2": picks["S2"].model, "S3": fb.choice}
+    return Choice(v1, v2, v3, p, choices, picks, fb)
+
+
+def route_pointwise(g: np.ndarray, have: np.ndarray, order: Sequence[int]) -> np.ndarray:
+    """Per prompt, the model with the highest g among the ``order`` models with a record on it
+    (``have``: prompts x models); ties to the earliest in ``order``; -1 where none has a record."""
+    rank = np.full(g.shape[1], len(order), dtype=np.int64)
+    rank[list(order)] = np.arange(len(order))
+    usable = have & (rank < len(order))[None, :] & ~np.isnan(g)
+    masked = np.where(usable, g, -np.inf)
+    top = masked.max(axis=1, initial=-np.inf)
+    best = np.where(usable & (masked == top[:, None]), rank[None, :], len(order))
+    chosen_rank = best.min(axis=1)
+    lookup = np.append(np.asarray(order, dtype=np.int64), -1)
+    return lookup[chosen_rank]
+
+
+def _bma_pick(bma_exact: Sequence[sc.Score], order: Sequence[int]) -> sc.Pick:
+    """BMA as a pick: a tie for the best mean accuracy is settled by model order."""
+    tied = tuple(sorted(m for m in order if bma_exact[m] == bma_exact[order[0]]))
+    return sc.Pick(order[0], tied, "model order") if len(tied) > 1 else sc.Pick(order[0])
 
 
 def n_revealed(alpha: float, n: int, max_revealed: int = MAX_REVEALED) -> int:
@@ -230,12 +359,15 @@ def leave_one_task_out(
     *,
     alphas: Sequence[float] = (0.0,),
     settings: Settings = Settings(),
+    candidates: np.ndarray | None = None,
     on_fold: Callable[[str], None] | None = None,
 ) -> list[FoldResult]:
     """Hold each task out in turn; one result per (task, alpha), tasks in order.
 
-    A task on which no model is a candidate is skipped. ``on_fold(task)`` is
-    called as each task is done.
+    ``candidates`` (bool per model) restricts the models that may be chosen
+    (BMA and Oracle included); every model's records still train the
+    predictors. A task on which no model is a candidate is skipped.
+    ``on_fold(task)`` is called as each task is done.
     """
     if data.n_tasks < 3:
         raise ConfigError(
@@ -244,33 +376,46 @@ def leave_one_task_out(
         )
     predictor = predictor or KNNPredictor()
     engine = Engine(data, predictor, settings.n_descriptor)
-    task_acc = data.task_accuracy()
-    have = ~np.isnan(task_acc)
+    book = ReferenceBook(engine, alphas, settings)
+    hits, counts = data.task_counts()
+    have = counts > 0
+    allowed = np.ones(data.n_models, dtype=bool) if candidates is None else np.asarray(candidates, dtype=bool)
     results = []
     for t, name in enumerate(data.tasks):
         train = [j for j in range(data.n_tasks) if j != t]
-        candidates = have[train].any(axis=0) & have[t]
-        if not candidates.any():
+        cand = have[train].any(axis=0) & have[t] & allowed
+        if not cand.any():
             if on_fold:
                 on_fold(name)
             continue
         rows = data.task_rows(t)
-        bma_scores = sc.mean_task_accuracy(task_acc[train])
-        bma_scores[~candidates] = np.nan
-        bma = sc.argmax_among(bma_scores, candidates)
-        truth = np.where(candidates, task_acc[t], np.nan)
-        oracle = sc.argmax_among(truth, candidates)
+        bma_exact = sc.mean_accuracy_exact(hits[train], counts[train])
+        order = sc.preference(bma_exact, cand)
+        bma = order[0]
+        bma_scores = np.where(cand, sc.to_float(bma_exact), np.nan)
+        truth_exact = [Fraction(int(hits[t, m]), int(counts[t, m])) if cand[m] else None
+                       for m in range(data.n_models)]
+        truth = sc.to_float(truth_exact)
+        oracle = sc.pick(truth_exact, cand, order, bma_exact)
+        refs_by_alpha = book.for_task(t)
         for alpha in alphas:
-            refs = reference_pairs(engine, train, alpha, settings)
+            refs = refs_by_alpha[alpha]
             revealed, queries = reveal(data, t, alpha, settings)
             extra = revealed if len(revealed) else None
-            u = engine.descriptor(queries, train, extra)
+            prompt_u = engine.prompt_distances(queries, train, extra)
+            u = float(prompt_u.mean())
             p_est = refs.p(u, settings.bandwidth)
-            g = engine.predict(queries, train, extra)
-            p_true = sc.predictor_accuracy(g, data.correct[queries])
+            est = engine.estimate(queries, train, extra)
+            p_true = sc.predictor_accuracy(est.g, data.correct[queries])
             key = int(round(alpha * 1e6))
-            est = choose(g, p_est, bma, candidates, _rng(settings.seed, t, key, 0), settings)
-            true = choose(g, p_true, bma, candidates, _rng(settings.seed, t, key, 1), settings)
+            by_est = choose(est, p_est, bma_exact, cand, _rng(settings.seed, t, key, 0), settings)
+            by_true = choose(est, p_true, bma_exact, cand, _rng(settings.seed, t, key, 1), settings)
+            y = data.correct[queries]
+            routed = route_pointwise(est.g, ~np.isnan(y), order)
+            answered = routed >= 0
+            pointwise_acc = (
+                float(y[np.flatnonzero(answered), routed[answered]].mean(dtype=np.float64)) if answered.any() else float("nan")
+            )
             results.append(
                 FoldResult(
                     task=name,
@@ -278,17 +423,28 @@ def leave_one_task_out(
                     alpha=float(alpha),
                     n_prompts=len(rows),
                     n_revealed=len(revealed),
-                    candidates=candidates,
+                    candidates=cand,
                     true_accuracy=truth,
-                    scores={"S1": est.s1, "S2": est.s2, "S3": est.s3, "S3 (true p)": true.s3,
+                    scores={"S1": by_est.s1, "S2": by_est.s2, "S3": by_est.s3, "S3 (true p)": by_true.s3,
                             "BMA": bma_scores, "Oracle": truth},
-                    choices={"S1": est.choices["S1"], "S2": est.choices["S2"], "S3": est.choices["S3"],
-                             "S3 (true p)": true.choices["S3"], "BMA": bma, "Oracle": oracle},
+                    choices={"S1": by_est.choices["S1"], "S2": by_est.choices["S2"], "S3": by_est.choices["S3"],
+                             "S3 (true p)": by_true.choices["S3"], "BMA": bma, "Oracle": oracle.model},
                     descriptor=u,
                     p_estimate=p_est,
                     p_true=p_true,
-                    m_star={"S3": est.fallback.m_star, "S3 (true p)": true.fallback.m_star},
-                    win_rate={"S3": est.fallback.win_rate, "S3 (true p)": true.fallback.win_rate},
+                    m_star={"S3": by_est.fallback.m_star, "S3 (true p)": by_true.fallback.m_star},
+                    win_rate={"S3": by_est.fallback.win_rate, "S3 (true p)": by_true.fallback.win_rate},
+                    picks={"S1": by_est.picks["S1"], "S2": by_est.picks["S2"], "S3": by_est.picks["S3"],
+                           "S3 (true p)": by_true.picks["S3"], "BMA": _bma_pick(bma_exact, order),
+                           "Oracle": oracle},
+                    queries=queries,
+                    estimates=est,
+                    prompt_u=prompt_u,
+                    references=refs,
+                    order=order,
+                    bma_exact=bma_exact,
+                    pointwise=routed,
+                    pointwise_accuracy=pointwise_acc,
                 )
             )
         if on_fold:

@@ -10,10 +10,22 @@ Per task and method:
   method's scores and their true accuracies (Spearman with average ranks for
   ties; NaN where either side is constant). BMA's scores are the models' mean
   training accuracies; Oracle's are the true accuracies themselves;
-* ``bma_chosen``: whether the chosen model is the BMA model.
+* ``bma_chosen``: whether the chosen model is the BMA model;
+* ``tie``, ``tied_with``, ``tie_rule``: whether the top score was shared
+  (for S3: S3's best model before the fallback), with which other models, and
+  which rule settled it (``bma``, ``mean accuracy`` or ``model order``; see
+  :func:`routereval.selection.scores.pick`).
+
+With ``pointwise=True`` a ``Pointwise`` row per task gives per-prompt routing
+from the same estimates: ``accuracy`` is the mean correctness of the routed
+answers on the unlabelled prompts (the whole task at alpha = 0), ``model`` the
+model most prompts went to, ``bma_chosen`` the share of prompts routed to BMA
+and ``n_models_used`` how many models received prompts; it has no scores, so
+no correlations.
 
 A summary row averages these over tasks (``ratio``, correlations: over tasks
-where they are defined) and gives ``bma_share`` and ``mean_rank``.
+where they are defined) and gives ``bma_share``, ``mean_rank`` and ``n_ties``
+(tasks whose top score was tied).
 """
 
 from __future__ import annotations
@@ -23,16 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from routereval.selection.protocol import METHODS, FoldResult
+from routereval.selection.protocol import METHODS, POINTWISE, FoldResult
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
+def average_ranks(values: np.ndarray) -> np.ndarray:
     order = np.argsort(values, kind="stable")
     ranks = np.empty(len(values))
     sorted_vals = values[order]
@@ -50,11 +62,13 @@ def correlations(scores: np.ndarray, truth: np.ndarray, candidates: np.ndarray) 
     """Pearson and Spearman correlation of scores and true accuracies over the candidates."""
     keep = candidates & ~np.isnan(scores) & ~np.isnan(truth)
     a, b = np.asarray(scores, dtype=np.float64)[keep], np.asarray(truth, dtype=np.float64)[keep]
-    return _pearson(a, b), _pearson(_average_ranks(a), _average_ranks(b))
+    return pearson(a, b), pearson(average_ranks(a), average_ranks(b))
 
 
-def task_rows(folds: Sequence[FoldResult], models: Sequence[str], dataset: str) -> list[dict[str, Any]]:
-    """One row per (task, alpha, method)."""
+def task_rows(
+    folds: Sequence[FoldResult], models: Sequence[str], dataset: str, *, pointwise: bool = False
+) -> list[dict[str, Any]]:
+    """One row per (task, alpha, method); ``pointwise`` adds the per-prompt routing row."""
     rows = []
     for f in folds:
         oracle_acc = float(f.true_accuracy[f.choices["Oracle"]])
@@ -63,6 +77,7 @@ def task_rows(folds: Sequence[FoldResult], models: Sequence[str], dataset: str) 
             m = f.choices[method]
             acc = float(f.true_accuracy[m])
             pearson, spearman = correlations(f.scores[method], f.true_accuracy, f.candidates)
+            pick = f.picks.get(method)
             row = {
                 "kind": "task",
                 "dataset": dataset,
@@ -73,10 +88,13 @@ def task_rows(folds: Sequence[FoldResult], models: Sequence[str], dataset: str) 
                 "accuracy": acc,
                 "oracle_accuracy": oracle_acc,
                 "ratio": acc / oracle_acc if oracle_acc > 0 else float("nan"),
-                "rank": int(1 + np.sum(f.true_accuracy[f.candidates] > acc)),
+                "rank": _rank(f, acc),
                 "pearson": pearson,
                 "spearman": spearman,
                 "bma_chosen": bool(m == bma),
+                "tie": bool(pick is not None and pick.is_tie),
+                "tied_with": [models[t] for t in pick.tied if t != pick.model] if pick is not None else [],
+                "tie_rule": pick.rule if pick is not None else None,
                 "n_prompts": f.n_prompts,
                 "n_revealed": f.n_revealed,
                 "n_candidates": int(f.candidates.sum()),
@@ -89,7 +107,41 @@ def task_rows(folds: Sequence[FoldResult], models: Sequence[str], dataset: str) 
             if method == "S3":
                 row["descriptor"] = f.descriptor
             rows.append(row)
+        if pointwise:
+            rows.append(_pointwise_row(f, models, dataset, oracle_acc))
     return rows
+
+
+def _rank(f: FoldResult, accuracy: float) -> int:
+    return int(1 + np.sum(f.true_accuracy[f.candidates] > accuracy))
+
+
+def _pointwise_row(f: FoldResult, models: Sequence[str], dataset: str, oracle_acc: float) -> dict[str, Any]:
+    routed = f.pointwise[f.pointwise >= 0]
+    used, counts = np.unique(routed, return_counts=True)
+    acc = f.pointwise_accuracy
+    return {
+        "kind": "task",
+        "dataset": dataset,
+        "alpha": f.alpha,
+        "task": f.task,
+        "method": POINTWISE,
+        "model": models[int(used[np.argmax(counts)])] if len(used) else None,
+        "accuracy": acc,
+        "oracle_accuracy": oracle_acc,
+        "ratio": acc / oracle_acc if oracle_acc > 0 else float("nan"),
+        "rank": _rank(f, acc),
+        "pearson": float("nan"),
+        "spearman": float("nan"),
+        "bma_chosen": float(np.mean(routed == f.choices["BMA"])) if len(routed) else float("nan"),
+        "tie": False,
+        "tied_with": [],
+        "tie_rule": None,
+        "n_models_used": int(len(used)),
+        "n_prompts": f.n_prompts,
+        "n_revealed": f.n_revealed,
+        "n_candidates": int(f.candidates.sum()),
+    }
 
 
 def _nanmean(values: list[float]) -> float:
@@ -98,11 +150,11 @@ def _nanmean(values: list[float]) -> float:
 
 
 def summary_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One summary row per (alpha, method), in first-seen order of alpha and METHODS order."""
+    """One summary row per (alpha, method), in first-seen order of alpha and METHODS order (then Pointwise)."""
     out = []
     alphas = list(dict.fromkeys(r["alpha"] for r in rows))
     for alpha in alphas:
-        for method in METHODS:
+        for method in (*METHODS, POINTWISE):
             block = [r for r in rows if r["alpha"] == alpha and r["method"] == method]
             if not block:
                 continue
@@ -121,6 +173,7 @@ def summary_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     "spearman": _nanmean([r["spearman"] for r in block]),
                     "bma_share": float(np.mean([r["bma_chosen"] for r in block])),
                     "mean_rank": float(np.mean([r["rank"] for r in block])),
+                    "n_ties": int(sum(r.get("tie", False) for r in block)),
                     "n_tasks": len(block),
                 }
             )
