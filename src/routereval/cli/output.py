@@ -23,6 +23,13 @@ def error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def warn(message: str) -> None:
+    """Print a warning on stderr: something was done that the user should know about."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _clean(value: Any) -> Any:
     # JSON has no NaN: missing numbers are null.
     if isinstance(value, float) and not math.isfinite(value):

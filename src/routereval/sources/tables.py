@@ -344,9 +344,13 @@ def _column_at(data: bytes, line_start: int, offset: int, sep: str | None) -> st
 # -- headers: names, aliases, layout -----------------------------------------
 
 
+def _key(header: str) -> str:
+    """A header as matched against the accepted names: lower case, spaces and hyphens as ``_``."""
+    return re.sub(r"[\s\-]+", "_", header.strip().lower())
+
+
 def _canonical(header: str) -> str | None:
-    key = re.sub(r"[\s\-]+", "_", header.strip().lower())
-    return _CANONICAL.get(key)
+    return _CANONICAL.get(_key(header))
 
 
 def _accepted() -> str:
@@ -933,6 +937,32 @@ def _short(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
+def _refuse_score_like(table: _Table, col: _Column) -> None:
+    """A wide table's column named like a prompt field (``target``) that holds scores may be a model.
+
+    Reading it as the prompt field would make that model vanish without a word,
+    and reading it as a model would lose a field the user named; so it is an
+    error that names the column. The canonical names (``reference``) are never ambiguous.
+    """
+    if _key(col.header) == col.role:
+        return
+    cells = col.cells
+    given = cells[cells != ""]
+    if len(given) == 0:
+        return
+    low = np.array([c.lower() for c in given], dtype=object)
+    values = pd.to_numeric(pd.Series(given, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    is_score = np.isin(low, list(_TRUE | _FALSE)) | ((values >= 0) & (values <= 1))
+    if is_score.all():
+        raise table.error(
+            f"column {col.header!r} holds scores, but {col.header!r} is also a name for the {col.role} column: "
+            f"rename it to {col.role!r} if it holds {_NOUNS[col.role]}, or give the model a name that is not "
+            f"one of {', '.join(repr(a) for a in (col.role, *ALIASES[col.role]))}",
+            None,
+            col.header,
+        )
+
+
 def _build_wide(
     table: _Table, name: str, scale: tuple[float, float] | None, provenance: dict
 ) -> Benchmark:
@@ -952,6 +982,7 @@ def _build_wide(
     for role, field in _PROMPT_FIELDS.items():
         col = table.role(role)
         if col is not None:
+            _refuse_score_like(table, col)
             prompts[field] = np.where(col.cells == "", None, col.cells)
     model_cols = [c for c in table.columns if c.role.startswith(_MODEL)]
     values = np.empty((len(pids), len(model_cols)), dtype=np.float32, order="F")
