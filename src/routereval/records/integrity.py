@@ -76,7 +76,9 @@ def check_manifest(manifest: dict[str, Any], file: str) -> None:
     """Refuse a manifest whose content no longer matches its recorded checksum."""
     recorded = manifest.get("manifest_sha256")
     if recorded is not None and recorded != manifest_digest(manifest):
-        raise DamagedStoreError("was changed after it was written (its checksum does not match)", file=file)
+        raise DamagedStoreError(
+            "was changed after it was written (its checksum does not match); the store is damaged", file=file
+        )
 
 
 def check_files(root: Path, files: dict[str, dict[str, Any]], *, full: bool = False) -> int:
@@ -91,9 +93,11 @@ def check_files(root: Path, files: dict[str, dict[str, Any]], *, full: bool = Fa
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            raise DamagedStoreError("is missing", file=str(path)) from None
+            raise DamagedStoreError("is missing; the store is damaged", file=str(path)) from None
         if size != want["size"]:
-            raise DamagedStoreError(f"is {size} bytes, but {want['size']} were written", file=str(path))
+            raise DamagedStoreError(
+                f"is {size} bytes, but {want['size']} were written; the store is damaged", file=str(path)
+            )
         if full:
             got, key = full_sha256(path), "sha256"
             hashed += size
@@ -101,7 +105,9 @@ def check_files(root: Path, files: dict[str, dict[str, Any]], *, full: bool = Fa
             got, key = sampled_sha256(path, size), "sample_sha256"
             hashed += min(size, SAMPLE_BLOCKS * SAMPLE_BYTES)
         if got != want[key]:
-            raise DamagedStoreError("has changed since it was written (its checksum does not match)", file=str(path))
+            raise DamagedStoreError(
+                "has changed since it was written (its checksum does not match); the store is damaged", file=str(path)
+            )
     return hashed
 
 

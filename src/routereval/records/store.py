@@ -62,7 +62,7 @@ def _open_model_major(path: Path, dtype: np.dtype, n: int, m: int, mmap: bool) -
     size = path.stat().st_size if path.exists() else -1
     if size != expected:
         raise DamagedStoreError(
-            f"is {size} bytes, expected {expected} ({n} prompts x {m} models)",
+            f"is {size} bytes, expected {expected} ({n} prompts x {m} models); the store is damaged",
             file=str(path),
         )
     if mmap:
@@ -125,11 +125,13 @@ def read_manifest(path: str | os.PathLike) -> dict:
     try:
         manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DamagedStoreError(f"is not valid JSON ({exc})", file=file) from exc
+        raise DamagedStoreError(f"is not valid JSON ({exc}); the store is damaged", file=file) from exc
     if not isinstance(manifest, dict):
-        raise DamagedStoreError("is not a JSON object", file=file)
+        raise DamagedStoreError("is not a JSON object; the store is damaged", file=file)
     if manifest.get("format") != FORMAT:
-        raise DamagedStoreError(f"is not a routereval records manifest (format {manifest.get('format')!r})", file=file)
+        raise DamagedStoreError(
+            f"is not a routereval records manifest (format {manifest.get('format')!r}); the store is damaged", file=file
+        )
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DataError(
@@ -139,7 +141,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
     integrity.check_manifest(manifest, file)
     missing = [k for k in _REQUIRED if k not in manifest]
     if missing:
-        raise DamagedStoreError(f"lacks {', '.join(missing)}", file=file)
+        raise DamagedStoreError(f"lacks {', '.join(missing)}; the store is damaged", file=file)
     return manifest
 
 
@@ -171,7 +173,7 @@ def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
     except (OSError, ValueError) as exc:  # pyarrow's errors are both; numpy's are ValueError
         if isinstance(exc, OSError) and not _is_damage(exc):
             raise
-        raise DamagedStoreError(f"could not be read ({exc})", file=str(root)) from exc
+        raise DamagedStoreError(f"could not be read ({exc}); the store is damaged", file=str(root)) from exc
     try:
         return Benchmark(
             name=manifest["name"],
@@ -184,7 +186,9 @@ def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
             provenance=manifest.get("provenance", {}),
         )
     except (ValueError, KeyError) as exc:
-        raise DamagedStoreError(f"holds tables that do not fit together ({exc})", file=str(root)) from exc
+        raise DamagedStoreError(
+            f"holds tables that do not fit together ({exc}); the store is damaged", file=str(root)
+        ) from exc
 
 
 def _is_damage(exc: OSError) -> bool:

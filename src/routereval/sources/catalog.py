@@ -157,8 +157,7 @@ def open_stored(name: str) -> Benchmark:
     try:
         return load_benchmark(store_path(name))
     except DamagedStoreError as exc:
-        raise DamagedStoreError(f"{exc}; the stored dataset {name!r} is damaged, repair it with: "
-                                f"{repair_command(name)}") from exc
+        raise DamagedStoreError(f"{exc}; repair it with: {repair_command(name)}") from exc
 
 
 def verify_stored(name: str) -> dict:
@@ -169,8 +168,7 @@ def verify_stored(name: str) -> dict:
     try:
         return verify_store(dest)
     except DamagedStoreError as exc:
-        raise DamagedStoreError(f"{exc}; the stored dataset {name!r} is damaged, repair it with: "
-                                f"{repair_command(name)}") from exc
+        raise DamagedStoreError(f"{exc}; repair it with: {repair_command(name)}") from exc
 
 
 def describe_stored(name: str) -> str | None:
