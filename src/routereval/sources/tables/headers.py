@@ -26,7 +26,7 @@ def header_key(header: str) -> str:
     return re.sub(r"[\s\-]+", "_", header.strip().lower())
 
 
-def _canonical(header: str) -> str | None:
+def canonical(header: str) -> str | None:
     return _CANONICAL.get(header_key(header))
 
 
@@ -61,7 +61,7 @@ def _plan(file: str, headers: list[str], layout: str | None, line: int | None) -
                 f"column {h!r} appears twice (columns {seen[h] + 1} and {i + 1})", file=file, row=line, column=h
             )
         seen[h] = i
-    canon = [_canonical(h) for h in headers]
+    canon = [canonical(h) for h in headers]
     by_role: dict[str, int] = {}
     for i, c in enumerate(canon):
         if c is None:
