@@ -471,6 +471,9 @@ CASES: list[Case] = [
     Case("pickle-memory-bomb", "pickles", "a pickle that asks for a petabyte", ("data", "import", "x.pkl", "--name",
                                                                                   "p"),
          1, ("asks for more memory than this machine has",), {"x.pkl": _memory_bomb}),
+    Case("pickle-huge-frame", "pickles", "a pickle announcing a frame larger than any machine",
+         ("data", "import", "x.pkl", "--name", "p"), 1, ("not a readable pickle", "FRAME length exceeds"),
+         {"x.pkl": b"\x80\x04\x95" + (2**64 - 1).to_bytes(8, "little")}),
     Case("pickle-truncated", "pickles", "a truncated pickle", ("data", "import", "x.pkl", "--name", "p"), 1,
          ("not a readable pickle",), {"x.pkl": lambda p: (_router()(p), p.write_bytes(p.read_bytes()[:100]))}),
     Case("pickle-text", "pickles", "a text file named .pkl", ("data", "import", "x.pkl", "--name", "p"), 1,
@@ -841,6 +844,9 @@ def test_processes_exit_with_the_documented_codes(tmp_path):
     p = _proc("data", "info", "t", env=env, cwd=tmp_path)
     assert p.returncode == 3 and "Traceback" not in p.stderr
     assert f"routereval data import {tmp_path / 't.csv'} --name t --replace" in p.stderr
+    with open("/dev/full", "w") as full:  # a disk with no space left, as the kernel reports it
+        p = subprocess.run(CLI + ["data", "list", "--json"], stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+    assert p.returncode == 4 and "No space left on device" in p.stderr and "Traceback" not in p.stderr
     (tmp_path / "home-file").write_text("")
     p = _proc("data", "list", env={**env, "ROUTEREVAL_HOME": str(tmp_path / "home-file")})
     assert p.returncode == 4 and p.stderr.startswith("error:") and "Traceback" not in p.stderr

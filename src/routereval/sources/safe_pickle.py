@@ -148,6 +148,6 @@ def _load(f: IO[bytes], label: str) -> object:
             file=label,
         ) from exc
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError) as exc:
+            IndexError, KeyError, OverflowError, RecursionError) as exc:
         raise DataError(f"not a readable pickle of numpy arrays and containers: {exc}",
                         file=label) from exc
