@@ -68,7 +68,8 @@ _EXPECTED_ERRNOS = frozenset(
 
 
 def _click_exceptions() -> list:
-    """The exception modules of click and of typer's own copy of it (typer >= 0.16 vendors click)."""
+    """The exception modules of click and of typer's own copy of it (recent typer vendors click as
+    ``typer._click`` and raises those classes, which are not click's)."""
     import importlib
 
     mods = []
@@ -87,8 +88,7 @@ def _of(mods: list, name: str) -> tuple[type, ...]:
 def os_error_message(exc: OSError) -> str:
     """One line for an OS error: what failed, on which path, and what to check."""
     what = exc.strerror or type(exc).__name__
-    path = exc.filename if exc.filename is not None else None
-    line = f"{what}: {path}" if path is not None else what
+    line = f"{what}: {exc.filename}" if exc.filename is not None else what
     if exc.filename2 is not None:
         line += f" -> {exc.filename2}"
     hints = {
