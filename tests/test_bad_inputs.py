@@ -847,7 +847,8 @@ def test_processes_exit_with_the_documented_codes(tmp_path):
         p = _proc(*args, env=env, cwd=tmp_path)
         assert p.returncode == code, (args, p.stdout, p.stderr)
         assert "Traceback" not in p.stderr
-    assert "Usage:" in _proc(env=env).stdout
+        if not args:
+            assert "Usage:" in p.stdout
     scores = tmp_path / "home" / "datasets" / "t" / "scores.bin"
     scores.write_bytes(scores.read_bytes()[:-1])
     p = _proc("data", "info", "t", env=env, cwd=tmp_path)
