@@ -101,3 +101,19 @@ def test_bad_input_exits_non_zero_naming_row_and_column(tmp_path):
     assert "bad.csv" in proc.stderr and "line 3" in proc.stderr and "score" in proc.stderr
     proc = run("data", "info", "no-such-dataset", check=False)
     assert proc.returncode != 0 and "no-such-dataset" in proc.stderr
+
+
+def test_a_damaged_registered_store_is_refused_then_rebuilt_by_pull(mirror_env):
+    run("data", "pull", "llmrouter", env=mirror_env)
+    scores = Path(mirror_env["ROUTEREVAL_HOME"]) / "datasets" / "llmrouter" / "scores.bin"
+    data = bytearray(scores.read_bytes())
+    data[0] ^= 1  # one flipped bit in the first sampled block
+    scores.write_bytes(bytes(data))
+    proc = run("data", "info", "llmrouter", env=mirror_env, check=False)
+    assert proc.returncode == 3
+    assert "routereval data pull llmrouter --force" in proc.stderr and "Traceback" not in proc.stderr
+    # `data pull` does not keep the damaged copy, and says so.
+    proc = run("data", "pull", "llmrouter", env=mirror_env)
+    assert "damaged" in proc.stderr and "rebuilding" in proc.stderr
+    assert run("data", "verify", "llmrouter", env=mirror_env).returncode == 0
+    assert json.loads(run("data", "info", "llmrouter", "--json", env=mirror_env).stdout)["n_prompts"] == 6108

@@ -19,6 +19,7 @@ import pytest
 from routereval.errors import DataError
 from routereval.records import BINARY, CONTINUOUS, load_benchmark, save_benchmark
 from routereval.sources import routereval_native as native
+from routereval.sources.routereval_native import leaderboard
 from routereval.sources.routereval_native import (
     LEADERBOARD_SCENARIOS,
     read_leaderboard,
@@ -334,8 +335,8 @@ def test_leaderboard_row_blocks_stitch_together(tmp_path, monkeypatch):
     raw, _, subs = leaderboard_layout(seed=1)
     path = write(tmp_path / "leaderboard_old.pkl", raw)
     whole = read_leaderboard(path)
-    monkeypatch.setattr(native, "_BLOCK_BYTES", 8 * 12 * 3)  # three rows per block
-    assert len(list(native._row_blocks(20, 12))) == 7
+    monkeypatch.setattr(leaderboard, "_BLOCK_BYTES", 8 * 12 * 3)  # three rows per block
+    assert len(list(leaderboard._row_blocks(20, 12))) == 7
     blocked = read_leaderboard(path)
     for name in whole:
         np.testing.assert_array_equal(blocked[name].scores, whole[name].scores)
@@ -402,7 +403,7 @@ def test_leaderboard_at_full_v2_scale(tmp_path):
 
     rng = np.random.default_rng(5)
     n_models, sizes = 3811, [1000] * 9 + [574]
-    subs = [f"bbh_{t}" for t in native._BBH_TASKS[:10]]
+    subs = [f"bbh_{t}" for t in leaderboard._BBH_TASKS[:10]]
     data = {s: {"correctness": (rng.random((k, n_models)) < 0.5).astype(np.float64)} for s, k in zip(subs, sizes)}
     data[subs[0]]["correctness"][0, :100] = np.nan
     path = write(tmp_path / "leaderboard_new.pkl", {"model": [f"m{i}" for i in range(n_models)], "data": data})

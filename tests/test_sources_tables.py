@@ -416,6 +416,8 @@ def test_duplicate_model_column(tmp_path):
 def test_both_jsonl_readers_agree(tmp_path, monkeypatch):
     # Most files take Arrow's fast parser; odd ones are read line by line. Same file, same result.
     from routereval.sources import tables
+    from routereval.sources.tables.headers import planner
+    from routereval.sources.tables.json_lines import read_jsonl_arrow
 
     path = jsonl(
         tmp_path / "r.jsonl",
@@ -426,8 +428,8 @@ def test_both_jsonl_readers_agree(tmp_path, monkeypatch):
         '{"id": "q3", "model": "a", "score": 0.75, "cost": null}\n',
     )
     fast = read_table(path)
-    assert tables._read_jsonl_arrow(path.read_bytes(), str(path), tables._planner(str(path), None)) is not None
-    monkeypatch.setattr(tables, "_read_jsonl_arrow", lambda *args: None)
+    assert read_jsonl_arrow(path.read_bytes(), str(path), planner(str(path), None)) is not None
+    monkeypatch.setattr(tables, "read_jsonl_arrow", lambda *args: None)
     slow = read_table(path)
     expected = np.array([[1, 0.5], [nan, nan], [0.75, nan]])
     for bench in (fast, slow):

@@ -1,10 +1,25 @@
-"""Errors that users see. Each names where the problem is, so it can be fixed."""
+"""Errors that users see. Each names where the problem is, so it can be fixed.
+
+Every error class carries the exit code the command line ends with; the codes
+are listed in ``docs/errors.md``.
+"""
 
 from __future__ import annotations
+
+# Exit codes of the ``routereval`` command (documented in docs/errors.md).
+EXIT_OK = 0
+EXIT_ERROR = 1  # input or configuration that cannot be used as it is
+EXIT_USAGE = 2  # the command line itself: unknown command or option, missing argument, bad value
+EXIT_DAMAGED = 3  # stored records changed or damaged on disk
+EXIT_ENVIRONMENT = 4  # the machine: permission, read-only or full disk, not a folder, out of memory
+EXIT_BUG = 70  # a defect in routereval (sysexits' EX_SOFTWARE); the traceback is shown
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 class RouterEvalError(Exception):
     """Base class: the CLI prints these as one clear message and exits non-zero."""
+
+    exit_code = EXIT_ERROR
 
 
 class DataError(RouterEvalError):
@@ -29,6 +44,12 @@ class DataError(RouterEvalError):
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
 
 
+class DamagedStoreError(DataError):
+    """A records store whose files no longer match what was written; says how to repair it."""
+
+    exit_code = EXIT_DAMAGED
+
+
 class DownloadError(RouterEvalError):
     """A file could not be fetched, or what arrived is not the pinned file."""
 
@@ -39,6 +60,12 @@ class UnknownDatasetError(RouterEvalError):
 
 class ConfigError(RouterEvalError):
     """An unknown router, parameter, size or option."""
+
+
+class EnvironmentProblem(RouterEvalError):
+    """The machine rather than the input: a home folder that is a file or read-only, a full disk."""
+
+    exit_code = EXIT_ENVIRONMENT
 
 
 class NotFittedError(RouterEvalError, ValueError):

@@ -1,9 +1,16 @@
 """The ``routereval`` command. Sub-commands live in their own modules and import
-their heavy dependencies inside the command, so ``routereval --help`` stays fast."""
+their heavy dependencies inside the command, so ``routereval --help`` stays fast.
+
+Every way a command can fail goes through :func:`run`: one line on stderr and a
+documented exit code (``docs/errors.md``); a traceback only with ``--debug``
+(or ``ROUTEREVAL_DEBUG=1``) or for a defect in routereval itself.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -11,9 +18,9 @@ from routereval.cli import bench as bench_command
 from routereval.cli import cache as cache_commands
 from routereval.cli import curve as curve_command
 from routereval.cli import data as data_commands
-from routereval.cli import scaling as scaling_command
 from routereval.cli import report as report_command
 from routereval.cli import route as route_command
+from routereval.cli import scaling as scaling_command
 from routereval.cli import select as select_command
 from routereval.cli import serve as serve_command
 from routereval.cli import sweep as sweep_command
@@ -38,28 +45,31 @@ app.command("train")(train_command.train)
 app.command("route")(route_command.route)
 app.command("serve")(serve_command.serve)
 
+_DEBUG = {"on": False}
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of any error."),
+) -> None:
+    """The benchmark and toolkit for routing LLMs."""
+    _DEBUG["on"] = debug
+
 
 def main() -> None:
-    """Console entry point: user errors become one red line and exit code 1."""
-    from routereval.errors import RouterEvalError
+    """Console entry point."""
+    sys.exit(run())
 
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (``sys.argv[1:]`` by default) and return its exit code."""
+    from routereval.cli.output import report_failure
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    _DEBUG["on"] = os.environ.get("ROUTEREVAL_DEBUG", "") not in ("", "0")
     try:
-        app(standalone_mode=False)
-    except RouterEvalError as exc:
-        from routereval.cli.output import error
-
-        error(str(exc))
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+        code = app(args=args, prog_name="routereval", standalone_mode=False)
+    except BaseException as exc:  # noqa: BLE001 - the one place every failure is turned into an exit code
+        return report_failure(exc, debug=_DEBUG["on"] or "--debug" in args)
+    # Without standalone mode a command's `raise typer.Exit(n)` comes back as its return value.
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="List, pull, inspect and import performance records.", no_args_is_help=True)
+app = typer.Typer(help="List, pull, inspect, import and verify performance records.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -58,13 +58,12 @@ def pull(
     force: bool = typer.Option(False, "--force", help="Rebuild even if already stored."),
 ) -> None:
     """Download a registered dataset (or read it from $ROUTEREVAL_MIRROR) and store its records."""
-    from routereval.cli.output import console
-    from routereval.records import load_benchmark
+    from routereval.cli.output import console, warn
+    from routereval.sources.catalog import open_stored
     from routereval.sources.catalog import pull as pull_dataset
 
-    path = pull_dataset(name, force=force)
-    bench = load_benchmark(path)
-    console.print(f"[green]stored[/] {bench!r} at {path}")
+    path = pull_dataset(name, force=force, note=warn)
+    console.print(f"[green]stored[/] {open_stored(name)!r} at {path}")
 
 
 @app.command("import")
@@ -75,12 +74,11 @@ def import_(
     score_scale: Optional[str] = typer.Option(
         None, "--score-scale", help="LO,HI: scores are on this scale and are rescaled to [0, 1]."
     ),
+    replace: bool = typer.Option(False, "--replace", help="Replace a dataset already stored under this name."),
 ) -> None:
     """Store your own performance records under a name."""
     from routereval.cli.output import console
-    from routereval.errors import DataError
-    from routereval.records import load_benchmark
-    from routereval.sources.catalog import import_table
+    from routereval.sources.catalog import describe_stored, import_table, open_stored
 
     options: dict = {}
     if layout is not None:
@@ -88,11 +86,34 @@ def import_(
     if score_scale is not None:
         try:
             lo, hi = (float(x) for x in score_scale.split(","))
-        except ValueError as exc:
-            raise DataError(f"--score-scale must be LO,HI (two numbers), got {score_scale!r}") from exc
+        except ValueError as exc:  # not two numbers: too few, too many, or not numbers
+            raise typer.BadParameter(f"must be LO,HI (two numbers), got {score_scale!r}",
+                                     param_hint="--score-scale") from exc
         options["score_scale"] = (lo, hi)
-    stored = import_table(path, name, **options)
-    console.print(f"[green]imported[/] {load_benchmark(stored)!r} as {name!r}")
+    old = describe_stored(name) if replace else None
+    import_table(path, name, replace=replace, **options)
+    if old is not None:
+        console.print(f"[yellow]replaced[/] the dataset {name!r} that held {old}", highlight=False)
+    console.print(f"[green]imported[/] {open_stored(name)!r} as {name!r}")
+
+
+@app.command("verify")
+def verify(
+    name: str = typer.Argument(..., help="A stored dataset name (see `routereval data list`)."),
+) -> None:
+    """Check every byte of a stored dataset against the checksums recorded when it was written."""
+    import time
+
+    from routereval.cli.output import console
+    from routereval.sources.catalog import verify_stored
+
+    start = time.perf_counter()
+    checked = verify_stored(name)
+    console.print(
+        f"[green]ok[/] {name}: {checked['files']} files, {checked['bytes'] / 2**20:,.1f} MiB match their "
+        f"checksums ({time.perf_counter() - start:.2f} s)",
+        highlight=False,
+    )
 
 
 def dataset_info(bench) -> dict:

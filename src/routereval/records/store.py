@@ -1,7 +1,8 @@
 """The on-disk form of a :class:`Benchmark`: one folder, written atomically.
 
     <store>/
-      manifest.json      written last: a folder without it is not a finished store
+      manifest.json      written last: a folder without it is not a finished store;
+                         records each file's size and checksums, and its own checksum
       scores.bin         raw stored scores, model-major (each model's column contiguous)
       prompts.parquet
       models.parquet
@@ -13,6 +14,11 @@
 almost nothing until scores are read. The whole folder is written under a
 temporary name and renamed into place, so a crash never leaves a half-written
 store that looks finished.
+
+A store changed on disk after it was written (a truncated copy, a flipped
+byte, an edited manifest) is refused on open with a
+:class:`~routereval.errors.DamagedStoreError`; see
+:mod:`routereval.records.integrity` for what is checked and when.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from routereval.errors import DataError
+from routereval.errors import DamagedStoreError, DataError
+from routereval.records import integrity
 from routereval.records.benchmark import TOKEN_FIELDS, Benchmark, stored_dtype
 
 FORMAT = "routereval-records"
-FORMAT_VERSION = 1
+# 2: the manifest records file checksums and its own. Version 1 stores open unchecked.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 # Column blocks written at a time: bounds the extra memory a save needs.
@@ -54,9 +62,8 @@ def _open_model_major(path: Path, dtype: np.dtype, n: int, m: int, mmap: bool) -
     expected = n * m * dtype.itemsize
     size = path.stat().st_size if path.exists() else -1
     if size != expected:
-        raise DataError(
-            f"is {size} bytes, expected {expected} ({n} prompts x {m} models); the store is damaged, "
-            "pull or import the dataset again",
+        raise DamagedStoreError(
+            f"is {size} bytes, expected {expected} ({n} prompts x {m} models); the store is damaged",
             file=str(path),
         )
     if mmap:
@@ -95,8 +102,12 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
             "tokens": tokens,
             "embeddings": sorted(bench.embeddings),
             "provenance": bench.provenance,
+            "files": integrity.describe_files(tmp, integrity.relative_files(tmp)),
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        # Through JSON and back, so the checksum covers exactly what a reader will parse.
+        manifest = json.loads(json.dumps(manifest, default=str))
+        manifest["manifest_sha256"] = integrity.manifest_digest(manifest)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if final.exists():
             old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
             final.rename(old)
@@ -110,41 +121,104 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
     return final
 
 
-def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
-    """Open a store written by :func:`save_benchmark` (scores memory-mapped by default)."""
+def read_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of the store at ``path``, checked against its own checksum."""
     root = Path(path)
     if not is_store(root):
         raise DataError("is not a finished routereval records store (no manifest.json)", file=str(root))
+    file = str(root / MANIFEST)
     try:
-        manifest = json.loads((root / MANIFEST).read_text())
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"manifest is not valid JSON ({exc})", file=str(root / MANIFEST)) from exc
-    if manifest.get("format") != FORMAT or manifest.get("format_version", 0) > FORMAT_VERSION:
-        raise DataError(
-            f"unsupported store format {manifest.get('format')!r} v{manifest.get('format_version')}",
-            file=str(root / MANIFEST),
+        raise DamagedStoreError(f"is not valid JSON ({exc}); the store is damaged", file=file) from exc
+    if not isinstance(manifest, dict):
+        raise DamagedStoreError("is not a JSON object; the store is damaged", file=file)
+    if manifest.get("format") != FORMAT:
+        raise DamagedStoreError(
+            f"is not a routereval records manifest (format {manifest.get('format')!r}); the store is damaged", file=file
         )
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise DataError(
+            f"store format v{version} is newer than this routereval reads (v{FORMAT_VERSION}); upgrade routereval",
+            file=file,
+        )
+    integrity.check_manifest(manifest, file)
+    missing = [k for k in _REQUIRED if k not in manifest]
+    if missing:
+        raise DamagedStoreError(f"lacks {', '.join(missing)}; the store is damaged", file=file)
+    return manifest
+
+
+_REQUIRED = ("name", "kind", "n_prompts", "n_models")
+
+
+def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
+    """Open a store written by :func:`save_benchmark` (scores memory-mapped by default).
+
+    Sizes and sampled checksums of its files are compared with the manifest
+    first; a store changed on disk raises :class:`~routereval.errors.DamagedStoreError`.
+    """
+    root = Path(path)
+    manifest = read_manifest(root)
+    if "files" in manifest:
+        integrity.check_files(root, manifest["files"], full=False)
     n, m, kind = manifest["n_prompts"], manifest["n_models"], manifest["kind"]
     scores = _open_model_major(root / "scores.bin", stored_dtype(kind), n, m, mmap)
     costs = None
     if manifest.get("has_costs"):
         costs = _open_model_major(root / "costs.bin", np.dtype(np.float32), n, m, mmap)
-    tokens = {
-        what: _open_model_major(root / f"{what}.bin", np.dtype(np.float32), n, m, mmap)
-        for what in manifest.get("tokens", []) if what in TOKEN_FIELDS
-    }
-    embeddings = {
-        enc: np.load(root / "embeddings" / f"{enc}.npy", mmap_mode="r" if mmap else None)
-        for enc in manifest.get("embeddings", [])
-    }
-    return Benchmark(
-        name=manifest["name"],
-        scores=scores,
-        kind=kind,
-        prompts=pd.read_parquet(root / "prompts.parquet"),
-        models=pd.read_parquet(root / "models.parquet"),
-        costs=costs,
-        embeddings=embeddings,
-        provenance=manifest.get("provenance", {}),
-        **tokens,
-    )
+    try:
+        tokens = {
+            what: _open_model_major(root / f"{what}.bin", np.dtype(np.float32), n, m, mmap)
+            for what in manifest.get("tokens", []) if what in TOKEN_FIELDS
+        }
+        embeddings = {
+            enc: np.load(root / "embeddings" / f"{enc}.npy", mmap_mode="r" if mmap else None)
+            for enc in manifest.get("embeddings", [])
+        }
+        prompts = pd.read_parquet(root / "prompts.parquet")
+        models = pd.read_parquet(root / "models.parquet")
+    except (OSError, ValueError) as exc:  # pyarrow's errors are both; numpy's are ValueError
+        if isinstance(exc, OSError) and not _is_damage(exc):
+            raise
+        raise DamagedStoreError(f"could not be read ({exc}); the store is damaged", file=str(root)) from exc
+    try:
+        return Benchmark(
+            name=manifest["name"],
+            scores=scores,
+            kind=kind,
+            prompts=prompts,
+            models=models,
+            costs=costs,
+            embeddings=embeddings,
+            provenance=manifest.get("provenance", {}),
+            **tokens,
+        )
+    except (ValueError, KeyError) as exc:
+        raise DamagedStoreError(
+            f"holds tables that do not fit together ({exc}); the store is damaged", file=str(root)
+        ) from exc
+
+
+def _is_damage(exc: OSError) -> bool:
+    # pyarrow reports a corrupt file as a plain OSError without errno; real I/O problems carry one.
+    return exc.errno is None
+
+
+def verify_store(path: str | os.PathLike) -> dict:
+    """Check every byte of the store at ``path`` against its manifest's checksums.
+
+    Returns ``{"files": n, "bytes": b}``; raises DamagedStoreError for the first
+    file that differs, and DataError for a store written before checksums were recorded.
+    """
+    root = Path(path)
+    manifest = read_manifest(root)
+    if "files" not in manifest:
+        raise DataError(
+            "was written by an older routereval without checksums, so it cannot be verified; "
+            "pull or import it again to add them",
+            file=str(root),
+        )
+    hashed = integrity.check_files(root, manifest["files"], full=True)
+    return {"files": len(manifest["files"]), "bytes": hashed}

@@ -52,7 +52,7 @@ SPECS: dict[str, DatasetSpec] = {}
 
 def _build(short: str, local: dict[str, Path]) -> Benchmark:
     # Imported here: listing datasets must not pay for numpy and pandas.
-    from routereval.sources.routereval_native import (
+    from routereval.sources.routereval_native.router_dataset import (
         read_router_dataset,
         router_dataset_to_benchmark,
     )

@@ -13,7 +13,8 @@ bytes as ``_codecs.encode(text, "latin1")``; both spellings are admitted, the
 latter only for that one encoding.
 
 This guards against code execution, not against resource exhaustion: a hostile
-file can still ask for a very large array.
+file can still ask for a very large array; running out of memory is then
+reported as a DataError that says so.
 """
 
 from __future__ import annotations
@@ -139,7 +140,14 @@ def _load(f: IO[bytes], label: str) -> object:
         return _SafeUnpickler(f, label).load()
     except DataError:
         raise
+    except MemoryError as exc:
+        # MemoryError carries no message: say what happened and what it suggests.
+        raise DataError(
+            "asks for more memory than this machine has while it is unpickled (a very large object); "
+            "the file is damaged, hostile or far larger than a routereval dataset",
+            file=label,
+        ) from exc
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, MemoryError) as exc:
+            IndexError, KeyError, OverflowError, RecursionError) as exc:
         raise DataError(f"not a readable pickle of numpy arrays and containers: {exc}",
                         file=label) from exc
