@@ -332,3 +332,17 @@ def test_b7_precomputed_vectors_reach_routers_as_shipped(tmp_path):
     router = rv.make_router("cluster").fit(rv.routers.Prompts(embeddings=X[pool.train.positions]), pool.train.labels)
     expected = KMeans(n_clusters=3, random_state=0).fit(X[pool.train.positions].astype(np.float64))
     np.testing.assert_allclose(router.centroids_, expected.cluster_centers_, rtol=1e-5)
+
+
+def test_zoo_names_every_router_of_the_field():
+    from routereval.evaluation.specs import ROUTER_SETS, parse_routers
+
+    zoo = [s.name for s in parse_routers("zoo")]
+    assert zoo == list(ROUTER_SETS["zoo"]) and len(set(zoo)) == len(zoo)
+    registered = set(rv.routers.all_routers()) | {"oracle", "ro", "random"}
+    assert set(zoo) <= registered
+    # Nothing registered is left out of the zoo but MLC (minutes per pool on a CPU).
+    assert registered - set(zoo) == {"mlc"}
+    # An entry written twice is kept once; parameters still apply to named entries.
+    specs = parse_routers("baselines,knn,knn:k=7")
+    assert [s.label for s in specs].count("knn") == 1 and "knn[k=7]" in [s.label for s in specs]

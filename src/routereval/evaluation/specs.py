@@ -1,6 +1,6 @@
 """Routers as the command line and sweep files name them, and what evaluating one means.
 
-``knn``, ``ro:p=0.3``, ``mlp:setting=faithful:epochs=5`` or a class outside
+``knn``, ``ro:p=0.3``, ``mlp:recipe=published:epochs=5`` or a class outside
 the registry, ``my_pkg.routers:MyRouter:k=7``. A :class:`RouterSpec` is such a
 name with its parameters; :func:`contender` turns it into what is evaluated:
 a fresh router (None for the oracle family, which learns nothing) and the
@@ -18,6 +18,12 @@ from routereval.routers.base import CLASS_PATH_SEPARATOR, make_router, router_cl
 
 #: The one parameter through which an evaluation's seed reaches a router (sklearn's name).
 SEED_PARAMETER = "random_state"
+#: RouterEval's baselines (MLC left out: minutes per pool on a CPU; add it by name).
+BASELINES = ("oracle", "ro", "random", "best-single", "linear", "mlp", "cluster", "knn")
+#: Routers from across the field (docs/zoo.md).
+FIELD = ("knn-tuned", "clusters", "logistic", "gbdt", "mf", "irt", "ensemble", "safe")
+#: Words that stand for lists of routers on the command line and in sweep files.
+ROUTER_SETS = {"baselines": BASELINES, "zoo": BASELINES + FIELD}
 
 
 @dataclass(frozen=True)
@@ -90,18 +96,31 @@ def parse_value(text: str) -> Any:
 
 
 def parse_routers(text: str) -> list[RouterSpec]:
-    """``knn,ro:p=0.3,mlp:setting=faithful:epochs=5,pkg.mod:Class:k=3`` -> router specs."""
-    specs = []
+    """``knn,ro:p=0.3,mlp:recipe=published:epochs=5,pkg.mod:Class:k=3`` -> router specs.
+
+    ``zoo`` stands for every router of :data:`ROUTER_SETS` (the published
+    baselines and the field's routers), ``baselines`` for RouterEval's. A
+    router named twice with the same parameters is kept once.
+    """
+    specs: list[RouterSpec] = []
     for item in filter(None, (t.strip() for t in text.split(","))):
-        name, *params = item.split(CLASS_PATH_SEPARATOR)
-        # `pkg.module:Class` is a name: its second part has no `=`.
-        if params and "=" not in params[0]:
-            name = f"{name}{CLASS_PATH_SEPARATOR}{params.pop(0)}"
-        kwargs = {}
-        for p in params:
-            if "=" not in p:
-                raise ConfigError(f"router parameter {p!r} in {item!r} must be written key=value")
-            key, value = p.split("=", 1)
-            kwargs[key] = parse_value(value)
-        specs.append(RouterSpec(name, kwargs))
+        if item in ROUTER_SETS:
+            found = [RouterSpec(name) for name in ROUTER_SETS[item]]
+        else:
+            found = [_parse_one(item)]
+        specs += [spec for spec in found if spec not in specs]
     return specs
+
+
+def _parse_one(item: str) -> RouterSpec:
+    name, *params = item.split(CLASS_PATH_SEPARATOR)
+    # `pkg.module:Class` is a name: its second part has no `=`.
+    if params and "=" not in params[0]:
+        name = f"{name}{CLASS_PATH_SEPARATOR}{params.pop(0)}"
+    kwargs = {}
+    for p in params:
+        if "=" not in p:
+            raise ConfigError(f"router parameter {p!r} in {item!r} must be written key=value")
+        key, value = p.split("=", 1)
+        kwargs[key] = parse_value(value)
+    return RouterSpec(name, kwargs)
