@@ -3,9 +3,13 @@
 scikit-learn's convention (learned state ends in ``_``) makes this generic:
 every attribute of a fitted router whose name ends in ``_`` is written out,
 so any router that keeps NumPy arrays, lists / tuples / str-keyed dicts of
-them, numbers and strings can be saved with no code of its own. Anything else
-(a torch module, a fitted scikit-learn object) is refused with the attribute
-named, because saving it would need pickle, and loading a pickle runs code.
+them, numbers and strings can be saved with no code of its own. A fitted
+*registered* router inside another (an ensemble's members, the safe router's
+base) is saved the same way, by its registered name, hyper-parameters and
+learned state, and rebuilt from the registry: no class is imported by a path
+the file names. Anything else (a torch module, a fitted scikit-learn object)
+is refused with the attribute named, because saving it would need pickle, and
+loading a pickle runs code.
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ def _encode(value: Any, key: str, arrays: dict[str, np.ndarray], where: str) -> 
         if not all(isinstance(k, str) for k in value):
             raise UnsavableStateError(f"{where} is a dict with non-string keys")
         return {"dict": {k: _encode(v, key, arrays, f"{where}[{k!r}]") for k, v in value.items()}}
+    name = _registered_name(value)
+    if name is not None:
+        params = {k: _encode(v, key, arrays, f"{where}.{k}") for k, v in value.get_params(deep=False).items()}
+        state = {k: _encode(v, key, arrays, f"{where}.{k}") for k, v in learned_attributes(value).items()}
+        return {"router": {"name": name, "params": params, "state": state}}
     raise UnsavableStateError(
         f"{where} is a {type(value).__module__}.{type(value).__name__}, which cannot be saved without pickle "
         "(saved state is NumPy arrays, numbers, strings and lists / tuples / dicts of them)"
@@ -80,7 +89,28 @@ def _decode(node: Any, arrays: Any, where: str) -> Any:
         return tuple(items) if kind == "tuple" else items
     if kind == "dict":
         return {k: _decode(v, arrays, f"{where}[{k!r}]") for k, v in payload.items()}
+    if kind == "router":
+        from routereval.routers.base import all_routers
+
+        routers = all_routers()
+        if not isinstance(payload, dict) or payload.get("name") not in routers:
+            raise DataError(f"{where}: names no registered router ({payload.get('name')!r})")
+        params = {k: _decode(v, arrays, f"{where}.{k}") for k, v in payload.get("params", {}).items()}
+        router = routers[payload["name"]](**params)
+        for k, v in payload.get("state", {}).items():
+            setattr(router, k, _decode(v, arrays, f"{where}.{k}"))
+        return router
     raise DataError(f"{where}: unknown state entry kind {kind!r}")
+
+
+def _registered_name(value: Any) -> str | None:
+    """The registry name of a router object, or None for anything else."""
+    from routereval.routers.base import all_routers
+
+    for name, cls in all_routers().items():
+        if type(value) is cls:
+            return name
+    return None
 
 
 def decode_state(tree: dict[str, Any], arrays: Any, owner: str) -> dict[str, Any]:
