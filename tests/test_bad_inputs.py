@@ -870,8 +870,10 @@ def test_the_process_is_interrupted_cleanly(tmp_path):
             "def slow(*a, **k):\n    print('started', flush=True)\n    time.sleep(60)\n"
             "c.imported_names = slow\n"
             "from routereval.cli import main; main()\n")
+    # A shell starts background jobs with Ctrl-C ignored; the child gets it back, as in a terminal.
     p = subprocess.Popen([sys.executable, "-c", code, "data", "list"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env={**os.environ, "ROUTEREVAL_HOME": str(tmp_path)})
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "ROUTEREVAL_HOME": str(tmp_path)},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stdout.readline().strip() == "started"
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
