@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from builders import router_layout
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
@@ -254,12 +253,12 @@ def _large_store_mid_change(tmp: Path) -> None:
 
 
 def _registered_damaged(tmp: Path) -> None:
+    import pandas as pd
+
     from routereval.records import Benchmark
     from routereval.records.store import save_benchmark
     from routereval.sources.catalog import store_path
     from routereval.sources.registry import get_spec
-
-    import pandas as pd
 
     bench = Benchmark.from_values("llmrouter", np.array([[1.0, 0.0]]), pd.DataFrame({"prompt_id": ["q"]}),
                                   ["a", "b"], provenance={"version": get_spec("llmrouter").version})
@@ -523,8 +522,9 @@ CASES: list[Case] = [
          ("upgrade routereval",), setup=_damage(_newer_format)),
     Case("store-registered-damaged", "stores", "a damaged registered dataset", ("data", "info", "llmrouter"), 3,
          ("repair it with: routereval data pull llmrouter --force",), setup=_registered_damaged),
-    Case("store-path-damaged", "stores", "a damaged store folder given as a path", ("data", "info", "{t}/home/datasets/s"),
-         3, ("the store is damaged",), setup=_damage(_truncate), env={"ROUTEREVAL_HOME": "{t}/home"}),
+    Case("store-path-damaged", "stores", "a damaged store folder given as a path",
+         ("data", "info", "{t}/home/datasets/s"), 3, ("the store is damaged",), setup=_damage(_truncate),
+         env={"ROUTEREVAL_HOME": "{t}/home"}),
     Case("verify-mid-change", "stores", "a change between the sampled blocks: `data verify` finds it",
          ("data", "verify", "big"), 3, ("scores.bin", "checksum does not match"), setup=_large_store_mid_change),
     Case("verify-ok", "stores", "`data verify` on an intact store", ("data", "verify", "s"), 0, ("ok", "match"),
