@@ -29,8 +29,12 @@ from routereval.sources.tables import read_table  # noqa: E402
 from routereval.sources.tables.headers import canonical  # noqa: E402
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
-SETTINGS = settings(max_examples=int(os.environ.get("ROUTEREVAL_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                          HealthCheck.function_scoped_fixture])
+# ROUTEREVAL_PROPERTY_EXAMPLES=400 for a longer search; 40 keeps the default suite fast.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("ROUTEREVAL_PROPERTY_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # Text as people write it: letters, digits, punctuation that CSV must quote, non-ASCII.
 _CHARS = st.sampled_from(list("abcxyzQ019 _-.,;:'\"/()é漢") + ["\n"])

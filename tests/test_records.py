@@ -69,3 +69,58 @@ def test_replacing_a_store_leaves_no_partial_folders(tmp_path):
     save_benchmark(small([[0, 0], [1, 1]]), tmp_path / "s")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
     assert load_benchmark(tmp_path / "s").n_prompts == 2
+
+
+def _big(n=3000, m=400):
+    rng = np.random.default_rng(0)
+    return small(rng.integers(0, 2, (n, m)).astype(float).tolist())
+
+
+def test_open_checks_sizes_and_sampled_blocks_including_the_last_byte(tmp_path):
+    from routereval.errors import DamagedStoreError
+    from routereval.records.integrity import SAMPLE_BLOCKS, SAMPLE_BYTES, sample_offsets
+
+    path = save_benchmark(_big(), tmp_path / "s")
+    scores = path / "scores.bin"
+    size = scores.stat().st_size
+    assert size > SAMPLE_BLOCKS * SAMPLE_BYTES  # large enough to be sampled, not hashed whole
+    offsets = sample_offsets(size)
+    assert offsets[0] == 0 and offsets[-1] + SAMPLE_BYTES == size and len(offsets) == SAMPLE_BLOCKS
+    data = bytearray(scores.read_bytes())
+    data[-1] ^= 1
+    scores.write_bytes(bytes(data))
+    with pytest.raises(DamagedStoreError, match="scores.bin.*checksum does not match"):
+        load_benchmark(path)
+
+
+def test_a_change_between_samples_is_found_by_the_full_check_only(tmp_path):
+    from routereval.errors import DamagedStoreError
+    from routereval.records import verify_store
+    from routereval.records.integrity import SAMPLE_BYTES
+
+    path = save_benchmark(_big(), tmp_path / "s")
+    assert verify_store(path)["files"] == 3
+    scores = path / "scores.bin"
+    data = bytearray(scores.read_bytes())
+    data[SAMPLE_BYTES + 10] ^= 1  # just after the first sampled block
+    scores.write_bytes(bytes(data))
+    load_benchmark(path)  # the cheap check on open does not read this byte: documented, and why verify exists
+    with pytest.raises(DamagedStoreError, match="checksum does not match"):
+        verify_store(path)
+
+
+def test_an_edited_manifest_is_refused_and_a_copied_store_still_opens(tmp_path):
+    import json
+    import shutil
+
+    from routereval.errors import DamagedStoreError
+
+    path = save_benchmark(small([[1, 0], [0, 1]]), tmp_path / "s")
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)  # new modification times, same bytes
+    assert load_benchmark(copy).values().tolist() == [[1, 0], [0, 1]]
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["kind"] = "continuous"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DamagedStoreError, match="manifest.json.*changed after it was written"):
+        load_benchmark(path)

@@ -89,7 +89,15 @@ from routereval.records import Benchmark
 from routereval.sources.tables.build import build_long, build_wide
 from routereval.sources.tables.cells import check_scale
 from routereval.sources.tables.delimited import read_delimited
-from routereval.sources.tables.files import COMPRESSIONS, FORMATS, decode_utf8, decompress, detect_format, sha256_file, stem
+from routereval.sources.tables.files import (
+    COMPRESSIONS,
+    FORMATS,
+    decode_utf8,
+    decompress,
+    detect_format,
+    sha256_file,
+    stem,
+)
 from routereval.sources.tables.headers import ALIASES, LAYOUTS, planner
 from routereval.sources.tables.json_lines import read_jsonl, read_jsonl_arrow
 from routereval.sources.tables.parquet import read_parquet

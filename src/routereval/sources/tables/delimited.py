@@ -12,6 +12,7 @@ import pandas as pd
 from routereval.errors import DataError
 from routereval.sources.tables.parsed import Numbers, PlanFor, Table, as_text, columns, drop_blank
 
+
 def _lines(text: str) -> Iterator[str]:
     pos = 0
     while pos < len(text):
