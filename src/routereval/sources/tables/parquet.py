@@ -33,7 +33,15 @@ def read_parquet(path: Path, plan_for: PlanFor) -> Table:
     if table.num_rows == 0:
         raise DataError("has no rows", file=file)
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    cells = [arrow_column(table.column(n), h, plan.numeric(i), file) for i, (n, h) in enumerate(zip(names, headers))]
+    cells = []
+    for i, (n, h) in enumerate(zip(names, headers)):
+        try:
+            cells.append(arrow_column(table.column(n), h, plan.numeric(i), file))
+        except pa.ArrowException as exc:
+            # A damaged page can pass the reader and fail only when its values are decoded
+            # (a string column whose bytes are not UTF-8, for one).
+            raise DataError(f"column {h!r} could not be decoded ({exc}); the file is damaged", file=file,
+                            column=h) from exc
     return drop_blank(Table(file, "parquet", plan.layout, columns(headers, plan, cells), rows))
 
 
