@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import medians, peak_rss_mb, run_child, write  # noqa: E402
+from _runs import medians, peak_rss_mb, run_child, write
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 300.0
@@ -60,8 +60,8 @@ def child(dataset: str, encoder: str, alphas: list[float], references: str = "lo
     """One timed run in this process; prints one JSON line."""
     t0 = time.perf_counter()
     from routereval.selection.data import task_data
-    from routereval.selection.protocol import Engine, Settings, leave_one_task_out
     from routereval.selection.predictors import KNNPredictor
+    from routereval.selection.protocol import Engine, Settings, leave_one_task_out
     from routereval.selection.summary import summary_rows, task_rows
     from routereval.selection.vectors import attach_vectors
     from routereval.sources.catalog import load_dataset

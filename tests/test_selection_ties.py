@@ -13,14 +13,19 @@ import pytest
 from routereval.errors import ConfigError
 from routereval.records import Benchmark
 from routereval.selection import scores as sc
-from routereval.selection.analyses import against_reference, by_distance, correlation_by_descriptor, distance_edges
+from routereval.selection.analyses import (
+    against_reference,
+    by_distance,
+    correlation_by_descriptor,
+    distance_edges,
+)
 from routereval.selection.candidates import parse_candidates
 from routereval.selection.data import task_data
 from routereval.selection.predictors import KNNPredictor
 from routereval.selection.protocol import (
     Engine,
-    References,
     ReferenceBook,
+    References,
     Settings,
     leave_one_task_out,
     reference_pairs,

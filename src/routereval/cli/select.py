@@ -317,8 +317,12 @@ def _against(per, data, reference, figures) -> list[dict]:
 
 def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
     from routereval.cli.output import console
-    from routereval.selection.newtask import choose_for_prompts, read_prompts, unique_prompts
     from routereval.reports.selection import new_task_table
+    from routereval.selection.newtask import (
+        choose_for_prompts,
+        read_prompts,
+        unique_prompts,
+    )
     from routereval.selection.vectors import attach_vectors
 
     prompts = unique_prompts(read_prompts(path))

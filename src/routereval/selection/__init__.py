@@ -37,7 +37,12 @@ from routereval.selection.predictors import (
     SklearnPredictor,
     make_predictor,
 )
-from routereval.selection.protocol import METHODS, FoldResult, Settings, leave_one_task_out
+from routereval.selection.protocol import (
+    METHODS,
+    FoldResult,
+    Settings,
+    leave_one_task_out,
+)
 from routereval.selection.summary import summary_rows, task_rows
 from routereval.selection.vectors import attach_vectors
 
@@ -58,4 +63,5 @@ __all__ = [
     "read_prompts",
     "summary_rows",
     "task_data",
+    "task_rows",
 ]

@@ -95,7 +95,7 @@ def by_distance(
                 acc = float(accuracy[method])
                 per.append({
                     "kind": "distance", "task": f.task, "alpha": f.alpha, "bin": b, "method": method,
-                    "u": u_bin, "n_prompts": int(len(local)), "accuracy": acc, "oracle_accuracy": oracle,
+                    "u": u_bin, "n_prompts": len(local), "accuracy": acc, "oracle_accuracy": oracle,
                     "ratio": acc / oracle if oracle > 0 else float("nan"),
                 })
     summary = []

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 STYLE = {
-    "S1": dict(color="tab:blue", marker="o"),
-    "S2": dict(color="tab:orange", marker="s"),
-    "S3": dict(color="tab:green", marker="^"),
-    "S3 (true p)": dict(color="tab:olive", marker="v"),
-    "BMA": dict(color="black", marker="D", ls="--"),
-    "Pointwise": dict(color="tab:purple", marker="*"),
-    "Oracle": dict(color="grey", marker="", ls=":"),
+    "S1": {"color": "tab:blue", "marker": "o"},
+    "S2": {"color": "tab:orange", "marker": "s"},
+    "S3": {"color": "tab:green", "marker": "^"},
+    "S3 (true p)": {"color": "tab:olive", "marker": "v"},
+    "BMA": {"color": "black", "marker": "D", "ls": "--"},
+    "Pointwise": {"color": "tab:purple", "marker": "*"},
+    "Oracle": {"color": "grey", "marker": "", "ls": ":"},
 }
 
 

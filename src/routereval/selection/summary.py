@@ -137,7 +137,7 @@ def _pointwise_row(f: FoldResult, models: Sequence[str], dataset: str, oracle_ac
         "tie": False,
         "tied_with": [],
         "tie_rule": None,
-        "n_models_used": int(len(used)),
+        "n_models_used": len(used),
         "n_prompts": f.n_prompts,
         "n_revealed": f.n_revealed,
         "n_candidates": int(f.candidates.sum()),
