@@ -141,9 +141,9 @@ def select(
 
 def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, analyses: Analyses) -> list[dict]:
     import numpy as np
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from routereval.cli.output import console, err_console
+    from routereval.cli.output import console
+    from routereval.progress import progress
     from routereval.reports.selection import per_task_table, summary_table
     from routereval.selection.candidates import model_index, parse_candidates
     from routereval.selection.protocol import leave_one_task_out
@@ -163,13 +163,14 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, anal
     for note in notes:
         console.print(note, style="dim", highlight=False, soft_wrap=True)
     attach_vectors(data, bench, encoder)
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        job = bar.add_task("indexing neighbours", total=data.n_tasks)
-        folds = leave_one_task_out(
-            data, model, alphas=alphas, settings=settings, candidates=allowed,
-            on_fold=lambda task: bar.update(job, advance=1, description=f"held out: {task}"),
-        )
+    with progress("leave one task out", total=data.n_tasks) as bar:
+
+        def held_out(task: str) -> None:
+            bar.description = f"leave one task out (held out: {task})"
+            bar.advance(1)
+
+        folds = leave_one_task_out(data, model, alphas=alphas, settings=settings, candidates=allowed,
+                                   on_fold=held_out)
     per = task_rows(folds, data.models, data.name, pointwise=analyses.pointwise)
     summary = summary_rows(per)
     name = type(model).__name__.replace("Predictor", "").lower()

@@ -113,25 +113,16 @@ def _download(file: RemoteFile, dest: Path, progress: bool) -> None:
     if response is None:
         _download_hub(file, dest)
         return
+    from routereval.progress import progress as progress_bar
+
     total = file.size or int(response.headers.get("Content-Length") or 0) or None
     written = 0
-    bar = None
-    if progress:
-        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-        bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
-        bar.start()
-        task = bar.add_task(file.filename, total=total)
-    try:
-        with response, open(dest, "wb") as out:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                out.write(chunk)
-                written += len(chunk)
-                if bar is not None:
-                    bar.update(task, completed=written)
-    finally:
-        if bar is not None:
-            bar.stop()
+    with progress_bar(f"downloading {file.filename}", total=total, unit="bytes", enabled=progress) as bar, \
+            response, open(dest, "wb") as out:
+        for chunk in iter(lambda: response.read(_CHUNK), b""):
+            out.write(chunk)
+            written += len(chunk)
+            bar.advance(len(chunk))
     announced = response.headers.get("Content-Length")
     if announced is not None and written != int(announced):
         raise DownloadError(
