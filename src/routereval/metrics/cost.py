@@ -140,7 +140,11 @@ def cost_to_reach(hull: np.ndarray, quality: float) -> float:
 
 def saving(cost: float, reference_cost: float) -> float:
     """1 - cost / reference_cost: the share of the reference's cost saved (NaN without a reference)."""
-    return 1.0 - cost / reference_cost if reference_cost > 0 else float("nan")
+    if not reference_cost > 0:
+        return float("nan")
+    if np.isclose(cost, reference_cost, rtol=_REL, atol=0.0):
+        return 0.0  # the same cost, up to the rounding of means summed in another order
+    return 1.0 - cost / reference_cost
 
 
 def pgr(quality: float | np.ndarray, weak: float, strong: float) -> np.ndarray | float:
