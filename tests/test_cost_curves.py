@@ -143,3 +143,18 @@ def test_curve_command_writes_every_file(mirror, tmp_path):
          "--cost", "euros", "--out", str(out)], capture_output=True, text=True, env=env, timeout=120,
     )
     assert bad.returncode == 1 and "--cost must be one of" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_folds_hold_out_every_prompt_once():
+    import pandas as pd
+
+    from routereval.evaluation.curves import study_splits
+    from routereval.records import Benchmark
+
+    bench = Benchmark.from_values("t", np.zeros((23, 2)), pd.DataFrame({"prompt_id": [str(i) for i in range(23)]}),
+                                  ["a", "b"])
+    splits = study_splits(bench, folds=5)
+    held = np.sort(np.concatenate([s.test for s in splits]))
+    assert held.tolist() == list(range(23))
+    assert all(len(np.intersect1d(s.train, s.test)) == 0 and len(s.train) + len(s.test) == 23 for s in splits)
+    assert study_splits(bench, folds=1)[0].sizes() == (18, 2, 3)

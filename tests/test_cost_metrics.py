@@ -92,3 +92,11 @@ def test_apgr_starts_at_the_weak_model_when_the_hull_does_not():
     # Only the strong model's point: the hull from weak to strong is the straight line.
     hull = cm.upper_hull(np.array([5.0]), np.array([0.8]))
     assert cm.apgr(hull, WEAK, STRONG) == pytest.approx(0.5)
+
+
+def test_rounding_in_the_last_bits_does_not_fall_off_the_hull():
+    # The same mean summed in another order: 0.1 + 0.2 vs 0.3.
+    hull = cm.upper_hull(np.array([0.1 + 0.2, 1.0]), np.array([0.5, 0.6 + 0.3]))
+    assert cm.hull_height(hull, 0.3) == pytest.approx(0.5)
+    assert cm.cost_to_reach(hull, 0.9) == 1.0
+    assert cm.saving(cm.cost_to_reach(hull, 0.9), 1.0) == 0.0

@@ -34,6 +34,8 @@ import numpy as np
 
 #: Queries per "cost per 1k queries".
 PER_QUERIES = 1000
+#: Relative tolerance for "the same cost / quality" when means were summed in different orders.
+_REL = 1e-9
 
 
 def per_prompt_cost(costs: np.ndarray, choice: np.ndarray) -> np.ndarray:
@@ -95,6 +97,8 @@ def hull_height(hull: np.ndarray, cost: float | np.ndarray) -> np.ndarray | floa
     x = np.asarray(cost, dtype=float)
     if len(hull) == 0:
         return np.full_like(x, np.nan) if x.ndim else float("nan")
+    # Means summed in another order differ in the last bits: a cost that equals the first vertex's is on the hull.
+    x = np.where(np.isclose(x, hull[0, 0], rtol=_REL, atol=0.0), np.maximum(x, hull[0, 0]), x)
     y = np.interp(x, hull[:, 0], hull[:, 1], left=np.nan, right=hull[-1, 1])
     return y if x.ndim else float(y)
 
@@ -121,20 +125,26 @@ def aiq(hull: np.ndarray, lo: float, hi: float) -> dict[str, float]:
 
 def cost_to_reach(hull: np.ndarray, quality: float) -> float:
     """The least cost at which the hull reaches ``quality`` (NaN if it never does)."""
-    if len(hull) == 0 or np.isnan(quality) or hull[-1, 1] < quality:
+    if len(hull) == 0 or np.isnan(quality):
         return float("nan")
-    if hull[0, 1] >= quality:
-        return float(hull[0, 0])
-    k = int(np.argmax(hull[:, 1] >= quality))
-    if hull[k, 1] == quality:
-        return float(hull[k, 0])  # exactly at a vertex: no interpolation rounding
+    # A vertex within rounding of the target reaches it (means summed in another order differ in the last bits).
+    reached = (hull[:, 1] >= quality) | np.isclose(hull[:, 1], quality, rtol=_REL, atol=0.0)
+    if not reached.any():
+        return float("nan")
+    k = int(np.argmax(reached))
+    if k == 0 or hull[k, 1] <= quality or np.isclose(hull[k, 1], quality, rtol=_REL, atol=0.0):
+        return float(hull[k, 0])
     (x1, y1), (x2, y2) = hull[k - 1], hull[k]
     return float(x1 + (quality - y1) * (x2 - x1) / (y2 - y1))
 
 
 def saving(cost: float, reference_cost: float) -> float:
     """1 - cost / reference_cost: the share of the reference's cost saved (NaN without a reference)."""
-    return 1.0 - cost / reference_cost if reference_cost > 0 else float("nan")
+    if not reference_cost > 0:
+        return float("nan")
+    if np.isclose(cost, reference_cost, rtol=_REL, atol=0.0):
+        return 0.0  # the same cost, up to the rounding of means summed in another order
+    return 1.0 - cost / reference_cost
 
 
 def pgr(quality: float | np.ndarray, weak: float, strong: float) -> np.ndarray | float:
