@@ -52,6 +52,10 @@ def bench(
     markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Write the tables as Markdown."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the mu_o interval."),
     timings: bool = typer.Option(False, "--timings", help="Print the seconds spent in each stage and router."),
+    cost: bool = typer.Option(False, "--cost", help="Add cost columns and the cost-quality table (AIQ; APGR, CPT for a pair)."),
+    cost_unit: str = typer.Option("auto", help="Cost unit: dollars, input-dollars, compute, calls (a pair), or auto: "
+                                  "the first of these the data has."),
+    prices: Optional[Path] = typer.Option(None, help="Price file (CSV/JSON: model, input, output in $ per 1M tokens)."),
 ) -> None:
     """Train and measure routers on candidate pools of a dataset (RouterEval's table)."""
     from routereval.cli.output import console, err_console, to_json
@@ -80,7 +84,7 @@ def bench(
         name=dataset, datasets=(dataset,), sizes=tuple(parse_sizes(sizes)),
         groups=tuple(g.strip() for g in groups.split(",") if g.strip()), routers=tuple(specs), seeds=(seed,),
         protocol=protocol, encoder=encoder, split_seed=split_seed, n_boot=n_boot, reference=reference,
-        scaling=False,
+        scaling=False, cost=cost_unit if cost else None, prices=None if prices is None else str(prices),
     )
     store = MemoryStore()
     with progress("routers x pools") as bar:
@@ -96,6 +100,10 @@ def bench(
     loaded = load(dataset, context_of(sweep))  # what the run loaded, from this process's memo
     for m, why in loaded.skipped.items():
         err_console.print(f"[yellow]skipping m = {m}:[/] {why}", highlight=False)
+    if not loaded.pools and cost:
+        # A strong/weak pair has no RouterEval pool, but its cost-quality study is what --cost asks for.
+        _print_cost_study(loaded, specs, encoder, seed, console, err_console)
+        return
     if not loaded.pools:
         raise ConfigError("no candidate pool can be built for the sizes asked for")
     rows = store.read_rows()
@@ -114,6 +122,8 @@ def bench(
         console.print(f"wrote {len(out)} rows to {json_out}")
     if markdown_out is not None:
         markdown_out.write_text(markdown(table, by_group=by_group))
+    if cost:
+        _print_cost_study(loaded, specs, encoder, seed, console, err_console)
     if timings:
         stages = dict(loaded.timings)
         for r in rows:
@@ -123,3 +133,31 @@ def bench(
             err_console.print(f"{stage:<{width}}  {seconds:8.2f} s", highlight=False)
     if outcome.failed:
         raise typer.Exit(1)
+
+
+def _print_cost_study(loaded, specs, encoder: str, seed: int, console, err_console) -> None:
+    """The cost-quality table of every router on the dataset's models (and the pair metrics for two)."""
+    from routereval.evaluation.curves import cost_quality
+    from routereval.evaluation.features import embed
+    from routereval.reports.cost_figures import markdown_table, metrics_table
+
+    usable = [s for s in specs if s.name != "ro"]
+    if len(usable) < len(specs):
+        err_console.print("r_o(p) has no cost-quality curve; left out of the cost table", highlight=False)
+    vectors = loaded.features.embeddings
+    if vectors is None and any(s.inputs == "embeddings" for s in usable):
+        # No pool was built (a strong/weak pair), so nothing was embedded yet.
+        vectors = embed(loaded.bench, encoder)
+    try:
+        study = cost_quality(loaded.bench, usable, unit=loaded.cost_unit, embeddings=vectors, seed=seed,
+                             costs=loaded.costs, cost_note=loaded.cost_note)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    doc = study.to_dict()
+    lo, hi = doc["aiq_cost_range"]
+    console.print(f"\n[bold]cost-quality[/] ({doc['cost_note']}); AIQ over [{lo:.4g}, {hi:.4g}] per query, "
+                  f"{doc['n_test']} test prompts", highlight=False, soft_wrap=True)
+    if doc["metrics"]:
+        console.print(markdown_table(metrics_table(doc)), highlight=False, soft_wrap=True)
+    if doc["pair"]:
+        console.print(markdown_table(doc["pair"]), highlight=False, soft_wrap=True)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from routereval.encoders.base import Encoder, check_texts
-from routereval.errors import NotFittedError
+from routereval.errors import ConfigError, NotFittedError
 
 
 class TfidfEncoder(Encoder):
@@ -121,12 +121,13 @@ class TfidfEncoder(Encoder):
         try:
             counts = vectorizer.fit_transform(texts)
         except ValueError as exc:  # e.g. every text is stop words or punctuation
-            raise ValueError(f"cannot fit tfidf on these {len(texts)} texts: {exc}") from exc
+            raise ConfigError(f"cannot fit tfidf on these {len(texts)} texts: {exc}") from exc
         n_terms = counts.shape[1]
         if self.dim >= n_terms or self.dim > len(texts):
-            raise ValueError(
+            raise ConfigError(
                 f"tfidf dim={self.dim} needs more than {self.dim} distinct terms and at least {self.dim} "
-                f"texts to fit on; this corpus has {n_terms} terms in {len(texts)} texts: choose a smaller dim"
+                f"texts to fit on; this corpus has {n_terms} terms in {len(texts)} texts: choose a smaller "
+                f"dim, e.g. --encoder tfidf-{max(2, min(n_terms - 1, len(texts)) // 2)}"
             )
         svd = TruncatedSVD(n_components=self.dim, algorithm="randomized", n_iter=5, random_state=self.seed)
         if self.n_threads is None:

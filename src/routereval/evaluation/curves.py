@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from routereval.errors import RouterEvalError
 from routereval.metrics import cost as cm
 from routereval.records.costs import mean_costs_per_model as cm_mean_costs
 from routereval.policies import cost_sweep, sweep_points
@@ -191,8 +192,16 @@ class Study:
 
 
 def study_costs(bench: Any, unit: str = "dollars") -> tuple[np.ndarray, str]:
-    """N x M per-record costs in ``unit`` and a note on where they came from (see :data:`UNITS`)."""
+    """N x M per-record costs in ``unit`` and a note on where they came from (see :data:`UNITS`).
+
+    ``auto`` takes the first unit that gives at least two models a cost:
+    dollars, then calls to the strong model (a pair), then input dollars, then
+    compute.
+    """
     from routereval.records.costs import compute_costs, input_costs, record_costs
+
+    if unit == "auto":
+        unit = resolve_unit(bench, unit)
 
     if unit == "dollars":
         got = record_costs(bench)
@@ -212,6 +221,21 @@ def study_costs(bench: Any, unit: str = "dollars") -> tuple[np.ndarray, str]:
         values[:, strong] = 1.0
         return values, f"calls: 1 per query sent to the strong model ({bench.model_names[strong]}), 0 to the weak"
     raise ValueError(f"unknown cost unit {unit!r}; choose from {', '.join(UNITS)}")
+
+
+def resolve_unit(bench: Any, unit: str = "auto") -> str:
+    """``unit`` itself, or for ``auto`` the first of dollars, calls (a pair), input-dollars, compute
+    that gives at least two models a cost."""
+    if unit != "auto":
+        return unit
+    for candidate in ("dollars", "calls", "input-dollars", "compute"):
+        try:
+            values, _ = study_costs(bench, candidate)
+        except (ValueError, RouterEvalError):
+            continue
+        if (~np.isnan(np.asarray(values, dtype=float)).all(axis=0)).sum() >= 2:
+            return candidate
+    raise ValueError(f"{bench.name!r} has no cost for two or more models in any unit ({', '.join(UNITS)})")
 
 
 def study_splits(bench: Any, split_seed: int = 42, folds: int | None = None) -> list[Any]:
@@ -253,7 +277,7 @@ def cost_quality(
     :func:`study_costs`.
     """
     from routereval.datasets.router_dataset import pool_dataset
-    from routereval.evaluation.evaluate import _fit, seeded
+    from routereval.evaluation.evaluate import fit_on_pool, seeded
     from routereval.evaluation.features import Features
     from routereval.evaluation.specs import contender, parse_routers
 
@@ -296,7 +320,7 @@ def cost_quality(
                 raise ValueError(f"{spec.label}: only oracle and random of the oracle family have a cost-quality curve")
             seeded(entry.router, seed, spec.params)
             started = time.perf_counter()
-            _fit(entry.router, pool, features)
+            fit_on_pool(entry.router, pool, features)
             quality = np.asarray(entry.router.predict_quality(features.prompts(positions)), dtype=float)
             fit_seconds[spec.label] = fit_seconds.get(spec.label, 0.0) + time.perf_counter() - started
             estimates.setdefault(spec.label, []).append(quality)

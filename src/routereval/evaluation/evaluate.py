@@ -71,7 +71,8 @@ def fresh_copy(router: Any) -> Any:
     return copy.deepcopy(router)
 
 
-def _fit(router: Any, pool: PoolDataset, features: Features) -> None:
+def fit_on_pool(router: Any, pool: PoolDataset, features: Features) -> None:
+    """Fit ``router`` on the pool's training prompts, giving it the validation split where ``fit`` takes one."""
     train = features.prompts(pool.train.positions, scores=pool.train.scores)
     kwargs = {}
     if "validation" in inspect.signature(router.fit).parameters and len(pool.val):
@@ -127,7 +128,7 @@ def evaluate_pool(
             mc = scores[np.arange(len(scores))[None, :], runs].mean(axis=1) if len(scores) else np.full(1, np.nan)
             row.update(mu_o_mc=float(mc.mean()), mu_o_mc_sd=float(mc.std()))
     else:
-        _fit(entry.router, pool, features)
+        fit_on_pool(entry.router, pool, features)
         test = features.prompts(positions)
         quality = _quality(entry.router, test, entry.label, pool.m)
         choice = entry.policy.choose(quality, prefer=train_means, **weigh)

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 COLUMNS = ("router", "mu_o", "95% CI", "V_R", "V_B", "E_p", "E_sel", "n_test")
+#: Shown after the others when the rows carry costs (``--cost``).
+COST_COLUMN = "$/1k"
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -22,8 +24,14 @@ def display_name(dataset: str, benchmark: str) -> str:
     return dataset if dataset == benchmark else f"{dataset} / {benchmark}"
 
 
-def table_rows(rows: Iterable[dict[str, Any]]) -> list[list[str]]:
-    """Formatted cells in :data:`COLUMNS` order."""
+def columns_of(rows: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+    """:data:`COLUMNS`, and the cost column where the rows carry costs."""
+    return COLUMNS + ((COST_COLUMN,) if any("cost_per_1k" in r for r in rows) else ())
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Formatted cells in :func:`columns_of` order."""
+    with_cost = COST_COLUMN in columns_of(rows)
     return [
         [
             r["router"],
@@ -34,7 +42,7 @@ def table_rows(rows: Iterable[dict[str, Any]]) -> list[list[str]]:
             fmt(r["E_p"]),
             fmt(r["E_sel"]),
             fmt(r["n_test"]),
-        ]
+        ] + ([fmt(r.get("cost_per_1k"), 4)] if with_cost else [])
         for r in rows
     ]
 
@@ -63,7 +71,7 @@ def print_tables(rows: list[dict[str, Any]], by_group: bool = False, console=Non
     console = console or Console()
     for title, block in blocks(rows, by_group):
         table = Table(title=title, title_justify="left")
-        for col in COLUMNS:
+        for col in columns_of(block):
             table.add_column(col, justify="left" if col == "router" else "right")
         for cells in table_rows(block):
             table.add_row(*cells)
@@ -76,8 +84,9 @@ def markdown(rows: list[dict[str, Any]], by_group: bool = False) -> str:
     parts = []
     for title, block in blocks(rows, by_group):
         parts.append(f"**{title}** (V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f})\n")
-        parts.append("| " + " | ".join(COLUMNS) + " |")
-        parts.append("|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|")
+        cols = columns_of(block)
+        parts.append("| " + " | ".join(cols) + " |")
+        parts.append("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|")
         parts += ["| " + " | ".join(cells) + " |" for cells in table_rows(block)]
         parts.append("")
     return "\n".join(parts)

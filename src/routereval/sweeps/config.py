@@ -57,6 +57,10 @@ class Sweep:
     reference: str | None = None
     scaling: bool = True
     scaling_draws: int | None = None
+    #: Cost columns in every row, in this unit (dollars, input-dollars, compute, calls); None for none.
+    cost: str | None = None
+    #: A price file (CSV/JSON: model, input, output) that sets or overrides model prices.
+    prices: str | None = None
     #: Where each dataset entry is loaded from (entries as written -> name or resolved path).
     locations: dict[str, str] = field(default_factory=dict)
     text: str = ""
@@ -130,7 +134,7 @@ class _Problems:
 
 TOP_KEYS = {
     "name", "datasets", "sizes", "groups", "protocol", "encoder", "seeds", "split_seed", "n_boot",
-    "reference", "routers", "scaling", "scaling_draws",
+    "reference", "routers", "scaling", "scaling_draws", "cost", "prices",
 }
 
 
@@ -190,6 +194,17 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         problems.add(lines.key("reference"), f"reference must be a model name or a number, got {reference!r}")
     scaling = typed("scaling", bool, True)
     scaling_draws = typed("scaling_draws", int, None)
+    from routereval.evaluation.curves import UNITS
+
+    cost = typed("cost", str, None)
+    if cost is not None and cost not in UNITS + ("auto",):
+        problems.add(lines.key("cost"), f"cost must be one of auto, {', '.join(UNITS)}, got {cost!r}")
+    prices = typed("prices", str, None)
+    if prices is not None:
+        found = (base / prices) if base is not None and not Path(prices).is_absolute() else Path(prices)
+        if not found.is_file():
+            problems.add(lines.key("prices"), f"price file {prices!r} not found (read from the sweep file's folder)")
+        prices = str(found)
     if scaling_draws is not None and scaling_draws < 1:
         problems.add(lines.key("scaling_draws"), f"scaling_draws must be at least 1, got {scaling_draws}")
 
@@ -224,7 +239,7 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         name=sweep_name, datasets=tuple(datasets), sizes=tuple(sizes), groups=tuple(groups),
         routers=tuple(routers), seeds=tuple(seeds), protocol=protocol, encoder=encoder,
         split_seed=split_seed, n_boot=n_boot, reference=None if reference is None else str(reference),
-        scaling=scaling, scaling_draws=scaling_draws, locations=locations, text=text,
+        scaling=scaling, scaling_draws=scaling_draws, cost=cost, prices=prices, locations=locations, text=text,
     )
 
 

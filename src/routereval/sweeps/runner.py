@@ -54,7 +54,8 @@ def context_of(sweep: Sweep) -> Context:
     inputs = {r.inputs for r in sweep.routers}
     return Context(
         sizes=sweep.sizes, groups=sweep.groups, protocol=sweep.protocol, encoder=sweep.encoder,
-        split_seed=sweep.split_seed, n_boot=sweep.n_boot, reference=sweep.reference,
+        split_seed=sweep.split_seed, n_boot=sweep.n_boot, reference=sweep.reference, cost=sweep.cost,
+        prices=sweep.prices,
         need_texts="texts" in inputs, need_vectors="embeddings" in inputs,
     )
 

@@ -38,11 +38,15 @@ class Context:
     reference: str | None
     need_texts: bool
     need_vectors: bool
+    #: Cost unit of the cost columns (dollars, input-dollars, compute, calls), or None for none.
+    cost: str | None = None
+    #: A price file that sets or overrides the dataset's model prices.
+    prices: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """What a row depends on beyond its grid key (kept in the results store and in every row)."""
         return {"protocol": self.protocol, "encoder": self.encoder, "split_seed": self.split_seed,
-                "n_boot": self.n_boot, "reference": self.reference}
+                "n_boot": self.n_boot, "reference": self.reference, "cost": self.cost, "prices": self.prices}
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ class Loaded:
     fingerprint: str = ""
     #: Seconds spent per stage of loading: records, pools, features.
     timings: dict[str, float] = field(default_factory=dict)
+    #: N x M record costs in the context's unit (None without one) and where they come from.
+    costs: Any = None
+    cost_note: str = ""
+    cost_unit: str | None = None
+    bench: Any = None
 
 
 _MEMO: dict[tuple[str, Context], Loaded] = {}
@@ -100,6 +109,23 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
 
     clock = time.perf_counter()
     bench = load_dataset(location, progress=progress)
+    costs, cost_note = None, ""
+    if context.prices:
+        from routereval.records.costs import with_prices
+        from routereval.sources.prices import read_prices
+
+        bench = with_prices(bench, read_prices(context.prices))
+    cost_unit = None
+    if context.cost:
+        from routereval.evaluation.curves import resolve_unit, study_costs
+
+        try:
+            cost_unit = resolve_unit(bench, context.cost)
+            costs, cost_note = study_costs(bench, cost_unit)
+        except ValueError as exc:
+            from routereval.errors import ConfigError
+
+            raise ConfigError(str(exc)) from exc
     timings = {"records": time.perf_counter() - clock}
     clock = time.perf_counter()
     data = router_datasets(bench, list(context.sizes), list(context.groups), context.protocol,
@@ -118,6 +144,10 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
         source=data.source,
         fingerprint=fingerprint(bench, feats.encoder),
         timings=timings,
+        costs=costs,
+        cost_note=cost_note,
+        cost_unit=cost_unit,
+        bench=bench,
     )
     while len(_MEMO) >= _MEMO_SIZE:
         _MEMO.pop(next(iter(_MEMO)))
@@ -200,7 +230,13 @@ def run_task(task: Task, context: Context) -> dict[str, Any]:
     entry = contender(task.router)
     if entry.router is not None:
         seeded(entry.router, task.seed, task.router.params)
-    row = evaluate_pool(entry, pool, loaded.features, loaded.reference, n_boot=context.n_boot, seed=task.seed)
+    costs = None
+    if loaded.costs is not None:
+        from routereval.evaluation.curves import PoolCosts
+
+        costs = PoolCosts.for_pool(loaded.costs, loaded.bench.model_names, pool)
+    row = evaluate_pool(entry, pool, loaded.features, loaded.reference, n_boot=context.n_boot, seed=task.seed,
+                        costs=costs)
     return {**row, "source": task.source, "seed": task.seed, "encoder": loaded.features.encoder,
             "dataset_sha256": loaded.fingerprint,
             "settings": json.dumps(context.settings(), sort_keys=True)}
