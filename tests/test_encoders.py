@@ -599,3 +599,26 @@ def test_registry_names():
         get_encoder("tfidf-32-0123456789abcdef")
     with pytest.raises(UnknownEncoderError, match="known: minilm"):
         get_encoder("roberta")
+
+
+def test_embed_reports_progress_as_plain_lines_in_a_log(tmp_path):
+    # stderr is a pipe here, as in CI: a plain line per few seconds and a last one, no bar.
+    script = HASH_ENCODER_SRC + (
+        "import sys, time\nfrom routereval.encoders import embed\n"
+        "class Slow(HashEncoder):\n"
+        "    def _encode(self, texts, *, progress):\n"
+        "        time.sleep(0.01 * len(texts))\n"
+        "        return super()._encode(texts, progress=progress)\n"
+        "embed(Slow(8), [f'text {i}' for i in range(60)], sys.argv[1], description='embedding toy')\n"
+        "embed(Slow(8), [f'text {i}' for i in range(60)], sys.argv[1], description='embedding toy')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC, "ROUTEREVAL_PROGRESS_SECONDS": "0.1"}
+    env.pop("ROUTEREVAL_PROGRESS", None)
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) >= 3, out.stderr
+    assert all(re.fullmatch(r"embedding toy: \d+/60 \(\d+%\), \d+ s(, ~\d+ s left)?", line) for line in lines), lines
+    assert lines[-1].startswith("embedding toy: 60/60 (100%)")
+    # The second call reads everything from the cache: nothing to encode, nothing printed.
+    assert sum(line.startswith("embedding toy: 60/60") for line in lines) == 1

@@ -114,10 +114,14 @@ class OnnxMiniLMEncoder(Encoder):
             return self._session
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        from routereval.progress import progress as progress_display
+
         session = self.load()
         out = np.empty((len(texts), MODEL_DIM), dtype=np.float32)
-        for positions, ids, mask in self._pieces.batches(texts, self.batch_size):
-            out[positions] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress) as bar:
+            for positions, ids, mask in self._pieces.batches(texts, self.batch_size):
+                out[positions] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+                bar.advance(len(positions))
         return out
 
     def __getstate__(self) -> dict[str, Any]:
