@@ -622,3 +622,23 @@ def test_embed_reports_progress_as_plain_lines_in_a_log(tmp_path):
     assert lines[-1].startswith("embedding toy: 60/60 (100%)")
     # The second call reads everything from the cache: nothing to encode, nothing printed.
     assert sum(line.startswith("embedding toy: 60/60") for line in lines) == 1
+
+
+def test_embed_stats_count_what_was_read_and_encoded(tmp_path):
+    from routereval.encoders import EmbedStats
+
+    enc = HashEncoder(8)
+    embed(enc, ["a", "b", "c"], tmp_path, progress=False)
+    stats = EmbedStats()
+    embed(enc, ["a", "b", "c", "d", "e", "f", "g", "h", "a", "d"], tmp_path, progress=False, stats=stats)
+    # 10 texts, 8 distinct; a, b, c were cached; d..h (5) were encoded.
+    assert (stats.encoder, stats.texts, stats.distinct, stats.cached, stats.encoded) == ("hash-8", 10, 8, 3, 5)
+    assert stats.seconds_encoding > 0 and stats.seconds_writing > 0 and stats.seconds_reading > 0
+    assert stats.as_dict()["encoded"] == 5
+
+
+def test_cache_commands_without_caches(tmp_path):
+    empty = run_cli("cache", "verify", "--dir", str(tmp_path / "none"), home=tmp_path / "home")
+    assert empty.returncode == 0 and "no embedding caches" in empty.stdout
+    unknown = run_cli("cache", "verify", "--encoder", "nope", "--dir", str(tmp_path), home=tmp_path / "home")
+    assert unknown.returncode == 1 and "no embedding cache for encoder 'nope'" in unknown.stderr

@@ -128,7 +128,7 @@ class Progress:
         self._ticker: threading.Thread | None = None
         self._rich: Any = None
         self._task: Any = None
-        self._printed_at = -1.0
+        self._last_line = ""
         self._active = False
 
     # -- what callers change -------------------------------------------------
@@ -241,6 +241,9 @@ class Progress:
     def _print_line(self) -> None:
         with self._lock:
             line = progress_line(self._description, self.completed, self._total, self.elapsed, self.unit)
+            if line == self._last_line:  # nothing new to say: keep the log short
+                return
+            self._last_line = line
         try:
             self._stream.write(line + "\n")
             self._stream.flush()

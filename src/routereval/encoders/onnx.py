@@ -107,6 +107,9 @@ class OnnxMiniLMEncoder(Encoder):
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3  # warnings about unused initialisers are noise here
+            # Idle threads sleep instead of spinning: on a small machine a spinning
+            # pool steals the CPUs that torch (routers, other work) needs next.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._pieces = WordPieces(folder, self.max_seq_length or MODEL_MAX_SEQ_LENGTH)
             self._session = ort.InferenceSession(
                 str(export / PRECISIONS[self.precision]), options, providers=["CPUExecutionProvider"]
