@@ -182,7 +182,7 @@ def test_without_onnxruntime_minilm_falls_back_with_a_reason():
         "    print(exc)\n"
     )
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     name, reason, error = out.stdout.strip().splitlines()
     assert name == "minilm-st"

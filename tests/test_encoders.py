@@ -328,7 +328,7 @@ def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "ROUTEREVAL_HOME": str(home), "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(
         [sys.executable, "-c", "from routereval.cli import main; main()", *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True, text=True, env=env, timeout=120, check=False,
     )
 
 
@@ -614,7 +614,7 @@ def test_embed_reports_progress_as_plain_lines_in_a_log(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": SRC, "ROUTEREVAL_PROGRESS_SECONDS": "0.1"}
     env.pop("ROUTEREVAL_PROGRESS", None)
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     lines = out.stderr.splitlines()
     assert len(lines) >= 3, out.stderr

@@ -13,8 +13,19 @@ Importing this package loads neither torch, onnxruntime nor scikit-learn; each e
 imports what it needs when it first works.
 """
 
-from routereval.encoders.base import Encoder, EncoderNotFittedError, UnknownEncoderError, l2_normalise
-from routereval.encoders.cache import CacheDamagedError, EmbeddingCache, EmbedStats, embed, text_key
+from routereval.encoders.base import (
+    Encoder,
+    EncoderNotFittedError,
+    UnknownEncoderError,
+    l2_normalise,
+)
+from routereval.encoders.cache import (
+    CacheDamagedError,
+    EmbeddingCache,
+    EmbedStats,
+    embed,
+    text_key,
+)
 from routereval.encoders.minilm import MiniLMEncoder
 from routereval.encoders.onnx import OnnxMiniLMEncoder
 from routereval.encoders.precomputed import PrecomputedEncoder
@@ -23,9 +34,9 @@ from routereval.encoders.registry import DEFAULT_ENCODER, ENCODER_NAMES, get_enc
 from routereval.encoders.tfidf import TfidfEncoder
 
 __all__ = [
-    "CacheDamagedError",
     "DEFAULT_ENCODER",
     "ENCODER_NAMES",
+    "CacheDamagedError",
     "EmbedStats",
     "EmbeddingCache",
     "Encoder",

@@ -26,8 +26,18 @@ from typing import Any
 import numpy as np
 
 from routereval.encoders.base import Encoder
-from routereval.encoders.export import FP32_FILE, INT8_FILE, ONNX_INSTALL_HINT, ensure_export
-from routereval.encoders.minilm import MODEL_DIM, MODEL_MAX_SEQ_LENGTH, available_cpus, model_path
+from routereval.encoders.export import (
+    FP32_FILE,
+    INT8_FILE,
+    ONNX_INSTALL_HINT,
+    ensure_export,
+)
+from routereval.encoders.minilm import (
+    MODEL_DIM,
+    MODEL_MAX_SEQ_LENGTH,
+    available_cpus,
+    model_path,
+)
 from routereval.errors import RouterEvalError
 
 PRECISIONS = {"fp32": FP32_FILE, "int8": INT8_FILE}
