@@ -131,3 +131,15 @@ def test_a_terminal_gets_a_rich_bar():
 def test_bad_unit_is_refused():
     with pytest.raises(ValueError, match="unit"):
         progress("x", unit="furlongs")
+
+
+def test_a_step_shorter_than_the_interval_prints_nothing():
+    child = run_child(
+        """
+        from routereval.progress import progress
+        for _ in range(50):
+            with progress("one prompt", total=1, seconds=5) as bar:
+                bar.advance()
+        """
+    )
+    assert child.returncode == 0 and child.stderr == ""

@@ -4,9 +4,9 @@ The one progress helper of routereval. In a terminal it draws a rich bar; when
 stderr is not a terminal (a log file, CI, a pipe) it prints a plain line every
 few seconds instead, so a log shows where a run is::
 
-    embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~95 s left
+    embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~1 min 35 s left
 
-and a last line when the step ends. A bar redrawn with carriage returns would
+and a last line when the step ends (a step shorter than the interval prints nothing). A bar redrawn with carriage returns would
 fill a log with one unreadable line; printing nothing leaves a CI job silent
 for minutes. Usage::
 
@@ -194,7 +194,10 @@ class Progress:
             self._stop.set()
             self._ticker.join()
             self._ticker = None
-            self._print_line()
+            # A step too short for a periodic line ends silently: a log of
+            # one-line "100%" notes for every small call is noise.
+            if self._last_line or self.elapsed >= self._seconds:
+                self._print_line()
 
     def __enter__(self) -> Progress:
         return self.start()

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from routereval.encoders.base import Encoder
+from routereval.encoders.base import PROGRESS_MIN_TEXTS, Encoder
 from routereval.errors import RouterEvalError
 
 MODEL_DIM = 384
@@ -136,7 +136,7 @@ class MiniLMEncoder(Encoder):
         # Steps of PROGRESS_STEP texts let our own progress display move (a log
         # gets plain lines); sentence-transformers sorts each step by length, so
         # padding stays small.
-        with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress) as bar:
+        with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress and len(texts) >= PROGRESS_MIN_TEXTS) as bar:
             for start in range(0, len(texts), PROGRESS_STEP):
                 part = texts[start : start + PROGRESS_STEP]
                 out[start : start + len(part)] = model.encode(

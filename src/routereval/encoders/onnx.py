@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from routereval.encoders.base import Encoder
+from routereval.encoders.base import PROGRESS_MIN_TEXTS, Encoder
 from routereval.encoders.export import (
     FP32_FILE,
     INT8_FILE,
@@ -131,7 +131,7 @@ class OnnxMiniLMEncoder(Encoder):
 
         session = self.load()
         out = np.empty((len(texts), MODEL_DIM), dtype=np.float32)
-        with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress) as bar:
+        with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress and len(texts) >= PROGRESS_MIN_TEXTS) as bar:
             for positions, ids, mask in self._pieces.batches(texts, self.batch_size):
                 out[positions] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
                 bar.advance(len(positions))
