@@ -327,7 +327,7 @@ def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "ROUTEREVAL_HOME": str(home), "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run(
         [sys.executable, "-c", "from routereval.cli import main; main()", *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True, text=True, env=env, timeout=120, check=False,
     )
 
 
@@ -601,3 +601,46 @@ def test_registry_names():
         get_encoder("tfidf-32-0123456789abcdef")
     with pytest.raises(UnknownEncoderError, match="known: minilm"):
         get_encoder("roberta")
+
+
+def test_embed_reports_progress_as_plain_lines_in_a_log(tmp_path):
+    # stderr is a pipe here, as in CI: a plain line per few seconds and a last one, no bar.
+    script = HASH_ENCODER_SRC + (
+        "import sys, time\nfrom routereval.encoders import embed\n"
+        "class Slow(HashEncoder):\n"
+        "    def _encode(self, texts, *, progress):\n"
+        "        time.sleep(0.01 * len(texts))\n"
+        "        return super()._encode(texts, progress=progress)\n"
+        "embed(Slow(8), [f'text {i}' for i in range(60)], sys.argv[1], description='embedding toy')\n"
+        "embed(Slow(8), [f'text {i}' for i in range(60)], sys.argv[1], description='embedding toy')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC, "ROUTEREVAL_PROGRESS_SECONDS": "0.1"}
+    env.pop("ROUTEREVAL_PROGRESS", None)
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) >= 3, out.stderr
+    assert all(re.fullmatch(r"embedding toy: \d+/60 \(\d+%\), \d+ s(, ~\d+ s left)?", line) for line in lines), lines
+    assert lines[-1].startswith("embedding toy: 60/60 (100%)")
+    # The second call reads everything from the cache: nothing to encode, nothing printed.
+    assert sum(line.startswith("embedding toy: 60/60") for line in lines) == 1
+
+
+def test_embed_stats_count_what_was_read_and_encoded(tmp_path):
+    from routereval.encoders import EmbedStats
+
+    enc = HashEncoder(8)
+    embed(enc, ["a", "b", "c"], tmp_path, progress=False)
+    stats = EmbedStats()
+    embed(enc, ["a", "b", "c", "d", "e", "f", "g", "h", "a", "d"], tmp_path, progress=False, stats=stats)
+    # 10 texts, 8 distinct; a, b, c were cached; d..h (5) were encoded.
+    assert (stats.encoder, stats.texts, stats.distinct, stats.cached, stats.encoded) == ("hash-8", 10, 8, 3, 5)
+    assert stats.seconds_encoding > 0 and stats.seconds_writing > 0 and stats.seconds_reading > 0
+    assert stats.as_dict()["encoded"] == 5
+
+
+def test_cache_commands_without_caches(tmp_path):
+    empty = run_cli("cache", "verify", "--dir", str(tmp_path / "none"), home=tmp_path / "home")
+    assert empty.returncode == 0 and "no embedding caches" in empty.stdout
+    unknown = run_cli("cache", "verify", "--encoder", "nope", "--dir", str(tmp_path), home=tmp_path / "home")
+    assert unknown.returncode == 1 and "no embedding cache for encoder 'nope'" in unknown.stderr

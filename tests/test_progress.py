@@ -23,8 +23,8 @@ def run_child(code: str, **env: str) -> subprocess.CompletedProcess:
     environment.update(env)
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
+        check=False,
         text=True,
         env=environment,
         timeout=60,
@@ -82,12 +82,13 @@ def test_plain_lines_report_a_step_that_makes_no_progress():
         import time
         from routereval.progress import progress
         with progress("building store", seconds=0.2) as bar:
-            time.sleep(0.9)
+            time.sleep(2.6)
         """
     )
     assert child.returncode == 0, child.stderr
     lines = child.stderr.splitlines()
-    assert len(lines) >= 4
+    # A new line each time the elapsed seconds change (0 s, 1 s, 2 s), none repeated.
+    assert len(lines) >= 3 and len(set(lines)) == len(lines), lines
     assert all(re.fullmatch(r"building store: 0, \d+ s", line) for line in lines), lines
 
 
@@ -130,3 +131,15 @@ def test_a_terminal_gets_a_rich_bar():
 def test_bad_unit_is_refused():
     with pytest.raises(ValueError, match="unit"):
         progress("x", unit="furlongs")
+
+
+def test_a_step_shorter_than_the_interval_prints_nothing():
+    child = run_child(
+        """
+        from routereval.progress import progress
+        for _ in range(50):
+            with progress("one prompt", total=1, seconds=5) as bar:
+                bar.advance()
+        """
+    )
+    assert child.returncode == 0 and child.stderr == ""

@@ -4,9 +4,9 @@ The one progress helper of routereval. In a terminal it draws a rich bar; when
 stderr is not a terminal (a log file, CI, a pipe) it prints a plain line every
 few seconds instead, so a log shows where a run is::
 
-    embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~95 s left
+    embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~1 min 35 s left
 
-and a last line when the step ends. A bar redrawn with carriage returns would
+and a last line when the step ends (a step shorter than the interval prints nothing). A bar redrawn with carriage returns would
 fill a log with one unreadable line; printing nothing leaves a CI job silent
 for minutes. Usage::
 
@@ -55,7 +55,7 @@ def format_duration(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.0f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
@@ -128,7 +128,7 @@ class Progress:
         self._ticker: threading.Thread | None = None
         self._rich: Any = None
         self._task: Any = None
-        self._printed_at = -1.0
+        self._last_line = ""
         self._active = False
 
     # -- what callers change -------------------------------------------------
@@ -194,7 +194,10 @@ class Progress:
             self._stop.set()
             self._ticker.join()
             self._ticker = None
-            self._print_line()
+            # A step too short for a periodic line ends silently: a log of
+            # one-line "100%" notes for every small call is noise.
+            if self._last_line or self.elapsed >= self._seconds:
+                self._print_line()
 
     def __enter__(self) -> Progress:
         return self.start()
@@ -241,6 +244,9 @@ class Progress:
     def _print_line(self) -> None:
         with self._lock:
             line = progress_line(self._description, self.completed, self._total, self.elapsed, self.unit)
+            if line == self._last_line:  # nothing new to say: keep the log short
+                return
+            self._last_line = line
         try:
             self._stream.write(line + "\n")
             self._stream.flush()

@@ -46,7 +46,11 @@ def verify(
     import json
 
     from routereval.cli.output import console, error
-    from routereval.encoders.cache import CacheDamagedError, EmbeddingCache, repair_command
+    from routereval.encoders.cache import (
+        CacheDamagedError,
+        EmbeddingCache,
+        repair_command,
+    )
     from routereval.errors import RouterEvalError
 
     root = _root(folder)

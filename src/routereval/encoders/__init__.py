@@ -23,9 +23,9 @@ from routereval.encoders.registry import DEFAULT_ENCODER, ENCODER_NAMES, get_enc
 from routereval.encoders.tfidf import TfidfEncoder
 
 __all__ = [
-    "CacheDamagedError",
     "DEFAULT_ENCODER",
     "ENCODER_NAMES",
+    "CacheDamagedError",
     "EmbedStats",
     "EmbeddingCache",
     "Encoder",

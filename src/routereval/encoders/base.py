@@ -24,6 +24,9 @@ import numpy as np
 
 from routereval.errors import DataError, RouterEvalError
 
+# Fewer texts than this encode too fast to be worth a progress display (and
+# one prompt at a time, as in serving, must not pay for one).
+PROGRESS_MIN_TEXTS = 256
 # Encoder names become folder names in the cache, so keep them portable.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

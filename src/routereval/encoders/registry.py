@@ -7,16 +7,18 @@ gives (slightly) different vectors and the embedding cache is keyed by name:
 * ``minilm-onnx``: ONNX Runtime, fp32 (cosine >= 0.9999 to the reference);
 * ``minilm-onnx-int8``: ONNX Runtime, int8 dynamic quantisation (cosine >= 0.99).
 
-``minilm`` picks the default path, :data:`DEFAULT_MINILM_PATH`:
-``minilm-onnx-int8``. Measured on 2 cores of an AVX-512 VNNI CPU
-(``benchmarks/encoders_speed.py``, MMLU-Pro questions as the bench command
-embeds them) it is the fastest path that meets its bar, several times as fast
-as the reference, and its vectors keep a cosine above 0.99 to the reference's
-on every MMLU-Pro and LLMRouter prompt checked. Torch bf16 and torch dynamic
-int8 were measured too and lost to ONNX Runtime (see the benchmark's results),
-so they are not offered. Where onnxruntime is not installed, ``minilm`` falls
-back to ``minilm-st`` with a warning that says why (vectors then go to that
-path's own cache).
+``minilm`` picks the default path, :data:`DEFAULT_MINILM_PATH`: ``minilm-onnx``.
+It is the fastest path that meets its bar (cosine >= 0.9999 to the reference
+on real MMLU-Pro and LLMRouter prompts), and it gives a text the same vector
+whatever else is in its batch, which the cache (keyed by text) relies on. It
+imports neither torch nor sentence-transformers, so a cold process starts
+encoding seconds sooner. ``minilm-onnx-int8`` is faster still but is not the
+default: dynamic quantisation scales activations per batch, so a text's
+vector moves slightly with its batch mates (cosine >= 0.99 to the reference,
+but not one function of the text). Torch bf16 and torch dynamic int8 were
+measured too (``benchmarks/encoders_speed.py``) and are not offered. Where
+onnxruntime is not installed, ``minilm`` falls back to ``minilm-st`` with a
+warning that says why (its vectors go to that path's own cache).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 from routereval.encoders.base import Encoder, UnknownEncoderError
 
 DEFAULT_ENCODER = "minilm"
-DEFAULT_MINILM_PATH = "minilm-onnx-int8"
+DEFAULT_MINILM_PATH = "minilm-onnx"
 MINILM_PATHS = ("minilm-st", "minilm-onnx", "minilm-onnx-int8")
 ENCODER_NAMES = ("minilm", *MINILM_PATHS, "tfidf", "tfidf-<dim>", "precomputed:<key>")
 
@@ -38,7 +40,7 @@ _TFIDF_RE = re.compile(r"^tfidf(?:-(\d+))?$")
 def get_encoder(name: str = DEFAULT_ENCODER, **kw: Any) -> Encoder:
     """Build an encoder from its name; keyword arguments go to its constructor.
 
-    * ``minilm``: the default MiniLM path (``minilm-onnx-int8``, or ``minilm-st``
+    * ``minilm``: the default MiniLM path (``minilm-onnx``, or ``minilm-st``
       where onnxruntime is missing); ``batch_size=``, ``num_threads=``,
       ``max_seq_length=`` apply to every path.
     * ``minilm-st``: :class:`~routereval.encoders.minilm.MiniLMEncoder`

