@@ -218,8 +218,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def decision_in_process(artifact: Path, texts: list[str], n: int) -> dict:
+    from routereval.serving.app import serving_threads
     from routereval.serving.model import RoutingModel
 
+    serving_threads()  # as in the proxy
     model = RoutingModel.load(artifact)
     model.decide(texts[:8])  # load the encoder
     times, cpu = [], []
@@ -265,6 +267,9 @@ def main() -> None:
         work = Path(tmp)
         artifact = train_artifact(work / "router", args.encoder)
         texts = prompts(max(args.requests, args.latency_requests))
+        # Before the decision timing, which sets the proxy's one BLAS thread for this process.
+        route_file = {name: route_file_rate(art, args.runs) for name, art in
+                      (("knn", artifact), ("mlp", train_artifact(work / "mlp", args.encoder, "mlp")))}
         report = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "load_average_at_start": [round(v, 2) for v in load_start],
@@ -274,8 +279,7 @@ def main() -> None:
             "decision_in_process": decision_in_process(artifact, texts, args.latency_requests),
             "healthy": proxy_run(artifact, work, texts, args, "0"),
             "one_backend_fails_half": proxy_run(artifact, work, texts, args, "0,2,0"),
-            "route_file": {name: route_file_rate(art, args.runs) for name, art in
-                           (("knn", artifact), ("mlp", train_artifact(work / "mlp", args.encoder, "mlp")))},
+            "route_file": route_file,
         }
         report["one_backend_fails_half"]["failing_backend"] = CANDIDATES[1]
     report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
