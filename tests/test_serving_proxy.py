@@ -395,7 +395,9 @@ def test_concurrent_requests_are_each_answered_exactly_once(artifact, backends):
     backends["math-model"].fail_every = 2  # half its requests fail with 500
     with running(create_app(artifact, config_for(backends, failover={"retries": 1}))) as url:
         async def main():
-            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            # A generous connect timeout: 96 connections opened at once on a busy machine can take seconds.
+            client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0,
+                                        timeout=httpx.Timeout(120, connect=60))
             prompts = [f"{[MATH, POEM, 'write a python function'][i % 3]} #{i}" for i in range(96)]
             results = await asyncio.gather(*(
                 client.chat.completions.create(model="router", messages=[{"role": "user", "content": p}])

@@ -32,6 +32,8 @@ def route(
     top: int = typer.Option(0, help="Show only the best N of the ranked list (0: all)."),
 ) -> None:
     """Choose a model for each prompt and print the ranked candidates with quality and cost estimates."""
+    from rich.markup import escape
+
     from routereval.cli.output import console, to_json
     from routereval.serving.model import RoutingModel, RoutingOptions
 
@@ -67,10 +69,11 @@ def route(
                 continue
             if len(prompts) > 1:
                 console.print(f"[bold]{_short(text)}[/]", highlight=False, soft_wrap=True)
-            console.print(f"chosen: [bold green]{doc['chosen']}[/]", highlight=False)
+            console.print(f"chosen: [bold green]{escape(doc['chosen'])}[/]", highlight=False)
             for rank, row in enumerate(doc["ranked"], 1):
                 cost = "cost unknown" if row["cost"] is None else f"est. ${row['cost']:.6f}"
-                console.print(f"  {rank}. {row['model']:<40} quality {row['quality']:.3f}  {cost}", highlight=False)
+                console.print(f"  {rank}. {row['model']:<40} quality {row['quality']:.3f}  {cost}", highlight=False,
+                              markup=False)
 
 
 def _short(text: str, width: int = 80) -> str:

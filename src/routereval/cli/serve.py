@@ -39,6 +39,9 @@ def serve(
     except ImportError as exc:
         raise ConfigError(f"serving needs fastapi, uvicorn and httpx: pip install 'routereval[serve]' ({exc})") from exc
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level.lower() != "debug":
+        # One line per request comes from the proxy itself; httpx would add a second.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     app = create_app(folder, backends, token=token, max_body_bytes=max_body, route_on=route_on)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         logging.getLogger("routereval.serving").warning(

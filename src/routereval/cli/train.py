@@ -40,7 +40,7 @@ def train(
                         output_tokens=output_tokens, progress=True)
     model.save(out, overwrite=force)
     console.print(f"saved {specs[0].label} over {len(model.candidates)} candidates of {bench.name} to {out}",
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)
     held = model.info.get("held_out")
     if held:
         console.print(

@@ -186,6 +186,14 @@ class _EventFramer:
                     self.count_usage(self.backend, doc.get("usage"))
 
 
+def serving_threads() -> None:
+    """One BLAS thread for the process: a decision multiplies small matrices, and idle BLAS threads
+    spinning for work cost more than they give (3x the CPU per decision on a busy 2-CPU machine)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 class Proxy:
     """The proxy's state and request handling (one per app)."""
 
@@ -211,6 +219,7 @@ class Proxy:
         # One pooled client for every backend; per-request timeouts come from the backends file.
         self.client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
                                         timeout=httpx.Timeout(60.0), follow_redirects=False)
+        serving_threads()
         self._queue = asyncio.Queue()
         self._decider_task = asyncio.create_task(self._decider())
         if self.model.inputs == "embeddings":

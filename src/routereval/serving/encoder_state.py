@@ -91,7 +91,9 @@ def rebuild(entry: dict[str, Any], arrays: Any) -> Any:
     if components.shape != (int(entry["dim"]), len(terms)):
         raise DataError(f"tfidf axes have shape {components.shape}, expected ({entry['dim']}, {len(terms)})")
     svd = TruncatedSVD(n_components=int(entry["dim"]))
-    svd.components_ = components
+    # Column-major, so that components_.T (what transform multiplies by) is row-major: scipy's sparse
+    # product copies a non-contiguous right-hand side on every call (tens of ms for one prompt).
+    svd.components_ = np.asfortranarray(components)
     encoder.vectorizer_, encoder.svd_ = vectorizer, svd
     encoder.n_fit_texts_ = int(entry["n_fit_texts"])
     encoder.fingerprint_ = str(entry["fingerprint"])
