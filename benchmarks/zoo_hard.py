@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--routers", default=",".join(ROUTERS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--name", default="zoo_hard", help="results file: benchmarks/results/<name>.json")
     parser.add_argument("--slow", type=float, default=20.0, help="seconds of fit beyond which a point is run once")
     args = parser.parse_args()
     results = []
@@ -104,12 +105,12 @@ def main() -> None:
                 print(f"m={m:5d} {name:12s} fit {row['fit_s']:7.2f}s predict {row['predict_s']:6.2f}s "
                       f"mu_o {row['mu_o']:.4f} gap {row['gap_closed']:.3f} (load {row['load_avg_1m']:.1f})", flush=True)
                 # Written after every point, so a long run that is stopped keeps what it measured.
-                save(results, quiet=True)
-    save(results)
+                save(results, args.name, quiet=True)
+    save(results, args.name)
 
 
-def save(results: list[dict], quiet: bool = False) -> None:
-    """benchmarks/results/zoo_hard.json with the points measured so far."""
+def save(results: list[dict], name: str, quiet: bool = False) -> None:
+    """benchmarks/results/<name>.json with the points measured so far."""
     document = {
         "what": "fit/predict seconds (median), mu_o and gap closed per router and pool size on a synthetic "
                 f"{N_TRAIN}-prompt, {WIDTH}-wide benchmark; target: every fit under 60 s at m = 1000",
@@ -119,9 +120,9 @@ def save(results: list[dict], quiet: bool = False) -> None:
     }
     if quiet:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "zoo_hard.json").write_text(json.dumps(document, indent=2) + "\n")
+        (RESULTS / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
     else:
-        write("zoo_hard", document)
+        write(name, document)
 
 
 if __name__ == "__main__":
