@@ -46,9 +46,32 @@ def paired_interval(a_rows: list[dict], b_rows: list[dict]) -> tuple[float, floa
     return point, float(lo), float(hi)
 
 
+def leaderboard(rows: list[dict]) -> str:
+    """Markdown: per (dataset, m), routers by mu_o with interval, gap closed, V_B_train and E_sel (means over groups and seeds)."""
+    lines = []
+    for cell_key, cells in _by_cell(summarise(rows, n_boot=N_BOOT, seed=SEED)).items():
+        dataset, m = cell_key
+        lines += [f"**{dataset}, m = {m}** (mean of {', '.join(cells[0]['groups'])}; seeds "
+                  f"{', '.join(map(str, cells[0]['seeds']))})", "",
+                  "| router | mu_o [95% CI] | gap closed | V_B_train | E_sel |", "|---|---:|---:|---:|---:|"]
+        for c in sorted(cells, key=lambda c: -c["mu_o"]):
+            lines.append(f"| {c['router']} | {c['mu_o']:.3f} [{c['mu_o_lo']:.3f}, {c['mu_o_hi']:.3f}] | "
+                         f"{c['gap_closed']:.3f} | {c['V_B_train']:.3f} | {c['E_sel']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _by_cell(cells: list[dict]) -> dict[tuple, list[dict]]:
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for c in cells:
+        out[(c["dataset"], int(c["m"]))].append(c)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("store")
+    parser.add_argument("--markdown", help="also write the leaderboard (mu_o [95%], gap closed, V_B_train, E_sel) here")
     args = parser.parse_args()
     rows = ResultsStore(args.store).read_rows()
     if not rows:
@@ -100,6 +123,9 @@ def main() -> None:
     routers = set.intersection(*(set(v["gap_closed_by_router"]) for v in leaders.values()))
     mean_gap = {k: float(np.mean([v["gap_closed_by_router"][k] for v in leaders.values()])) for k in routers}
     overall = max(mean_gap, key=mean_gap.get)
+    if args.markdown:
+        with open(args.markdown, "w") as out:
+            out.write(leaderboard(rows))
     write("zoo_targets", {
         "store": args.store,
         "safe_vs_best_single": safe_cells,
