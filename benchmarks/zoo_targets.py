@@ -51,8 +51,9 @@ def leaderboard(rows: list[dict]) -> str:
     lines = []
     for cell_key, cells in _by_cell(summarise(rows, n_boot=N_BOOT, seed=SEED)).items():
         dataset, m = cell_key
-        lines += [f"**{dataset}, m = {m}** (mean of {', '.join(cells[0]['groups'])}; seeds "
-                  f"{', '.join(map(str, cells[0]['seeds']))})", "",
+        title = (f"**{dataset}, m = {m}** (mean of {', '.join(cells[0]['groups'])}; seeds "
+                 f"{', '.join(map(str, cells[0]['seeds']))})")
+        lines += [title, "",
                   "| router | mu_o [95% CI] | gap closed | V_B_train | E_sel |", "|---|---:|---:|---:|---:|"]
         for c in sorted(cells, key=lambda c: -c["mu_o"]):
             lines.append(f"| {c['router']} | {c['mu_o']:.3f} [{c['mu_o_lo']:.3f}, {c['mu_o_hi']:.3f}] | "
@@ -88,8 +89,8 @@ def main() -> None:
             continue
         single = by[(dataset, m, group, "best-single")]
         seeds = sorted({int(r["seed"]) for r in part} & {int(r["seed"]) for r in single})
-        pick = lambda rs: [r for r in rs if int(r["seed"]) in seeds]  # noqa: E731
-        point, lo, hi = paired_interval(pick(part), pick(single))
+        point, lo, hi = paired_interval([r for r in part if int(r["seed"]) in seeds],
+                                        [r for r in single if int(r["seed"]) in seeds])
         safe_cells.append({"dataset": dataset, "m": m, "group": group, "seeds": seeds, "diff": point,
                            "lo": lo, "hi": hi, "ok": lo > -0.005})
 

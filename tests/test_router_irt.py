@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import spearmanr
-from zoo_checks import check_deterministic_and_picklable, check_learns_topics, check_masks_missing
+from zoo_checks import (
+    check_deterministic_and_picklable,
+    check_learns_topics,
+    check_masks_missing,
+)
 
 from routereval.routers import Labelled, Prompts, make_router
 from routereval.routers.base import sigmoid
