@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from zoo_checks import check_deterministic_and_picklable, check_learns_topics, check_masks_missing
+from zoo_checks import (
+    check_deterministic_and_picklable,
+    check_learns_topics,
+    check_masks_missing,
+)
 
 from routereval.routers import Labelled, Prompts, make_router
 

@@ -6,7 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from zoo_checks import check_deterministic_and_picklable, check_learns_topics, check_masks_missing
+from zoo_checks import (
+    check_deterministic_and_picklable,
+    check_learns_topics,
+    check_masks_missing,
+)
 
 from routereval.routers import Labelled, Prompts, make_router
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from zoo_checks import check_deterministic_and_picklable, check_learns_topics, check_masks_missing, split
+from zoo_checks import (
+    check_deterministic_and_picklable,
+    check_learns_topics,
+    check_masks_missing,
+    split,
+)
 
 from routereval.routers import Prompts, make_router
 

@@ -28,7 +28,7 @@ PATIENCE = 5
 class LatentConfig:
     """Settings of one run."""
 
-    lr: float = 0.01
+    lr: float = 0.002
     weight_decay: float = 1e-4
     max_steps: int = 500
     seed: int = 0

@@ -27,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from routereval.routers.base import Labelled, Prompts, Router, make_router, register, router_class, sigmoid
+from routereval.routers.base import (
+    Labelled,
+    Prompts,
+    Router,
+    make_router,
+    register,
+    router_class,
+    sigmoid,
+)
 from routereval.routers.checks import check_labels
 from routereval.routers.mf import penalised_logistic
 

@@ -14,7 +14,7 @@ ordered by ability on every prompt, and each ability dimension reads as a
 skill the prompt calls on (weighted by a_j).
 
 Trained on every present (prompt, candidate) record at once by
-:mod:`routereval.routers._latent` (full-batch AdamW, early stopping on the
+:mod:`routereval.routers._latent` (full-batch AdamW, learning rate 0.002, early stopping on the
 validation loss) on the standardised embedding. ``dim`` is chosen on the
 validation split from (1, 4) unless given (without a validation split: 2).
 """
@@ -72,7 +72,7 @@ class IRTRouter(Router):
     inputs = "embeddings"
 
     def __init__(
-        self, dim: int | None = None, lr: float = 0.01, weight_decay: float = 1e-4, max_steps: int = 500,
+        self, dim: int | None = None, lr: float = 0.002, weight_decay: float = 1e-4, max_steps: int = 500,
         random_state: int = 0, n_threads: int = 1,
     ) -> None:
         self.dim = dim

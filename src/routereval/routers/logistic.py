@@ -91,7 +91,7 @@ class LogisticRouter(Router):
     name = "logistic"
     inputs = "embeddings"
 
-    def __init__(self, C: float | None = None, max_iter: int = 100, tune_candidates: int = 20, random_state: int = 0) -> None:  # noqa: N803 - scikit-learn's name
+    def __init__(self, C: float | None = None, max_iter: int = 100, tune_candidates: int = 20, random_state: int = 0) -> None:
         self.C = C
         self.max_iter = max_iter
         self.tune_candidates = tune_candidates

@@ -8,7 +8,7 @@ fit learns from every present (prompt, candidate) record at once (missing
 records are left out of the loss), and a candidate with few records borrows
 the structure the others revealed.
 
-Trained by :mod:`routereval.routers._latent` (full-batch AdamW, weight decay
+Trained by :mod:`routereval.routers._latent` (full-batch AdamW, learning rate 0.002, weight decay
 1e-4, early stopping on the validation split's loss) on the standardised
 embedding. ``dim`` is chosen on the validation split from (8, 32) unless given
 (without a validation split: 16).
@@ -84,7 +84,7 @@ class MFRouter(Router):
     inputs = "embeddings"
 
     def __init__(
-        self, dim: int | None = None, lr: float = 0.01, weight_decay: float = 1e-4, max_steps: int = 500,
+        self, dim: int | None = None, lr: float = 0.002, weight_decay: float = 1e-4, max_steps: int = 500,
         add_l2: float = 1.0, random_state: int = 0, n_threads: int = 1,
     ) -> None:
         self.dim = dim

@@ -1,0 +1,142 @@
+"""The zoo's quality targets, measured on a results store of ``experiments/zoo.toml``.
+
+* safe never below the deployable best single model: per (dataset, m, group) cell, the 95%
+  paired bootstrap interval of mu_o(safe) - mu_o(best-single) (the best single model chosen on
+  train), resampling test prompts jointly for every seed of the cell; target: lower end > -0.005.
+* the best router closes >= 10% of the gap on average over the datasets' pools, and on at
+  least two datasets its mu_o interval (mean over the dataset's pools) lies strictly above
+  every RouterEval baseline's.
+
+    PYTHONPATH=src python benchmarks/zoo_targets.py results/zoo      # -> benchmarks/results/zoo_targets.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+
+import numpy as np
+from _runs import write
+
+from routereval.evaluation.aggregate import summarise
+from routereval.results.store import ResultsStore
+
+BASELINES = ("linear", "mlp", "cluster", "knn", "best-single")
+BOUNDS = ("oracle", "ro(0.5)", "random")
+N_BOOT, SEED = 1000, 0
+
+
+def paired_interval(a_rows: list[dict], b_rows: list[dict]) -> tuple[float, float, float]:
+    """Mean and 95% interval of mean(a) - mean(b) over matched (pool, seed) rows, prompts resampled jointly."""
+    diffs = []
+    for a, b in zip(a_rows, b_rows):
+        pa, pb = np.asarray(a["positions"]), np.asarray(b["positions"])
+        common, ia, ib = np.intersect1d(pa, pb, return_indices=True)
+        diffs.append((common, np.asarray(a["per_prompt"], float)[ia] - np.asarray(b["per_prompt"], float)[ib]))
+    universe = np.unique(np.concatenate([c for c, _ in diffs]))
+    table = np.full((len(diffs), len(universe)), np.nan)
+    for i, (common, d) in enumerate(diffs):
+        table[i, np.searchsorted(universe, common)] = d
+    point = float(np.nanmean(np.nanmean(table, axis=1)))
+    rng = np.random.default_rng(SEED)
+    means = np.array([np.nanmean(np.nanmean(table[:, rng.integers(0, len(universe), len(universe))], axis=1))
+                      for _ in range(N_BOOT)])
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return point, float(lo), float(hi)
+
+
+def leaderboard(rows: list[dict]) -> str:
+    """Markdown: per (dataset, m), routers by mu_o with interval, gap closed, V_B_train and E_sel (means over groups and seeds)."""
+    lines = []
+    for cell_key, cells in _by_cell(summarise(rows, n_boot=N_BOOT, seed=SEED)).items():
+        dataset, m = cell_key
+        title = (f"**{dataset}, m = {m}** (mean of {', '.join(cells[0]['groups'])}; seeds "
+                 f"{', '.join(map(str, cells[0]['seeds']))})")
+        lines += [title, "",
+                  "| router | mu_o [95% CI] | gap closed | V_B_train | E_sel |", "|---|---:|---:|---:|---:|"]
+        for c in sorted(cells, key=lambda c: -c["mu_o"]):
+            lines.append(f"| {c['router']} | {c['mu_o']:.3f} [{c['mu_o_lo']:.3f}, {c['mu_o_hi']:.3f}] | "
+                         f"{c['gap_closed']:.3f} | {c['V_B_train']:.3f} | {c['E_sel']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _by_cell(cells: list[dict]) -> dict[tuple, list[dict]]:
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for c in cells:
+        out[(c["dataset"], int(c["m"]))].append(c)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("store")
+    parser.add_argument("--markdown", help="also write the leaderboard (mu_o [95%], gap closed, V_B_train, E_sel) here")
+    args = parser.parse_args()
+    rows = ResultsStore(args.store).read_rows()
+    if not rows:
+        sys.exit(f"no rows in {args.store}")
+    by = defaultdict(list)
+    for r in rows:
+        by[(r["dataset"], int(r["m"]), r["group"], r["router"])].append(r)
+    for part in by.values():
+        part.sort(key=lambda r: int(r.get("seed", 0)))
+
+    safe_cells = []
+    for (dataset, m, group, router), part in sorted(by.items()):
+        if router != "safe" or (dataset, m, group, "best-single") not in by:
+            continue
+        single = by[(dataset, m, group, "best-single")]
+        seeds = sorted({int(r["seed"]) for r in part} & {int(r["seed"]) for r in single})
+        point, lo, hi = paired_interval([r for r in part if int(r["seed"]) in seeds],
+                                        [r for r in single if int(r["seed"]) in seeds])
+        safe_cells.append({"dataset": dataset, "m": m, "group": group, "seeds": seeds, "diff": point,
+                           "lo": lo, "hi": hi, "ok": lo > -0.005})
+
+    # Per dataset: means over its pools (every m and group) and seeds, with joint intervals.
+    per_dataset = defaultdict(list)
+    for r in rows:
+        per_dataset[r["dataset"]].append({**r, "m": 0, "group": "all"})
+    leaders = {}
+    for dataset, part in per_dataset.items():
+        cells = {c["router"]: c for c in summarise(part, n_boot=N_BOOT, seed=SEED)}
+        learned = {k: c for k, c in cells.items() if k not in BOUNDS}
+        best = max(learned, key=lambda k: learned[k]["mu_o"])
+        top_baseline_hi = max(cells[b]["mu_o_hi"] for b in BASELINES if b in cells)
+        baseline = max((b for b in BASELINES if b in cells), key=lambda b: cells[b]["mu_o"])
+        # The paired view: the same prompts, pools and seeds under both routers.
+        keys = sorted({(int(r["m"]), r["group"], int(r["seed"])) for r in rows if r["dataset"] == dataset
+                       and r["router"] == best} & {(int(r["m"]), r["group"], int(r["seed"])) for r in rows
+                                                   if r["dataset"] == dataset and r["router"] == baseline})
+        index = {(r["router"], int(r["m"]), r["group"], int(r["seed"])): r for r in rows if r["dataset"] == dataset}
+        diff = paired_interval([index[(best, *k)] for k in keys], [index[(baseline, *k)] for k in keys])
+        leaders[dataset] = {
+            "best_router": best, "mu_o": learned[best]["mu_o"], "mu_o_lo": learned[best]["mu_o_lo"],
+            "mu_o_hi": learned[best]["mu_o_hi"], "gap_closed": learned[best]["gap_closed"],
+            "best_baseline": baseline, "best_baseline_mu_o": cells[baseline]["mu_o"],
+            "best_baseline_mu_o_hi": cells[baseline]["mu_o_hi"],
+            "beats_every_baseline_with_separate_intervals": learned[best]["mu_o_lo"] > top_baseline_hi,
+            "paired_diff_vs_best_baseline": {"mean": diff[0], "lo": diff[1], "hi": diff[2]},
+            "gap_closed_by_router": {k: c["gap_closed"] for k, c in sorted(learned.items())},
+        }
+    # The router with the best gap closed averaged over datasets.
+    routers = set.intersection(*(set(v["gap_closed_by_router"]) for v in leaders.values()))
+    mean_gap = {k: float(np.mean([v["gap_closed_by_router"][k] for v in leaders.values()])) for k in routers}
+    overall = max(mean_gap, key=mean_gap.get)
+    if args.markdown:
+        with open(args.markdown, "w") as out:
+            out.write(leaderboard(rows))
+    write("zoo_targets", {
+        "store": args.store,
+        "safe_vs_best_single": safe_cells,
+        "safe_never_below": all(c["ok"] for c in safe_cells),
+        "per_dataset": leaders,
+        "mean_gap_closed_over_datasets": dict(sorted(mean_gap.items(), key=lambda kv: -kv[1])),
+        "best_router_overall": overall,
+        "best_router_mean_gap_closed": mean_gap[overall],
+    })
+
+
+if __name__ == "__main__":
+    main()
