@@ -25,11 +25,11 @@ _VECTORIZER_KEYS = (
 
 def encoder_kind(encoder: Any) -> str:
     """``minilm`` or ``tfidf``: which family an encoder object belongs to (others are refused)."""
-    from routereval.encoders import MiniLMEncoder, TfidfEncoder
+    from routereval.encoders import MiniLMEncoder, OnnxMiniLMEncoder, TfidfEncoder
 
     if isinstance(encoder, TfidfEncoder):
         return "tfidf"
-    if isinstance(encoder, MiniLMEncoder):
+    if isinstance(encoder, (MiniLMEncoder, OnnxMiniLMEncoder)):
         return "minilm"
     name = getattr(encoder, "name", type(encoder).__name__)
     raise ConfigError(
@@ -42,8 +42,9 @@ def describe(encoder: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """``(manifest entry, arrays)`` for an encoder."""
     kind = encoder_kind(encoder)
     if kind == "minilm":
+        # The path (sentence-transformers, ONNX fp32 or int8) is recorded, so serving embeds as training did.
         return {"kind": "minilm", "name": encoder.name, "dim": encoder.dim,
-                "settings": {"max_seq_length": encoder.max_seq_length}}, {}
+                "settings": {"max_seq_length": getattr(encoder, "max_seq_length", None)}}, {}
     if not encoder.is_fitted:
         raise ConfigError("the tfidf encoder must be fitted before it is saved")
     vec = encoder.vectorizer_
@@ -70,10 +71,15 @@ def rebuild(entry: dict[str, Any], arrays: Any) -> Any:
     """The encoder an artifact describes, ready to encode (MiniLM loads lazily on first use)."""
     from routereval.encoders import get_encoder
 
+    from routereval.encoders.registry import MINILM_PATHS
+
     kind = entry.get("kind")
     if kind == "minilm":
+        name = entry.get("name", "minilm")
+        if name not in ("minilm", *MINILM_PATHS):
+            raise DataError(f"unknown MiniLM path {name!r} in the manifest; known: {', '.join(MINILM_PATHS)}")
         max_len = entry.get("settings", {}).get("max_seq_length")
-        return get_encoder("minilm", **({"max_seq_length": int(max_len)} if max_len is not None else {}))
+        return get_encoder(name, **({"max_seq_length": int(max_len)} if max_len is not None else {}))
     if kind != "tfidf":
         raise DataError(f"unknown encoder kind {kind!r} in the manifest")
     from sklearn.decomposition import TruncatedSVD
