@@ -36,7 +36,7 @@ from routereval.encoders import (
     get_encoder,
     text_key,
 )
-from routereval.errors import DataError, NotFittedError, RouterEvalError
+from routereval.errors import ConfigError, DataError, NotFittedError, RouterEvalError
 from routereval.records import Benchmark
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -266,7 +266,7 @@ def test_tfidf_refuses_misuse():
         TfidfEncoder(4).encode(["x y"])
     with pytest.raises(NotFittedError):
         TfidfEncoder(4).name
-    with pytest.raises(ValueError, match="dim=50"):
+    with pytest.raises(ConfigError, match="dim=50.*tfidf-6"):
         TfidfEncoder(50).fit(CORPUS)
     with pytest.raises(DataError, match="text 2"):
         TfidfEncoder(2).fit(["alpha beta gamma", "  ", "delta"])

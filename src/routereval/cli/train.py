@@ -12,7 +12,7 @@ from routereval.errors import ConfigError
 
 def train(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name, imported name, or path."),
-    router: str = typer.Option("knn", help="Router with parameters, e.g. knn:k=10 or mlp:setting=fast."),
+    router: str = typer.Option("knn", help="Router with parameters, e.g. knn:k=10 or mlp:recipe=fast."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the artifact to."),
     encoder: str = typer.Option("minilm", help="minilm or tfidf[-<dim>] (fitted on the training prompts, saved)."),
     models: Optional[str] = typer.Option(None, help="Comma-separated candidate models (default: all of the dataset)."),
