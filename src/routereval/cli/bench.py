@@ -98,14 +98,15 @@ def bench(
 
         outcome = run_sweep(sweep, store, InProcessExecutor(), progress=True, on_row=advance, on_plan=planned)
     loaded = load(dataset, context_of(sweep))  # what the run loaded, from this process's memo
-    for m, why in loaded.skipped.items():
-        err_console.print(f"[yellow]skipping m = {m}:[/] {why}", highlight=False)
+    if loaded.pools or cost:
+        for m, why in loaded.skipped.items():
+            err_console.print(f"[yellow]skipping m = {m}:[/] {why}", highlight=False, soft_wrap=True)
     if not loaded.pools and cost:
         # A strong/weak pair has no RouterEval pool, but its cost-quality study is what --cost asks for.
         _print_cost_study(loaded, specs, encoder, seed, console, err_console)
         return
     if not loaded.pools:
-        raise ConfigError("no candidate pool can be built for the sizes asked for")
+        raise ConfigError("no candidate pool can be built for the sizes asked for: " + "; ".join(loaded.skipped.values()))
     rows = store.read_rows()
     if outcome.failed:
         for t, failure in outcome.failed:

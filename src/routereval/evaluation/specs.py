@@ -14,7 +14,7 @@ from typing import Any
 
 from routereval.errors import ConfigError
 from routereval.policies import REFERENCE_POLICIES, Policy, argmax
-from routereval.routers.base import CLASS_PATH_SEPARATOR, make_router, router_class
+from routereval.routers.base import CLASS_PATH_SEPARATOR, all_routers, make_router, router_class
 
 #: The one parameter through which an evaluation's seed reaches a router (sklearn's name).
 SEED_PARAMETER = "random_state"
@@ -114,8 +114,8 @@ def parse_routers(text: str) -> list[RouterSpec]:
 
 def _parse_one(item: str) -> RouterSpec:
     name, *params = item.split(CLASS_PATH_SEPARATOR)
-    # `pkg.module:Class` is a name: its second part has no `=`.
-    if params and "=" not in params[0]:
+    # `pkg.module:Class` is a name: its second part has no `=` and its first is no router of ours.
+    if params and "=" not in params[0] and name not in REFERENCE_POLICIES and name not in all_routers():
         name = f"{name}{CLASS_PATH_SEPARATOR}{params.pop(0)}"
     kwargs = {}
     for p in params:

@@ -129,7 +129,8 @@ class _Problems:
     def raise_any(self) -> None:
         if self.items:
             lines = [f"{self.path}:{no}: {msg}" if no else f"{self.path}: {msg}" for no, msg in sorted(self.items)]
-            raise ConfigError("invalid sweep file:\n  " + "\n  ".join(lines))
+            # One line, every problem in it: a typo found after an hour of training costs an hour.
+            raise ConfigError("invalid sweep file: " + "; ".join(lines))
 
 
 TOP_KEYS = {
