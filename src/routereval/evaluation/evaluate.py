@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 import inspect
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,8 +44,11 @@ from routereval.evaluation.features import Features
 from routereval.evaluation.reference import Reference
 from routereval.evaluation.specs import SEED_PARAMETER, Contender, RouterSpec, contender
 from routereval.policies import OracleMix, Policy
-from routereval.routers.base import Labelled, one_hot, reads
+from routereval.routers.base import Labelled, reads
 from routereval.routers.checks import check_matrix
+
+if TYPE_CHECKING:
+    from routereval.evaluation.aggregate import EvaluationResult
 
 #: Monte Carlo runs of r_o(p) (SPEC section 5).
 MC_RUNS = 1000
@@ -218,7 +221,7 @@ def evaluate(
     n_boot: int = 1000,
     seed: int = 0,
     progress: bool = True,
-) -> "EvaluationResult":
+) -> EvaluationResult:
     """Fit and measure ``router`` on every pool of ``data``.
 
     ``router`` is a router object (anything with ``fit`` and
@@ -231,7 +234,6 @@ def evaluate(
     """
     from routereval.evaluation.aggregate import EvaluationResult
     from routereval.evaluation.features import embed
-    from routereval.evaluation.reference import resolve_reference
 
     pools = [data] if isinstance(data, PoolDataset) else list(data.pools)
     entry = _as_contender(router, policy, seed)

@@ -47,14 +47,19 @@ ROUTEREVAL_REFERENCE = {
 ENTROPY_FLOOR = 1e-10
 
 
-def per_prompt_score(scores: np.ndarray, choice: np.ndarray) -> np.ndarray:
-    """Expected score of the routed system on each prompt; NaN where a possible choice has no record."""
-    s = np.asarray(scores, dtype=float)
+def per_prompt_expectation(values: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """sum_i d[j, i] v[j, i] per prompt j; NaN where a possible choice (d > 0) has no value (NaN)."""
+    v = np.asarray(values, dtype=float)
     d = np.asarray(choice, dtype=float)
-    missing = np.isnan(s)
-    out = (np.where(missing, 0.0, s) * d).sum(axis=1)
+    missing = np.isnan(v)
+    out = (np.where(missing, 0.0, v) * d).sum(axis=1)
     out[(missing & (d > 0)).any(axis=1)] = np.nan
     return out
+
+
+def per_prompt_score(scores: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """Expected score of the routed system on each prompt; NaN where a possible choice has no record."""
+    return per_prompt_expectation(scores, choice)
 
 
 def _nanmean(values: np.ndarray) -> float:

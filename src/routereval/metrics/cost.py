@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from routereval.metrics.core import per_prompt_expectation
+
 #: Queries per "cost per 1k queries".
 PER_QUERIES = 1000
 #: Relative tolerance for "the same cost / quality" when means were summed in different orders.
@@ -40,12 +42,7 @@ _REL = 1e-9
 
 def per_prompt_cost(costs: np.ndarray, choice: np.ndarray) -> np.ndarray:
     """Expected cost of the routed system on each prompt; NaN where a possible choice has no known cost."""
-    c = np.asarray(costs, dtype=float)
-    d = np.asarray(choice, dtype=float)
-    unknown = np.isnan(c)
-    out = (np.where(unknown, 0.0, c) * d).sum(axis=1)
-    out[(unknown & (d > 0)).any(axis=1)] = np.nan
-    return out
+    return per_prompt_expectation(costs, choice)
 
 
 def cost_summary(costs: np.ndarray, choice: np.ndarray) -> dict[str, float | int]:

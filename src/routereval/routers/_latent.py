@@ -89,3 +89,55 @@ def logit_means(y: np.ndarray) -> np.ndarray:
     present = ~np.isnan(y)
     p = (np.where(present, y, 0.0).sum(axis=0) + 0.5) / (present.sum(axis=0) + 1.0)
     return np.log(p / (1 - p))
+
+
+@dataclass
+class LatentFit:
+    """What :func:`fit_latent` chose: the dimension, the standardisation and the trained weights."""
+
+    dim: int
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: dict[str, np.ndarray]
+    steps: int
+
+
+def fit_latent(
+    router: Any,
+    prompts: Any,
+    labels: np.ndarray,
+    validation: Any,
+    build: Callable[[int, np.ndarray], Any],
+    logits: Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray],
+    dims: tuple[int, ...],
+    default_dim: int,
+) -> LatentFit:
+    """The fit shared by the latent-factor routers (mf, irt): standardise, train per dimension, pick on validation.
+
+    ``build(dim, labels)`` makes the torch module, ``logits(z, weights)`` scores
+    standardised embeddings with trained weights; ``router`` supplies ``dim``,
+    ``lr``, ``weight_decay``, ``max_steps``, ``random_state`` and ``n_threads``.
+    """
+    from routereval.routers._tuning import best_setting, grid, validation_arrays
+    from routereval.routers.base import sigmoid
+    from routereval.routers.checks import check_labels, embeddings_of
+    from routereval.routers.logistic import standardiser
+
+    x = embeddings_of(prompts, router.name).astype(np.float64)
+    y = check_labels(labels, len(x))
+    if router.dim is not None and int(router.dim) < 1:
+        raise ValueError(f"dim must be at least 1, got {router.dim}")
+    mean, scale = standardiser(x)
+    z = (x - mean) / scale
+    val = validation_arrays(validation, router.name, x.shape[1], y.shape[1])
+    zval = None if val is None else ((val[0] - mean) / scale, val[1])
+    cfg = LatentConfig(lr=float(router.lr), weight_decay=float(router.weight_decay), max_steps=int(router.max_steps),
+                       seed=int(router.random_state), n_threads=int(router.n_threads))
+    fits = [(int(dim), *train_latent(build(int(dim), y), z, y, cfg, zval))
+            for dim in grid(router.dim, dims, default_dim, val is not None)]
+    if len(fits) > 1:
+        estimates = [sigmoid(logits(zval[0], w)) for _, w, _ in fits]
+        dim, weights, log = fits[best_setting(estimates, zval[1])]
+    else:
+        dim, weights, log = fits[0]
+    return LatentFit(dim, mean, scale, weights, int(log["steps"]))

@@ -25,11 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from routereval.routers._latent import LatentConfig, logit_means, train_latent
-from routereval.routers._tuning import best_setting, grid, validation_arrays
+from routereval.routers._latent import fit_latent, logit_means
 from routereval.routers.base import Labelled, Prompts, Router, register, sigmoid
-from routereval.routers.checks import check_labels, embeddings_of
-from routereval.routers.logistic import standardiser
+from routereval.routers.checks import embeddings_of
 
 DIM_GRID = (1, 4)
 
@@ -83,29 +81,14 @@ class IRTRouter(Router):
         self.n_threads = n_threads
 
     def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> IRTRouter:
-        x = embeddings_of(prompts, self.name).astype(np.float64)
-        y = check_labels(labels, len(x))
-        if self.dim is not None and int(self.dim) < 1:
-            raise ValueError(f"dim must be at least 1, got {self.dim}")
-        mean, scale = standardiser(x)
-        z = (x - mean) / scale
-        val = validation_arrays(validation, self.name, x.shape[1], y.shape[1])
-        zval = None if val is None else ((val[0] - mean) / scale, val[1])
-        cfg = LatentConfig(lr=float(self.lr), weight_decay=float(self.weight_decay), max_steps=int(self.max_steps),
-                           seed=int(self.random_state), n_threads=int(self.n_threads))
-        start = float(np.mean(logit_means(y)))
-        fits = [(int(dim), *train_latent(build_irt(int(dim), start), z, y, cfg, zval))
-                for dim in grid(self.dim, DIM_GRID, 2, val is not None)]
-        if len(fits) > 1:
-            estimates = [sigmoid(self._logits(zval[0], w)) for _, w, _ in fits]
-            dim, weights, log = fits[best_setting(estimates, zval[1])]
-        else:
-            dim, weights, log = fits[0]
-        self.dim_, self.mean_, self.scale_ = dim, mean, scale
+        fit = fit_latent(self, prompts, labels, validation, lambda dim, y: build_irt(dim, float(np.mean(logit_means(y)))),
+                         self._logits, DIM_GRID, 2)
+        weights = fit.weights
+        self.dim_, self.mean_, self.scale_ = fit.dim, fit.mean, fit.scale
         self.disc_weight_, self.disc_bias_ = weights["disc.weight"], weights["disc.bias"]
         self.diff_weight_, self.diff_bias_ = weights["diff.weight"][0], float(weights["diff.bias"][0])
         self.ability_ = weights["ability"]
-        self.steps_ = int(log["steps"])
+        self.steps_ = fit.steps
         return self
 
     @staticmethod

@@ -25,11 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from routereval.routers._latent import LatentConfig, logit_means, train_latent
-from routereval.routers._tuning import best_setting, grid, validation_arrays
+from routereval.routers._latent import fit_latent, logit_means
 from routereval.routers.base import Labelled, Prompts, Router, register, sigmoid
 from routereval.routers.checks import check_labels, embeddings_of
-from routereval.routers.logistic import standardiser
 
 DIM_GRID = (8, 32)
 
@@ -96,26 +94,11 @@ class MFRouter(Router):
         self.n_threads = n_threads
 
     def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> MFRouter:
-        x = embeddings_of(prompts, self.name).astype(np.float64)
-        y = check_labels(labels, len(x))
-        if self.dim is not None and int(self.dim) < 1:
-            raise ValueError(f"dim must be at least 1, got {self.dim}")
-        mean, scale = standardiser(x)
-        z = (x - mean) / scale
-        val = validation_arrays(validation, self.name, x.shape[1], y.shape[1])
-        zval = None if val is None else ((val[0] - mean) / scale, val[1])
-        cfg = LatentConfig(lr=float(self.lr), weight_decay=float(self.weight_decay), max_steps=int(self.max_steps),
-                           seed=int(self.random_state), n_threads=int(self.n_threads))
-        fits = [(int(dim), *train_latent(build_mf(int(dim), logit_means(y)), z, y, cfg, zval))
-                for dim in grid(self.dim, DIM_GRID, 16, val is not None)]
-        if len(fits) > 1:
-            estimates = [sigmoid(self._logits(zval[0], w["proj"], w["models"], w["bias"])) for _, w, _ in fits]
-            dim, weights, log = fits[best_setting(estimates, zval[1])]
-        else:
-            dim, weights, log = fits[0]
-        self.dim_, self.mean_, self.scale_ = dim, mean, scale
-        self.proj_, self.models_, self.bias_ = weights["proj"], weights["models"], weights["bias"]
-        self.steps_ = int(log["steps"])
+        fit = fit_latent(self, prompts, labels, validation, lambda dim, y: build_mf(dim, logit_means(y)),
+                         lambda z, w: self._logits(z, w["proj"], w["models"], w["bias"]), DIM_GRID, 16)
+        self.dim_, self.mean_, self.scale_ = fit.dim, fit.mean, fit.scale
+        self.proj_, self.models_, self.bias_ = fit.weights["proj"], fit.weights["models"], fit.weights["bias"]
+        self.steps_ = fit.steps
         return self
 
     @staticmethod

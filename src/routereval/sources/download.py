@@ -28,19 +28,14 @@ from pathlib import Path
 
 from routereval import paths
 from routereval.errors import DownloadError
+from routereval.records.integrity import full_sha256
 from routereval.sources.registry import DatasetSpec, RemoteFile
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+
 
 
 def _cache_path(file: RemoteFile) -> Path:
@@ -63,7 +58,7 @@ def _check(path: Path, file: RemoteFile, where: str) -> str:
             f"{where} {path} is {size} bytes but {file.url} is pinned at {file.size} bytes "
             "(truncated or different file); refusing it"
         )
-    digest = sha256_of(path)
+    digest = full_sha256(path)
     expected = file.sha256 or _recorded_sha(path)
     if expected is not None and digest != expected:
         raise DownloadError(
