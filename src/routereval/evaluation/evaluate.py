@@ -116,7 +116,11 @@ def evaluate_pool(
     if costs is not None:
         from routereval.records.costs import mean_costs_per_model
 
-        weigh = {"costs": mean_costs_per_model(costs.train)}
+        per_model = mean_costs_per_model(costs.train)
+        # A candidate without any known cost leaves the policy without costs: a policy that needs
+        # them says so; argmax and the metrics do not need them (the cost columns count unknowns).
+        if np.isfinite(per_model).all():
+            weigh = {"costs": per_model}
     if entry.router is None:
         # The oracle family reads the true scores: only prompts where every candidate has a record.
         complete = ~np.isnan(scores).any(axis=1)
