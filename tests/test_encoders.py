@@ -411,8 +411,8 @@ def test_an_untouched_shard_is_not_hashed_again_on_open(tmp_path, monkeypatch):
 
     embed(HashEncoder(8), [f"t{i}" for i in range(40)], tmp_path, progress=False, chunk_size=10)
     hashed = []
-    real = cache_module.sha256_file
-    monkeypatch.setattr(cache_module, "sha256_file", lambda path: hashed.append(path) or real(path))
+    real = cache_module.full_sha256
+    monkeypatch.setattr(cache_module, "full_sha256", lambda path: hashed.append(path) or real(path))
     EmbeddingCache("hash-8", 8, tmp_path).close()
     assert hashed == []  # four shards, each checked when written: one stat each on open
     shard = shard_files(tmp_path, "hash-8")[0]

@@ -53,6 +53,7 @@ from routereval import paths
 from routereval.atomic import fsync_dir
 from routereval.encoders.base import Encoder, check_name, check_texts, is_missing_text
 from routereval.errors import RouterEvalError
+from routereval.records.integrity import full_sha256
 
 FORMAT_VERSION = 1
 CLI = "routereval cache"
@@ -103,15 +104,6 @@ def repair_command(name: str, root: Path, *, clear: bool = False) -> str:
 def _signature(stat: os.stat_result) -> str:
     """What must stay the same for a checked file to count as unchanged."""
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def text_key(text: str) -> bytes:
@@ -271,7 +263,7 @@ class EmbeddingCache:
                 continue
             if not full and checked == _signature(stat):
                 continue
-            if sha256_file(path) != digest:
+            if full_sha256(path) != digest:
                 damaged.append((shard, "not the bytes that were written (sha256 differs)"))
                 continue
             if checked != _signature(stat):

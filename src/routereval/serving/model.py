@@ -20,7 +20,6 @@ thumb for English), output tokens as set at training (``output_tokens``).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
 import os
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from routereval.errors import ConfigError, DataError, RouterEvalError
+from routereval.records.integrity import full_sha256
 from routereval.serving import encoder_state
 from routereval.serving.state import decode_state, encode_state, learned_attributes
 
@@ -140,14 +140,6 @@ class RankedBatch:
 
     def decisions(self) -> list[Decision]:
         return [self.decision(i) for i in range(len(self.order))]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _jsonable(value: Any) -> Any:
@@ -359,13 +351,13 @@ class RoutingModel:
         folder.mkdir(parents=True, exist_ok=True)
         files: dict[str, str] = {}
         np.savez(folder / ROUTER_WEIGHTS, **arrays)
-        files[ROUTER_WEIGHTS] = _sha256(folder / ROUTER_WEIGHTS)
+        files[ROUTER_WEIGHTS] = full_sha256(folder / ROUTER_WEIGHTS)
         encoder_entry = None
         if self.inputs == "embeddings":
             encoder_entry, enc_arrays = encoder_state.describe(self.encoder)
             if enc_arrays:
                 np.savez(folder / ENCODER_WEIGHTS, **enc_arrays)
-                files[ENCODER_WEIGHTS] = _sha256(folder / ENCODER_WEIGHTS)
+                files[ENCODER_WEIGHTS] = full_sha256(folder / ENCODER_WEIGHTS)
         elif self.inputs == "texts":
             raise ConfigError(f"router {name!r} reads raw texts with its own model; it cannot be saved as data yet")
         if encoder_entry is None and (folder / ENCODER_WEIGHTS).exists():
@@ -414,7 +406,7 @@ class RoutingModel:
                 raise ArtifactError(f"{path}: file entry {name!r} is not a plain file name")
             if not target.is_file():
                 raise ArtifactError(f"{target}: missing (listed in the manifest); copy the whole folder")
-            if _sha256(target) != digest:
+            if full_sha256(target) != digest:
                 raise ArtifactError(f"{target}: sha256 does not match the manifest; the file was altered or damaged")
         try:
             return cls._from_manifest(folder, manifest, files)

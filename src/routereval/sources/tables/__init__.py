@@ -86,6 +86,7 @@ from pathlib import Path
 
 from routereval.errors import DataError
 from routereval.records import Benchmark
+from routereval.records.integrity import full_sha256
 from routereval.sources.tables.build import build_long, build_wide
 from routereval.sources.tables.cells import check_scale
 from routereval.sources.tables.delimited import read_delimited
@@ -95,7 +96,6 @@ from routereval.sources.tables.files import (
     decode_utf8,
     decompress,
     detect_format,
-    sha256_file,
     stem,
 )
 from routereval.sources.tables.headers import ALIASES, LAYOUTS, planner
@@ -140,7 +140,7 @@ def read_table(
     fmt, compression = detect_format(path, format)
     plan_for = planner(file, layout)
     if fmt == "parquet":
-        digest = sha256_file(path)
+        digest = full_sha256(path)
         table = read_parquet(path, plan_for)
     else:
         raw = path.read_bytes()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
-import hashlib
 import io
 import lzma
 import re
@@ -47,14 +46,6 @@ def stem(path: Path) -> str:
         if dot and stem and "." + ext.lower() in known:
             name = stem
     return name if name != path.name else path.stem
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def decompress(raw: bytes, compression: str | None, file: str) -> bytes:
