@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from routereval.errors import ConfigError
+from routereval.errors import ConfigError, NotFittedError
 from routereval.routers.knn import nearest_neighbours
 from routereval.selection.scores import Estimates
 
@@ -62,7 +62,7 @@ class CorrectnessPredictor(ABC):
 
     def _check_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):
-            raise ValueError(f"{type(self).__name__} is not fitted: call fit first")
+            raise NotFittedError(type(self).__name__)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
