@@ -93,6 +93,34 @@ def test_import_long_csv_and_use_it_by_name(tmp_path):
     assert "my-bench" in {d["name"] for d in json.loads(run("data", "list", "--json").stdout)["datasets"]}
 
 
+def test_import_with_tokens_and_prices_gives_costs_worked_out_by_hand(tmp_path):
+    csv = tmp_path / "usage.csv"
+    csv.write_text(
+        "prompt_id,model,score,input_tokens,output_tokens,cost\n"
+        "q1,big,1,1000,500,\n"
+        "q1,small,0,1000,200,\n"
+        "q2,big,1,3000,100,0.5\n"  # a stored cost wins over tokens x prices
+        "q2,small,1,3000,,\n"  # no output count and no cost: unknown
+    )
+    prices = tmp_path / "prices.csv"
+    prices.write_text("model,input,output\nbig,10,30\nsmall,1,2\n")
+    run("data", "import", str(csv), "--name", "priced", "--prices", str(prices))
+    by_name = {m["name"]: m for m in json.loads(run("data", "info", "priced", "--json").stdout)["models"]}
+    assert (by_name["big"]["input_price"], by_name["big"]["output_price"]) == (10, 30)
+    # big: q1 = 1000 x 10e-6 + 500 x 30e-6 = 0.025 $, q2 stored 0.5 $ -> mean 0.2625 $ = 262.5 $ per 1k queries.
+    assert by_name["big"]["cost_per_1k"] == pytest.approx(262.5)
+    # small: q1 = 1000 x 1e-6 + 200 x 2e-6 = 0.0014 $; q2 unknown and left out -> 1.4 $ per 1k queries.
+    assert by_name["small"]["cost_per_1k"] == pytest.approx(1.4)
+    assert by_name["small"]["input_tokens"] == pytest.approx(2000)
+
+    typo = tmp_path / "typo.csv"
+    typo.write_text("model,input,output\nbgi,10,30\n")
+    proc = run("data", "import", str(csv), "--name", "priced2", "--prices", str(typo), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert str(typo) in proc.stderr and "'bgi'" in proc.stderr and "'big'" in proc.stderr
+    assert "priced2" not in {d["name"] for d in json.loads(run("data", "list", "--json").stdout)["datasets"]}
+
+
 def test_bad_input_exits_non_zero_naming_row_and_column(tmp_path):
     csv = tmp_path / "bad.csv"
     csv.write_text("prompt_id,model,score\nq1,alpha,1\nq2,alpha,1.7\n")

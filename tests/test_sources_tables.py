@@ -467,3 +467,29 @@ def test_bad_options(tmp_path):
     path = write(tmp_path / "s.csv", "prompt_id,model,score\nq1,a,1\n")
     raises(path, None, None, "lo < hi", score_scale=(100, 0))
     raises(path, None, None, "layout must be 'long' or 'wide'", layout="tall")
+
+
+def test_token_columns_are_read_per_record_and_refused_when_negative(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "prompt_id,model,score,prompt_tokens,completion_tokens\n"
+        "q1,a,1,10,5\n"
+        "q1,b,0,10,\n"
+        "q2,a,0,20,7\n"
+    )
+    bench = read_table(path)
+    np.testing.assert_array_equal(bench.input_tokens, [[10, 10], [20, nan]])
+    np.testing.assert_array_equal(bench.output_tokens, [[5, nan], [7, nan]])
+    assert bench.costs is None
+    path.write_text("prompt_id,model,score,output_tokens\nq1,a,1,-3\n")
+    with pytest.raises(DataError) as err:
+        read_table(path)
+    assert "line 2" in str(err.value) and "output tokens -3" in str(err.value)
+
+
+def test_token_columns_belong_to_the_long_layout(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("prompt_id,input_tokens,m1\nq1,3,1\n")
+    with pytest.raises(DataError) as err:
+        read_table(path, layout="wide")
+    assert "'input_tokens' belongs to the long layout" in str(err.value)

@@ -16,9 +16,10 @@ def curve(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name, imported name, or path."),
     routers: str = typer.Option(DEFAULT_ROUTERS, help="Routers (oracle = the cost-aware oracle; random = its point)."),
     out: Path = typer.Option(..., "--out", help="Folder for curves.json, curves.csv, metrics.csv and the figures."),
-    cost: str = typer.Option("dollars", help="Cost unit: dollars (records: stored, else tokens x prices), "
+    cost: str = typer.Option("auto", help="Cost unit: dollars (records: stored, else tokens x prices), "
                              "input-dollars (prompt tokens x input price, where replies are not recorded), "
-                             "compute (2 x params x tokens FLOPs), or calls (to the strong model of a pair)."),
+                             "compute (2 x params x tokens FLOPs), calls (to the strong model of a pair), "
+                             "or auto: the first of dollars, calls, input-dollars, compute that prices two models."),
     prices: Optional[Path] = typer.Option(None, "--prices", help="CSV/JSON of model, input, output ($ per 1M "
                                           "tokens) setting or overriding the dataset's prices."),
     folds: int = typer.Option(10, help="Cross-fitting folds (every prompt held out once); 1 = the 80/10/10 split."),
@@ -37,8 +38,8 @@ def curve(
     from routereval.reports.cost_figures import markdown_table, metrics_table
     from routereval.sources.catalog import load_dataset
 
-    if cost not in UNITS:
-        raise ConfigError(f"--cost must be one of {', '.join(UNITS)}, got {cost!r}")
+    if cost not in (*UNITS, "auto"):
+        raise ConfigError(f"--cost must be one of auto, {', '.join(UNITS)}, got {cost!r}")
     specs = parse_routers(routers)
     if not specs:
         raise ConfigError("--routers names no router; e.g. --routers knn,best-single,oracle")
@@ -46,13 +47,9 @@ def curve(
         s.check()
     bench = load_dataset(dataset)
     if prices is not None:
-        from routereval.records.costs import with_prices
-        from routereval.sources.prices import read_prices
+        from routereval.sources.prices import apply_price_file
 
-        try:
-            bench = with_prices(bench, read_prices(prices))
-        except KeyError as exc:
-            raise ConfigError(f"{prices}: {exc.args[0]}") from None
+        bench = apply_price_file(bench, prices)
     needs_vectors = any(s.inputs == "embeddings" for s in specs)
     vectors = None
     if needs_vectors:

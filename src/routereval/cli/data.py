@@ -75,6 +75,9 @@ def import_(
         None, "--score-scale", help="LO,HI: scores are on this scale and are rescaled to [0, 1]."
     ),
     replace: bool = typer.Option(False, "--replace", help="Replace a dataset already stored under this name."),
+    prices: Optional[Path] = typer.Option(
+        None, "--prices", help="Price file (CSV/JSON: model, input, output in $ per 1M tokens) stored with the records."
+    ),
 ) -> None:
     """Store your own performance records under a name."""
     from routereval.cli.output import console
@@ -91,7 +94,7 @@ def import_(
                                      param_hint="--score-scale") from exc
         options["score_scale"] = (lo, hi)
     old = describe_stored(name) if replace else None
-    import_table(path, name, replace=replace, **options)
+    import_table(path, name, replace=replace, prices=prices, **options)
     if old is not None:
         console.print(f"[yellow]replaced[/] the dataset {name!r} that held {old}", highlight=False)
     console.print(f"[green]imported[/] {open_stored(name)!r} as {name!r}")

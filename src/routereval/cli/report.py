@@ -18,6 +18,10 @@ def report(
     scaling: Optional[list[Path]] = typer.Option(
         None, "--scaling",
         help="A folder (or file) of scaling documents to show besides <store>/scaling/; repeatable."),
+    curves: Optional[list[Path]] = typer.Option(
+        None, "--curves",
+        help="A cost-quality document (curves.json) or the --out folder of `routereval curve`, besides the "
+             "store's own; repeatable."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the intervals of the mean rows."),
 ) -> None:
     """Show what a sweep measured: leaderboard tables, and on request Markdown, figures and an HTML page."""
@@ -27,12 +31,17 @@ def report(
     from routereval.reports.collect import collect
     from routereval.reports.tables import print_tables
 
-    data = collect(store, scaling or [], by_group=by_group, n_boot=n_boot)
+    data = collect(store, scaling or [], curves=curves or [], by_group=by_group, n_boot=n_boot)
     console.print(f"[bold]{escape(str(data.store))}[/]: {len(data.rows)} result rows, seeds "
                   f"{', '.join(map(str, data.seeds)) or '-'}", highlight=False, soft_wrap=True)
     if not data.rows:
-        console.print("no finished rows yet", style="yellow")
+        console.print(data.no_rows_text, style="yellow", highlight=False, soft_wrap=True)
     print_tables(data.means, console=console)
+    if data.curves:
+        from routereval.reports.markdown import curve_tables_markdown
+
+        # Plain print: the Markdown tables must not be wrapped to the terminal's width.
+        print("\n".join(curve_tables_markdown(data)))
     if by_group:
         print_tables(data.groups, by_group=True, console=console)
     for s in data.skipped:

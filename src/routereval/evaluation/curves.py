@@ -282,6 +282,7 @@ def cost_quality(
     from routereval.evaluation.specs import contender, parse_routers
 
     if costs is None:
+        unit = resolve_unit(bench, unit)  # the study records the unit it used, never "auto"
         costs, note = study_costs(bench, unit)
     else:
         note = cost_note or "given"

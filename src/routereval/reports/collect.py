@@ -1,5 +1,5 @@
 """What a report shows, gathered from a results store: the leaderboard rows, the
-store's settings and notes, and the scaling-study documents beside it.
+store's settings and notes, and the scaling-study and cost-quality documents beside it.
 
 Everything a renderer (terminal, Markdown, HTML, figures) needs is in one
 :class:`ReportData`, so renderers never read files and all of them show the
@@ -18,12 +18,16 @@ from routereval.errors import DataError
 
 #: Where a sweep writes its scaling documents, inside the store.
 SCALING_DIR = "scaling"
+#: What ``routereval curve --out DIR`` writes (DIR/curves.json); a store may hold more in ``curves/``.
+CURVES_FILE = "curves.json"
+CURVES_DIR = "curves"
 _POINT_KEYS = ("m", "p", "mean", "lo", "hi")
+_CURVE_KEYS = ("dataset", "unit", "aiq_cost_range", "singles", "curves")
 
 
 @dataclass(frozen=True)
-class ScalingDoc:
-    """One scaling-study document and the file it came from."""
+class Document:
+    """One JSON document shown in a report (a scaling study or a cost-quality study) and its file."""
 
     path: Path
     doc: dict[str, Any]
@@ -65,7 +69,15 @@ class ReportData:
     rows: list[dict[str, Any]]
     means: list[dict[str, Any]]
     groups: list[dict[str, Any]] = field(default_factory=list)
-    scaling: list[ScalingDoc] = field(default_factory=list)
+    scaling: list[Document] = field(default_factory=list)
+    curves: list[Document] = field(default_factory=list)
+
+    @property
+    def no_rows_text(self) -> str:
+        """What the leaderboard says when there are no rows."""
+        if self.curves and not self.settings:
+            return "This folder holds cost-quality curves only (from `routereval curve`); see Cost and quality."
+        return "The store holds no finished rows yet."
 
     @property
     def seeds(self) -> list[int]:
@@ -131,8 +143,22 @@ def _check_scaling(path: Path, doc: Any) -> dict[str, Any]:
     return doc
 
 
-def load_scaling(paths: list[Path]) -> list[ScalingDoc]:
-    """Scaling documents from files and folders (every ``*.json`` directly inside), each file once."""
+def _check_curves(path: Path, doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise DataError("a cost-quality document must be a JSON object", file=str(path))
+    missing = [k for k in _CURVE_KEYS if k not in doc]
+    if missing:
+        raise DataError(f"not a cost-quality document (`routereval curve` writes them): no {', '.join(missing)}",
+                        file=str(path))
+    for i, curve in enumerate(doc["curves"]):
+        lacks = [k for k in ("router", "points", "hull") if not isinstance(curve, dict) or k not in curve]
+        if lacks:
+            raise DataError(f"curve {i} lacks {', '.join(lacks)}", file=str(path))
+    return doc
+
+
+def _load_documents(paths: list[Path], what: str, check: Any) -> list[Document]:
+    """JSON documents from files and folders (every ``*.json`` directly inside), each file once, checked."""
     files: dict[Path, None] = {}
     for path in paths:
         path = Path(path)
@@ -142,46 +168,66 @@ def load_scaling(paths: list[Path]) -> list[ScalingDoc]:
         elif path.is_file():
             files.setdefault(path.resolve(), None)
         else:
-            raise DataError(f"{path}: no such scaling file or folder")
+            raise DataError(f"{path}: no such {what} file or folder")
     docs = []
     for f in files:
         try:
             doc = json.loads(f.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"cannot read the scaling document ({exc})", file=str(f)) from exc
-        docs.append(ScalingDoc(f, _check_scaling(f, doc)))
+            raise DataError(f"cannot read the {what} document ({exc})", file=str(f)) from exc
+        docs.append(Document(f, check(f, doc)))
     return sorted(docs, key=lambda d: (d.dataset, str(d.doc.get("benchmark", "")), str(d.path)))
+
+
+def load_scaling(paths: list[Path]) -> list[Document]:
+    """Scaling documents from files and folders (every ``*.json`` directly inside), each file once."""
+    return _load_documents(paths, "scaling", _check_scaling)
+
+
+def load_curves(paths: list[Path]) -> list[Document]:
+    """Cost-quality documents (``routereval curve``'s curves.json) from files and folders, each file once."""
+    return _load_documents(paths, "cost-quality", _check_curves)
 
 
 def collect(
     store: str | Path,
     scaling: list[Path] | tuple[Path, ...] = (),
     *,
+    curves: list[Path] | tuple[Path, ...] = (),
     by_group: bool = False,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> ReportData:
-    """Read a results store (and scaling documents) into what a report shows.
+    """Read a results store (and scaling and cost-quality documents) into what a report shows.
 
     ``scaling`` adds files or folders of scaling documents to those in
-    ``<store>/scaling/``. Raises :class:`DataError` for a folder that is not a
-    results store.
+    ``<store>/scaling/``; ``curves`` adds cost-quality documents to
+    ``<store>/curves.json`` and ``<store>/curves/``. ``store`` may also be the
+    ``--out`` folder of ``routereval curve`` alone. Raises :class:`DataError`
+    for a folder that is neither.
     """
     from routereval.evaluation.aggregate import summarise
     from routereval.results.store import ResultsStore
 
     folder = Path(store)
     if not folder.exists():
-        raise DataError(f"{folder}: no such folder; give the --out folder of a `routereval sweep`")
+        raise DataError(f"{folder}: no such folder; give the --out folder of a `routereval sweep` or `routereval curve`")
     if not folder.is_dir():
         raise DataError(f"{folder} is a file, not a results store folder")
     results = ResultsStore(folder)
-    settings = results.settings()
-    # Files come back in hash order; a fixed order keeps group lists and tables stable between runs.
-    rows = sorted(results.read_rows(), key=lambda r: (str(r["dataset"]), str(r["benchmark"]), int(r["m"]),
-                                                      str(r["group"]), str(r["router"]), int(r["seed"])))
+    own_curves = [p for p in (folder / CURVES_FILE, folder / CURVES_DIR) if p.exists()]
+    if own_curves and not results.exists():
+        settings: dict[str, Any] = {}
+        notes: dict[str, Any] = {}
+        rows: list[dict[str, Any]] = []
+    else:
+        settings, notes = results.settings(), results.notes()
+        # Files come back in hash order; a fixed order keeps group lists and tables stable between runs.
+        rows = sorted(results.read_rows(), key=lambda r: (str(r["dataset"]), str(r["benchmark"]), int(r["m"]),
+                                                          str(r["group"]), str(r["router"]), int(r["seed"])))
     means = leaderboard_order(summarise(rows, n_boot=n_boot, seed=seed)) if rows else []
     groups = per_group_rows(rows, n_boot=n_boot, seed=seed) if by_group and rows else []
     own = folder / SCALING_DIR
     docs = load_scaling(([own] if own.is_dir() else []) + [Path(p) for p in scaling])
-    return ReportData(folder, settings, results.notes(), rows, means, groups, docs)
+    cost_docs = load_curves(own_curves + [Path(p) for p in curves])
+    return ReportData(folder, settings, notes, rows, means, groups, docs, cost_docs)

@@ -88,18 +88,19 @@ def plot_cost_quality(doc: dict[str, Any], *, label_models: int = 12) -> Figure:
 
 def metrics_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per router for tables: AIQ, cost to reach the best single model, saving, quality at the cheapest's cost."""
-    rows = []
-    for r in doc.get("metrics", []):
-        rows.append({
-            "router": r["router"],
-            "AIQ": r["AIQ"],
-            "max quality": r["max_quality"],
-            "cost/1k at max": r["cost_at_max_quality"] * PER,
-            "cost/1k to best single": r["cost_to_best_single"] * PER,
-            "saving vs best single": r["saving_vs_best_single"],
-            "quality at cheapest's cost": r["quality_at_cheapest_cost"],
-        })
-    return rows
+    def number(value: Any, scale: float = 1.0) -> float:
+        # A study read back from JSON has null where it had NaN (a router that never reaches a level).
+        return float("nan") if value is None else float(value) * scale
+
+    return [{
+        "router": r["router"],
+        "AIQ": number(r["AIQ"]),
+        "max quality": number(r["max_quality"]),
+        "cost/1k at max": number(r["cost_at_max_quality"], PER),
+        "cost/1k to best single": number(r["cost_to_best_single"], PER),
+        "saving vs best single": number(r["saving_vs_best_single"]),
+        "quality at cheapest's cost": number(r["quality_at_cheapest_cost"]),
+    } for r in doc.get("metrics", [])]
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

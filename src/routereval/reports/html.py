@@ -21,17 +21,19 @@ from typing import Any
 
 from routereval.reports.collect import ReportData
 from routereval.reports.leaderboard_figures import Ids, ReportFigure
-from routereval.reports.tables import COLUMNS, display_name, table_rows
+from routereval.reports.tables import COST_COLUMN, columns_of, display_name, table_rows
 
 #: Above this size an SVG is embedded as a PNG instead (dense scatter plots can reach megabytes).
 SVG_LIMIT = 1_500_000
 PNG_DPI = 110
-#: Columns whose stored value is kept in ``data-value`` for checking (the interval has data-lo/-hi).
-_VALUE_COLUMNS = ("mu_o", "V_R", "V_B", "E_p", "E_sel", "n_test")
+#: Columns whose stored value is kept in ``data-value`` for checking (the interval has data-lo/-hi), by row key.
+_VALUE_COLUMNS = {"mu_o": "mu_o", "V_R": "V_R", "V_B": "V_B", "E_p": "E_p", "E_sel": "E_sel", "n_test": "n_test",
+                  COST_COLUMN: "cost_per_1k"}
 _SECTIONS = (
     ("scaling", "Scaling curves"),
     ("selection", "Classification bias: which models each router picks"),
     ("tradeoff", "mu_o against E_sel"),
+    ("cost", "Cost and quality"),
 )
 
 _CSS = """
@@ -105,17 +107,18 @@ def _value(value: Any) -> str:
 def table_html(table_id: str, caption: str, rows: list[dict[str, Any]]) -> str:
     """One leaderboard table: a body row per router, numbers as shown plus ``data-value``."""
     first = rows[0]
+    columns = columns_of(rows)
     attrs = {"id": table_id, "class": "leaderboard", "data-rows": len(rows), "data-dataset": first["dataset"],
              "data-benchmark": first["benchmark"], "data-m": first["m"], "data-group": first["group"]}
     out = ["<table " + " ".join(f'{k}="{escape(str(v))}"' for k, v in attrs.items()) + ">",
            f"<caption>{escape(caption)}</caption>",
-           "<thead><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in COLUMNS) + "</tr></thead>",
+           "<thead><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in columns) + "</tr></thead>",
            "<tbody>"]
     for row, cells in zip(rows, table_rows(rows)):
         tds = [f'<th scope="row" data-col="router">{escape(cells[0])}</th>']
-        for col, text in zip(COLUMNS[1:], cells[1:]):
+        for col, text in zip(columns[1:], cells[1:]):
             if col in _VALUE_COLUMNS:
-                tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(row[col]))}">'
+                tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(row.get(_VALUE_COLUMNS[col])))}">'
                            f"{escape(text)}</td>")
             else:
                 tds.append(f'<td data-col="{escape(col)}" data-lo="{escape(_value(row["mu_o_lo"]))}" '
@@ -123,9 +126,54 @@ def table_html(table_id: str, caption: str, rows: list[dict[str, Any]]) -> str:
         out.append(f'<tr data-router="{escape(str(row["router"]))}">' + "".join(tds) + "</tr>")
     out.append("</tbody>")
     ref = f"V_R reference: {first['reference']} = {float(first['mu_ref']):.4f}"
-    out.append(f'<tfoot><tr><td colspan="{len(COLUMNS)}">{escape(ref)}</td></tr></tfoot>')
+    out.append(f'<tfoot><tr><td colspan="{len(columns)}">{escape(ref)}</td></tr></tfoot>')
     out.append("</table>")
     return "\n".join(out)
+
+
+def records_table_html(table_id: str, caption: str, rows: list[dict[str, Any]], note: str = "") -> str:
+    """A table of plain records (the first column names the row); numbers carry their full value in ``data-value``."""
+    cols = list(rows[0])
+    out = [f'<table id="{escape(table_id)}" class="records" data-rows="{len(rows)}">',
+           f"<caption>{escape(caption)}</caption>",
+           "<thead><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in cols) + "</tr></thead>", "<tbody>"]
+    for row in rows:
+        tds = [f'<th scope="row" data-col="{escape(cols[0])}">{escape(str(row[cols[0]]))}</th>']
+        for col in cols[1:]:
+            v = row.get(col)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                shown = f"{v:.4g}" if math.isfinite(float(v)) else "-"
+                tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(v))}">{escape(shown)}</td>')
+            else:
+                tds.append(f'<td data-col="{escape(col)}">{escape("-" if v is None else str(v))}</td>')
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    out.append("</tbody>")
+    if note:
+        out.append(f'<tfoot><tr><td colspan="{len(cols)}">{escape(note)}</td></tr></tfoot>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _curve_tables(docs: list[Any], ids: Ids) -> tuple[str, str]:
+    """Each cost-quality document's metrics (and pair metrics) as tables: (contents links, body)."""
+    from routereval.reports.cost_figures import metrics_table
+
+    links, body = [], []
+    for cdoc in docs:
+        doc = cdoc.doc
+        name = str(doc["dataset"])
+        lo, hi = doc["aiq_cost_range"]
+        note = (f"cost unit {doc['unit']}; AIQ over [{lo * 1000:.4g}, {hi * 1000:.4g}] per 1,000 queries (cheapest "
+                f"to dearest single model), shared by every router; from {cdoc.path}")
+        for kind, rows in (("metrics", metrics_table(doc)), ("pair", doc.get("pair") or [])):
+            if not rows:
+                continue
+            tid = ids.make("table", "cost", kind, name)
+            title = (f"{name}: cost-quality metrics" if kind == "metrics"
+                     else f"{name}: strong/weak pair (PGR, APGR, CPT)")
+            body.append(records_table_html(tid, title, rows, note))
+            links.append(f"<li>{_link(tid, title, 'table')}</li>")
+    return "".join(links), "\n".join(body)
 
 
 def _blocks(rows: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
@@ -211,10 +259,15 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
             f"<figcaption><strong>{escape(f.title)}.</strong> {escape(f.caption)}</figcaption>\n</figure>"
             for f in mine
         )
+    cost_links, cost_tables = _curve_tables(data.curves, ids)
+    nav_figures["cost"] += cost_links
+    body_figures["cost"] = "\n".join(part for part in (body_figures["cost"], cost_tables) if part)
     empty = {
         "scaling": "No scaling documents: a sweep writes them to <store>/scaling/; add others with --scaling.",
         "selection": "No result rows.",
         "tradeoff": "No result rows.",
+        "cost": ("No costs: sweep with cost = \"dollars\" (or bench --cost) for cost columns, and add the --out "
+                 "folder of `routereval curve` with --curves for cost-quality curves."),
     }
 
     nav = ['<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>',
@@ -243,7 +296,7 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
         ("<p>mu_o: mean score of the routed system on the test prompts, with its 95% bootstrap interval; "
          "V_R = mu_o / reference; V_B = mu_o / best single model of the pool; E_p: mean entropy of the router's "
          "probabilities (not comparable across routers); E_sel: entropy of its choices (bits).</p>"),
-        "\n".join(body_tables) or '<p class="empty">The store holds no finished rows yet.</p>',
+        "\n".join(body_tables) or f'<p class="empty">{escape(data.no_rows_text)}</p>',
         "</section>",
         '<section id="notes"><h2>Notes</h2>', "\n".join(notes), "</section>",
     ]

@@ -1,6 +1,6 @@
 """Figures of a results store: which models each router picks (classification bias),
-quality against selection entropy, and the scaling curves of the store's scaling
-documents.
+quality against selection entropy and against cost, the scaling curves of the
+store's scaling documents and the cost-quality curves of its curve documents.
 
 Data and pictures are kept apart: :func:`selection_panels` computes what a
 classification-bias chart shows and can be tested on its own; the ``plot_*``
@@ -170,12 +170,21 @@ def plot_selection(panels: list[SelectionPanel]):
     return fig
 
 
-def plot_tradeoff(rows: list[dict[str, Any]]):
-    """mu_o (95% interval) against E_sel for the mean rows of one dataset: a marker per router, a colour per m."""
+#: What the x axis of :func:`plot_tradeoff` can show: (row key, axis label).
+TRADEOFF_AXES = {
+    "E_sel": ("E_sel", "E_sel (bits): entropy of the routers' choices over the pool (dotted: log2 m)"),
+    "cost": ("cost_per_1k", "cost of the routed system per 1,000 test prompts"),
+}
+
+
+def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel"):
+    """mu_o (95% interval) against E_sel (or cost) for the mean rows of one dataset: a marker per router, a colour per m."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
+    key, label = TRADEOFF_AXES[x]
+    rows = [r for r in rows if r.get(key) is not None and math.isfinite(float(r[key]))]
     sizes = sorted({int(r["m"]) for r in rows})
     cmap = colormaps["viridis"]
     colour = {m: cmap(x) for m, x in zip(sizes, np.linspace(0.0, 0.85, len(sizes)))}
@@ -183,29 +192,50 @@ def plot_tradeoff(rows: list[dict[str, Any]]):
     marker = {r: _MARKERS[i % len(_MARKERS)] for i, r in enumerate(routers)}
     fig = Figure(figsize=(8.5, 5.2), layout="constrained")
     ax = fig.subplots()
-    for m in sizes:
-        # The most even choice possible: a router cannot exceed log2 m bits.
-        ax.axvline(math.log2(m), color=colour[m], linestyle=":", linewidth=1)
+    if x == "E_sel":
+        for m in sizes:
+            # The most even choice possible: a router cannot exceed log2 m bits.
+            ax.axvline(math.log2(m), color=colour[m], linestyle=":", linewidth=1)
     for r in rows:
         mu = float(r["mu_o"])
         lo, hi = (float(r[k]) if r[k] is not None else float("nan") for k in ("mu_o_lo", "mu_o_hi"))
         err = [[max(mu - lo, 0.0) if math.isfinite(lo) else 0.0], [max(hi - mu, 0.0) if math.isfinite(hi) else 0.0]]
-        ax.errorbar([float(r["E_sel"])], [mu], yerr=err, fmt=marker[str(r["router"])], color=colour[int(r["m"])],
+        ax.errorbar([float(r[key])], [mu], yerr=err, fmt=marker[str(r["router"])], color=colour[int(r["m"])],
                     markersize=7, capsize=3, elinewidth=1, markeredgecolor="black", markeredgewidth=0.4)
-    ax.set_xlabel("E_sel (bits): entropy of the routers' choices over the pool (dotted: log2 m)")
+    xs = [float(r[key]) for r in rows]
+    if x == "cost" and xs and min(xs) > 0 and max(xs) / min(xs) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel(label)
     ax.set_ylabel("mu_o, mean over groups and seeds (95% interval)")
     ax.grid(alpha=0.3)
     if len(rows) <= 40:  # beyond that, labels hide the markers; the legend still tells them apart
         for r in rows:
-            ax.annotate(str(r["router"]), (float(r["E_sel"]), float(r["mu_o"])), xytext=(6, 3),
+            ax.annotate(str(r["router"]), (float(r[key]), float(r["mu_o"])), xytext=(6, 3),
                         textcoords="offset points", fontsize=7, color="#333333")
     router_handles = [Line2D([], [], linestyle="", marker=marker[r], color="#555555", label=r) for r in routers]
     size_handles = [Line2D([], [], linestyle="", marker="o", color=colour[m], label=f"m = {m}") for m in sizes]
     fig.legend(handles=router_handles, title="router", loc="outside right upper", fontsize=8, frameon=False)
     fig.legend(handles=size_handles, title="pool size", loc="outside right lower", fontsize=8, frameon=False)
-    name = display_name(str(rows[0]["dataset"]), str(rows[0]["benchmark"]))
-    ax.set_title(f"Quality against classification bias: {name}", loc="left", fontsize=11)
+    name = display_name(str(rows[0]["dataset"]), str(rows[0]["benchmark"])) if rows else ""
+    what = "classification bias" if x == "E_sel" else "cost"
+    ax.set_title(f"Quality against {what}: {name}", loc="left", fontsize=11)
     return fig
+
+
+def _curves_caption(doc: dict[str, Any]) -> str:
+    """What a cost-quality figure shows, with the facts needed to read its numbers."""
+    lo, hi = doc["aiq_cost_range"]
+    parts = [f"{doc.get('n_test', '?')} held-out prompts; cost unit {doc['unit']}"
+             + (f" ({doc['cost_note']})" if doc.get("cost_note") else ""),
+             "each router's operating points (one per cost weight where its choices change) and their "
+             "non-decreasing upper hull; grey: single models, dashed: their Pareto front",
+             f"AIQ averages each hull over the shaded cost range [{lo * 1000:.4g}, {hi * 1000:.4g}] per 1,000 "
+             "queries, the same for every router"]
+    if doc.get("dropped_models"):
+        parts.append(f"left out for lack of a known cost: {', '.join(map(str, doc['dropped_models']))}")
+    if doc.get("n_dropped_prompts"):
+        parts.append(f"{doc['n_dropped_prompts']} prompts left out (a model lacks a score or a cost)")
+    return "; ".join(parts)
 
 
 def _scaling_caption(doc: dict[str, Any]) -> str:
@@ -228,10 +258,12 @@ def _scaling_caption(doc: dict[str, Any]) -> str:
 
 
 def report_figures(data: ReportData) -> list[ReportFigure]:
-    """Every figure of a report: scaling curves, classification bias per (dataset, m), mu_o vs E_sel per dataset.
+    """Every figure of a report: scaling curves, classification bias per (dataset, m), mu_o vs E_sel (and
+    vs cost, where rows carry costs) per dataset, and each cost-quality document's curves.
 
     The caller owns the figures; :func:`close_figures` releases them.
     """
+    from routereval.reports.cost_figures import plot_cost_quality
     from routereval.reports.figures import plot_scaling
 
     ids = Ids()
@@ -264,6 +296,17 @@ def report_figures(data: ReportData) -> list[ReportFigure]:
                                 "Each marker is one router at one pool size (mean over groups and seeds) with the "
                                 "95% bootstrap interval of mu_o; further right means choices spread over more models.",
                                 plot_tradeoff(rows)))
+        costed = [r for r in rows if r.get("cost_per_1k") is not None and math.isfinite(float(r["cost_per_1k"]))]
+        if costed:
+            out.append(ReportFigure(
+                ids.make("figure", "cost", name), "cost", f"mu_o against cost: {name}",
+                "Each marker is one router at one pool size (mean over groups and seeds) under the sweep's policy, "
+                "with the 95% bootstrap interval of mu_o; x is what the routed system spent per 1,000 test prompts "
+                "(prompts without a known cost left out).", plot_tradeoff(costed, x="cost")))
+    for cdoc in data.curves:
+        name = str(cdoc.doc["dataset"])
+        out.append(ReportFigure(ids.make("figure", "cost-quality", name), "cost", f"Cost-quality curves: {name}",
+                                _curves_caption(cdoc.doc), plot_cost_quality(cdoc.doc)))
     return out
 
 

@@ -21,6 +21,22 @@ def _figure_links(figure_files: dict[str, list[Path]], titles: dict[str, str], m
     return lines
 
 
+def curve_tables_markdown(data: ReportData) -> list[str]:
+    """Each cost-quality document's metrics (and pair metrics) as Markdown tables, with the AIQ range they share."""
+    from routereval.reports.cost_figures import markdown_table, metrics_table
+
+    lines = []
+    for cdoc in data.curves:
+        doc = cdoc.doc
+        lo, hi = doc["aiq_cost_range"]
+        lines += [f"**{doc['dataset']}** (cost unit {doc['unit']}; {doc.get('n_test', '?')} held-out prompts; AIQ over "
+                  f"[{lo * 1000:.4g}, {hi * 1000:.4g}] per 1,000 queries, shared by every router)", ""]
+        for rows in (metrics_table(doc), doc.get("pair") or []):
+            if rows:
+                lines += [markdown_table(rows)]
+    return lines
+
+
 def markdown_report(data: ReportData, by_group: bool, figure_files: dict[str, list[Path]], titles: dict[str, str],
                     markdown_file: Path) -> str:
     """The report as Markdown: tables, skipped sizes and (with --plots) the figure files, linked relatively."""
@@ -28,9 +44,11 @@ def markdown_report(data: ReportData, by_group: bool, figure_files: dict[str, li
 
     parts = [f"# routereval report: {data.store.name or data.store}", "",
              f"{len(data.rows)} result rows; seeds {', '.join(map(str, data.seeds)) or '-'}.", "",
-             "## Leaderboard", "", markdown(data.means) if data.means else "The store holds no finished rows yet.\n"]
+             "## Leaderboard", "", markdown(data.means) if data.means else data.no_rows_text + "\n"]
     if by_group and data.groups:
         parts += ["## Per candidate group (mean over seeds)", "", markdown(data.groups, by_group=True)]
+    if data.curves:
+        parts += ["## Cost and quality", ""] + curve_tables_markdown(data)
     parts += ["## Notes", ""]
     parts += [f"* {s.dataset}: {s.text}" for s in data.skipped] or ["No pool sizes were skipped."]
     parts.append("")

@@ -184,10 +184,14 @@ def describe_stored(name: str) -> str | None:
     return f"{m['n_prompts']:,} prompts x {m['n_models']:,} models" + (f" from {source}" if source else "")
 
 
-def import_table(path: str | Path, name: str, *, replace: bool = False, **table_options: Any) -> Path:
+def import_table(
+    path: str | Path, name: str, *, replace: bool = False, prices: str | Path | None = None, **table_options: Any
+) -> Path:
     """Store a user's own records under ``name`` so every command can use it.
 
     An existing dataset of that name is replaced only with ``replace``.
+    ``prices`` is a price file (CSV/JSON: model, input, output in $ per 1M
+    tokens) stored with the records, so token counts become dollar costs.
     """
     from routereval.sources.registry import all_specs
 
@@ -205,6 +209,11 @@ def import_table(path: str | Path, name: str, *, replace: bool = False, **table_
     bench = read_path(source, name=name, **table_options)
     bench.name = name
     bench.provenance = {**bench.provenance, "imported_from": str(source.expanduser().resolve())}
+    if prices is not None:
+        from routereval.sources.prices import apply_price_file
+
+        bench = apply_price_file(bench, prices)
+        bench.provenance["prices_from"] = str(Path(prices).expanduser().resolve())
     return save_benchmark(bench, store_path(name))
 
 

@@ -15,9 +15,14 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from routereval.errors import DataError
+
+if TYPE_CHECKING:
+    from routereval.records import Benchmark
 
 PRICE_COLUMNS = ("model", "input", "output")
 _PACKAGE = "routereval.sources"
@@ -52,6 +57,26 @@ def read_prices(path: str | Path) -> pd.DataFrame:
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise DataError(f"is not a readable CSV ({exc})", file=str(path)) from exc
     return _checked(table, str(path))
+
+
+def apply_price_file(bench: Benchmark, path: str | Path) -> Benchmark:
+    """``bench`` with the prices of a user's price file set or overriding its own.
+
+    A model the file names that ``bench`` does not have is an error naming the
+    file (a misspelt name would otherwise leave that model unpriced without a word).
+    """
+    from routereval.records.costs import with_prices
+
+    table = read_prices(path)
+    unknown = sorted(set(table["model"]) - set(bench.model_names))
+    if unknown:
+        raise DataError(
+            f"names model(s) that {bench.name!r} does not have: {', '.join(map(repr, unknown[:5]))}"
+            f"{' ...' if len(unknown) > 5 else ''}; its models are {', '.join(map(repr, bench.model_names[:8]))}"
+            f"{' ...' if bench.n_models > 8 else ''}",
+            file=str(path), column="model",
+        )
+    return with_prices(bench, table)
 
 
 def _checked(table: pd.DataFrame, where: str) -> pd.DataFrame:

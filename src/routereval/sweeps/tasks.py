@@ -111,10 +111,9 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
     bench = load_dataset(location, progress=progress)
     costs, cost_note = None, ""
     if context.prices:
-        from routereval.records.costs import with_prices
-        from routereval.sources.prices import read_prices
+        from routereval.sources.prices import apply_price_file
 
-        bench = with_prices(bench, read_prices(context.prices))
+        bench = apply_price_file(bench, context.prices)
     cost_unit = None
     if context.cost:
         from routereval.evaluation.curves import resolve_unit, study_costs

@@ -23,7 +23,10 @@ Layouts
 * ``model`` (required),
 * ``score`` (required; an empty cell means the record is missing),
 * optional ``prompt`` (the prompt text), ``task``, ``reference`` (reference
-  answer) and ``cost`` (dollars spent on that record).
+  answer), ``cost`` (dollars spent on that record) and ``input_tokens`` /
+  ``output_tokens`` (the record's prompt and reply lengths in tokens). A
+  record's cost is its ``cost`` where given, else its tokens times the model's
+  prices (``routereval data import --prices FILE``; see docs/costs.md).
 
 Any other column is an error. A prompt's text, task and reference may be given
 on any of its lines (or on all of them, if they agree).
@@ -51,6 +54,8 @@ score          correct, accuracy, acc, is_correct, correctness
 task           task_name, category, subject, subset, domain
 reference      reference_answer, gold, gold_answer, target, ground_truth
 cost           cost_usd
+input_tokens   prompt_tokens, tokens_in, n_input_tokens
+output_tokens  completion_tokens, tokens_out, n_output_tokens
 =============  ===================================================================
 
 Two columns that mean the same thing (``id`` and ``prompt_id``) are an error.
@@ -66,7 +71,7 @@ Cells
 * A missing record is an empty cell (JSON ``null`` or an absent key; a Parquet
   null). ``nan``, ``NA``, ``null`` written as text, NaN and infinities are errors:
   a missing record must be written as missing, never as a number.
-* Costs are non-negative numbers; an empty cell means unknown.
+* Costs and token counts are non-negative numbers; an empty cell means unknown.
 * In JSONL a column must hold one kind of value throughout (all strings or all
   numbers; scores may mix numbers and booleans); objects and lists are refused.
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from routereval.records import Benchmark
-from routereval.sources.tables.cells import FALSE, TRUE, read_costs, read_ids, read_scores
-from routereval.sources.tables.headers import ALIASES, header_key
+from routereval.sources.tables.cells import FALSE, TRUE, read_amounts, read_ids, read_scores
+from routereval.sources.tables.headers import ALIASES, PER_RECORD, header_key
 from routereval.sources.tables.parsed import MODEL, Column, Table
 
 _PROMPT_FIELDS = {"prompt": "text", "task": "task", "reference": "reference"}
@@ -25,8 +25,8 @@ def build_long(
     n_p, n_m = len(p_names), len(m_names)
 
     scores = read_scores(table, table.role("score"), scale)
-    cost_col = table.role("cost")
-    costs = read_costs(table, cost_col) if cost_col is not None else None
+    amounts = {role: read_amounts(table, col, role.replace("_", " ")) for role in PER_RECORD
+               if (col := table.role(role)) is not None}
 
     key = p_codes.astype(np.int64) * n_m + m_codes
     dup = pd.Series(key).duplicated().to_numpy()
@@ -48,12 +48,13 @@ def build_long(
 
     values = np.full((n_p, n_m), np.nan, dtype=np.float32)
     values[p_codes, m_codes] = scores
-    cost_matrix = None
-    if costs is not None:
-        cost_matrix = np.full((n_p, n_m), np.nan, dtype=np.float32)
-        cost_matrix[p_codes, m_codes] = costs
+    matrices = {}
+    for role, column in amounts.items():
+        matrices[role] = np.full((n_p, n_m), np.nan, dtype=np.float32)
+        matrices[role][p_codes, m_codes] = column
     return Benchmark.from_values(
-        name, values, prompts, list(m_names), costs=cost_matrix, provenance=provenance
+        name, values, prompts, list(m_names), costs=matrices.get("cost"), provenance=provenance,
+        input_tokens=matrices.get("input_tokens"), output_tokens=matrices.get("output_tokens"),
     )
 
 

@@ -1,4 +1,4 @@
-"""Cells to numbers: scores, costs and ids, with every refusal located by line and column."""
+"""Cells to numbers: scores, costs, token counts and ids, with every refusal located by line and column."""
 
 from __future__ import annotations
 
@@ -82,12 +82,13 @@ def read_scores(table: Table, col: Column, scale: tuple[float, float] | None) ->
     return values
 
 
-def read_costs(table: Table, col: Column) -> np.ndarray:
-    values = _numbers(table, col, "cost", booleans=False)
+def read_amounts(table: Table, col: Column, what: str) -> np.ndarray:
+    """A column of non-negative numbers (a cost in $, a token count); an empty cell is unknown (NaN)."""
+    values = _numbers(table, col, what, booleans=False)
     negative = values < 0
     if negative.any():
         i = int(np.argmax(negative))
-        raise table.error(f"cost {values[i]:g} on {table.unit} {table.at(i)} is negative", i, col.header)
+        raise table.error(f"{what} {values[i]:g} on {table.unit} {table.at(i)} is negative", i, col.header)
     return values
 
 

@@ -17,9 +17,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "task": ("task_name", "category", "subject", "subset", "domain"),
     "reference": ("reference_answer", "gold", "gold_answer", "target", "ground_truth"),
     "cost": ("cost_usd",),
+    "input_tokens": ("prompt_tokens", "tokens_in", "n_input_tokens"),
+    "output_tokens": ("completion_tokens", "tokens_out", "n_output_tokens"),
 }
 _CANONICAL = {alias: canon for canon, aliases in ALIASES.items() for alias in (canon, *aliases)}
-LONG_COLUMNS = ("prompt_id", "model", "score", "prompt", "task", "reference", "cost")
+#: Columns with one value per record, so only the long layout has them.
+PER_RECORD = ("cost", "input_tokens", "output_tokens")
+LONG_COLUMNS = ("prompt_id", "model", "score", "prompt", "task", "reference", *PER_RECORD)
 
 def header_key(header: str) -> str:
     """A header as matched against the accepted names: lower case, spaces and hyphens as ``_``."""
@@ -32,8 +36,6 @@ def canonical(header: str) -> str | None:
 
 def _accepted() -> str:
     return "; ".join(f"{c} (or {', '.join(ALIASES[c])})" for c in LONG_COLUMNS)
-
-
 
 
 def planner(file: str, layout: str | None) -> PlanFor:
@@ -105,7 +107,7 @@ def _plan(file: str, headers: list[str], layout: str | None, line: int | None) -
             row=line,
             column="prompt_id",
         )
-    long_only = [headers[by_role[c]] for c in ("model", "score", "cost") if c in by_role]
+    long_only = [headers[by_role[c]] for c in ("model", "score", *PER_RECORD) if c in by_role]
     if long_only:
         raise DataError(
             f"column {long_only[0]!r} belongs to the long layout, but this table is read as wide (a long table "

@@ -11,7 +11,7 @@ import pandas as pd
 from routereval.errors import DataError
 
 # Roles whose cells are numbers; every model column of the wide layout is one too.
-NUMERIC_ROLES = ("score", "cost")
+NUMERIC_ROLES = ("score", "cost", "input_tokens", "output_tokens")
 MODEL = "model:"
 
 

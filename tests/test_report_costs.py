@@ -1,0 +1,143 @@
+"""Costs in `routereval report`: the $/1k leaderboard column, the quality-against-cost figure, and the
+cost-quality curves of `routereval curve` (its --out folder alone, or added with --curves), checked
+against the stored rows and the curve document."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_report import parse
+
+CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + list(args), check=False, capture_output=True, text=True, env=os.environ.copy())
+
+
+def costly_benchmark(n: int = 120, m: int = 4, seed: int = 3):
+    """Scores that rise with price, and a known dollar cost on every record but one model's first prompt."""
+    from routereval.records import Benchmark
+
+    rng = np.random.default_rng(seed)
+    skill = np.linspace(0.3, 0.85, m)
+    values = (rng.random((n, m)) < skill).astype(np.float32)
+    costs = (np.geomspace(1e-4, 1e-2, m)[None, :] * rng.uniform(0.5, 1.5, (n, m))).astype(np.float32)
+    costs[0, 1] = np.nan
+    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(n)], "task": ["t"] * n})
+    return Benchmark.from_values("priced", values, prompts, [f"model-{k}" for k in range(m)], costs=costs)
+
+
+@pytest.fixture(scope="module")
+def cost_store(tmp_path_factory):
+    """A results store whose rows carry costs: best-single and oracle on the pools of m = 3, two seeds."""
+    from routereval.datasets.router_dataset import router_datasets
+    from routereval.evaluation.curves import PoolCosts
+    from routereval.evaluation.evaluate import evaluate_pool, seeded
+    from routereval.evaluation.features import Features
+    from routereval.evaluation.reference import Reference
+    from routereval.evaluation.specs import RouterSpec, contender
+    from routereval.results.store import ResultsStore
+
+    bench = costly_benchmark()
+    pools = router_datasets(bench, [3], n_draws=20).pools
+    folder = tmp_path_factory.mktemp("cost-store")
+    store = ResultsStore(folder)
+    with store.writing({"cost": "dollars"}):
+        for seed in (0, 1):
+            for pool in pools:
+                for name in ("best-single", "oracle"):
+                    entry = contender(RouterSpec(name))
+                    if entry.router is not None:
+                        seeded(entry.router, seed)
+                    costs = PoolCosts.for_pool(bench.costs, bench.model_names, pool)
+                    row = evaluate_pool(entry, pool, Features(None, None), Reference(0.8, "given (0.8)"),
+                                        n_boot=50, seed=seed, costs=costs)
+                    store.write_row({**row, "source": "priced", "seed": seed})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def curve_out(tmp_path_factory):
+    """`routereval curve` run on an imported table with a cost column, as a user would."""
+    bench = costly_benchmark()
+    folder = tmp_path_factory.mktemp("curve")
+    records = [
+        {"prompt_id": pid, "model": model, "score": float(bench.values()[i, j]),
+         "cost": "" if math.isnan(bench.costs[i, j]) else repr(float(bench.costs[i, j]))}
+        for i, pid in enumerate(bench.prompts["prompt_id"]) for j, model in enumerate(bench.model_names)
+    ]
+    table = folder / "priced.csv"
+    pd.DataFrame(records).to_csv(table, index=False)
+    out = folder / "out"
+    proc = run("curve", "--dataset", str(table), "--routers", "best-single,oracle,random", "--folds", "2",
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_leaderboard_shows_the_mean_cost_per_1k_of_the_stored_rows(cost_store, tmp_path):
+    from routereval.results.store import ResultsStore
+
+    proc = run("report", str(cost_store), "--html", str(tmp_path / "r.html"), "--n-boot", "50")
+    assert proc.returncode == 0, proc.stderr
+    page = parse((tmp_path / "r.html").read_text(encoding="utf-8"))
+    (table,) = [t for t in page.tables.values() if t["attrs"].get("class") == "leaderboard"]
+    rows = ResultsStore(cost_store).read_rows(arrays=False)
+    for cells in table["rows"]:
+        router = cells[0]["text"]
+        cost = next(c for c in cells if c.get("data-col") == "$/1k")
+        # The mean over groups and seeds, worked out here from the stored rows.
+        expected = np.mean([r["cost_per_1k"] for r in rows if r["router"] == router])
+        assert float(cost["data-value"]) == pytest.approx(expected, rel=1e-9)
+    # The oracle picks the cheapest correct model, so it spends less than always asking the best one.
+    by_router = {c[0]["text"]: float(next(x for x in c if x.get("data-col") == "$/1k")["data-value"])
+                 for c in table["rows"]}
+    assert by_router["oracle"] < by_router["best-single"]
+    assert any(f.startswith("figure-cost-") for f in page.figures), page.figures
+    assert "$/1k" in proc.stdout
+
+
+def test_the_curve_folder_alone_makes_a_report_with_its_metrics(curve_out, tmp_path):
+    doc = json.loads((curve_out / "curves.json").read_text())
+    html, md = tmp_path / "r.html", tmp_path / "r.md"
+    proc = run("report", str(curve_out), "--html", str(html), "--markdown", str(md))
+    assert proc.returncode == 0, proc.stderr
+    assert "cost-quality curves only" in proc.stdout and "AIQ" in proc.stdout
+    page = parse(html.read_text(encoding="utf-8"))
+    assert len(page.ids) == len(set(page.ids))
+    (figure,) = [f for f in page.figures if f.startswith("figure-cost-quality-")]
+    assert page.figures[figure]["svg"] == 1
+    assert "#" + figure in page.contents
+    (table,) = [t for t in page.tables.values() if t["attrs"]["id"].startswith("table-cost-metrics-")]
+    shown = {cells[0]["text"]: {c["data-col"]: c.get("data-value") for c in cells[1:]} for cells in table["rows"]}
+    assert set(shown) == {"best-single", "oracle", "random"}
+    for metric in doc["metrics"]:
+        cells = shown[metric["router"]]
+        assert float(cells["AIQ"]) == pytest.approx(metric["AIQ"], rel=1e-12)
+        assert float(cells["cost/1k at max"]) == pytest.approx(1000 * metric["cost_at_max_quality"], rel=1e-12)
+    # A model pool of four is not a strong/weak pair: no pair table.
+    assert not any(t.startswith("table-cost-pair-") for t in page.tables)
+    text = md.read_text()
+    assert "## Cost and quality" in text and "| router | AIQ |" in text
+
+
+def test_curves_added_to_a_store_and_a_broken_document_named(cost_store, curve_out, tmp_path):
+    proc = run("report", str(cost_store), "--curves", str(curve_out), "--html", str(tmp_path / "r.html"),
+               "--n-boot", "50")
+    assert proc.returncode == 0, proc.stderr
+    page = parse((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert any(t.startswith("table-cost-metrics-") for t in page.tables)
+    assert any(t["attrs"].get("class") == "leaderboard" for t in page.tables.values())
+    broken = tmp_path / "not-curves.json"
+    broken.write_text(json.dumps({"dataset": "x", "points": []}))
+    proc = run("report", str(cost_store), "--curves", str(broken))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert str(broken) in proc.stderr and "not a cost-quality document" in proc.stderr
