@@ -930,6 +930,34 @@ def test_processes_exit_with_the_documented_codes(tmp_path, monkeypatch):
     assert p.returncode == 4 and p.stderr.startswith("error:") and "Traceback" not in p.stderr
 
 
+def test_an_interrupt_while_the_command_line_loads_is_clean(tmp_path):
+    import signal
+    import tomllib
+
+    # The installed command runs this entry point (pyproject's [project.scripts]).
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["routereval"] == "routereval.__main__:main"
+    # A real import that takes its time: Ctrl-C arrives while routereval.cli is being imported.
+    code = ("import sys, time\n"
+            "class Slow:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'routereval.cli':\n"
+            "            print('importing', flush=True)\n"
+            "            time.sleep(60)\n"
+            "        return None\n"
+            "sys.meta_path.insert(0, Slow())\n"
+            "sys.argv = ['routereval', 'data', 'list']\n"
+            "from routereval.__main__ import main\n"
+            "main()\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "ROUTEREVAL_HOME": str(tmp_path)},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert p.stdout.readline().strip() == "importing"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert (p.returncode, err) == (130, "error: interrupted\n")
+
+
 def test_the_process_is_interrupted_cleanly(tmp_path):
     import signal
 

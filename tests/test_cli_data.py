@@ -44,6 +44,24 @@ def test_start_up_imports_nothing_heavy():
     assert "data" in run("--help").stdout
 
 
+def test_command_options_are_typed_so_the_oldest_typer_reads_them():
+    """typer 0.12 (pyproject's lower bound) cannot read ``X | None`` option types: every command uses Optional[X]."""
+    import ast
+
+    cli = Path(__file__).resolve().parents[1] / "src" / "routereval" / "cli"
+    found = []
+    for module in sorted(cli.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                for arg in node.args.args:
+                    text = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+                    default = node.args.defaults[node.args.args.index(arg) - len(node.args.args)] \
+                        if node.args.args.index(arg) >= len(node.args.args) - len(node.args.defaults) else None
+                    if "|" in text and default is not None and "typer." in ast.unparse(default):
+                        found.append(f"{module.name}:{node.lineno} {arg.arg}: {text}")
+    assert not found, found
+
+
 def test_list_json_names_the_registered_datasets():
     doc = json.loads(run("data", "list", "--json").stdout)
     names = {d["name"] for d in doc["datasets"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -38,8 +39,8 @@ def _encoder_folders(root: Path, encoder: str | None) -> list[Path]:
 
 @app.command("verify")
 def verify(
-    encoder: str | None = typer.Option(None, "--encoder", help="Check only this encoder's cache."),
-    folder: Path | None = typer.Option(None, "--dir", help=DIR_HELP),
+    encoder: Optional[str] = typer.Option(None, "--encoder", help="Check only this encoder's cache."),
+    folder: Optional[Path] = typer.Option(None, "--dir", help=DIR_HELP),
     repair: bool = typer.Option(False, "--repair", help="Drop damaged shards; their texts are embedded again."),
 ) -> None:
     """Hash every cached shard against the index; exit 1 if any is damaged (unless --repair)."""
@@ -98,7 +99,7 @@ def verify(
 @app.command("clear")
 def clear(
     encoder: str = typer.Option(..., "--encoder", help="The encoder whose cache is deleted."),
-    folder: Path | None = typer.Option(None, "--dir", help=DIR_HELP),
+    folder: Optional[Path] = typer.Option(None, "--dir", help=DIR_HELP),
 ) -> None:
     """Delete one encoder's cached vectors (they are computed again when next needed)."""
     from routereval.cli.output import console
