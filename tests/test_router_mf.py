@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import needs_torch
 from zoo_checks import (
     check_deterministic_and_picklable,
     check_learns_topics,
@@ -13,6 +14,8 @@ from zoo_checks import (
 from routereval.routers import Labelled, Prompts, make_router
 from routereval.routers.base import sigmoid
 from routereval.routers.mf import penalised_logistic
+
+pytestmark = needs_torch  # every test here trains the router's torch model
 
 RNG = np.random.default_rng(0)
 D, RANK, M = 16, 2, 6

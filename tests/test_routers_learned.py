@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import needs_torch
 
 from routereval.errors import ConfigError
 from routereval.routers import Prompts, make_router
 from routereval.routers._torch import _split, forward
-from routereval.routers.cluster import inverse_distance_pi
 from routereval.routers.base import sigmoid
+from routereval.routers.cluster import inverse_distance_pi
 from routereval.routers.mlc import relu_pi
 
 
@@ -153,6 +154,7 @@ def test_recipes_resolve_and_explicit_arguments_win():
         make_router("mlp", recipe="slow").resolved_config()
 
 
+@needs_torch
 def test_linear_published_trains_on_every_prompt_and_learns():
     x, y = two_topic_data()
     router = make_router("linear", recipe="published", epochs=2).fit(Prompts(embeddings=x), y)
@@ -163,6 +165,7 @@ def test_linear_published_trains_on_every_prompt_and_learns():
     assert np.mean(pick(router, Prompts(embeddings=test_x)) == test_y.argmax(axis=1)) >= 0.9
 
 
+@needs_torch
 def test_mlp_published_runs_and_numpy_forward_matches_torch():
     import torch
 
@@ -186,6 +189,7 @@ def test_mlp_published_runs_and_numpy_forward_matches_torch():
     np.testing.assert_allclose(router.predict_proba(Prompts(embeddings=x)), e / e.sum(axis=1, keepdims=True), rtol=1e-5)
 
 
+@needs_torch
 def test_fast_recipe_keeps_the_weights_of_the_best_held_out_epoch():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(200, 10)).astype(np.float32)
@@ -204,6 +208,7 @@ def test_fast_recipe_keeps_the_weights_of_the_best_held_out_epoch():
     assert bce == pytest.approx(min(losses), rel=1e-5)
 
 
+@needs_torch
 def test_fast_recipe_early_stops_on_the_validation_split_when_given():
     from routereval.routers import Labelled
 
@@ -225,6 +230,7 @@ def test_fast_recipe_early_stops_on_the_validation_split_when_given():
     assert bce == pytest.approx(min(log["held_out_loss"]), rel=1e-5)
 
 
+@needs_torch
 def test_masked_training_ignores_missing_labels():
     x, y = two_topic_data(n=60)
     y = y.copy()
@@ -241,6 +247,7 @@ def test_mlc_relu_pi_and_the_zero_row_rule():
     np.testing.assert_allclose(relu_pi(logits), [[0, 0, 0], [0.25, 0, 0.75], [0, 0, 0]])
 
 
+@needs_torch
 def test_mlc_estimates_are_sigmoids_and_the_policy_chooses():
     texts = ["add two numbers", "the roman empire", "solve for x", "the french revolution", "a b", "c d"]
     labels = np.array([[0, 1], [1, 0], [0, 1], [1, 0], [1, 1], [0, 0]], dtype=float)

@@ -8,16 +8,33 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import needs_torch
 
+from routereval.errors import ConfigError, DataError
 from routereval.records import Benchmark
 from routereval.selection import scores as sc
 from routereval.selection.data import binarise, duplicate_mask, task_data
 from routereval.selection.neighbours import TaskNeighbours
-from routereval.selection.newtask import choose_for_prompts, read_prompts, unique_prompts
-from routereval.selection.predictors import KNNPredictor, MLPPredictor, SklearnPredictor, fresh
-from routereval.selection.protocol import METHODS, Engine, Settings, leave_one_task_out, n_revealed, reference_pairs
+from routereval.selection.newtask import (
+    choose_for_prompts,
+    read_prompts,
+    unique_prompts,
+)
+from routereval.selection.predictors import (
+    KNNPredictor,
+    MLPPredictor,
+    SklearnPredictor,
+    fresh,
+)
+from routereval.selection.protocol import (
+    METHODS,
+    Engine,
+    Settings,
+    leave_one_task_out,
+    n_revealed,
+    reference_pairs,
+)
 from routereval.selection.summary import correlations, summary_rows, task_rows
-from routereval.errors import ConfigError, DataError
 
 # ---------------------------------------------------------------------------
 # The scores, one by one, on numbers worked out by hand.
@@ -328,6 +345,7 @@ def test_sklearn_adapter_handles_one_class_and_no_records():
     assert np.all(g[:, 1] == 1.0) and np.all(np.isnan(g[:, 2]))
 
 
+@needs_torch
 def test_mlp_predictor_learns_a_separable_rule_and_skips_missing():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 4)).astype(np.float32)
@@ -514,6 +532,7 @@ def test_real_bma_and_oracle_match_a_direct_computation(llmrouter_run):
         np.testing.assert_allclose(f.scores["BMA"], others.to_numpy())
 
 
+@needs_torch
 def test_protocol_runs_with_the_mlp_and_a_scikit_learn_classifier():
     from sklearn.linear_model import LogisticRegression
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import router_params
 
 from routereval.errors import ConfigError, RouterEvalError
 from routereval.records import Benchmark
@@ -67,7 +68,7 @@ def _params(name: str) -> dict:
     return {"k": 3} if name == "knn" else {"n_clusters": 3} if name == "cluster" else {}
 
 
-@pytest.mark.parametrize("name", saveable_routers())
+@pytest.mark.parametrize("name", router_params(saveable_routers()))
 def test_round_trip_gives_the_same_decisions(bench, tmp_path, name):
     params = _params(name)
     try:

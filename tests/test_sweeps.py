@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_torch
 
 from routereval.errors import ConfigError
 from routereval.evaluation.aggregate import summary_rows
@@ -134,6 +135,7 @@ def test_not_toml_and_missing_keys(tmp_path):
     assert "datasets is required" in message and "routers is required" in message
 
 
+@needs_torch
 def test_a_valid_file_reads_back_with_defaults_and_paths_beside_it(tmp_path):
     path = write_sweep(tmp_path / "exp")
     sweep = load_sweep(path)
@@ -157,6 +159,7 @@ def test_cli_check_refuses_before_running(tmp_path):
 # -- the results store ----------------------------------------------------------------------
 
 
+@needs_torch
 def test_reference_run_stores_one_row_per_grid_point_with_right_numbers(reference_run):
     folder, store, outcome = reference_run
     rows = store.read_rows()
@@ -179,6 +182,7 @@ def test_reference_run_stores_one_row_per_grid_point_with_right_numbers(referenc
         assert len(parts) == 6 and mean["mu_o"] == pytest.approx(np.mean(parts)) and mean["seeds"] == [0, 1]
 
 
+@needs_torch
 def test_a_rerun_skips_finished_rows(reference_run):
     folder, store, _ = reference_run
     before = {p.name: p.stat().st_mtime_ns for p in store.rows_dir.glob("*.parquet")}
@@ -202,6 +206,7 @@ def test_only_one_sweep_writes_a_store(tmp_path):
                 pass
 
 
+@needs_torch
 def test_damaged_and_half_written_rows_are_not_taken_as_done(reference_run, tmp_path):
     folder, store, _ = reference_run
     copy = ResultsStore(tmp_path / "copy")
@@ -229,6 +234,7 @@ def finished_files(store: Path) -> list[Path]:
     return [p for p in (store / "rows").glob("*.parquet") if not p.name.startswith(".tmp-")]
 
 
+@needs_torch
 def test_a_sweep_killed_mid_run_resumes_to_exactly_one_row_per_grid_point(reference_run, tmp_path):
     folder, reference, _ = reference_run
     out = tmp_path / "killed"
@@ -286,6 +292,7 @@ def test_shipped_experiments_are_valid_published_grids(name, sizes):
         "oracle", "ro(0.5)", "linear", "mlp", "cluster", "knn", "random", "best-single"]
 
 
+@needs_torch
 def test_bench_gives_exactly_the_rows_of_a_sweep(reference_run):
     """One code path: `routereval bench` on one seed equals the sweep's rows for that seed, field by field."""
     import json

@@ -14,7 +14,14 @@ from typing import Any
 
 from routereval.errors import ConfigError
 from routereval.policies import REFERENCE_POLICIES, Policy, argmax
-from routereval.routers.base import CLASS_PATH_SEPARATOR, all_routers, make_router, router_class
+from routereval.routers.base import (
+    CLASS_PATH_SEPARATOR,
+    INSTALL,
+    all_routers,
+    make_router,
+    missing_packages,
+    router_class,
+)
 
 #: The one parameter through which an evaluation's seed reaches a router (sklearn's name).
 SEED_PARAMETER = "random_state"
@@ -58,6 +65,11 @@ class RouterSpec:
                 entry.router.check_params()
             except ValueError as exc:
                 raise ConfigError(str(exc) if str(exc).startswith("router ") else f"router {self.label}: {exc}") from exc
+        if entry.router is not None:
+            missing = missing_packages(entry.router)
+            if missing:
+                raise ConfigError(f"router {self.label} needs {', '.join(missing)}, which is not installed: "
+                                  f"{INSTALL.get(missing[0], 'pip install ' + missing[0])}")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from routereval.routers._torch import torch_threads
+from routereval.routers.base import require
 
 EVAL_EVERY = 10
 PATIENCE = 5
@@ -43,7 +44,7 @@ def train_latent(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Fit ``build(torch, d, m)``'s module; return its parameters as arrays (by name) and a log."""
-    import torch
+    torch = require("torch", "training mf / irt")
 
     def tensors(a: np.ndarray, b: np.ndarray) -> tuple[Any, Any, Any]:
         present = ~np.isnan(b)

@@ -31,7 +31,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from routereval.errors import ConfigError
-from routereval.routers.base import Labelled, Prompts, Router, check_integer, sigmoid, softmax
+from routereval.routers.base import (
+    Labelled,
+    Prompts,
+    Router,
+    check_integer,
+    require,
+    sigmoid,
+    softmax,
+)
 from routereval.routers.checks import check_labels, embeddings_of
 
 
@@ -93,7 +101,7 @@ def train_feedforward(
     ``[(W, b), ...]`` per layer with ``W`` of shape out x in. The log holds the
     epochs run, the best epoch and the held-out losses.
     """
-    import torch
+    torch = require("torch", "LinearR / MLPR training")
     from torch import nn
 
     with torch_threads(cfg.n_threads):
@@ -194,6 +202,7 @@ class FeedForwardRouter(Router):
     """
 
     inputs = "embeddings"
+    requires = ("torch",)
     RECIPES: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(

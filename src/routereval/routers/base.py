@@ -21,6 +21,10 @@ split as ``(Prompts, labels)``; routers that tune or early-stop use it, others
 ignore it. A router whose ``fit`` has no ``validation`` parameter is simply
 never given one.
 
+A router that needs an optional package (torch) names it in ``requires``:
+command lines and sweep files refuse it before any work, with the install
+command, where the package is missing (:func:`missing_packages`).
+
 Anything with ``fit`` and ``predict_quality`` can be evaluated; subclassing
 :class:`Router` adds sklearn's ``get_params`` / ``set_params`` (so
 ``sklearn.base.clone`` works), ``__repr__`` and the fitted check. A router in
@@ -110,6 +114,8 @@ class Router:
     name: ClassVar[str] = ""
     #: "embeddings", "texts" or "none": what ``fit`` / ``predict_*`` read.
     inputs: ClassVar[str] = "embeddings"
+    #: Optional packages ``fit`` imports (``"torch"``): checked before any work, with the install command.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> Router:
         """Learn from training prompts and their n x m labels in [0, 1] (NaN = no record)."""
@@ -169,6 +175,10 @@ class Router:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
+
+    def requirements(self) -> tuple[str, ...]:
+        """The optional packages this router needs (nested routers' included where a router holds others)."""
+        return self.requires
 
     def _check_fitted(self, attr: str) -> None:
         if not hasattr(self, attr):
@@ -253,6 +263,27 @@ def make_router(name: str, **params: Any) -> Any:
         return cls(**params)
     except TypeError as exc:
         raise ConfigError(f"router {name!r}: {exc}") from exc
+
+
+#: How to install each optional package a router may require.
+INSTALL = {"torch": "pip install 'routereval[torch]'", "transformers": "pip install 'routereval[torch]'"}
+
+
+def missing_packages(router: Any) -> list[str]:
+    """The packages ``router`` requires (see :attr:`Router.requires`) that are not installed here."""
+    import importlib.util
+
+    needed = router.requirements() if hasattr(router, "requirements") else getattr(router, "requires", ())
+    return [p for p in needed if importlib.util.find_spec(p) is None]
+
+
+def require(package: str, who: str) -> Any:
+    """Import ``package`` for ``who``, or raise ConfigError with the command that installs it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise ConfigError(f"{who} needs {package}, which is not installed: "
+                          f"{INSTALL.get(package, f'pip install {package}')}") from None
 
 
 def check_integer(router: str, name: str, value: Any, low: int, high: int | None = None) -> int:

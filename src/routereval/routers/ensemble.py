@@ -87,6 +87,13 @@ class EnsembleRouter(Router):
         self.members = members
         self.random_state = random_state
 
+    def requirements(self) -> tuple[str, ...]:
+        """What the members need."""
+        needed: dict[str, None] = {}
+        for member in member_list(self.members):
+            needed.update(dict.fromkeys(member.requirements() if hasattr(member, "requirements") else ()))
+        return tuple(needed)
+
     def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> EnsembleRouter:
         y = check_labels(labels, len(prompts))
         fitted, calibration = [], []

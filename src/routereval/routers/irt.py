@@ -68,6 +68,7 @@ class IRTRouter(Router):
 
     name = "irt"
     inputs = "embeddings"
+    requires = ("torch",)
 
     def __init__(
         self, dim: int | None = None, lr: float = 0.002, weight_decay: float = 1e-4, max_steps: int = 500,

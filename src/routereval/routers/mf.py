@@ -80,6 +80,7 @@ class MFRouter(Router):
 
     name = "mf"
     inputs = "embeddings"
+    requires = ("torch",)
 
     def __init__(
         self, dim: int | None = None, lr: float = 0.002, weight_decay: float = 1e-4, max_steps: int = 500,

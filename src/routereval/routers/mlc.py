@@ -37,7 +37,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from routereval.errors import ConfigError
-from routereval.routers.base import Prompts, Router, check_integer, register, sigmoid
+from routereval.routers.base import (
+    Prompts,
+    Router,
+    check_integer,
+    register,
+    require,
+    sigmoid,
+)
 from routereval.routers.checks import check_labels
 
 _PREDICT_BATCH = 32
@@ -106,6 +113,7 @@ class MLCRouter(Router):
 
     name = "mlc"
     inputs = "texts"
+    requires = ("torch", "transformers")
     RECIPES: ClassVar[dict[str, dict[str, Any]]] = {
         "published": {
             "epochs": 10, "lr": 5e-5, "head_lr": 5e-5, "batch_size": 10, "max_length": 512,
@@ -185,6 +193,8 @@ class MLCRouter(Router):
         from routereval.encoders.minilm import prepare_offline_loading
 
         prepare_offline_loading()
+        for package in self.requires:
+            require(package, "MLC training")
         import torch
         from transformers import AutoModel, AutoTokenizer
 

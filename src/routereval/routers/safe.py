@@ -93,6 +93,11 @@ class SafeRouter(Router):
         self.z = z
         self.random_state = random_state
 
+    def requirements(self) -> tuple[str, ...]:
+        """What the base router needs."""
+        base = self._base_router()
+        return base.requirements() if hasattr(base, "requirements") else ()
+
     def _base_router(self) -> Any:
         if isinstance(self.base, str):
             router = make_router(self.base)
