@@ -232,6 +232,20 @@ RL_ROOT = "lm-sys/RouteLLM/0b64fdafe049e596a3f5657c219329f24af24198/routellm/eva
 WEAK, STRONG = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
 
 
+def test_mmlu_pro_files_read_in_workers_give_what_one_process_reads(mirror, tmp_path):
+    files = local_files(mmlu_pro.SPEC, mirror)
+    paths = [files[f.path] for f in mmlu_pro.SPEC.files[:3]]
+    serial = [mmlu_pro._read_counted(p) for p in paths]
+    assert all(len(versions) > 1000 for versions, *_ in serial)
+    assert list(mmlu_pro._read_all(paths)) == serial  # in order, through worker processes where CPUs allow
+    # A damaged file read by a worker is reported as in one process: a DataError naming the file.
+    broken = tmp_path / "model_outputs_broken_5shots.zip"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a valid zip archive") as err:
+        list(mmlu_pro._read_all([paths[0], broken]))
+    assert str(broken) in str(err.value)
+
+
 def test_routellm_mmlu_shape_and_means(mirror):
     bench = built("routellm-mmlu", mirror)
     assert (bench.n_prompts, bench.n_models) == (14042, 2)

@@ -14,7 +14,13 @@ imports what it needs when it first works.
 """
 
 from routereval.encoders.base import Encoder, UnknownEncoderError, l2_normalise
-from routereval.encoders.cache import CacheDamagedError, EmbeddingCache, EmbedStats, embed, text_key
+from routereval.encoders.cache import (
+    CacheDamagedError,
+    EmbeddingCache,
+    EmbedStats,
+    embed,
+    text_key,
+)
 from routereval.encoders.minilm import MiniLMEncoder
 from routereval.encoders.onnx import OnnxMiniLMEncoder
 from routereval.encoders.precomputed import PrecomputedEncoder

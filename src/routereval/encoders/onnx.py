@@ -35,10 +35,10 @@ from routereval.encoders.export import (
 from routereval.encoders.minilm import (
     MODEL_DIM,
     MODEL_MAX_SEQ_LENGTH,
-    available_cpus,
     model_path,
 )
 from routereval.errors import RouterEvalError
+from routereval.machine import available_cpus
 
 PRECISIONS = {"fp32": FP32_FILE, "int8": INT8_FILE}
 

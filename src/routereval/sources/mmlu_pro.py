@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from routereval.errors import DataError
+from routereval.machine import available_cpus
 from routereval.records.benchmark import BINARY, Benchmark
 from routereval.sources.registry import DatasetSpec, github_file, provenance, register
 from routereval.sources.tokens import count_tokens
@@ -169,6 +171,31 @@ def _read_model(path: Path) -> tuple[dict[int, tuple[str, str, str]], dict[int, 
     return versions, correct, stray, replies
 
 
+def _read_counted(path: Path) -> tuple[dict[int, tuple[str, str, str]], dict[int, bool], int, dict[int, float]]:
+    """:func:`_read_model` with each reply replaced by its token count (what a worker sends back)."""
+    with _gc_paused():
+        versions, correct, stray, replies = _read_model(path)
+        return versions, correct, stray, dict(zip(replies, count_tokens(replies.values())))
+
+
+def _read_all(paths: list[Path]) -> Iterator[tuple[Any, ...]]:
+    """:func:`_read_counted` of each file, in order; in worker processes where this process may use several CPUs.
+
+    Decompressing, parsing and counting the tokens of 29 files is CPU-bound and
+    the files are independent. Workers are spawned, not forked: the calling
+    process may be running threads (a progress display) that a fork would copy
+    mid-flight. Each worker loads the tokenizer itself (about 3 s, in parallel).
+    """
+    workers = min(available_cpus(), len(paths))
+    if workers < 2:
+        yield from map(_read_counted, paths)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_read_counted, paths)
+
+
 def build(local: dict[str, Path]) -> Benchmark:
     """Read every model's output zip into one binary benchmark (questions by id)."""
     files = [f for f in SPEC.files + SPEC.optional_files if f.path in local]
@@ -179,10 +206,9 @@ def build(local: dict[str, Path]) -> Benchmark:
     seen: dict[int, dict[tuple[str, str, str], int]] = {}
     stray: dict[str, int] = {}
     with _gc_paused():
-        for name, f in zip(names, files):
-            versions, correct, n_stray, replies = _read_model(local[f.path])
+        for name, (versions, correct, n_stray, counts) in zip(names, _read_all([local[f.path] for f in files])):
             per_model.append(correct)
-            reply_tokens.append(dict(zip(replies, count_tokens(replies.values()))))
+            reply_tokens.append(counts)
             if n_stray:
                 stray[name] = n_stray
             for qid, version in versions.items():

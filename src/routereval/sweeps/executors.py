@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routereval.errors import ConfigError
+from routereval.machine import available_cpus
 from routereval.sweeps.tasks import (
     THREAD_VARIABLES,
     Context,
@@ -93,7 +94,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or available_cpus()
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self._pool: ProcessPoolExecutor | None = None
@@ -175,7 +176,7 @@ class RayExecutor:
                 # which skips the runtime-env agent that would set up each worker (seconds here).
                 # "local": a new instance of our own, even where another Ray runs on this machine.
                 options["address"] = "local"
-                options["num_cpus"] = self.workers or os.cpu_count() or 1
+                options["num_cpus"] = self.workers or available_cpus()
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:
