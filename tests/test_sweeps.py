@@ -24,7 +24,8 @@ from routereval.sweeps.runner import run_sweep
 
 CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
 TOPICS = ("algebra", "biology", "history", "poetry")
-ROUTERS = '["oracle", "knn", "ro:p=0.3", "best-single", {name = "linear", epochs = 3}]'
+# A learned, seeded router that needs no optional package (the grid also runs where torch is absent).
+ROUTERS = '["oracle", "knn", "ro:p=0.3", "best-single", {name = "cluster", n_clusters = 3}]'
 # 1 dataset x sizes (3, 5) x 3 groups x 5 routers x 2 seeds
 GRID_SIZE = 2 * 3 * 5 * 2
 
@@ -135,13 +136,12 @@ def test_not_toml_and_missing_keys(tmp_path):
     assert "datasets is required" in message and "routers is required" in message
 
 
-@needs_torch
 def test_a_valid_file_reads_back_with_defaults_and_paths_beside_it(tmp_path):
     path = write_sweep(tmp_path / "exp")
     sweep = load_sweep(path)
     assert sweep.name == "toy" and sweep.sizes == (3, 5) and sweep.seeds == (0, 1)
     assert sweep.groups == ("all_strong", "all_weak", "strong_to_weak") and sweep.protocol == "faithful"
-    assert [r.label for r in sweep.routers] == ["oracle", "knn", "ro(0.3)", "best-single", "linear[epochs=3]"]
+    assert [r.label for r in sweep.routers] == ["oracle", "knn", "ro(0.3)", "best-single", "cluster[n_clusters=3]"]
     # The dataset is found beside the sweep file, whatever the working folder.
     assert Path(sweep.location("toy.csv")) == tmp_path / "exp" / "toy.csv"
     named = parse_sweep('datasets = ["mmlu-pro"]\nsizes = "hard"\nrouters = ["oracle"]\n')
@@ -159,7 +159,6 @@ def test_cli_check_refuses_before_running(tmp_path):
 # -- the results store ----------------------------------------------------------------------
 
 
-@needs_torch
 def test_reference_run_stores_one_row_per_grid_point_with_right_numbers(reference_run):
     folder, store, outcome = reference_run
     rows = store.read_rows()
@@ -182,7 +181,6 @@ def test_reference_run_stores_one_row_per_grid_point_with_right_numbers(referenc
         assert len(parts) == 6 and mean["mu_o"] == pytest.approx(np.mean(parts)) and mean["seeds"] == [0, 1]
 
 
-@needs_torch
 def test_a_rerun_skips_finished_rows(reference_run):
     folder, store, _ = reference_run
     before = {p.name: p.stat().st_mtime_ns for p in store.rows_dir.glob("*.parquet")}
@@ -206,7 +204,6 @@ def test_only_one_sweep_writes_a_store(tmp_path):
                 pass
 
 
-@needs_torch
 def test_damaged_and_half_written_rows_are_not_taken_as_done(reference_run, tmp_path):
     folder, store, _ = reference_run
     copy = ResultsStore(tmp_path / "copy")
@@ -234,7 +231,6 @@ def finished_files(store: Path) -> list[Path]:
     return [p for p in (store / "rows").glob("*.parquet") if not p.name.startswith(".tmp-")]
 
 
-@needs_torch
 def test_a_sweep_killed_mid_run_resumes_to_exactly_one_row_per_grid_point(reference_run, tmp_path):
     folder, reference, _ = reference_run
     out = tmp_path / "killed"
@@ -283,6 +279,7 @@ def test_ray_runs_the_same_grid_with_identical_results(reference_run, tmp_path):
 
 
 @pytest.mark.parametrize(("name", "sizes"), [("routereval-easy", (3, 5)), ("routereval-hard", (10, 100, 1000))])
+@needs_torch  # the shipped grids name LinearR and MLPR
 def test_shipped_experiments_are_valid_published_grids(name, sizes):
     sweep = load_sweep(Path(__file__).resolve().parents[1] / "experiments" / f"{name}.toml")
     assert sweep.name == name and sweep.sizes == sizes and sweep.protocol == "faithful"
@@ -292,7 +289,6 @@ def test_shipped_experiments_are_valid_published_grids(name, sizes):
         "oracle", "ro(0.5)", "linear", "mlp", "cluster", "knn", "random", "best-single"]
 
 
-@needs_torch
 def test_bench_gives_exactly_the_rows_of_a_sweep(reference_run):
     """One code path: `routereval bench` on one seed equals the sweep's rows for that seed, field by field."""
     import json
@@ -301,7 +297,7 @@ def test_bench_gives_exactly_the_rows_of_a_sweep(reference_run):
     out = folder / "bench.json"
     proc = subprocess.run(
         CLI + ["bench", "--dataset", str(folder / "toy.csv"), "--sizes", "3,5", "--encoder", "tfidf-32",
-               "--routers", "oracle,knn,ro:p=0.3,best-single,linear:epochs=3", "--seed", "1", "--n-boot", "200",
+               "--routers", "oracle,knn,ro:p=0.3,best-single,cluster:n_clusters=3", "--seed", "1", "--n-boot", "200",
                "--json", str(out)],
         capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
