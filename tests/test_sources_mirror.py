@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -244,6 +246,24 @@ def test_mmlu_pro_files_read_in_workers_give_what_one_process_reads(mirror, tmp_
     with pytest.raises(DataError, match="not a valid zip archive") as err:
         list(mmlu_pro._read_all([paths[0], broken]))
     assert str(broken) in str(err.value)
+
+
+def test_a_script_without_a_main_guard_can_build_mmlu_pro(mirror, tmp_path):
+    # Workers must not re-import the caller's script (spawned workers do, and a script without
+    # `if __name__ == "__main__":` then fails): a user's plain script reads the files in workers.
+    files = local_files(mmlu_pro.SPEC, mirror)
+    paths = [str(files[f.path]) for f in mmlu_pro.SPEC.files[:2]]
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from routereval.sources import mmlu_pro\n"
+        f"rows = list(mmlu_pro._read_all([Path(p) for p in {paths!r}]))\n"
+        "print(len(rows), sum(len(r[1]) for r in rows))\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    expected = sum(len(mmlu_pro._read_counted(Path(p))[1]) for p in paths)
+    assert proc.stdout.split() == ["2", str(expected)]
 
 
 def test_routellm_mmlu_shape_and_means(mirror):
