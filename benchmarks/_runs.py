@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,27 @@ def run_child(script: str, args: list[str]) -> dict[str, Any]:
     if proc.returncode != 0:
         raise SystemExit(f"measurement failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure_cases(script: str, cases: Sequence[str], child: Callable[[str], None], runs: int = 3) -> dict[str, Any] | None:
+    """The command line of a benchmark measured case by case.
+
+    With ``--child CASE`` this process runs one measurement (``child(CASE)``,
+    which prints its JSON line) and None is returned; otherwise each case runs
+    ``--runs`` times, each in a fresh interpreter, and its medians are returned by case.
+    """
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return None
+    results = {}
+    for case in cases:
+        results[case] = medians([run_child(script, [case]) for _ in range(args.runs)])
+        print(f"{case}: {results[case]['seconds']} s", flush=True)
+    return results
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:

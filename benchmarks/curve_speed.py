@@ -20,11 +20,10 @@ it still misses operating points). Writes benchmarks/results/curve_speed.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
-from _runs import medians, peak_rss_mb, run_child, write
+from _runs import measure_cases, peak_rss_mb, write
 
 CASES = ("random-48x800", "knn-like-48x800")
 N, M, GRID = 800, 48, 200
@@ -32,7 +31,6 @@ N, M, GRID = 800, 48, 200
 
 def child(case: str) -> None:
     import numpy as np
-    import pandas as pd
 
     from routereval import policies
     from routereval.evaluation.curves import curve_metrics, router_curve, single_models
@@ -73,15 +71,9 @@ def child(case: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--child")
-    args = parser.parse_args()
-    if args.child:
-        child(args.child)
-        return
-    results = {case: medians([run_child(__file__, [case]) for _ in range(args.runs)]) for case in CASES}
-    write("curve_speed", {"target_seconds": 2.0, "n_prompts": N, "n_models": M, "cases": results})
+    results = measure_cases(__file__, CASES, child, runs=5)
+    if results is not None:
+        write("curve_speed", {"target_seconds": 2.0, "n_prompts": N, "n_models": M, "cases": results})
 
 
 if __name__ == "__main__":

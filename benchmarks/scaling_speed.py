@@ -11,11 +11,10 @@ times only the study. Writes benchmarks/results/scaling_speed.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
-from _runs import medians, peak_rss_mb, run_child, write
+from _runs import measure_cases, peak_rss_mb, write
 
 CASES = ("binary", "binary-missing", "continuous", "mmlu-pro")
 
@@ -49,19 +48,9 @@ def child(case: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--child")
-    args = parser.parse_args()
-    if args.child:
-        child(args.child)
-        return
-    results = {}
-    for case in CASES:
-        runs = [run_child(__file__, [case]) for _ in range(args.runs)]
-        results[case] = medians(runs)
-        print(f"{case}: {results[case]['seconds']} s", flush=True)
-    write("scaling_speed", {"cases": results, "target": "synthetic 2,000 x 5,000 < 60 s; mmlu-pro ~1 s"})
+    results = measure_cases(__file__, CASES, child, runs=3)
+    if results is not None:
+        write("scaling_speed", {"cases": results, "target": "synthetic 2,000 x 5,000 < 60 s; mmlu-pro ~1 s"})
 
 
 if __name__ == "__main__":
