@@ -120,6 +120,33 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def verdicts(rows: list[dict]) -> dict:
+    """Per dataset and router: fast minus published mu_o over the pools and seeds both ran on.
+
+    The interval resamples those (group, m, seed) pairs (10,000 bootstrap draws, seed 0). The fast
+    recipe stays the default unless the whole interval lies below zero (worse beyond the interval).
+    """
+    runs = {(r["dataset"], r["group"], r["m"], r["seed"], r["router"], r["recipe"]): r["mu_o"]
+            for r in rows if r["kind"] == "run"}
+    out: dict = {}
+    for dataset in sorted({k[0] for k in runs}):
+        for name in ROUTERS:
+            pairs = sorted(k[1:4] for k in runs if k[0] == dataset and k[4] == name and k[5] == "fast"
+                           and (dataset, *k[1:4], name, "published") in runs)
+            if not pairs:
+                continue
+            diff = np.array([runs[(dataset, *k, name, "fast")] - runs[(dataset, *k, name, "published")] for k in pairs])
+            draws = np.random.default_rng(0).integers(0, len(diff), (10_000, len(diff)))
+            lo, hi = np.percentile(diff[draws].mean(axis=1), [2.5, 97.5])
+            out[f"{dataset}/{name}"] = {
+                "n_pairs": len(diff), "mean_fast_minus_published": round(float(diff.mean()), 4),
+                "interval_95": [round(float(lo), 4), round(float(hi), 4)],
+                "fast_worse_in": int((diff < 0).sum()),
+                "default": "published" if hi < 0 else "fast",
+            }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, m = 3, published recipe cut to 1 epoch")
@@ -130,6 +157,7 @@ def main() -> None:
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--encoder", default="minilm", help="routereval encoder name (default minilm)")
     parser.add_argument("--jobs", type=int, default=1, help="fits run in parallel (each on one thread)")
+    parser.add_argument("--summarise", action="store_true", help="only rewrite the JSON summary from the runs logged")
     args = parser.parse_args()
 
     import routereval as rv
@@ -159,12 +187,14 @@ def main() -> None:
 
         for dataset in names(args.datasets):
             bench = rv.load_dataset(dataset)
-            emb = rv.embed(bench, args.encoder)
+            emb = None if args.summarise else rv.embed(bench, args.encoder)
             for seed in seeds:
                 data = rv.router_datasets(bench, list(sizes), groups, seed=seed)
                 for pool in data.pools:
                     key = {"dataset": dataset, "seed": seed, "group": pool.group, "m": pool.m}
                     described.append({**key, "models": pool.models})
+                    if args.summarise:
+                        continue
                     if (dataset, "ref", None, None, seed, pool.group, pool.m) not in seen:
                         record({"kind": "ref", **key, **reference_row(pool, emb)})
                     for name in routers:
@@ -201,6 +231,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "note": "fits ran one torch thread each, on a shared machine; load_average_1min is logged per run",
         "results": summarise(wanted),
+        "fast_vs_published": verdicts(wanted),
     }
     (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary["results"], indent=2))

@@ -173,7 +173,7 @@ def plot_selection(panels: list[SelectionPanel]):
 #: What the x axis of :func:`plot_tradeoff` can show: (row key, axis label).
 TRADEOFF_AXES = {
     "E_sel": ("E_sel", "E_sel (bits): entropy of the routers' choices over the pool (dotted: log2 m)"),
-    "cost": ("cost_per_1k", "cost of the routed system per 1,000 test prompts"),
+    "cost": ("cost_per_1k", "cost of the routed system per 1,000 test prompts, in the sweep's cost unit"),
 }
 
 
