@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from routereval.errors import ConfigError, NotFittedError
+from routereval.routers.base import require
 from routereval.routers.knn import nearest_neighbours
 from routereval.selection.scores import Estimates
 
@@ -172,7 +173,7 @@ class MLPPredictor(CorrectnessPredictor):
         self.n_threads = n_threads
 
     def fit(self, vectors: np.ndarray, correct: np.ndarray) -> MLPPredictor:
-        import torch
+        torch = require("torch", "the mlp predictor")
         from torch import nn
 
         x, y = _check(vectors, correct)
