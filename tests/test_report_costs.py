@@ -141,3 +141,9 @@ def test_curves_added_to_a_store_and_a_broken_document_named(cost_store, curve_o
     proc = run("report", str(cost_store), "--curves", str(broken))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert str(broken) in proc.stderr and "not a cost-quality document" in proc.stderr
+    # A folder given with --curves that holds no curve document is named, not shown as an empty section.
+    empty = tmp_path / "no-curves"
+    empty.mkdir()
+    proc = run("report", str(cost_store), "--curves", str(empty))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{empty}: holds no cost-quality document" in proc.stderr

@@ -157,13 +157,20 @@ def _check_curves(path: Path, doc: Any) -> dict[str, Any]:
     return doc
 
 
-def _load_documents(paths: list[Path], what: str, check: Any) -> list[Document]:
-    """JSON documents from files and folders (every ``*.json`` directly inside), each file once, checked."""
+def _load_documents(paths: list[Path], what: str, check: Any, given: int = 0) -> list[Document]:
+    """JSON documents from files and folders (every ``*.json`` directly inside), each file once, checked.
+
+    The last ``given`` paths are the user's own (``--scaling``, ``--curves``): a folder among them
+    holding no document is an error, not an empty section.
+    """
     files: dict[Path, None] = {}
-    for path in paths:
+    for at, path in enumerate(paths):
         path = Path(path)
         if path.is_dir():
-            for f in sorted(path.glob("*.json")):
+            found = sorted(path.glob("*.json"))
+            if not found and at >= len(paths) - given:
+                raise DataError(f"{path}: holds no {what} document (*.json)")
+            for f in found:
                 files.setdefault(f.resolve(), None)
         elif path.is_file():
             files.setdefault(path.resolve(), None)
@@ -179,14 +186,14 @@ def _load_documents(paths: list[Path], what: str, check: Any) -> list[Document]:
     return sorted(docs, key=lambda d: (d.dataset, str(d.doc.get("benchmark", "")), str(d.path)))
 
 
-def load_scaling(paths: list[Path]) -> list[Document]:
+def load_scaling(paths: list[Path], given: int = 0) -> list[Document]:
     """Scaling documents from files and folders (every ``*.json`` directly inside), each file once."""
-    return _load_documents(paths, "scaling", _check_scaling)
+    return _load_documents(paths, "scaling", _check_scaling, given)
 
 
-def load_curves(paths: list[Path]) -> list[Document]:
+def load_curves(paths: list[Path], given: int = 0) -> list[Document]:
     """Cost-quality documents (``routereval curve``'s curves.json) from files and folders, each file once."""
-    return _load_documents(paths, "cost-quality", _check_curves)
+    return _load_documents(paths, "cost-quality", _check_curves, given)
 
 
 def collect(
@@ -228,6 +235,6 @@ def collect(
     means = leaderboard_order(summarise(rows, n_boot=n_boot, seed=seed)) if rows else []
     groups = per_group_rows(rows, n_boot=n_boot, seed=seed) if by_group and rows else []
     own = folder / SCALING_DIR
-    docs = load_scaling(([own] if own.is_dir() else []) + [Path(p) for p in scaling])
-    cost_docs = load_curves(own_curves + [Path(p) for p in curves])
+    docs = load_scaling(([own] if own.is_dir() else []) + [Path(p) for p in scaling], given=len(scaling))
+    cost_docs = load_curves(own_curves + [Path(p) for p in curves], given=len(curves))
     return ReportData(folder, settings, notes, rows, means, groups, docs, cost_docs)
