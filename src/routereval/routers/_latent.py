@@ -46,26 +46,29 @@ def train_latent(
     """Fit ``build(torch, d, m)``'s module; return its parameters as arrays (by name) and a log."""
     torch = require("torch", "training mf / irt")
 
-    def tensors(a: np.ndarray, b: np.ndarray) -> tuple[Any, Any, Any]:
+    def tensors(a: np.ndarray, b: np.ndarray) -> tuple[Any, Any, Any, float]:
         present = ~np.isnan(b)
         return (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)),
                 torch.from_numpy(np.nan_to_num(b).astype(np.float32)),
-                torch.from_numpy(present.astype(np.float32)))
+                torch.from_numpy(present.astype(np.float32)),
+                max(1.0, float(present.sum())))
 
-    def loss(module: Any, xs: Any, ys: Any, mask: Any) -> Any:
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(module(xs), ys, reduction="none")
-        return (bce * mask).sum() / mask.sum().clamp(min=1.0)
+    def loss(module: Any, xs: Any, ys: Any, mask: Any, n_present: float) -> Any:
+        # The mask as BCE's weight: one pass over the n x m logits instead of three (a 5,000 x 1,000
+        # pool spends most of each step in these element-wise passes).
+        return torch.nn.functional.binary_cross_entropy_with_logits(module(xs), ys, weight=mask,
+                                                                    reduction="sum") / n_present
 
     with torch_threads(cfg.n_threads):
         torch.manual_seed(cfg.seed)
         module = build(torch, x.shape[1], y.shape[1])
         opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        xt, yt, mt = tensors(x, y)
+        train = tensors(x, y)
         val = None if validation is None else tensors(*validation)
         best, best_state, since, steps = float("inf"), None, 0, 0
         for step in range(1, int(cfg.max_steps) + 1):
             opt.zero_grad(set_to_none=True)
-            loss(module, xt, yt, mt).backward()
+            loss(module, *train).backward()
             opt.step()
             steps = step
             if val is None or step % EVAL_EVERY:
