@@ -36,7 +36,7 @@ def sweep(
     console.print(
         f"[bold]{spec.name}[/]: {len(spec.datasets)} datasets x sizes {size_note} x {len(spec.groups)} groups x "
         f"{len(spec.routers)} routers x {len(spec.seeds)} seeds -> {folder} ({runner.name}, "
-        f"{runner.workers or 'cluster'} workers)", highlight=False)
+        f"{runner.workers or 'cluster'} worker{'' if runner.workers == 1 else 's'})", highlight=False)
     if check:
         console.print("the sweep file is valid")
         return
