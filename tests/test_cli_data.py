@@ -52,13 +52,14 @@ def test_command_options_are_typed_so_the_oldest_typer_reads_them():
     found = []
     for module in sorted(cli.glob("*.py")):
         for node in ast.walk(ast.parse(module.read_text())):
-            if isinstance(node, ast.FunctionDef):
-                for arg in node.args.args:
-                    text = ast.unparse(arg.annotation) if arg.annotation is not None else ""
-                    default = node.args.defaults[node.args.args.index(arg) - len(node.args.args)] \
-                        if node.args.args.index(arg) >= len(node.args.args) - len(node.args.defaults) else None
-                    if "|" in text and default is not None and "typer." in ast.unparse(default):
-                        found.append(f"{module.name}:{node.lineno} {arg.arg}: {text}")
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            # Defaults belong to the last arguments; a typer option is an argument whose default calls typer.
+            with_defaults = zip(node.args.args[len(node.args.args) - len(node.args.defaults):], node.args.defaults)
+            for arg, default in with_defaults:
+                text = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+                if "|" in text and "typer." in ast.unparse(default):
+                    found.append(f"{module.name}:{node.lineno} {arg.arg}: {text}")
     assert not found, found
 
 
