@@ -35,7 +35,11 @@ def curve(
     from routereval.cli.output import console, err_console, to_json
     from routereval.evaluation.curves import UNITS, cost_quality
     from routereval.evaluation.specs import parse_routers
-    from routereval.reports.cost_figures import markdown_table, metrics_table
+    from routereval.reports.cost_figures import (
+        aiq_range_text,
+        markdown_table,
+        metrics_table,
+    )
     from routereval.sources.catalog import load_dataset
 
     if cost not in (*UNITS, "auto"):
@@ -83,9 +87,7 @@ def curve(
     if doc["n_dropped_prompts"]:
         err_console.print(f"[yellow]{doc['n_dropped_prompts']} prompts left out[/] (a model lacks a score or a cost)",
                           highlight=False)
-    lo, hi = doc["aiq_cost_range"]
-    console.print(f"AIQ over [{lo * 1000:.4g}, {hi * 1000:.4g}] per 1,000 queries (cheapest to dearest single model)",
-                  highlight=False)
+    console.print(f"AIQ over {aiq_range_text(doc)} (cheapest to dearest single model)", highlight=False)
     # Plain print: the Markdown tables must not be wrapped to the terminal's width.
     print(markdown_table(table) or markdown_table(doc["pair"]))
     if doc["pair"] and table:

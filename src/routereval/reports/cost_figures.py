@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 PER = 1000.0
 
 
+def aiq_range_text(doc: dict[str, Any]) -> str:
+    """A study's AIQ cost range as shown everywhere: ``[lo, hi] per 1,000 queries``."""
+    lo, hi = doc["aiq_cost_range"]
+    return f"[{lo * PER:.4g}, {hi * PER:.4g}] per 1,000 queries"
+
+
 def _unit_label(unit: str) -> str:
     return {"dollars": "$ per 1,000 queries", "input-dollars": "$ per 1,000 queries (prompt tokens only)", "compute": "FLOPs per 1,000 queries",
             "calls": "calls to the strong model per 1,000 queries"}.get(unit, f"{unit} per 1,000 queries")

@@ -156,15 +156,14 @@ def records_table_html(table_id: str, caption: str, rows: list[dict[str, Any]], 
 
 def _curve_tables(docs: list[Any], ids: Ids) -> tuple[str, str]:
     """Each cost-quality document's metrics (and pair metrics) as tables: (contents links, body)."""
-    from routereval.reports.cost_figures import metrics_table
+    from routereval.reports.cost_figures import aiq_range_text, metrics_table
 
     links, body = [], []
     for cdoc in docs:
         doc = cdoc.doc
         name = str(doc["dataset"])
-        lo, hi = doc["aiq_cost_range"]
-        note = (f"cost unit {doc['unit']}; AIQ over [{lo * 1000:.4g}, {hi * 1000:.4g}] per 1,000 queries (cheapest "
-                f"to dearest single model), shared by every router; from {cdoc.path}")
+        note = (f"cost unit {doc['unit']}; AIQ over {aiq_range_text(doc)} (cheapest to dearest single model), "
+                f"shared by every router; from {cdoc.path}")
         for kind, rows in (("metrics", metrics_table(doc)), ("pair", doc.get("pair") or [])):
             if not rows:
                 continue

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from routereval.reports.collect import ReportData
+from routereval.reports.cost_figures import aiq_range_text
 from routereval.reports.tables import display_name
 
 OTHER = "other"
@@ -224,13 +225,11 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel"):
 
 def _curves_caption(doc: dict[str, Any]) -> str:
     """What a cost-quality figure shows, with the facts needed to read its numbers."""
-    lo, hi = doc["aiq_cost_range"]
     parts = [f"{doc.get('n_test', '?')} held-out prompts; cost unit {doc['unit']}"
              + (f" ({doc['cost_note']})" if doc.get("cost_note") else ""),
              "each router's operating points (one per cost weight where its choices change) and their "
              "non-decreasing upper hull; grey: single models, dashed: their Pareto front",
-             f"AIQ averages each hull over the shaded cost range [{lo * 1000:.4g}, {hi * 1000:.4g}] per 1,000 "
-             "queries, the same for every router"]
+             f"AIQ averages each hull over the shaded cost range {aiq_range_text(doc)}, the same for every router"]
     if doc.get("dropped_models"):
         parts.append(f"left out for lack of a known cost: {', '.join(map(str, doc['dropped_models']))}")
     if doc.get("n_dropped_prompts"):

@@ -23,14 +23,17 @@ def _figure_links(figure_files: dict[str, list[Path]], titles: dict[str, str], m
 
 def curve_tables_markdown(data: ReportData) -> list[str]:
     """Each cost-quality document's metrics (and pair metrics) as Markdown tables, with the AIQ range they share."""
-    from routereval.reports.cost_figures import markdown_table, metrics_table
+    from routereval.reports.cost_figures import (
+        aiq_range_text,
+        markdown_table,
+        metrics_table,
+    )
 
     lines = []
     for cdoc in data.curves:
         doc = cdoc.doc
-        lo, hi = doc["aiq_cost_range"]
         lines += [f"**{doc['dataset']}** (cost unit {doc['unit']}; {doc.get('n_test', '?')} held-out prompts; AIQ over "
-                  f"[{lo * 1000:.4g}, {hi * 1000:.4g}] per 1,000 queries, shared by every router)", ""]
+                  f"{aiq_range_text(doc)}, shared by every router)", ""]
         for rows in (metrics_table(doc), doc.get("pair") or []):
             if rows:
                 lines += [markdown_table(rows)]
