@@ -8,6 +8,9 @@
   every RouterEval baseline's.
 
     PYTHONPATH=src python benchmarks/zoo_targets.py results/zoo      # -> benchmarks/results/zoo_targets.json
+    # safe's confidence level z: its default and stricter ones, against the best single model
+    routereval sweep experiments/zoo-safe.toml
+    PYTHONPATH=src python benchmarks/zoo_targets.py results/zoo-safe --name zoo_safe
 """
 
 from __future__ import annotations
@@ -62,6 +65,30 @@ def leaderboard(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary_tables(dataset_cells: dict[str, dict[str, dict]], leaders: dict[str, dict], mean_gap: dict[str, float]) -> str:
+    """Markdown: gap closed per router and dataset, then the best router of each dataset beside the best baseline."""
+    datasets = sorted(dataset_cells)
+    lines = ["| router | " + " | ".join(datasets) + " | mean |", "|---|" + "---:|" * (len(datasets) + 1)]
+    for router in sorted(mean_gap, key=lambda k: -mean_gap[k]):
+        cells = [f"{dataset_cells[d][router]['gap_closed']:.3f}" for d in datasets]
+        lines.append(f"| {router} | " + " | ".join(cells) + f" | {mean_gap[router]:.3f} |")
+    header = ("| dataset | best router | mu_o [95% CI] | gap closed | V_B_train | E_sel | best RouterEval baseline "
+              "| its mu_o | paired difference [95% CI] |")
+    lines += ["", header, "|---|---|---:|---:|---:|---:|---|---:|---:|"]
+    for d in datasets:
+        lead, cell = leaders[d], dataset_cells[d][leaders[d]["best_router"]]
+        diff = lead["paired_diff_vs_best_baseline"]
+        lines.append(f"| {d} | {lead['best_router']} | {cell['mu_o']:.3f} [{cell['mu_o_lo']:.3f}, {cell['mu_o_hi']:.3f}] "
+                     f"| {cell['gap_closed']:.3f} | {cell['V_B_train']:.3f} | {cell['E_sel']:.2f} | {lead['best_baseline']} "
+                     f"| {lead['best_baseline_mu_o']:.3f} | {diff['mean']:+.4f} [{diff['lo']:+.4f}, {diff['hi']:+.4f}] |")
+    return "\n".join(lines) + "\n"
+
+
+def is_safe(router: str) -> bool:
+    """The safe router under its default settings (``safe``) or others (``safe[z=2.5]``)."""
+    return router == "safe" or router.startswith("safe[")
+
+
 def _by_cell(cells: list[dict]) -> dict[tuple, list[dict]]:
     out: dict[tuple, list[dict]] = defaultdict(list)
     for c in cells:
@@ -72,6 +99,8 @@ def _by_cell(cells: list[dict]) -> dict[tuple, list[dict]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("store")
+    parser.add_argument("--name", default="zoo_targets", help="figures go to benchmarks/results/NAME.json")
+    parser.add_argument("--summary", help="also write the README's tables (gap closed per dataset, best router per dataset) here")
     parser.add_argument("--markdown", help="also write the leaderboard (mu_o [95%], gap closed, V_B_train, E_sel) here")
     args = parser.parse_args()
     rows = ResultsStore(args.store).read_rows()
@@ -85,22 +114,29 @@ def main() -> None:
 
     safe_cells = []
     for (dataset, m, group, router), part in sorted(by.items()):
-        if router != "safe" or (dataset, m, group, "best-single") not in by:
+        if not is_safe(router) or (dataset, m, group, "best-single") not in by:
             continue
         single = by[(dataset, m, group, "best-single")]
         seeds = sorted({int(r["seed"]) for r in part} & {int(r["seed"]) for r in single})
-        point, lo, hi = paired_interval([r for r in part if int(r["seed"]) in seeds],
-                                        [r for r in single if int(r["seed"]) in seeds])
-        safe_cells.append({"dataset": dataset, "m": m, "group": group, "seeds": seeds, "diff": point,
-                           "lo": lo, "hi": hi, "ok": lo > -0.005})
+        part = [r for r in part if int(r["seed"]) in seeds]
+        single = [r for r in single if int(r["seed"]) in seeds]
+        point, lo, hi = paired_interval(part, single)
+        # Whether safe left its anchor at all, and whether its anchor (train + validation) is the
+        # best single model chosen on train: a difference with E_sel = 0 is the anchor's, not routing's.
+        routed = any(float(r["E_sel"]) > 0 for r in part)
+        same_anchor = all(np.argmax(a["selection"]) == np.argmax(b["selection"]) for a, b in zip(part, single))
+        safe_cells.append({"router": router, "dataset": dataset, "m": m, "group": group, "seeds": seeds,
+                           "diff": point, "lo": lo, "hi": hi, "ok": lo > -0.005, "routed": routed,
+                           "anchor_is_best_single": None if routed else bool(same_anchor)})
 
     # Per dataset: means over its pools (every m and group) and seeds, with joint intervals.
     per_dataset = defaultdict(list)
     for r in rows:
         per_dataset[r["dataset"]].append({**r, "m": 0, "group": "all"})
-    leaders = {}
+    leaders, dataset_cells = {}, {}
     for dataset, part in per_dataset.items():
         cells = {c["router"]: c for c in summarise(part, n_boot=N_BOOT, seed=SEED)}
+        dataset_cells[dataset] = cells
         learned = {k: c for k, c in cells.items() if k not in BOUNDS}
         best = max(learned, key=lambda k: learned[k]["mu_o"])
         top_baseline_hi = max(cells[b]["mu_o_hi"] for b in BASELINES if b in cells)
@@ -127,10 +163,14 @@ def main() -> None:
     if args.markdown:
         with open(args.markdown, "w") as out:
             out.write(leaderboard(rows))
-    write("zoo_targets", {
+    if args.summary:
+        with open(args.summary, "w") as out:
+            out.write(summary_tables(dataset_cells, leaders, mean_gap))
+    write(args.name, {
         "store": args.store,
         "safe_vs_best_single": safe_cells,
-        "safe_never_below": all(c["ok"] for c in safe_cells),
+        "safe_never_below": {router: all(c["ok"] for c in safe_cells if c["router"] == router)
+                             for router in sorted({c["router"] for c in safe_cells})},
         "per_dataset": leaders,
         "mean_gap_closed_over_datasets": dict(sorted(mean_gap.items(), key=lambda kv: -kv[1])),
         "best_router_overall": overall,

@@ -22,6 +22,7 @@ from conftest import needs_minilm
 
 import routereval as rv
 from routereval.records import Benchmark
+from routereval.routers import Router
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
@@ -78,6 +79,29 @@ def test_any_object_with_fit_and_predict_quality_is_evaluated():
     assert list(table["router"]) == ["ColumnRouter"]
     assert table["mu_o"].iloc[0] == pytest.approx(np.mean([r["mu_o"] for r in result.rows]))
     assert set(result.frame()["group"]) == {"all_strong", "all_weak", "strong_to_weak"}
+
+
+class SplitRouter(Router):
+    """A Router subclass without its own pi: estimates 0.6 / 0.2 for candidates 0 / 1, 0 elsewhere."""
+
+    def fit(self, prompts, labels):
+        self.m_ = labels.shape[1]
+        return self
+
+    def predict_quality(self, prompts):
+        q = np.zeros((len(prompts), self.m_))
+        q[:, 0], q[:, 1] = 0.6, 0.2
+        return q
+
+
+def test_a_router_without_its_own_pi_reports_the_entropy_of_its_normalised_estimates():
+    bench, x = tiny_bench()
+    data = rv.router_datasets(bench, sizes=[3], protocol="clean")
+    result = rv.evaluate(SplitRouter(), data, x, n_boot=20)
+    # pi = (0.75, 0.25, 0) on every prompt: H = -(0.75 log2 0.75 + 0.25 log2 0.25), worked out by hand.
+    by_hand = 0.8112781244591328
+    for row in result.rows:
+        assert row["E_p"] == pytest.approx(by_hand) and row["E_sel"] == 0
 
 
 def test_a_policy_changes_the_choice_not_the_router():

@@ -93,3 +93,16 @@ def test_llmrouter_table_on_real_data(mirror_env, tmp_path):
         assert r["mu_o_lo"] <= r["mu_o"] <= r["mu_o_hi"]
     assert "best model on the test prompts" in proc.stdout
     assert "llmrouter, m = 5" in proc.stdout
+
+
+def test_router_labels_with_settings_show_whole_in_the_terminal_table(tmp_path):
+    # Rich reads "[k=7]" as markup and drops it unless the cell is literal text: two knn rows looked alike.
+    raw, _ = router_layout(seed=1, n=40, n_models=20)
+    path = write(tmp_path / "gsm8k_router_dataset.pkl", raw)
+    args = ("--dataset", str(path), "--sizes", "3", "--routers", "knn,knn:k=7", "--n-boot", "50")
+    wide = bench(*args, env={**os.environ, "COLUMNS": "200"}).stdout
+    assert "knn[k=7]" in wide and "gap closed" in wide and "V_B_train" in wide
+    # In 80 columns the deployable columns give way, never the router's name, and a note says where they are.
+    narrow = bench(*args, env={**os.environ, "COLUMNS": "80"}).stdout
+    assert "knn[k=7]" in narrow and "gap closed" not in narrow.split("V_R reference")[0]
+    assert "need a wider terminal" in narrow

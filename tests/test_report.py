@@ -226,6 +226,13 @@ def test_tables_hold_one_row_per_router_with_the_stored_means(built, report_run)
             assert float(mu["data-value"]) == pytest.approx(expected, abs=1e-12)
             assert mu["text"] == f"{expected:.3f}"
             assert len([r for r in mine if r["router"] == router]) == len(SEEDS) * (3 if group == "mean" else 1)
+            # The deployable columns, from each row's own figures by the definitions, then averaged.
+            own = [r for r in mine if r["router"] == router]
+            gaps = [(r["mu_o"] - r["best_single_train"]) / (r["oracle_test"] - r["best_single_train"]) for r in own]
+            (gap,) = [c for c in cells if c.get("data-col") == "gap closed"]
+            assert float(gap["data-value"]) == pytest.approx(np.mean(gaps), abs=1e-12)
+            (vb,) = [c for c in cells if c.get("data-col") == "V_B_train"]
+            assert float(vb["data-value"]) == pytest.approx(np.mean([r["mu_o"] / r["best_single_train"] for r in own]))
         # Leaderboard order: best mu_o first.
         values = [float(next(c for c in cells if c.get("data-col") == "mu_o")["data-value"]) for cells in table["rows"]]
         assert values == sorted(values, reverse=True)

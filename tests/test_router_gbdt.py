@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from zoo_checks import (
     check_deterministic_and_picklable,
     check_learns_topics,
@@ -44,3 +45,23 @@ def test_generic_checks():
     check_learns_topics("gbdt")
     check_masks_missing("gbdt")
     check_deterministic_and_picklable("gbdt")
+
+
+def test_boosters_fitted_side_by_side_are_the_ones_fitted_in_turn():
+    x, y = step_problem(300, 2)
+    y = np.c_[y, y[:, :2][:, ::-1]]
+    xv, yv = step_problem(150, 3)
+    yv = np.c_[yv, yv[:, :2][:, ::-1]]
+    fitted = [make_router("gbdt", n_components=2, n_jobs=jobs).fit(Prompts(embeddings=x), y,
+                                                                   validation=Labelled(Prompts(embeddings=xv), yv))
+              for jobs in (1, 2)]
+    probe = Prompts(embeddings=np.random.default_rng(4).uniform(-1, 1, size=(50, 2)))
+    assert list(fitted[0].rounds_) == list(fitted[1].rounds_)
+    np.testing.assert_array_equal(fitted[0].predict_quality(probe), fitted[1].predict_quality(probe))
+
+
+def test_a_bad_number_of_jobs_is_refused():
+    x, y = step_problem(50, 0)
+    for jobs in (0, -2):
+        with pytest.raises(ValueError, match="n_jobs"):
+            make_router("gbdt", n_jobs=jobs).fit(Prompts(embeddings=x), y)

@@ -83,3 +83,23 @@ def test_generic_checks():
     check_learns_topics("mf", **quick)
     check_masks_missing("mf", **quick)
     check_deterministic_and_picklable("mf", **quick)
+
+
+def test_the_gradient_fed_to_training_is_the_masked_losss_own():
+    # A second method: autograd through binary_cross_entropy_with_logits, the loss validation uses.
+    import torch
+
+    from routereval.routers._latent import gradient_terms
+
+    rng = np.random.default_rng(0)
+    logits = torch.tensor(rng.normal(size=(30, 7)), dtype=torch.float64, requires_grad=True)
+    labels = rng.random((30, 7))
+    labels[rng.random((30, 7)) < 0.2] = np.nan
+    mask = torch.tensor(~np.isnan(labels), dtype=torch.float64)
+    ys = torch.tensor(np.nan_to_num(labels), dtype=torch.float64)
+    n = float(mask.sum())
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, ys, weight=mask, reduction="sum") / n
+    loss.backward()
+    weight, offset = gradient_terms(ys, mask, n)
+    ours = torch.addcmul(offset, torch.sigmoid(logits.detach()), weight)
+    np.testing.assert_allclose(ours.numpy(), logits.grad.numpy(), rtol=1e-12, atol=1e-15)

@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from routereval.routers.base import one_hot
+from routereval.routers.base import normalised_scores, one_hot
 from routereval.routers.checks import check_matrix
 
 __all__ = [
@@ -199,13 +199,6 @@ def tolerance(tau: float) -> Rule:
 
 
 # -- the oracle family -------------------------------------------------------------------
-
-
-def normalised_scores(scores: np.ndarray) -> np.ndarray:
-    """Scores divided by their row sum; uniform where a row is all zero (the oracle's pi)."""
-    m = scores.shape[1]
-    total = scores.sum(axis=1, keepdims=True)
-    return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / m)
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,14 @@ def list_datasets(
         return
     from rich.table import Table
 
+    from routereval.reports.tables import literal_cells
+
     table = Table(title="routereval datasets")
     for col in ("name", "prompts x models", "stored", "license", "description"):
         table.add_column(col, overflow="fold")
     for r in rows:
         shape = f"{r['n_prompts']:,} x {r['n_models']}" if r["n_prompts"] else ""
-        table.add_row(r["name"], shape, "yes" if r["stored"] else "", r["license"] or "", r["description"])
+        table.add_row(*literal_cells(r["name"], shape, "yes" if r["stored"] else "", r["license"] or "", r["description"]))
     console.print(table)
 
 
@@ -165,6 +167,7 @@ def info(
     from rich.table import Table
 
     from routereval.cli.output import console, print_json
+    from routereval.reports.tables import literal_cells
     from routereval.sources.catalog import load_dataset
 
     bench = load_dataset(dataset)
@@ -188,15 +191,16 @@ def info(
         models.add_column(col, justify=just)
     for m in sorted(doc["models"], key=lambda m: -(m["mean_score"] if m["mean_score"] == m["mean_score"] else -1)):
         price = lambda v: "" if v != v else f"{v:.2f}"  # noqa: E731 - NaN prices print blank
-        models.add_row(m["name"], f"{m['mean_score']:.4f}", f"{m['n_records']:,}", f"{m['coverage']:.1%}",
-                       price(m["input_price"]), price(m["output_price"]),
-                       "" if m["cost_per_1k"] != m["cost_per_1k"] else f"{m['cost_per_1k']:.3g}",
-                       "" if m["input_tokens"] != m["input_tokens"] and m["output_tokens"] != m["output_tokens"]
-                       else f"{m['input_tokens']:.0f}/{m['output_tokens']:.0f}".replace("nan", "?"))
+        models.add_row(*literal_cells(
+            m["name"], f"{m['mean_score']:.4f}", f"{m['n_records']:,}", f"{m['coverage']:.1%}",
+            price(m["input_price"]), price(m["output_price"]),
+            "" if m["cost_per_1k"] != m["cost_per_1k"] else f"{m['cost_per_1k']:.3g}",
+            "" if m["input_tokens"] != m["input_tokens"] and m["output_tokens"] != m["output_tokens"]
+            else f"{m['input_tokens']:.0f}/{m['output_tokens']:.0f}".replace("nan", "?")))
     console.print(models)
     tasks = Table(title=f"{len(doc['tasks'])} tasks")
     tasks.add_column("task")
     tasks.add_column("prompts", justify="right")
     for t in doc["tasks"]:
-        tasks.add_row(t["name"], f"{t['n_prompts']:,}")
+        tasks.add_row(*literal_cells(t["name"], f"{t['n_prompts']:,}"))
     console.print(tasks)

@@ -225,11 +225,13 @@ def _print_ties(per: list[dict], summary: list[dict]) -> None:
 def _table(title: str, columns: list[str], lines: list[list[str]]):
     from rich.table import Table
 
+    from routereval.reports.tables import literal_cells
+
     table = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):
         table.add_column(col, justify="left" if i == 0 else "right")
     for line in lines:
-        table.add_row(*line)
+        table.add_row(*literal_cells(*line))
     return table
 
 

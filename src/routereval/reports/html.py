@@ -21,13 +21,13 @@ from typing import Any
 
 from routereval.reports.collect import ReportData
 from routereval.reports.leaderboard_figures import Ids, ReportFigure
-from routereval.reports.tables import COST_COLUMN, columns_of, display_name, table_rows
+from routereval.reports.tables import COST_COLUMN, DEPLOYABLE_COLUMNS, columns_of, display_name, row_key, table_rows
 
 #: Above this size an SVG is embedded as a PNG instead (dense scatter plots can reach megabytes).
 SVG_LIMIT = 1_500_000
 PNG_DPI = 110
 #: Columns whose stored value is kept in ``data-value`` for checking (the interval has data-lo/-hi), by row key.
-_VALUE_COLUMNS = {"mu_o": "mu_o", "V_R": "V_R", "V_B": "V_B", "E_p": "E_p", "E_sel": "E_sel", "n_test": "n_test",
+_VALUE_COLUMNS = {**{col: row_key(col) for col in ("mu_o", "V_R", "V_B", *DEPLOYABLE_COLUMNS, "E_p", "E_sel", "n_test")},
                   COST_COLUMN: "cost_per_1k"}
 _SECTIONS = (
     ("scaling", "Scaling curves"),
@@ -293,7 +293,9 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
         '<section id="settings"><h2>Settings</h2>', _settings_html(data), "</section>",
         '<section id="leaderboard"><h2>Leaderboard</h2>',
         ("<p>mu_o: mean score of the routed system on the test prompts, with its 95% bootstrap interval; "
-         "V_R = mu_o / reference; V_B = mu_o / best single model of the pool; E_p: mean entropy of the router's "
+         "V_R = mu_o / reference; V_B = mu_o / best single model of the pool on the test prompts (hindsight); "
+         "V_B_train = mu_o / the best single model chosen on the training prompts (deployable); gap closed = "
+         "(mu_o - that model's) / (oracle - that model's); E_p: mean entropy of the router's "
          "probabilities (not comparable across routers); E_sel: entropy of its choices (bits).</p>"),
         "\n".join(body_tables) or f'<p class="empty">{escape(data.no_rows_text)}</p>',
         "</section>",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from routereval.reports.tables import fmt
+from routereval.reports.tables import fmt, literal_cells
 
 SUMMARY_COLUMNS = ("method", "accuracy", "ratio to oracle", "Pearson", "Spearman", "BMA chosen", "mean rank")
 PER_TASK_METHODS = ("Oracle", "BMA", "S1", "S2", "S3", "S3 (true p)")
@@ -20,10 +20,10 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str):
     for col in SUMMARY_COLUMNS:
         table.add_column(col, justify="left" if col == "method" else "right", no_wrap=col == "method")
     for r in rows:
-        table.add_row(
+        table.add_row(*literal_cells(
             r["method"], fmt(r["accuracy"]), fmt(r["ratio"]), fmt(r["pearson"]), fmt(r["spearman"]),
             f"{100 * r['bma_share']:.0f}%", fmt(r["mean_rank"], 2),
-        )
+        ))
     return table
 
 
@@ -43,7 +43,7 @@ def per_task_table(rows: Sequence[dict[str, Any]], title: str):
         for j, method in enumerate(PER_TASK_METHODS):
             r = by_method[method]
             label = f"{task} (n={r['n_prompts']})" if j == 0 else ""
-            table.add_row(label, method, r["model"], fmt(r["accuracy"]), str(r["rank"]),
+            table.add_row(*literal_cells(label, method, r["model"], fmt(r["accuracy"]), str(r["rank"])),
                           end_section=j == len(PER_TASK_METHODS) - 1)
     return table
 
@@ -57,8 +57,8 @@ def new_task_table(rows: Sequence[dict[str, Any]], title: str):
         table.add_column(col, justify="left" if col in ("model", "chosen by") else "right")
     ranked = sorted(rows, key=lambda r: (-(r["s3"] if r["s3"] == r["s3"] else -1.0), r["model"]))
     for r in ranked:
-        table.add_row(
+        table.add_row(*literal_cells(
             r["model"], fmt(r["s1"]), fmt(r["s2"]), fmt(r["p"]), fmt(r["s3"]), fmt(r["bma_score"]),
             ", ".join(r["chosen_by"]),
-        )
+        ))
     return table

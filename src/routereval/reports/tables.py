@@ -6,6 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 COLUMNS = ("router", "mu_o", "95% CI", "V_R", "V_B", "E_p", "E_sel", "n_test")
+#: Against the best single model chosen on the training prompts (deployable), shown after V_B
+#: where the rows carry them (rows stored before these existed do not).
+DEPLOYABLE_COLUMNS = ("V_B_train", "gap closed")
+#: Row keys of the columns whose header is not the key.
+ROW_KEYS = {"gap closed": "gap_closed"}
 #: Shown after the others when the rows carry costs (``--cost``).
 COST_COLUMN = "$/1k"
 
@@ -24,27 +29,36 @@ def display_name(dataset: str, benchmark: str) -> str:
     return dataset if dataset == benchmark else f"{dataset} / {benchmark}"
 
 
-def columns_of(rows: Iterable[dict[str, Any]]) -> tuple[str, ...]:
-    """:data:`COLUMNS`, and the cost column where the rows carry costs."""
-    return COLUMNS + ((COST_COLUMN,) if any("cost_per_1k" in r for r in rows) else ())
+def columns_of(rows: Iterable[dict[str, Any]], deployable: bool = True) -> tuple[str, ...]:
+    """:data:`COLUMNS`, with the deployable columns and the cost column where the rows carry them."""
+    rows = list(rows)
+    deployable = DEPLOYABLE_COLUMNS if deployable and any("gap_closed" in r for r in rows) else ()
+    cost = (COST_COLUMN,) if any("cost_per_1k" in r for r in rows) else ()
+    at = COLUMNS.index("V_B") + 1
+    return COLUMNS[:at] + deployable + COLUMNS[at:] + cost
 
 
-def table_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """Formatted cells in :func:`columns_of` order."""
-    with_cost = COST_COLUMN in columns_of(rows)
-    return [
-        [
-            r["router"],
-            fmt(r["mu_o"]),
-            f"{fmt(r['mu_o_lo'])}-{fmt(r['mu_o_hi'])}",
-            fmt(r["V_R"]),
-            fmt(r["V_B"]),
-            fmt(r["E_p"]),
-            fmt(r["E_sel"]),
-            fmt(r["n_test"]),
-        ] + ([fmt(r.get("cost_per_1k"), 4)] if with_cost else [])
-        for r in rows
-    ]
+def row_key(column: str) -> str:
+    """The result-row key a table column shows."""
+    return ROW_KEYS.get(column, column)
+
+
+def table_rows(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> list[list[str]]:
+    """Formatted cells in the order of ``columns`` (by default :func:`columns_of` the rows)."""
+    out = []
+    for r in rows:
+        cells = []
+        for col in columns or columns_of(rows):
+            if col == "router":
+                cells.append(r["router"])
+            elif col == "95% CI":
+                cells.append(f"{fmt(r['mu_o_lo'])}-{fmt(r['mu_o_hi'])}")
+            elif col == COST_COLUMN:
+                cells.append(fmt(r.get("cost_per_1k"), 4))
+            else:
+                cells.append(fmt(r.get(row_key(col))))
+        out.append(cells)
+    return out
 
 
 def blocks(rows: list[dict[str, Any]], by_group: bool = False) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -63,20 +77,40 @@ def blocks(rows: list[dict[str, Any]], by_group: bool = False) -> list[tuple[str
     return titled
 
 
+def literal_cells(*cells: Any) -> list[Any]:
+    """Table cells shown as written: Rich would read a label like ``safe[z=2.5]`` as markup and drop ``[z=2.5]``."""
+    from rich.text import Text
+
+    return [Text(c) if isinstance(c, str) else c for c in cells]
+
+
 def print_tables(rows: list[dict[str, Any]], by_group: bool = False, console=None) -> None:
     """Rich tables on the terminal, with the V_R reference under each block."""
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     console = console or Console()
+    narrowed = False
     for title, block in blocks(rows, by_group):
-        table = Table(title=title, title_justify="left")
-        for col in columns_of(block):
-            table.add_column(col, justify="left" if col == "router" else "right")
-        for cells in table_rows(block):
-            table.add_row(*cells)
+        # Router names are never cut: where the deployable columns would not fit the terminal
+        # they are left to --markdown / --json / report, and a note says so.
+        for deployable in (True, False):
+            columns = columns_of(block, deployable)
+            table = Table(title=title, title_justify="left")
+            for col in columns:
+                table.add_column(col, justify="left" if col == "router" else "right", no_wrap=True)
+            for cells in table_rows(block, columns):
+                table.add_row(*literal_cells(*cells))
+            # Measured without the terminal's limit: the width the table needs uncut.
+            if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
+                break
+            narrowed = narrowed or columns != columns_of(block, False)
         console.print(table)
-        console.print(f"  V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f}", highlight=False)
+        console.print(f"  V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f}", highlight=False, markup=False)
+    if narrowed:
+        console.print(f"  ({' and '.join(DEPLOYABLE_COLUMNS)} need a wider terminal: they are in --markdown, --json "
+                      "and the report)", highlight=False, markup=False)
 
 
 def markdown(rows: list[dict[str, Any]], by_group: bool = False) -> str:

@@ -36,6 +36,15 @@ class LatentConfig:
     n_threads: int = 1
 
 
+def gradient_terms(labels: Any, mask: Any, n_present: float) -> tuple[Any, Any]:
+    """(weight, offset) with d loss / d logits = sigmoid(logits) * weight + offset, for the masked BCE summed / n.
+
+    The gradient is (sigmoid(logit) - label) * mask / n; in this form it takes one fused pass
+    (``torch.addcmul``) after the sigmoid. Labels are 0 where the mask is.
+    """
+    return mask / n_present, -(labels * mask) / n_present
+
+
 def train_latent(
     build: Callable[[Any, int, int], Any],
     x: np.ndarray,
@@ -66,9 +75,17 @@ def train_latent(
         train = tensors(x, y)
         val = None if validation is None else tensors(*validation)
         best, best_state, since, steps = float("inf"), None, 0, 0
+        # The loss's gradient with respect to the logits goes straight to backward: training never
+        # needs the loss value, and skipping it saves the log and exp passes over the n x m logits
+        # that dominate a 5,000 x 1,000 step.
+        xs, ys, mask, n_present = train
+        weight, offset = gradient_terms(ys, mask, n_present)
         for step in range(1, int(cfg.max_steps) + 1):
             opt.zero_grad(set_to_none=True)
-            loss(module, *train).backward()
+            logits = module(xs)
+            with torch.no_grad():
+                grad = torch.addcmul(offset, torch.sigmoid(logits), weight)
+            logits.backward(grad)
             opt.step()
             steps = step
             if val is None or step % EVAL_EVERY:

@@ -12,7 +12,7 @@ methods, both returning n x m arrays over the m candidates of a pool:
   router, so the same cost-aware or threshold policy can sit on any of them.
 * :meth:`Router.predict_proba` (optional): the probability vector pi whose
   entropy is the paper's E_p, as each router defines it in SPEC section 5.
-  Routers without one get the one-hot of their argmax.
+  Routers without one get their estimates normalised over the candidates.
 
 ``fit(prompts, labels, validation=None)``: ``labels`` is n x m in [0, 1] with
 NaN where a (prompt, candidate) record is missing; learners mask those cells
@@ -90,6 +90,13 @@ def one_hot(choice: np.ndarray, m: int) -> np.ndarray:
     return out
 
 
+def normalised_scores(scores: np.ndarray) -> np.ndarray:
+    """Scores divided by their row sum; uniform where a row is all zero (the oracle's pi)."""
+    m = scores.shape[1]
+    total = scores.sum(axis=1, keepdims=True)
+    return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / m)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, numerically stable."""
     z = logits - logits.max(axis=1, keepdims=True)
@@ -126,9 +133,13 @@ class Router:
         raise NotImplementedError
 
     def predict_proba(self, prompts: Prompts) -> np.ndarray:
-        """pi for E_p; by default the one-hot of the best estimate (a router with no spread)."""
-        quality = self.predict_quality(prompts)
-        return one_hot(np.argmax(quality, axis=1), quality.shape[1])
+        """pi for E_p; by default the quality estimates normalised over the candidates.
+
+        That is the rule SPEC gives the oracle's pi (its scores normalised), so
+        every router has an E_p without inventing a softmax temperature; a
+        router that chooses with no spread (best single) overrides it.
+        """
+        return normalised_scores(np.asarray(self.predict_quality(prompts), dtype=float))
 
     def check_params(self) -> None:
         """Raise ValueError naming a hyper-parameter of the wrong type or out of range (called by ``fit``).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from routereval.routers.base import Labelled, Prompts, Router, register
+from routereval.routers.base import Labelled, Prompts, Router, one_hot, register
 from routereval.routers.checks import check_labels, column_means
 
 
@@ -30,3 +30,8 @@ class BestSingleRouter(Router):
     def predict_quality(self, prompts: Prompts) -> np.ndarray:
         self._check_fitted("train_means_")
         return np.tile(self.train_means_, (len(prompts), 1))
+
+    def predict_proba(self, prompts: Prompts) -> np.ndarray:
+        """pi = the one-hot of the chosen candidate (SPEC section 5)."""
+        self._check_fitted("best_")
+        return one_hot(np.full(len(prompts), self.best_), len(self.train_means_))
