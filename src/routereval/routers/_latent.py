@@ -40,7 +40,7 @@ def gradient_terms(labels: Any, mask: Any, n_present: float) -> tuple[Any, Any]:
     """(weight, offset) with d loss / d logits = sigmoid(logits) * weight + offset, for the masked BCE summed / n.
 
     The gradient is (sigmoid(logit) - label) * mask / n; in this form it takes one fused pass
-    (``torch.addcmul``) after the sigmoid. Labels are 0 where the mask is.
+    (``torch.addcmul``) after the sigmoid.
     """
     return mask / n_present, -(labels * mask) / n_present
 
