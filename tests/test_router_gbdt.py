@@ -63,5 +63,8 @@ def test_boosters_fitted_side_by_side_are_the_ones_fitted_in_turn():
 def test_a_bad_number_of_jobs_is_refused():
     x, y = step_problem(50, 0)
     for jobs in (0, -2):
+        # Before any work (command lines and sweep files call check_params), and by fit.
+        with pytest.raises(ValueError, match="n_jobs"):
+            make_router("gbdt", n_jobs=jobs).check_params()
         with pytest.raises(ValueError, match="n_jobs"):
             make_router("gbdt", n_jobs=jobs).fit(Prompts(embeddings=x), y)

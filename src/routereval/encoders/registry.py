@@ -18,10 +18,10 @@ vector moves slightly with its batch mates (cosine >= 0.99 to the reference,
 but not one function of the text). Torch bf16 and torch dynamic int8 were
 measured too (``benchmarks/encoders_speed.py``) and are not offered: bf16
 autocast ran at 0.3x the reference, dynamic int8 at cosine 0.84. Measured in
-one process on 2 CPUs (512 MMLU-Pro questions, medians of 3 rounds):
-minilm-onnx (attention fused, batches of 4) 2.3x the reference's prompts/s,
-minilm-onnx-int8 2.2x, so int8 no longer buys speed either; one short prompt
-p50 10.4 ms (minilm-onnx). Where
+one process on 2 otherwise idle CPUs (512 MMLU-Pro questions, medians of 3
+rounds): minilm-onnx (attention fused, batches of 4) 2.2x the reference's
+prompts/s, minilm-onnx-int8 2.4x, too little to give up one vector per text;
+one short prompt p50 6.8 ms (minilm-onnx). Where
 onnxruntime is not installed, ``minilm`` falls back to ``minilm-st`` with a
 warning that says why (its vectors go to that path's own cache).
 """

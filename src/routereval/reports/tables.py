@@ -45,10 +45,11 @@ def row_key(column: str) -> str:
 
 def table_rows(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> list[list[str]]:
     """Formatted cells in the order of ``columns`` (by default :func:`columns_of` the rows)."""
+    columns = columns or columns_of(rows)
     out = []
     for r in rows:
         cells = []
-        for col in columns or columns_of(rows):
+        for col in columns:
             if col == "router":
                 cells.append(r["router"])
             elif col == "95% CI":

@@ -72,13 +72,12 @@ def train_latent(
         torch.manual_seed(cfg.seed)
         module = build(torch, x.shape[1], y.shape[1])
         opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        train = tensors(x, y)
+        xs, ys, mask, n_present = tensors(x, y)
         val = None if validation is None else tensors(*validation)
         best, best_state, since, steps = float("inf"), None, 0, 0
         # The loss's gradient with respect to the logits goes straight to backward: training never
         # needs the loss value, and skipping it saves the log and exp passes over the n x m logits
         # that dominate a 5,000 x 1,000 step.
-        xs, ys, mask, n_present = train
         weight, offset = gradient_terms(ys, mask, n_present)
         for step in range(1, int(cfg.max_steps) + 1):
             opt.zero_grad(set_to_none=True)

@@ -31,7 +31,14 @@ from __future__ import annotations
 import numpy as np
 
 from routereval.routers._tuning import validation_arrays
-from routereval.routers.base import Labelled, Prompts, Router, register, sigmoid
+from routereval.routers.base import (
+    Labelled,
+    Prompts,
+    Router,
+    check_integer,
+    register,
+    sigmoid,
+)
 from routereval.routers.checks import check_labels, embeddings_of
 from routereval.routers.logistic import as_classes, constant_logit
 
@@ -91,17 +98,20 @@ class GBDTRouter(Router):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def check_params(self) -> None:
+        if check_integer(self.name, "n_jobs", self.n_jobs, -1) == 0:
+            raise ValueError(f"router {self.name!r}: n_jobs must be a number of threads >= 1 or -1 (every core), got 0")
+
     def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> GBDTRouter:
         from joblib import Parallel, delayed
         from sklearn.decomposition import PCA
         from threadpoolctl import threadpool_limits
 
+        self.check_params()
         x = embeddings_of(prompts, self.name).astype(np.float64)
         y = check_labels(labels, len(x))
         if int(self.max_iter) < 1 or int(self.n_components) < 1:
             raise ValueError(f"max_iter and n_components must be at least 1, got {self.max_iter}, {self.n_components}")
-        if int(self.n_jobs) == 0 or int(self.n_jobs) < -1:
-            raise ValueError(f"n_jobs must be a positive number of threads or -1 (every core), got {self.n_jobs}")
         val = validation_arrays(validation, self.name, x.shape[1], y.shape[1])
         # One OpenMP thread per booster: ``n_jobs`` boosters run side by side instead, which keeps
         # every core busy on small boosters where OpenMP's per-node overhead dominates.
@@ -115,7 +125,7 @@ class GBDTRouter(Router):
                         "random_state": self.random_state}
             # Threads, not processes: the boosters' histogram and split loops release the GIL, and
             # threads share z without copying it.
-            fitted = Parallel(n_jobs=int(self.n_jobs), prefer="threads")(
+            fitted = Parallel(n_jobs=self.n_jobs, prefer="threads")(
                 delayed(fit_candidate)(z, y[:, i], zv, None if val is None else val[1][:, i], settings)
                 for i in range(y.shape[1]))
         models, constants, rounds = (list(part) for part in zip(*fitted)) if fitted else ([], [], [])
