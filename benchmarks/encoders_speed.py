@@ -9,10 +9,11 @@ rounds and speed-ups are medians of the per-round ratios to the
 sentence-transformers reference (``minilm-st``) measured in this process.
 
 Paths measured: the offered ones (``minilm-st``, ``minilm-onnx``,
-``minilm-onnx-int8``) and candidates that were not kept, measured here so the
+``minilm-int8``) and candidates that were not kept, measured here so the
 choice stays checkable: torch fp32 with our length-sorted batches (batching
 alone), torch bf16 autocast and torch dynamic int8 (on the reference's own
-module). Also: achieved GFLOP/s (MiniLM-L6 costs ~23 MFLOP per word piece)
+module), and ONNX Runtime's own dynamic int8 of the fused graph (activations
+scaled per batch). Also: achieved GFLOP/s (MiniLM-L6 costs ~23 MFLOP per word piece)
 against a plain fp32 torch matrix multiply timed in the same rounds; cosine
 to the reference per path; one short prompt's latency (p50, p90) with the
 encoder kept loaded; and the embedding cache alone at scale.
@@ -94,6 +95,49 @@ def torch_candidates(reference) -> dict:
     return candidates
 
 
+def ort_dynamic_int8() -> dict:
+    """ONNX Runtime's own dynamic int8 of the fused fp32 graph (per-batch activation scales), not offered."""
+    import logging
+
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from routereval.encoders.export import FP32_FILE, export_dir
+    from routereval.encoders.minilm import model_path
+    from routereval.encoders.wordpieces import WordPieces
+
+    out = Path(tempfile.mkdtemp(prefix="ort-dynamic-int8-")) / "model.onnx"
+    logging.disable(logging.WARNING)  # the quantiser's advice on static quantisation
+    try:
+        quantize_dynamic(str(export_dir(model_path()) / FP32_FILE), str(out), weight_type=QuantType.QInt8,
+                         per_channel=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        logging.disable(logging.NOTSET)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(out), options, providers=["CPUExecutionProvider"])
+    pieces = WordPieces(model_path(), 256)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        vectors = np.empty((len(texts), 384), dtype=np.float32)
+        for positions, ids, mask in pieces.batches(texts, 32):
+            vectors[positions] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    return {"ort-dynamic-int8": encode}
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's vector instruction sets that decide int8 and bf16 speed (from /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = set(next((line for line in text.splitlines() if line.startswith("flags")), "").split())
+    return sorted(f for f in flags if f.startswith(("avx", "amx")) or "vnni" in f or "bf16" in f)
+
+
 def matmul_gflops() -> float:
     """One timing of a plain fp32 torch matrix multiply (1024^3, 20 times)."""
     import torch
@@ -122,11 +166,11 @@ def check_all() -> dict:
     from routereval.sources.catalog import load_dataset
 
     report = {}
-    encoders = {name: get_encoder(name) for name in ("minilm-st", "minilm-onnx", "minilm-onnx-int8")}
+    encoders = {name: get_encoder(name) for name in ("minilm-st", "minilm-onnx", "minilm-int8")}
     for dataset in ("mmlu-pro", "llmrouter"):
         texts = list(dict.fromkeys(t for t in load_dataset(dataset).prompts["text"].tolist() if isinstance(t, str)))
         ref = encoders["minilm-st"].encode(texts, progress=True)
-        for name in ("minilm-onnx", "minilm-onnx-int8"):
+        for name in ("minilm-onnx", "minilm-int8"):
             cos = np.sum(encoders[name].encode(texts, progress=True) * ref, axis=1)
             report[f"{dataset}/{name}"] = {"n": len(texts), "min": float(cos.min()), "mean": float(cos.mean())}
             print(dataset, name, report[f"{dataset}/{name}"], flush=True)
@@ -203,7 +247,7 @@ def main() -> None:
     print(f"{len(texts)} MMLU-Pro question texts, {n_pieces / len(texts):.1f} word pieces on average; "
           f"load average {load_start[0]:.1f} on {len(os.sched_getaffinity(0))} CPUs", flush=True)
 
-    offered = {name: get_encoder(name) for name in ("minilm-st", "minilm-onnx", "minilm-onnx-int8")}
+    offered = {name: get_encoder(name) for name in ("minilm-st", "minilm-onnx", "minilm-int8")}
     load_s = {}
     for name, encoder in offered.items():
         t0 = time.perf_counter()
@@ -211,6 +255,7 @@ def main() -> None:
         load_s[name] = time.perf_counter() - t0
     paths = {name: (lambda e: lambda t: e.encode(t, progress=False))(enc) for name, enc in offered.items()}
     paths.update(torch_candidates(offered["minilm-st"]))
+    paths.update(ort_dynamic_int8())
 
     for encode in paths.values():
         encode(texts[:16])  # warm-up: first calls allocate
@@ -260,6 +305,7 @@ def main() -> None:
         "single_prompt_latency": {"text": CHAT_TURN, **latency},
         "machine": {
             "cpus": len(os.sched_getaffinity(0)),
+            "cpu_flags": cpu_flags(),
             "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(),
             "python": platform.python_version(),

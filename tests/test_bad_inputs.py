@@ -636,6 +636,10 @@ def _sweep(case_id: str, text: str, body: str, expect: list[str]) -> Case:
 
 
 CASES += [
+    _bench("bench-workers-zero", "`bench --workers 0`", ("--workers", "0"), ["--workers must be at least 1"]),
+    Case("sweep-workers-zero", "sweeps and reports", "`sweep --workers 0` (it ran on every core)",
+         ("sweep", "s.toml", "--workers", "0"), 1, ("--workers must be at least 1",),
+         {"t.csv": _TINY, "s.toml": 'name = "s"\ndatasets = ["t.csv"]\nsizes = [3]\nrouters = ["oracle"]\n'}),
     _bench("router-k-not-a-number", "knn:k=abc", ("--routers", "knn:k=abc"), ["k must be an integer"]),
     _bench("router-k-zero", "knn:k=0", ("--routers", "knn:k=0"), ["k must be >= 1"]),
     _bench("router-p-above-one", "ro:p=2", ("--routers", "ro:p=2"), ["p must lie in [0, 1]"]),

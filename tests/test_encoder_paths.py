@@ -72,7 +72,7 @@ def fast(module_home):
     from routereval.encoders import get_encoder
 
     os.environ["ROUTEREVAL_HOME"] = str(module_home)
-    encoders = {name: get_encoder(name) for name in ("minilm-onnx", "minilm-onnx-int8")}
+    encoders = {name: get_encoder(name) for name in ("minilm-onnx", "minilm-int8")}
     for encoder in encoders.values():
         encoder.load()
     return encoders
@@ -101,7 +101,7 @@ def test_word_pieces_are_sentence_transformers_own(prompts, reference):
     assert seen == len(prompts)
 
 
-@pytest.mark.parametrize(("name", "bar"), [("minilm-onnx", 0.9999), ("minilm-onnx-int8", 0.99)])
+@pytest.mark.parametrize(("name", "bar"), [("minilm-onnx", 0.9999), ("minilm-int8", 0.99)])
 def test_vectors_match_the_reference(prompts, reference, fast, name, bar):
     encoder = fast[name]
     vectors = encoder.encode(prompts, progress=False)
@@ -116,30 +116,81 @@ def test_vectors_match_the_reference(prompts, reference, fast, name, bar):
     assert np.sum(alone * reference[1][:20], axis=1).min() >= bar
 
 
-def test_the_fp32_export_runs_fused_attention(fast):
-    # Every layer's attention became one kernel (the speed of the default path rests on it).
+def test_the_fp32_export_runs_fused_kernels(fast):
+    # Each layer's attention, GELU and layer norms are single kernels (the speed of the ONNX paths rests on it),
+    # and the export was checked against the numpy model before it was kept.
     import json
+    from collections import Counter
+
+    import onnx
 
     from routereval.encoders.export import FP32_FILE, MANIFEST, export_dir
     from routereval.encoders.minilm import model_path
 
     folder = export_dir(model_path())
-    manifest = json.loads((folder / MANIFEST).read_text())
-    assert manifest["fused_operators"].get("Attention") == 6
+    ops = Counter(node.op_type for node in onnx.load(str(folder / FP32_FILE), load_external_data=False).graph.node)
+    assert ops["Attention"] == 6 and ops["BiasGelu"] == 6 and ops["LayerNormalization"] == 12
+    assert ops["EmbedLayerNormalization"] == 1 and ops["MatMul"] == 18 and "Softmax" not in ops
+    checked = json.loads((folder / MANIFEST).read_text())["check_min_cosine"]
+    assert checked[FP32_FILE] >= 0.9999
+
+
+def test_the_graph_is_the_transformers_model(prompts):
+    # The directly built graph against the model as transformers runs it (eager attention, torch fp32),
+    # hidden states mean-pooled as sentence-transformers does: a third implementation besides numpy and ST.
+    _require_paths()
+    import onnxruntime as ort
+    import torch
+    from transformers import AutoModel
+
+    from routereval.encoders.bert_graph import build_graph
+    from routereval.encoders.minilm import model_path, prepare_offline_loading
+    from routereval.encoders.wordpieces import WordPieces
+
+    prepare_offline_loading()
+    bert = AutoModel.from_pretrained(str(model_path()), attn_implementation="eager").eval()
+    session = ort.InferenceSession(build_graph(model_path()).SerializeToString(), providers=["CPUExecutionProvider"])
+    for _, ids, mask in WordPieces(model_path(), 256).batches(prompts[:40], 8):
+        with torch.inference_mode():
+            hidden = bert(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
+        weights = torch.from_numpy(mask).unsqueeze(-1).float()
+        expected = ((hidden * weights).sum(1) / weights.sum(1)).numpy()
+        got = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", ["minilm-onnx", "minilm-int8"])
+def test_vectors_do_not_depend_on_batch_mates(prompts, fast, name):
+    # Padding is masked out and int8 scales each word piece on its own, so a text's vector is the
+    # same alone, in the default batches, in other batches, and whether batches run in parallel.
+    encoder = fast[name]
+    texts = prompts[:24]
+    batched = encoder.encode(texts, progress=False)
+    alone = np.vstack([encoder.encode([t], progress=False) for t in texts])
+    np.testing.assert_allclose(alone, batched, atol=1e-5)
+    settings = encoder.batch_size, encoder.num_threads
+    try:
+        encoder.batch_size, encoder.num_threads = 7, 1
+        np.testing.assert_allclose(encoder.encode(texts[::-1], progress=False)[::-1], batched, atol=1e-5)
+    finally:
+        encoder.batch_size, encoder.num_threads = settings
+
+
+def test_the_int8_export_scales_every_multiply_per_word_piece(fast):
+    # Every dense layer's multiply is int8 (3 per layer), none is left to ONNX Runtime's per-batch
+    # dynamic quantisation, and attention stays the fused fp32 kernel.
+    import json
+
     import onnx
 
-    ops = {node.op_type for node in onnx.load(str(folder / FP32_FILE), load_external_data=False).graph.node}
-    assert "Attention" in ops and "Softmax" not in ops
+    from routereval.encoders.export import INT8_FILE, MANIFEST, export_dir
+    from routereval.encoders.minilm import model_path
 
-
-def test_fp32_vectors_do_not_depend_on_batch_mates(prompts, fast):
-    # Padding is masked out, so a text's fp32 vector is the same alone or in any batch.
-    # (int8 dynamic quantisation scales activations per batch, so its vectors move
-    # slightly with their batch mates: one reason it is not the default.)
-    encoder = fast["minilm-onnx"]
-    batched = encoder.encode(prompts[:24], progress=False)
-    alone = np.vstack([encoder.encode([t], progress=False) for t in prompts[:24]])
-    np.testing.assert_allclose(alone, batched, atol=1e-5)
+    folder = export_dir(model_path())
+    assert json.loads((folder / MANIFEST).read_text())["int8_matmuls"] == 18
+    ops = [node.op_type for node in onnx.load(str(folder / INT8_FILE), load_external_data=False).graph.node]
+    assert ops.count("MatMulInteger") == 18 and ops.count("QuantizeLinear") == 18 and ops.count("Attention") == 6
+    assert "MatMul" not in ops and "DynamicQuantizeLinear" not in ops
 
 
 def test_default_minilm_is_a_measured_fast_path():
@@ -156,11 +207,11 @@ def test_paths_never_share_a_cache(tmp_path, prompts, fast):
 
     texts = prompts[:5]
     first = {name: embed(encoder, texts, tmp_path, progress=False) for name, encoder in fast.items()}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm-onnx", "minilm-onnx-int8"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm-int8", "minilm-onnx"]
     again = {name: embed(encoder, texts, tmp_path, progress=False) for name, encoder in fast.items()}
     for name in fast:
         np.testing.assert_array_equal(again[name], first[name])  # each read back from its own folder
-    assert not np.array_equal(again["minilm-onnx"], again["minilm-onnx-int8"])
+    assert not np.array_equal(again["minilm-onnx"], again["minilm-int8"])
 
 
 def test_onnx_encoder_pickles_without_its_session(fast):
@@ -202,7 +253,7 @@ def test_without_onnxruntime_minilm_falls_back_with_a_reason():
     assert out.returncode == 0, out.stderr
     name, reason, error = out.stdout.strip().splitlines()
     assert name == "minilm-st"
-    assert "onnxruntime is not installed" in reason and "pip install onnxruntime onnx" in reason
+    assert "onnxruntime is not installed" in reason and "pip install 'routereval[onnx]'" in reason
     assert error.startswith("the encoder 'minilm-onnx' cannot run: the package onnxruntime is not installed")
 
 

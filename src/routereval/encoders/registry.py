@@ -5,25 +5,22 @@ gives (slightly) different vectors and the embedding cache is keyed by name:
 
 * ``minilm-st``: sentence-transformers in fp32 on torch, the reference;
 * ``minilm-onnx``: ONNX Runtime, fp32 (cosine >= 0.9999 to the reference);
-* ``minilm-onnx-int8``: ONNX Runtime, int8 dynamic quantisation (cosine >= 0.99).
+* ``minilm-int8``: ONNX Runtime, int8 scaled per word piece (cosine >= 0.99).
 
-``minilm`` picks the default path, :data:`DEFAULT_MINILM_PATH`: ``minilm-onnx``.
-It is the fastest path that meets its bar (cosine >= 0.9999 to the reference
-on real MMLU-Pro and LLMRouter prompts), and it gives a text the same vector
-whatever else is in its batch, which the cache (keyed by text) relies on. It
-imports neither torch nor sentence-transformers, so a cold process starts
-encoding seconds sooner. ``minilm-onnx-int8`` is faster still but is not the
-default: dynamic quantisation scales activations per batch, so a text's
-vector moves slightly with its batch mates (cosine >= 0.99 to the reference,
-but not one function of the text). Torch bf16 and torch dynamic int8 were
-measured too (``benchmarks/encoders_speed.py``) and are not offered: bf16
-autocast ran at 0.3x the reference, dynamic int8 at cosine 0.84. Measured in
-one process on 2 otherwise idle CPUs (512 MMLU-Pro questions, medians of 3
-rounds): minilm-onnx (attention fused, batches of 4) 2.2x the reference's
-prompts/s, minilm-onnx-int8 2.4x, too little to give up one vector per text;
-one short prompt p50 6.8 ms (minilm-onnx). Where
-onnxruntime is not installed, ``minilm`` falls back to ``minilm-st`` with a
-warning that says why (its vectors go to that path's own cache).
+``minilm`` picks the default path, :data:`DEFAULT_MINILM_PATH`: ``minilm-int8``,
+the fastest path that meets its bar (cosine >= 0.99 to the reference on every
+MMLU-Pro and LLMRouter prompt; on the main job every learned router's mu_o
+within 0.002 of the fp32 path's, inside its bootstrap interval). Both ONNX paths give a text the same vector
+whatever else is in its batch, which the cache (keyed by text) relies on, and
+import neither torch nor sentence-transformers, so a cold process starts
+encoding seconds sooner. Measured in one process on 2 otherwise idle CPUs
+(``benchmarks/encoders_speed.py``, MMLU-Pro questions): see
+``benchmarks/results/encoders_speed.json`` and the README's speed table.
+Torch bf16 and torch dynamic int8 were measured too and are not offered: bf16
+autocast ran at 0.3x the reference (this CPU has no bf16 instructions),
+dynamic int8 at cosine 0.84. Where onnxruntime is not installed, ``minilm``
+falls back to ``minilm-st`` with a warning that says why (its vectors go to
+that path's own cache).
 """
 
 from __future__ import annotations
@@ -35,8 +32,15 @@ from typing import Any
 from routereval.encoders.base import Encoder, UnknownEncoderError
 
 DEFAULT_ENCODER = "minilm"
-DEFAULT_MINILM_PATH = "minilm-onnx"
-MINILM_PATHS = ("minilm-st", "minilm-onnx", "minilm-onnx-int8")
+DEFAULT_MINILM_PATH = "minilm-int8"
+MINILM_PATHS = ("minilm-st", "minilm-onnx", "minilm-int8")
+# Names that once meant other vectors: refused with what to use, so no cache or saved router mixes the two.
+RETIRED = {
+    "minilm-onnx-int8": (
+        "minilm-onnx-int8 (int8 scaled per batch, so a text's vector moved with its batch mates) was replaced by "
+        "minilm-int8 (scaled per word piece); use --encoder minilm-int8, and re-embed what was stored under the old name"
+    ),
+}
 ENCODER_NAMES = ("minilm", *MINILM_PATHS, "tfidf", "tfidf-<dim>", "precomputed:<key>")
 
 _TFIDF_RE = re.compile(r"^tfidf(?:-(\d+))?$")
@@ -45,12 +49,12 @@ _TFIDF_RE = re.compile(r"^tfidf(?:-(\d+))?$")
 def get_encoder(name: str = DEFAULT_ENCODER, **kw: Any) -> Encoder:
     """Build an encoder from its name; keyword arguments go to its constructor.
 
-    * ``minilm``: the default MiniLM path (``minilm-onnx``, or ``minilm-st``
+    * ``minilm``: the default MiniLM path (``minilm-int8``, or ``minilm-st``
       where onnxruntime is missing); ``batch_size=``, ``num_threads=``,
       ``max_seq_length=`` apply to every path.
     * ``minilm-st``: :class:`~routereval.encoders.minilm.MiniLMEncoder`
       (sentence-transformers, the reference; also ``device=``).
-    * ``minilm-onnx`` / ``minilm-onnx-int8``:
+    * ``minilm-onnx`` / ``minilm-int8``:
       :class:`~routereval.encoders.onnx.OnnxMiniLMEncoder`.
     * ``tfidf`` / ``tfidf-<dim>``: an unfitted
       :class:`~routereval.encoders.tfidf.TfidfEncoder`; call ``fit`` on the
@@ -65,10 +69,12 @@ def get_encoder(name: str = DEFAULT_ENCODER, **kw: Any) -> Encoder:
         from routereval.encoders.minilm import MiniLMEncoder
 
         return MiniLMEncoder(**kw)
-    if name in ("minilm-onnx", "minilm-onnx-int8"):
+    if name in ("minilm-onnx", "minilm-int8"):
         from routereval.encoders.onnx import OnnxMiniLMEncoder
 
         return OnnxMiniLMEncoder("fp32" if name == "minilm-onnx" else "int8", **kw)
+    if name in RETIRED:
+        raise UnknownEncoderError(RETIRED[name])
     match = _TFIDF_RE.match(name)
     if match:
         from routereval.encoders.tfidf import TfidfEncoder

@@ -30,6 +30,8 @@ MEAN_FIELDS = ("mu_o", "V_R", "V_B", "E_p", "E_sel", "V_B_train", "gap_closed", 
 #: What a cell is keyed by; ``group`` is added for per-group tables.
 CELL = ("dataset", "benchmark", "m", "router")
 MEAN_GROUP = "mean"
+# Prompt counts (resamples x prompts) held at once by joint_interval.
+_BOOT_CELLS = 4_000_000
 
 
 def _rank(row: dict[str, Any]) -> tuple:
@@ -49,13 +51,23 @@ def joint_interval(rows: Sequence[dict[str, Any]], *, n_boot: int = 1000, seed: 
         table[i, np.searchsorted(universe, np.asarray(r["positions"], dtype=np.int64))] = \
             np.asarray(r["per_prompt"], dtype=float)
     rng = np.random.default_rng(seed)
+    scored = ~np.isnan(table)
+    values = np.where(scored, table, 0.0)
+    n = len(universe)
     means = np.empty(n_boot)
+    # Each resample as counts of how often it drew each prompt: a row's resampled sum is then one
+    # product, counts @ values. Resamples go in blocks (the same draws, in the same order, as one
+    # at a time) of a few million counts at most, so memory stays small for any test set.
+    block = max(1, _BOOT_CELLS // n)
     # A resample may hold only unscored prompts of a row: its NaN mean is meant, not warned about.
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for b in range(n_boot):
-            pick = table[:, rng.integers(0, len(universe), len(universe))]
-            means[b] = np.nanmean(np.nanmean(pick, axis=1))
+        for start in range(0, n_boot, block):
+            size = min(block, n_boot - start)
+            picks = rng.integers(0, n, (size, n)) + (np.arange(size) * n)[:, None]
+            counts = np.bincount(picks.ravel(), minlength=size * n).reshape(size, n).astype(float)
+            row_means = (counts @ values.T) / (counts @ scored.T)
+            means[start : start + size] = np.nanmean(row_means, axis=1)
     means = means[~np.isnan(means)]
     if not len(means):
         return float("nan"), float("nan")

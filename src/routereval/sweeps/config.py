@@ -35,7 +35,7 @@ from routereval.datasets.router_dataset import PROTOCOLS
 from routereval.errors import ConfigError
 from routereval.evaluation.specs import RouterSpec
 
-_ENCODER = re.compile(r"^(auto|minilm(-st|-onnx|-onnx-int8)?|tfidf(-\d+)?|precomputed:.+)$")
+_ENCODER = re.compile(r"^(auto|minilm(-st|-onnx|-int8)?|tfidf(-\d+)?|precomputed:.+)$")
 _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.-]+)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
@@ -185,7 +185,7 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         problems.add(lines.key("protocol"), f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     encoder = typed("encoder", str, "auto")
     if not _ENCODER.match(encoder):
-        problems.add(lines.key("encoder"), f"unknown encoder {encoder!r}; use auto, minilm[-st|-onnx|-onnx-int8], tfidf[-dim] or precomputed:<key>")
+        problems.add(lines.key("encoder"), f"unknown encoder {encoder!r}; use auto, minilm[-st|-onnx|-int8], tfidf[-dim] or precomputed:<key>")
     split_seed = typed("split_seed", int, 42)
     n_boot = typed("n_boot", int, 1000)
     if n_boot < 1:
