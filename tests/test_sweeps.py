@@ -313,11 +313,14 @@ def test_bench_gives_exactly_the_rows_of_a_sweep(reference_run):
 
 
 def test_bench_executor_uses_workers_only_where_they_pay(reference_run, monkeypatch):
-    """`routereval bench`'s executor: the toy grid (240 prompts) stays in this process; with the threshold
-    below its size it goes to worker processes; the rows are the sweep's either way."""
+    """`routereval bench`'s executor: by default the toy grid (240 prompts) stays in this process, and with the
+    threshold below its size goes to one worker per core; --workers given is obeyed; the rows are the sweep's
+    every way."""
     from routereval.results.store import MemoryStore
+    from routereval.sweeps import executors
 
     folder, store, _ = reference_run
+    monkeypatch.setattr(executors, "available_cpus", lambda: 2)  # the same choices on any CI machine
     went_local = []
     local_run = LocalExecutor.run
 
@@ -327,17 +330,14 @@ def test_bench_executor_uses_workers_only_where_they_pay(reference_run, monkeypa
 
     monkeypatch.setattr(LocalExecutor, "run", recording_run)
     expected = comparable(store.read_rows(arrays=False))
-    for threshold, local in ((AutoExecutor.MIN_PROMPTS, []), (200, [2])):
+    for threshold, workers, local in ((AutoExecutor.MIN_PROMPTS, None, []), (200, None, [2]),
+                                      (AutoExecutor.MIN_PROMPTS, 2, [2]), (200, 1, [])):
         monkeypatch.setattr(AutoExecutor, "MIN_PROMPTS", threshold)
         went_local.clear()
         here = MemoryStore()
-        outcome = run_sweep(load_sweep(folder / "toy.toml"), here, AutoExecutor(2), progress=False)
-        assert outcome.stored == GRID_SIZE and went_local == local
+        outcome = run_sweep(load_sweep(folder / "toy.toml"), here, AutoExecutor(workers), progress=False)
+        assert outcome.stored == GRID_SIZE and went_local == local, (threshold, workers)
         assert comparable(here.read_rows(arrays=False)) == expected
-    # One worker never starts processes.
-    went_local.clear()
-    run_sweep(load_sweep(folder / "toy.toml"), MemoryStore(), AutoExecutor(1), progress=False)
-    assert went_local == []
 
 
 def test_relative_dataset_paths_are_read_from_the_sweep_files_folder(tmp_path, monkeypatch):

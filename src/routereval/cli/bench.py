@@ -57,7 +57,8 @@ def bench(
                                   "the first of these the data has."),
     prices: Optional[Path] = typer.Option(None, help="Price file (CSV/JSON: model, input, output in $ per 1M tokens)."),
     workers: Optional[int] = typer.Option(None, help="Worker processes for the routers (default: one per core when "
-                                          "the dataset has 2,000 prompts or more; 1 runs everything in this process)."),
+                                          "the dataset has 2,000 prompts or more, else none; 1 runs everything in "
+                                          "this process)."),
 ) -> None:
     """Train and measure routers on candidate pools of a dataset (RouterEval's table)."""
     from routereval.cli.output import console, err_console, to_json

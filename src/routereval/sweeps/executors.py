@@ -95,8 +95,10 @@ class AutoExecutor:
     A worker costs about 2 s to start (imports, then the dataset and vectors
     read from the caches), repaid when pools train on thousands of prompts:
     MMLU-Pro's easy grid (48 grid points, 12,032 prompts) took 29-30 s in this
-    process and 18-21 s on 2 workers. Small grids and datasets stay here.
-    Rows are the same either way (grid points run single-threaded everywhere).
+    process and 18-21 s on 2 workers. Without ``workers``, small grids and
+    datasets stay here; ``workers`` given explicitly is obeyed (1: this
+    process). Rows are the same either way (grid points run single-threaded
+    everywhere).
     """
 
     name = "auto"
@@ -104,6 +106,7 @@ class AutoExecutor:
     MIN_PROMPTS = 2000
 
     def __init__(self, workers: int | None = None) -> None:
+        self.chosen = workers is not None
         self.workers = available_cpus() if workers is None else workers
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
@@ -112,7 +115,8 @@ class AutoExecutor:
         """Run ``tasks`` in worker processes or here, as the class docstring says; yields each as it finishes."""
         # The runner has just loaded these datasets, so load() answers from its memo.
         prompts = max((load(location, context).bench.n_prompts for location in {t.location for t in tasks}), default=0)
-        if self.workers > 1 and len(tasks) >= 2 * self.workers and prompts >= self.MIN_PROMPTS:
+        worth_it = len(tasks) >= 2 * self.workers and prompts >= self.MIN_PROMPTS
+        if self.workers > 1 and (self.chosen or worth_it):
             yield from LocalExecutor(self.workers).run(tasks, context)
         else:
             yield from InProcessExecutor().run(tasks, context)
