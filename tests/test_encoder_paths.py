@@ -143,13 +143,14 @@ def test_the_graph_is_the_transformers_model(prompts):
     import torch
     from transformers import AutoModel
 
-    from routereval.encoders.bert_graph import build_graph
+    from routereval.encoders.bert_graph import build_graph, read_checkpoint
     from routereval.encoders.minilm import model_path, prepare_offline_loading
     from routereval.encoders.wordpieces import WordPieces
 
     prepare_offline_loading()
     bert = AutoModel.from_pretrained(str(model_path()), attn_implementation="eager").eval()
-    session = ort.InferenceSession(build_graph(model_path()).SerializeToString(), providers=["CPUExecutionProvider"])
+    graph = build_graph(read_checkpoint(model_path()))
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     for _, ids, mask in WordPieces(model_path(), 256).batches(prompts[:40], 8):
         with torch.inference_mode():
             hidden = bert(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state

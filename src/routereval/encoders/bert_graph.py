@@ -47,38 +47,29 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _config(model_dir: Path) -> dict[str, Any]:
+def read_checkpoint(model_dir: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(config, weights)`` of the BERT model in ``model_dir``, read once for both the graph and its check."""
+    model_dir = Path(model_dir)
     config = json.loads((model_dir / "config.json").read_text())
     if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
         raise ValueError(f"{model_dir}: expected a BERT model with GELU, found {config.get('model_type')!r}")
-    return config
-
-
-def _weights(model_dir: Path) -> dict[str, np.ndarray]:
     # Checkpoints name tensors with or without the "bert."/"model." prefix; keep the bare names.
-    return {k.split(".", 1)[1] if k.startswith(("bert.", "model.")) else k: v
-            for k, v in read_safetensors(model_dir / "model.safetensors").items()}
+    weights = {k.split(".", 1)[1] if k.startswith(("bert.", "model.")) else k: v
+               for k, v in read_safetensors(model_dir / "model.safetensors").items()}
+    return config, weights
 
 
-def build_graph(model_dir: str | Path) -> Any:
-    """The fused fp32 graph of the model in ``model_dir``: inputs ``input_ids``, ``attention_mask``; output ``embedding``."""
+def build_graph(checkpoint: tuple[dict[str, Any], dict[str, np.ndarray]]) -> Any:
+    """The fused fp32 graph of a :func:`read_checkpoint`: inputs ``input_ids``, ``attention_mask``; output ``embedding``."""
     from onnx import TensorProto, helper, numpy_helper
 
-    model_dir = Path(model_dir)
-    config, w = _config(model_dir), _weights(model_dir)
+    from routereval.encoders.onnx_builder import GraphBuilder
+
+    config, w = checkpoint
     eps = float(config["layer_norm_eps"])
     heads, layers = int(config["num_attention_heads"]), int(config["num_hidden_layers"])
-    nodes: list[Any] = []
-    constants: list[Any] = []
-
-    def constant(name: str, value: np.ndarray) -> str:
-        constants.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
-        return name
-
-    def node(op: str, inputs: list[str], outputs: list[str], microsoft: bool = False, **attributes: Any) -> str:
-        nodes.append(helper.make_node(op, inputs, outputs, name=outputs[0], domain="com.microsoft" if microsoft else "",
-                                      **attributes))
-        return outputs[0]
+    builder = GraphBuilder()
+    constant, node = builder.constant, builder.node
 
     def add_and_norm(x: str, bias_name: str, bias: np.ndarray, residual: str, norm: str, weight: np.ndarray,
                      shift: np.ndarray) -> str:
@@ -133,11 +124,11 @@ def build_graph(model_dir: str | Path) -> Any:
     node("Div", [summed, floor], ["embedding"])
 
     graph = helper.make_graph(
-        nodes, "all-MiniLM-L6-v2",
+        builder.nodes, "all-MiniLM-L6-v2",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", int(config["hidden_size"])])],
-        constants,
+        builder.initializers,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
                              producer_name="routereval")
@@ -149,12 +140,13 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
-def reference_vectors(model_dir: str | Path, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def reference_vectors(
+    checkpoint: tuple[dict[str, Any], dict[str, np.ndarray]], ids: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
     """Mean-pooled sentence vectors computed in numpy (float64), one text at a time, for checking the graph."""
     from scipy.special import erf
 
-    model_dir = Path(model_dir)
-    config, w = _config(model_dir), _weights(model_dir)
+    config, w = checkpoint
     w = {k: v.astype(np.float64) for k, v in w.items() if v.dtype.kind == "f"}
     eps, heads = float(config["layer_norm_eps"]), int(config["num_attention_heads"])
     out = []

@@ -135,19 +135,24 @@ def _build(model_dir: Path, out: Path) -> dict[str, object]:
         import onnxruntime as ort
     except ImportError as exc:
         raise RouterEvalError(f"exporting MiniLM to ONNX needs onnx and onnxruntime ({exc}); {ONNX_INSTALL_HINT}") from exc
-    from routereval.encoders.bert_graph import build_graph, reference_vectors
+    from routereval.encoders.bert_graph import (
+        build_graph,
+        read_checkpoint,
+        reference_vectors,
+    )
     from routereval.encoders.int8 import rewrite_int8
     from routereval.encoders.wordpieces import WordPieces
 
     started = time.perf_counter()
-    model = build_graph(model_dir)
+    checkpoint = read_checkpoint(model_dir)
+    model = build_graph(checkpoint)
     onnx.save(model, str(out / FP32_FILE))
     int8_matmuls = rewrite_int8(model)
     onnx.save(model, str(out / INT8_FILE))
 
     # Both graphs must give the model's vectors, computed independently in numpy, before anyone relies on them.
     _, ids, mask = next(WordPieces(model_dir, 256).batches(list(CHECK_TEXTS), len(CHECK_TEXTS)))
-    expected = reference_vectors(model_dir, ids, mask)
+    expected = reference_vectors(checkpoint, ids, mask)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     worst = {}
     for file, bar in SANITY.items():

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from routereval.encoders.onnx_builder import GraphBuilder
+
 ACTIVATION_LEVELS = 127  # 7 bits: see the module docstring
 WEIGHT_LEVELS = 127  # symmetric int8, -127..127
 
@@ -42,26 +44,16 @@ def quantise_columns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return quantised, scale.astype(np.float32)
 
 
-class _Graph:
-    """Nodes and constants of the rewritten graph, with fresh names under a prefix."""
+class _Graph(GraphBuilder):
+    """A graph being rewritten: its weights by name, and the nodes of the new version."""
 
     def __init__(self, model: Any) -> None:
         from onnx import numpy_helper
 
+        super().__init__(model.graph.initializer)
         self.graph = model.graph
         self.weights = {t.name: t for t in self.graph.initializer}
         self.to_array = numpy_helper.to_array
-        self.from_array = numpy_helper.from_array
-        self.nodes: list[Any] = []
-
-    def constant(self, name: str, value: np.ndarray) -> str:
-        self.graph.initializer.append(self.from_array(np.asarray(value), name))
-        return name
-
-    def node(self, op: str, inputs: list[str], outputs: list[str], **attributes: Any) -> None:
-        from onnx import helper
-
-        self.nodes.append(helper.make_node(op, inputs, outputs, **attributes))
 
     def int8_matmul(self, x: str, weight: np.ndarray, out: str, prefix: str) -> None:
         """``out = x @ weight`` with ``x`` quantised per row, as described in the module docstring."""

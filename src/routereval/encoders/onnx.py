@@ -124,7 +124,6 @@ class OnnxMiniLMEncoder(Encoder):
 
     def _one_batch(self) -> Any:
         """A session that spreads one forward pass over every CPU: a lone prompt (serving) finishes sooner."""
-        self.load()
         with self._lock:
             if self._one_batch_session is None:
                 self._one_batch_session = self._new_session(threads=self.num_threads or available_cpus())
@@ -156,7 +155,8 @@ class OnnxMiniLMEncoder(Encoder):
 
         workers = self.num_threads or available_cpus()
         # One batch runs alone on all CPUs; more run side by side, one CPU each.
-        session = self._one_batch() if len(texts) <= self.batch_size and workers > 1 else self.load()
+        side_by_side = workers > 1 and len(texts) > self.batch_size
+        session = self.load() if side_by_side or workers == 1 else self._one_batch()
         out = np.empty((len(texts), MODEL_DIM), dtype=np.float32)
 
         def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -164,7 +164,7 @@ class OnnxMiniLMEncoder(Encoder):
 
         batches = self._pieces.batches(texts, self.batch_size)
         with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress and len(texts) >= PROGRESS_MIN_TEXTS) as bar:
-            if workers == 1 or len(texts) <= self.batch_size:
+            if not side_by_side:
                 for positions, ids, mask in batches:
                     out[positions] = run(ids, mask)
                     bar.advance(len(positions))
