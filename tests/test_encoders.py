@@ -612,27 +612,47 @@ def test_registry_names():
         get_encoder("roberta")
 
 
-def test_embed_reports_progress_as_plain_lines_in_a_log(tmp_path):
-    # stderr is a pipe here, as in CI: a plain line per few seconds and a last one, no bar.
+def embed_slowly(folder: Path, seconds_per_text: str, calls: str, progress_seconds: float) -> str:
+    """stderr of a child that embeds with a hash encoder slowed by ``seconds_per_text`` (an expression
+    in ``text``), running ``calls`` (Python using ``embed``, ``Slow`` and ``folder``), stderr a pipe as in CI."""
     script = HASH_ENCODER_SRC + (
-        "import sys, time\nfrom routereval.encoders import embed\n"
+        "import sys, time\nfrom routereval.encoders import embed\nfolder = sys.argv[1]\n"
         "class Slow(HashEncoder):\n"
         "    def _encode(self, texts, *, progress):\n"
-        "        time.sleep(0.01 * len(texts))\n"
+        f"        time.sleep(sum({seconds_per_text} for text in texts))\n"
         "        return super()._encode(texts, progress=progress)\n"
-        "embed(Slow(8), [f'text {i}' for i in range(60)], sys.argv[1], description='embedding toy')\n"
-        "embed(Slow(8), [f'text {i}' for i in range(60)], sys.argv[1], description='embedding toy')\n"
-    )
-    env = {**os.environ, "PYTHONPATH": SRC, "ROUTEREVAL_PROGRESS_SECONDS": "0.1"}
+    ) + calls
+    env = {**os.environ, "PYTHONPATH": SRC, "ROUTEREVAL_PROGRESS_SECONDS": str(progress_seconds)}
     env.pop("ROUTEREVAL_PROGRESS", None)
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    out = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
     assert out.returncode == 0, out.stderr
-    lines = out.stderr.splitlines()
-    assert len(lines) >= 3, out.stderr
+    return out.stderr
+
+
+def test_embed_reports_progress_as_plain_lines_in_a_log(tmp_path):
+    # A plain line per few seconds and a last one, no bar.
+    call = "embed(Slow(8), [f'text {i}' for i in range(60)], folder, description='embedding toy')\n"
+    stderr = embed_slowly(tmp_path, "0.01", call + call, progress_seconds=0.1)
+    lines = stderr.splitlines()
+    assert len(lines) >= 3, stderr
     assert all(re.fullmatch(r"embedding toy: \d+/60 \(\d+%\), \d+ s(, ~\d+ s left)?", line) for line in lines), lines
     assert lines[-1].startswith("embedding toy: 60/60 (100%)")
     # The second call reads everything from the cache: nothing to encode, nothing printed.
     assert sum(line.startswith("embedding toy: 60/60") for line in lines) == 1
+
+
+def test_embed_time_left_weighs_texts_by_length(tmp_path):
+    # Encoding costs 1e-5 s per character; texts go longest first: 32 of 1,200 characters (the
+    # first step, 0.4 s), 252 of 600 (1.5 s), 3,000 of 12 (0.4 s). After the medium ones, 84% of
+    # the work is done at a pace of 67% per 1.5 s, so well under 3 s are left; counting texts
+    # (252 in 1.5 s, 3,000 to go) would say ~18 s.
+    stderr = embed_slowly(tmp_path, "1e-5 * len(text)", (
+        "texts = ([f'{i:04d} ' + 'x' * 1195 for i in range(32)] + [f'{i:04d} ' + 'y' * 595 for i in range(252)]\n"
+        "         + [f'{i:04d} short.' for i in range(3000)])\n"
+        "embed(Slow(8), texts, folder, description='embedding toy')\n"), progress_seconds=0.05)
+    left = [int(m.group(1)) for m in re.finditer(r"~(\d+) s left", stderr)]
+    assert "min" not in stderr and left and max(left) <= 3, stderr
 
 
 def test_embed_stats_count_what_was_read_and_encoded(tmp_path):

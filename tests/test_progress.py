@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,43 @@ def test_line_format_worked_by_hand():
         "download: 2.0 MB/4.0 MB (50%), 2 s, ~2 s left, 1.0 MB/s"
     )
     assert format_duration(3725) == "1 h 02 min"
+    # The time left given by the caller; None: not known yet.
+    assert progress_line("embedding", 62, 11642, 5.0, left=95.0) == "embedding: 62/11,642 (1%), 5 s, ~1 min 35 s left"
+    assert progress_line("embedding", 62, 11642, 5.0, left=None) == "embedding: 62/11,642 (1%), 5 s"
+    assert progress_line("embedding", 10, 10, 5.0, left=3.0) == "embedding: 10/10 (100%), 5 s"
+
+
+def test_time_left_is_the_pace_since_the_first_advance_in_work_not_items():
+    # 3 s of set-up, then 1 of 10 units of work (the first advance: where the pace starts), then 2
+    # more units 1 s later (a cheap item): between t = 4.0 and 4.8 s the pace is 2 units per
+    # (t - 3) s with 7 to go, so 3.5-6.3 s are left. Counting the set-up as pace would say
+    # t x 0.7 / 0.3 = 9.3-11.2 s; counting items, (t - 3) x 1 = 1.0-1.8 s.
+    child = run_child(
+        """
+        import time
+        from routereval.progress import progress
+        with progress("embedding", total=3, work=10, seconds=0.2) as bar:
+            time.sleep(3.0)
+            bar.advance(1, work=1)
+            assert bar.time_left() is None  # one advance shows no pace yet
+            time.sleep(1.0)
+            bar.advance(1, work=2)
+            time.sleep(0.8)
+            bar.advance(1, work=7)
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    lines = child.stderr.splitlines()
+    first = [line for line in lines if line.startswith("embedding: 1/3")]
+    second = [line for line in lines if line.startswith("embedding: 2/3")]
+    assert first and all("left" not in line for line in first), lines
+    left = [int(re.search(r"~(\d+) s left$", line).group(1)) for line in second]
+    assert left and all(3 <= v <= 8 for v in left), lines
+
+
+def test_work_must_be_positive():
+    with pytest.raises(ValueError, match="work"):
+        progress("x", total=3, work=0)
 
 
 def test_plain_lines_every_few_seconds_when_stderr_is_a_pipe():
@@ -120,10 +158,13 @@ def test_a_terminal_gets_a_rich_bar():
             return True
 
     out = Tty()
-    with progress("encoding", total=4, stream=out) as bar:
-        bar.advance(4)
+    with progress("encoding", total=4, stream=out, work=10) as bar:
+        bar.advance(1, work=1)
+        bar.advance(1, work=4)
+        time.sleep(0.3)  # rich redraws ten times a second: the half-way bar shows its time left
+        bar.advance(2, work=5)
     text = out.getvalue()
-    assert "encoding" in text and "4/4" in text
+    assert "encoding" in text and "4/4" in text and "~0 s left" in text
     # The bar is drawn with terminal control codes, not plain lines.
     assert "\x1b[" in text
 

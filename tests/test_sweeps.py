@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -253,6 +254,22 @@ def test_a_sweep_killed_mid_run_resumes_to_exactly_one_row_per_grid_point(refere
     assert len(rows) == GRID_SIZE == len({grid_key(r) for r in rows})
     assert not list((out / "rows").glob(".tmp-*"))
     assert comparable(rows) == comparable(reference.read_rows())
+
+
+def test_progress_of_the_grid_starts_when_the_grid_does(tmp_path):
+    # Loading the records and embedding come first and show their own progress; a grid bar
+    # started before them printed "routers x pools: 0, 5 s" lines (no total) all through them,
+    # and its time left then counted the embedding's minutes as the grid's.
+    write_toy_csv(tmp_path / "toy.csv")
+    env = {**os.environ, "ROUTEREVAL_PROGRESS_SECONDS": "0.02", "ROUTEREVAL_HOME": str(tmp_path / "home")}
+    env.pop("ROUTEREVAL_PROGRESS", None)
+    for args in (["bench", "--dataset", str(tmp_path / "toy.csv"), "--encoder", "tfidf-32", "--n-boot", "50"],
+                 ["sweep", str(write_sweep(tmp_path / "sweep")), "--out", str(tmp_path / "out"), "--workers", "1"]):
+        run = subprocess.run(CLI + args, capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert run.returncode == 0, run.stderr
+        grid = [line for line in run.stderr.splitlines() if line.startswith(("routers x pools", "grid points"))]
+        assert grid, run.stderr
+        assert all(re.match(r"(routers x pools|grid points)[^:]*: \d+/\d+ \(", line) for line in grid), grid
 
 
 def test_one_worker_gives_the_same_rows_as_two(reference_run, tmp_path):

@@ -22,6 +22,15 @@ n``; ``bar.description = "..."``); ``unit="bytes"`` shows sizes and speeds for
 downloads. ``enabled=False`` gives a silent stand-in, so callers need no
 second code path. ``advance`` is thread-safe.
 
+The time left is the rest of the step at the pace since the first advance:
+what came before it (loading a model, building a graph, starting workers) is
+set-up, not pace, and counted as pace it made a 90-s embedding step say
+15 minutes. Where items differ in cost (long texts embed slower than short
+ones), give the whole step's ``work`` and each advance's share
+(``bar.advance(len(batch), work=...)``): the pace is then work per second, not
+items per second, which would overstate the time left many times while the
+longest texts go first.
+
 ``ROUTEREVAL_PROGRESS_SECONDS`` sets the seconds between plain lines (default
 5); ``ROUTEREVAL_PROGRESS=plain`` forces plain lines even in a terminal,
 ``ROUTEREVAL_PROGRESS=off`` silences every progress display.
@@ -71,14 +80,21 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover - loop always returns
 
 
-def progress_line(description: str, completed: float, total: float | None, elapsed: float, unit: str = "items") -> str:
-    """One plain progress line, e.g. ``embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~95 s left``."""
+def progress_line(description: str, completed: float, total: float | None, elapsed: float, unit: str = "items",
+                  *, left: float | None | str = "items") -> str:
+    """One plain progress line, e.g. ``embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~95 s left``.
+
+    ``left`` is the time left in seconds (``None``: not known yet); by default
+    (``"items"``) it is the rest of the items at their pace so far.
+    """
     show = format_bytes if unit == "bytes" else (lambda n: f"{int(n):,}")
     if total:
         fraction = min(1.0, completed / total)
         line = f"{description}: {show(completed)}/{show(total)} ({fraction:.0%}), {format_duration(elapsed)}"
-        if 0 < completed < total and elapsed > 0:
-            line += f", ~{format_duration(elapsed * (total - completed) / completed)} left"
+        if left == "items":
+            left = elapsed * (total - completed) / completed if 0 < completed < total and elapsed > 0 else None
+        if left is not None and completed < total:
+            line += f", ~{format_duration(float(left))} left"
     else:
         line = f"{description}: {show(completed)}, {format_duration(elapsed)}"
     if unit == "bytes" and elapsed > 0 and completed:
@@ -112,12 +128,18 @@ class Progress:
         unit: str = "items",
         stream: IO[str] | None = None,
         seconds: float | None = None,
+        work: float | None = None,
     ) -> None:
         if unit not in ("items", "bytes"):
             raise ValueError(f"unit must be 'items' or 'bytes', got {unit!r}")
+        if work is not None and not work > 0:
+            raise ValueError(f"work must be positive, got {work!r}")
         self._description = description
         self._total = total
         self.completed: float = 0
+        self.work = work
+        self.work_done: float = 0
+        self._first: tuple[float, float] | None = None  # (time, share done) at the first advance
         self.unit = unit
         self._stream = stream if stream is not None else sys.stderr
         self._mode = _mode(enabled, self._stream)
@@ -155,12 +177,33 @@ class Progress:
             if self._rich is not None:
                 self._rich.update(self._task, total=value)
 
-    def advance(self, n: float = 1) -> None:
-        """Count ``n`` more units done."""
+    def advance(self, n: float = 1, *, work: float = 0) -> None:
+        """Count ``n`` more units done (and ``work`` more of the step's ``work``, if it was given)."""
         with self._lock:
             self.completed += n
+            self.work_done += work
+            if self._first is None:
+                self._first = (time.monotonic(), self.share_done or 0.0)
             if self._rich is not None:
                 self._rich.update(self._task, completed=self.completed)
+
+    @property
+    def share_done(self) -> float | None:
+        """Fraction of the step done: of its work if given, else of its items; ``None`` without a total."""
+        if self.work:
+            return min(1.0, self.work_done / self.work)
+        return min(1.0, self.completed / self._total) if self._total else None
+
+    def time_left(self) -> float | None:
+        """Seconds left at the pace since the first advance; ``None`` until two advances show a pace."""
+        share = self.share_done
+        if share is None or share >= 1 or self._first is None:
+            return None
+        since, share_then = self._first
+        gained = share - share_then
+        if gained <= 0:
+            return None
+        return (time.monotonic() - since) * (1 - share) / gained
 
     @property
     def elapsed(self) -> float:
@@ -215,12 +258,21 @@ class Progress:
             BarColumn,
             DownloadColumn,
             MofNCompleteColumn,
+            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
             TransferSpeedColumn,
         )
         from rich.progress import Progress as RichProgress
+        from rich.text import Text
+
+        step = self
+
+        class TimeLeft(ProgressColumn):
+            # The plain lines' estimate (rich's own counts set-up as pace and goes by items only).
+            def render(self, task: Any) -> Text:
+                left = step.time_left()
+                return Text("" if left is None else f"~{format_duration(left)} left", style="progress.remaining")
 
         if self.unit == "bytes":
             columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
@@ -230,7 +282,7 @@ class Progress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                TimeRemainingColumn(),
+                TimeLeft(),
             )
         console = Console(file=self._stream)
         self._rich = RichProgress(*columns, console=console, transient=False)
@@ -243,7 +295,8 @@ class Progress:
 
     def _print_line(self) -> None:
         with self._lock:
-            line = progress_line(self._description, self.completed, self._total, self.elapsed, self.unit)
+            line = progress_line(self._description, self.completed, self._total, self.elapsed, self.unit,
+                                 left=self.time_left())
             if line == self._last_line:  # nothing new to say: keep the log short
                 return
             self._last_line = line
@@ -262,6 +315,7 @@ def progress(
     unit: str = "items",
     stream: IO[str] | None = None,
     seconds: float | None = None,
+    work: float | None = None,
 ) -> Progress:
     """A progress display for one long step (see the module docstring).
 
@@ -272,8 +326,10 @@ def progress(
         unit: ``"items"`` (counts) or ``"bytes"`` (sizes and speed).
         stream: where to write (default ``sys.stderr``).
         seconds: seconds between plain lines (default 5 or ``ROUTEREVAL_PROGRESS_SECONDS``).
+        work: the step's whole work, in any unit, where items differ in cost; each
+            ``advance`` then says how much of it was done, and the pace is work per second.
     """
-    return Progress(description, total, enabled=enabled, unit=unit, stream=stream, seconds=seconds)
+    return Progress(description, total, enabled=enabled, unit=unit, stream=stream, seconds=seconds, work=work)
 
 
 __all__ = ["Progress", "format_duration", "progress", "progress_line"]

@@ -91,16 +91,21 @@ def bench(
         scaling=False, cost=cost_unit if cost else None, prices=None if prices is None else str(prices),
     )
     store = MemoryStore()
-    with progress("routers x pools") as bar:
+    # Shown from the moment the grid is planned: the records and vectors loaded before have their own.
+    bar = progress("routers x pools")
 
-        def planned(todo: int, done: int) -> None:
-            bar.total = todo
+    def planned(todo: int, done: int) -> None:
+        bar.total = todo
+        bar.start()
 
-        def advance(task: object, _: object) -> None:
-            bar.description = f"routers x pools ({task})"
-            bar.advance(1)
+    def advance(task: object, _: object) -> None:
+        bar.description = f"routers x pools ({task})"
+        bar.advance(1)
 
+    try:
         outcome = run_sweep(sweep, store, executor, progress=True, on_row=advance, on_plan=planned)
+    finally:
+        bar.stop()
     loaded = load(dataset, context_of(sweep))  # what the run loaded, from this process's memo
     if loaded.pools or cost:
         for m, why in loaded.skipped.items():

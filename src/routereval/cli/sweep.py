@@ -21,9 +21,9 @@ def sweep(
 ) -> None:
     """Run every (dataset, m, group, router, seed) of a sweep; a rerun skips finished rows."""
     from routereval.cli.output import console, err_console
-    from routereval.reports.tables import print_tables
     from routereval.evaluation.aggregate import summary_rows
     from routereval.progress import progress
+    from routereval.reports.tables import print_tables
     from routereval.results.store import ResultsStore
     from routereval.sweeps.config import load_sweep
     from routereval.sweeps.executors import Failure, make_executor
@@ -41,22 +41,27 @@ def sweep(
         console.print("the sweep file is valid")
         return
     store = ResultsStore(folder)
-    with progress("grid points", enabled=not quiet) as bar:
+    # Shown from the moment the grid is planned: loading records and vectors has its own progress.
+    bar = progress("grid points", enabled=not quiet)
 
-        def on_row(task, result) -> None:
-            if isinstance(result, Failure):
-                err_console.print(f"[red]failed:[/] {task}: {result.error}", highlight=False)
-            bar.description = f"grid points ({task})"
-            bar.advance(1)
+    def on_row(task, result) -> None:
+        if isinstance(result, Failure):
+            err_console.print(f"[red]failed:[/] {task}: {result.error}", highlight=False)
+        bar.description = f"grid points ({task})"
+        bar.advance(1)
 
-        def started(todo: int, done: int) -> None:
-            bar.total = todo
-            bar.description = f"grid points ({done} already done)"
-            if done:
-                err_console.print(f"resuming: {done} of {todo + done} grid points already done", highlight=False)
+    def started(todo: int, done: int) -> None:
+        bar.total = todo
+        bar.description = f"grid points ({done} already done)"
+        if done:
+            err_console.print(f"resuming: {done} of {todo + done} grid points already done", highlight=False)
+        bar.start()
 
+    try:
         outcome = run_sweep(spec, store, runner, progress=not quiet, on_row=on_row, on_plan=started,
                             recompute_stale=recompute_stale)
+    finally:
+        bar.stop()
     for source, notes in store.notes().items():
         for m, why in notes.items():
             err_console.print(f"[yellow]{source}: skipped m = {m}:[/] {why}", highlight=False, soft_wrap=True)

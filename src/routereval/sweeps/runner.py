@@ -131,10 +131,10 @@ def _run(sweep: Sweep, store: ResultsStore, executor: Any, outcome: Outcome, *, 
         grid = plan(sweep, store, progress=progress, recompute_stale=recompute_stale)
         store.write_notes({s: {str(m): why for m, why in notes.items()} for s, notes in grid.skipped.items()})
         outcome.already_done = len(grid.done)
-        if on_plan is not None:
-            on_plan(len(grid.tasks), len(grid.done))
         if sweep.scaling and store.folder is not None:
             write_scaling(sweep, store, progress=progress)
+        if on_plan is not None:  # just before the grid runs, so a caller's progress shows only the grid
+            on_plan(len(grid.tasks), len(grid.done))
         grid_started = time.perf_counter()
         for task, result in executor.run(grid.tasks, context_of(sweep)):
             if isinstance(result, Failure):
