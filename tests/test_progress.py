@@ -78,9 +78,12 @@ def test_time_left_is_the_pace_since_the_first_advance_in_work_not_items():
     assert left and all(3 <= v <= 8 for v in left), lines
 
 
-def test_work_must_be_positive():
+def test_negative_work_is_refused():
     with pytest.raises(ValueError, match="work"):
-        progress("x", total=3, work=0)
+        progress("x", total=3, work=-1)
+    with progress("x", total=2, work=0, enabled=False) as bar:  # nothing to weigh: items set the pace
+        bar.advance(1)
+    assert bar.share_done == 0.5
 
 
 def test_plain_lines_every_few_seconds_when_stderr_is_a_pipe():
@@ -184,3 +187,43 @@ def test_a_step_shorter_than_the_interval_prints_nothing():
         """
     )
     assert child.returncode == 0 and child.stderr == ""
+
+
+def test_one_display_at_a_time():
+    # A step inside another step's display stays silent (two rich bars draw over each other);
+    # once the outer one ends, the next step shows again.
+    child = run_child(
+        """
+        import time
+        from routereval.progress import progress
+        with progress("outer", total=2, seconds=0.05) as outer:
+            with progress("inner", total=3, seconds=0.05) as inner:
+                time.sleep(0.3)
+                inner.advance(3)
+            outer.advance(2)
+        with progress("after", total=1, seconds=0.05) as bar:
+            time.sleep(0.2)
+            bar.advance()
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    lines = child.stderr.splitlines()
+    assert any(line.startswith("outer: ") for line in lines), lines
+    assert any(line.startswith("after: 1/1") for line in lines), lines
+    assert not any(line.startswith("inner") for line in lines), lines
+
+
+def test_a_sweep_worker_shows_no_progress():
+    # Its parent shows the grid; a worker's own display (a router's training) would draw over it.
+    child = run_child(
+        """
+        import os, time
+        from routereval.sweeps.tasks import start_worker
+        from routereval.progress import progress
+        start_worker(os.getppid())
+        with progress("training", total=1, seconds=0.05) as bar:
+            time.sleep(0.3)
+            bar.advance()
+        """
+    )
+    assert child.returncode == 0 and child.stderr == "", child.stderr

@@ -270,6 +270,32 @@ def test_mlc_estimates_are_sigmoids_and_the_policy_chooses():
     np.testing.assert_allclose(router.predict_proba(prompts), [[0, 1]] * 3)
 
 
+@needs_torch
+def test_mlc_training_shows_its_steps_in_a_log():
+    # Minutes per pool on a CPU: a log (stderr a pipe) gets plain lines of the steps done.
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import numpy as np
+        from routereval.routers import Prompts, make_router
+        texts = ["add two numbers", "the roman empire", "solve for x", "the french revolution", "a b", "c d"]
+        labels = np.array([[0, 1], [1, 0], [0, 1], [1, 0], [1, 1], [0, 0]], dtype=float)
+        make_router("mlc", epochs=2, batch_size=2, max_length=8, max_train_prompts=None, n_threads=1).fit(
+            Prompts(texts=texts), labels)
+    """)
+    env = {**os.environ, "ROUTEREVAL_PROGRESS_SECONDS": "0.001"}
+    env.pop("ROUTEREVAL_PROGRESS", None)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    # 6 prompts in batches of 2 for 2 epochs: 6 steps.
+    lines = [line for line in run.stderr.splitlines() if line.startswith("mlc training steps")]
+    assert lines and lines[-1].startswith("mlc training steps (6 prompts): 6/6 (100%)"), run.stderr
+
+
 def test_mlc_needs_texts():
     with pytest.raises(ValueError, match="Prompts.texts is None"):
         make_router("mlc").fit(Prompts(embeddings=np.ones((2, 2))), np.ones((2, 2)))

@@ -31,6 +31,12 @@ ones), give the whole step's ``work`` and each advance's share
 items per second, which would overstate the time left many times while the
 longest texts go first.
 
+One display at a time: a step that starts while another step's display is
+showing (a router's training inside the grid of routers x pools) stays silent,
+since two rich bars on one terminal draw over each other and the outer one
+already says where the run is. Worker processes of a sweep show nothing; their
+parent shows the grid.
+
 ``ROUTEREVAL_PROGRESS_SECONDS`` sets the seconds between plain lines (default
 5); ``ROUTEREVAL_PROGRESS=plain`` forces plain lines even in a terminal,
 ``ROUTEREVAL_PROGRESS=off`` silences every progress display.
@@ -46,6 +52,9 @@ from types import TracebackType
 from typing import IO, Any
 
 DEFAULT_SECONDS = 5.0
+# Whether a display is showing now in this process (see "One display at a time" above).
+_showing = False
+_showing_lock = threading.Lock()
 
 
 def _seconds_between_lines() -> float:
@@ -132,8 +141,8 @@ class Progress:
     ) -> None:
         if unit not in ("items", "bytes"):
             raise ValueError(f"unit must be 'items' or 'bytes', got {unit!r}")
-        if work is not None and not work > 0:
-            raise ValueError(f"work must be positive, got {work!r}")
+        if work is not None and not work >= 0:
+            raise ValueError(f"work must be zero or more, got {work!r}")
         self._description = description
         self._total = total
         self.completed: float = 0
@@ -152,6 +161,7 @@ class Progress:
         self._task: Any = None
         self._last_line = ""
         self._active = False
+        self._counted = False  # whether this display is the one showing
 
     # -- what callers change -------------------------------------------------
 
@@ -214,10 +224,17 @@ class Progress:
 
     def start(self) -> Progress:
         """Show the display (the context manager calls this)."""
+        global _showing
         if self._active:
             return self
         self._active = True
         self._started = time.monotonic()
+        if self._mode != "off":
+            with _showing_lock:
+                if _showing:
+                    self._mode = "off"  # nested: the outer display speaks for the run
+                else:
+                    _showing = self._counted = True
         if self._mode == "bar":
             self._start_bar()
         elif self._mode == "plain":
@@ -227,6 +244,7 @@ class Progress:
 
     def stop(self) -> None:
         """End the display: the bar stays drawn complete; a plain display prints its last line."""
+        global _showing
         if not self._active:
             return
         self._active = False
@@ -241,6 +259,9 @@ class Progress:
             # one-line "100%" notes for every small call is noise.
             if self._last_line or self.elapsed >= self._seconds:
                 self._print_line()
+        if self._counted:
+            with _showing_lock:
+                _showing = self._counted = False
 
     def __enter__(self) -> Progress:
         return self.start()
@@ -327,7 +348,8 @@ def progress(
         stream: where to write (default ``sys.stderr``).
         seconds: seconds between plain lines (default 5 or ``ROUTEREVAL_PROGRESS_SECONDS``).
         work: the step's whole work, in any unit, where items differ in cost; each
-            ``advance`` then says how much of it was done, and the pace is work per second.
+            ``advance`` then says how much of it was done, and the pace is work per second
+            (0: nothing to weigh, the pace is items per second).
     """
     return Progress(description, total, enabled=enabled, unit=unit, stream=stream, seconds=seconds, work=work)
 

@@ -478,7 +478,7 @@ def embed(
         todo = todo[np.argsort([-len(unique[k]) for k in todo], kind="stable")]
         work = np.array([max(1, min(len(unique[k]), WORK_CHARS)) for k in todo], dtype=np.float64)
         with progress_display(description, total=int(todo.size), enabled=progress and todo.size > 0,
-                              work=float(work.sum()) if todo.size else None) as bar:
+                              work=float(work.sum())) as bar:
             done, chunk_start, chunk_began = 0, 0, time.perf_counter()
             target = chunk_size or MIN_CHUNK
             step = min(target, STEP_TEXTS)

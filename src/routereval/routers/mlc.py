@@ -198,6 +198,7 @@ class MLCRouter(Router):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
+        from routereval.progress import progress
         from routereval.routers._torch import torch_threads
 
         path = self.model_path or default_model_path()
@@ -244,18 +245,21 @@ class MLCRouter(Router):
             sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
             loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
             encoder.train()
-            for _ in range(int(cfg["epochs"])):
-                perm = torch.randperm(len(rows), generator=gen).tolist()
-                for start in range(0, len(perm), int(cfg["batch_size"])):
-                    batch = perm[start : start + int(cfg["batch_size"])]
-                    input_ids, mask = _pad([ids[i] for i in batch], pad_id)
-                    out = encoder(input_ids=input_ids, attention_mask=mask)
-                    logits = head(_mean_pool(out.last_hidden_state, mask))
-                    opt.zero_grad(set_to_none=True)
-                    w_batch = weight[batch]
-                    ((loss_fn(logits, target[batch]) * w_batch).sum() / w_batch.sum().clamp(min=1.0)).backward()
-                    opt.step()
-                    sched.step()
+            # Minutes on a CPU: the steps show as progress (see routereval.progress).
+            with progress(f"mlc training steps ({len(rows):,} prompts)", total=steps) as bar:
+                for _ in range(int(cfg["epochs"])):
+                    perm = torch.randperm(len(rows), generator=gen).tolist()
+                    for start in range(0, len(perm), int(cfg["batch_size"])):
+                        batch = perm[start : start + int(cfg["batch_size"])]
+                        input_ids, mask = _pad([ids[i] for i in batch], pad_id)
+                        out = encoder(input_ids=input_ids, attention_mask=mask)
+                        logits = head(_mean_pool(out.last_hidden_state, mask))
+                        opt.zero_grad(set_to_none=True)
+                        w_batch = weight[batch]
+                        ((loss_fn(logits, target[batch]) * w_batch).sum() / w_batch.sum().clamp(min=1.0)).backward()
+                        opt.step()
+                        sched.step()
+                        bar.advance()
             encoder.eval()
             for p in encoder.parameters():
                 p.requires_grad_(False)
@@ -273,6 +277,8 @@ class MLCRouter(Router):
         texts = _texts_of(prompts)
         import torch
 
+        from routereval.encoders.base import PROGRESS_MIN_TEXTS
+        from routereval.progress import progress
         from routereval.routers._torch import torch_threads
 
         w, b = self.head_
@@ -280,14 +286,18 @@ class MLCRouter(Router):
         threads = int(self.n_threads) if self.n_threads else torch.get_num_threads()
         # Shortest texts first keeps padding small; results go back to input order.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        with torch_threads(threads), torch.inference_mode():
+        ids = _encode(self.tokenizer_, [texts[i] for i in order], self.max_length_)
+        tokens = np.array([len(row) for row in ids], dtype=np.float64)  # a batch's work, for the time left
+        shown = len(texts) >= PROGRESS_MIN_TEXTS  # one prompt (serving) pays for no display
+        with torch_threads(threads), torch.inference_mode(), \
+                progress("scoring with mlc", total=len(texts), enabled=shown, work=float(tokens.sum())) as bar:
             for start in range(0, len(order), _PREDICT_BATCH):
-                idx = order[start : start + _PREDICT_BATCH]
-                ids = _encode(self.tokenizer_, [texts[i] for i in idx], self.max_length_)
-                input_ids, mask = _pad(ids, self.tokenizer_.pad_token_id or 0)
+                end = start + _PREDICT_BATCH
+                input_ids, mask = _pad(ids[start:end], self.tokenizer_.pad_token_id or 0)
                 hidden = self.encoder_(input_ids=input_ids, attention_mask=mask)
                 pooled = _mean_pool(hidden.last_hidden_state, mask).numpy()
-                out[idx] = pooled.astype(np.float64) @ w.T.astype(np.float64) + b
+                out[order[start:end]] = pooled.astype(np.float64) @ w.T.astype(np.float64) + b
+                bar.advance(len(pooled), work=float(tokens[start:end].sum()))
         return out
 
     def predict_quality(self, prompts: Prompts) -> np.ndarray:

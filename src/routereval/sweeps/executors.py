@@ -26,6 +26,7 @@ from routereval.sweeps.tasks import (
     Task,
     load,
     run_task,
+    silence_progress,
     single_threaded,
     start_worker,
 )
@@ -243,6 +244,7 @@ class RayExecutor:
 
 def _ray_task(task: Task, context: Context) -> dict[str, Any] | Failure:
     single_threaded()
+    silence_progress()
     return _guarded(task, context)
 
 

@@ -201,9 +201,15 @@ def parent_death_signal(parent: int) -> None:
 
 
 def start_worker(parent: int) -> None:
-    """Set up a local worker process: die with the parent, and run numeric code on one thread."""
+    """Set up a local worker process: die with the parent, run numeric code on one thread, show no progress."""
     parent_death_signal(parent)
     single_threaded()
+    silence_progress()
+
+
+def silence_progress() -> None:
+    """No progress displays in this worker: its parent shows the grid's, which a worker's bar would draw over."""
+    os.environ["ROUTEREVAL_PROGRESS"] = "off"
 
 
 def single_threaded() -> None:
