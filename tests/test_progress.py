@@ -33,21 +33,20 @@ def run_child(code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_line_format_worked_by_hand():
-    # 4,096 of 11,642 after 52 s: 35%; the rest at the same rate takes 52 * 7,546 / 4,096 = 95.8 s.
-    assert progress_line("embedding mmlu-pro", 4096, 11642, 52.0) == (
+    # 4,096 of 11,642 after 52 s: 35%; 95.8 s left reads as 1 min 36 s.
+    assert progress_line("embedding mmlu-pro", 4096, 11642, 52.0, left=95.8) == (
         "embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~1 min 36 s left"
     )
-    assert progress_line("embedding", 500, 1000, 30.0) == "embedding: 500/1,000 (50%), 30 s, ~30 s left"
+    assert progress_line("embedding", 500, 1000, 30.0, left=30.0) == "embedding: 500/1,000 (50%), 30 s, ~30 s left"
+    # Not known yet (no pace): no time left, rather than a guess.
+    assert progress_line("embedding", 62, 11642, 5.0) == "embedding: 62/11,642 (1%), 5 s"
     assert progress_line("training", 3, None, 125.0) == "training: 3, 2 min 05 s"
-    assert progress_line("done", 10, 10, 7.2) == "done: 10/10 (100%), 7 s"
-    assert progress_line("download", 2_000_000, 4_000_000, 2.0, unit="bytes") == (
+    # A finished step says no time left, whatever it is told.
+    assert progress_line("done", 10, 10, 7.2, left=3.0) == "done: 10/10 (100%), 7 s"
+    assert progress_line("download", 2_000_000, 4_000_000, 2.0, unit="bytes", left=2.0) == (
         "download: 2.0 MB/4.0 MB (50%), 2 s, ~2 s left, 1.0 MB/s"
     )
     assert format_duration(3725) == "1 h 02 min"
-    # The time left given by the caller; None: not known yet.
-    assert progress_line("embedding", 62, 11642, 5.0, left=95.0) == "embedding: 62/11,642 (1%), 5 s, ~1 min 35 s left"
-    assert progress_line("embedding", 62, 11642, 5.0, left=None) == "embedding: 62/11,642 (1%), 5 s"
-    assert progress_line("embedding", 10, 10, 5.0, left=3.0) == "embedding: 10/10 (100%), 5 s"
 
 
 def test_time_left_is_the_pace_since_the_first_advance_in_work_not_items():

@@ -263,8 +263,12 @@ def test_progress_of_the_grid_starts_when_the_grid_does(tmp_path):
     write_toy_csv(tmp_path / "toy.csv")
     env = {**os.environ, "ROUTEREVAL_PROGRESS_SECONDS": "0.02", "ROUTEREVAL_HOME": str(tmp_path / "home")}
     env.pop("ROUTEREVAL_PROGRESS", None)
-    for args in (["bench", "--dataset", str(tmp_path / "toy.csv"), "--encoder", "tfidf-32", "--n-boot", "50"],
-                 ["sweep", str(write_sweep(tmp_path / "sweep")), "--out", str(tmp_path / "out"), "--workers", "1"]):
+    small = ('name = "small"\ndatasets = ["toy.csv"]\nsizes = [3]\nencoder = "tfidf-32"\nseeds = [0]\n'
+             'scaling = false\nn_boot = 50\nrouters = ["oracle", "knn"]\n')
+    for args in (["bench", "--dataset", str(tmp_path / "toy.csv"), "--encoder", "tfidf-32", "--n-boot", "50",
+                  "--sizes", "3", "--routers", "oracle,knn"],
+                 ["sweep", str(write_sweep(tmp_path / "sweep", small, name="small")), "--out", str(tmp_path / "out"),
+                  "--workers", "1"]):
         run = subprocess.run(CLI + args, capture_output=True, text=True, env=env, timeout=300, check=False)
         assert run.returncode == 0, run.stderr
         grid = [line for line in run.stderr.splitlines() if line.startswith(("routers x pools", "grid points"))]

@@ -90,20 +90,17 @@ def format_bytes(n: float) -> str:
 
 
 def progress_line(description: str, completed: float, total: float | None, elapsed: float, unit: str = "items",
-                  *, left: float | None | str = "items") -> str:
-    """One plain progress line, e.g. ``embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~95 s left``.
+                  *, left: float | None = None) -> str:
+    """One plain progress line, e.g. ``embedding mmlu-pro: 4,096/11,642 (35%), 52 s, ~1 min 35 s left``.
 
-    ``left`` is the time left in seconds (``None``: not known yet); by default
-    (``"items"``) it is the rest of the items at their pace so far.
+    ``left``: the time left in seconds (:meth:`Progress.time_left`), if known.
     """
     show = format_bytes if unit == "bytes" else (lambda n: f"{int(n):,}")
     if total:
         fraction = min(1.0, completed / total)
         line = f"{description}: {show(completed)}/{show(total)} ({fraction:.0%}), {format_duration(elapsed)}"
-        if left == "items":
-            left = elapsed * (total - completed) / completed if 0 < completed < total and elapsed > 0 else None
         if left is not None and completed < total:
-            line += f", ~{format_duration(float(left))} left"
+            line += f", ~{format_duration(left)} left"
     else:
         line = f"{description}: {show(completed)}, {format_duration(elapsed)}"
     if unit == "bytes" and elapsed > 0 and completed:
