@@ -1,13 +1,17 @@
-"""Shared fixtures: an isolated routereval home and the offline data mirror."""
+"""Shared fixtures: an isolated routereval home and the offline data mirror; a child interpreter."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SRC = str(REPO / "src")
 DEFAULT_MIRROR = REPO.parent / "shared" / "data" / "github"
 
 
@@ -40,6 +44,19 @@ def mirror(monkeypatch) -> Path:
 def shared_home(tmp_path_factory) -> Path:
     """A home shared by a whole session, for tests that reuse built mirror datasets."""
     return tmp_path_factory.mktemp("routereval-shared-home")
+
+
+def run_python(code: str, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    """``code`` (dedented) run by a fresh interpreter that imports this checkout's routereval.
+
+    Its output streams are pipes, as in a log or CI, so progress shows as plain
+    lines whatever ``ROUTEREVAL_PROGRESS`` this shell has; ``env`` adds variables.
+    """
+    environment = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    environment.pop("ROUTEREVAL_PROGRESS", None)
+    environment.update(env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, check=False,
+                          text=True, env=environment, timeout=timeout)
 
 
 def _installed(package: str) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SRC, run_python
 
 from routereval.encoders import (
     CacheDamagedError,
@@ -38,8 +39,6 @@ from routereval.encoders import (
 )
 from routereval.errors import ConfigError, DataError, NotFittedError, RouterEvalError
 from routereval.records import Benchmark
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 # A deterministic encoder for cache tests: a pseudo-random unit vector per text,
 # seeded by the text's hash. The crash test runs the same source in a subprocess.
@@ -622,10 +621,7 @@ def embed_slowly(folder: Path, seconds_per_text: str, calls: str, progress_secon
         f"        time.sleep(sum({seconds_per_text} for text in texts))\n"
         "        return super()._encode(texts, progress=progress)\n"
     ) + calls
-    env = {**os.environ, "PYTHONPATH": SRC, "ROUTEREVAL_PROGRESS_SECONDS": str(progress_seconds)}
-    env.pop("ROUTEREVAL_PROGRESS", None)
-    out = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, env=env,
-                         timeout=120, check=False)
+    out = run_python(script, str(folder), timeout=120, ROUTEREVAL_PROGRESS_SECONDS=str(progress_seconds))
     assert out.returncode == 0, out.stderr
     return out.stderr
 

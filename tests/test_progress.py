@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
-import textwrap
 import time
-from pathlib import Path
 
 import pytest
+from conftest import run_python
 
 from routereval.progress import format_duration, progress, progress_line
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def run_child(code: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
-    environment.pop("ROUTEREVAL_PROGRESS", None)
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        check=False,
-        text=True,
-        env=environment,
-        timeout=60,
-    )
 
 
 def test_line_format_worked_by_hand():
@@ -54,7 +34,7 @@ def test_time_left_is_the_pace_since_the_first_advance_in_work_not_items():
     # more units 1 s later (a cheap item): between t = 4.0 and 4.8 s the pace is 2 units per
     # (t - 3) s with 7 to go, so 3.5-6.3 s are left. Counting the set-up as pace would say
     # t x 0.7 / 0.3 = 9.3-11.2 s; counting items, (t - 3) x 1 = 1.0-1.8 s.
-    child = run_child(
+    child = run_python(
         """
         import time
         from routereval.progress import progress
@@ -87,7 +67,7 @@ def test_negative_work_is_refused():
 
 def test_plain_lines_every_few_seconds_when_stderr_is_a_pipe():
     # 10 steps of 0.1 s with a line every 0.25 s: about 4 periodic lines, then a final one.
-    child = run_child(
+    child = run_python(
         """
         import time
         from routereval.progress import progress
@@ -117,7 +97,7 @@ def test_plain_lines_every_few_seconds_when_stderr_is_a_pipe():
 
 def test_plain_lines_report_a_step_that_makes_no_progress():
     # A long step with nothing advanced still prints, so a log shows the run is alive.
-    child = run_child(
+    child = run_python(
         """
         import time
         from routereval.progress import progress
@@ -133,7 +113,7 @@ def test_plain_lines_report_a_step_that_makes_no_progress():
 
 
 def test_off_and_disabled_print_nothing():
-    child = run_child(
+    child = run_python(
         """
         from routereval.progress import progress
         with progress("a", total=3, seconds=0.01) as bar:
@@ -177,7 +157,7 @@ def test_bad_unit_is_refused():
 
 
 def test_a_step_shorter_than_the_interval_prints_nothing():
-    child = run_child(
+    child = run_python(
         """
         from routereval.progress import progress
         for _ in range(50):
@@ -191,7 +171,7 @@ def test_a_step_shorter_than_the_interval_prints_nothing():
 def test_one_display_at_a_time():
     # A step inside another step's display stays silent (two rich bars draw over each other);
     # once the outer one ends, the next step shows again.
-    child = run_child(
+    child = run_python(
         """
         import time
         from routereval.progress import progress
@@ -214,7 +194,7 @@ def test_one_display_at_a_time():
 
 def test_a_sweep_worker_shows_no_progress():
     # Its parent shows the grid; a worker's own display (a router's training) would draw over it.
-    child = run_child(
+    child = run_python(
         """
         import os, time
         from routereval.sweeps.tasks import start_worker

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import needs_torch
+from conftest import needs_torch, run_python
 
 from routereval.errors import ConfigError
 from routereval.routers import Prompts, make_router
@@ -273,23 +273,15 @@ def test_mlc_estimates_are_sigmoids_and_the_policy_chooses():
 @needs_torch
 def test_mlc_training_shows_its_steps_in_a_log():
     # Minutes per pool on a CPU: a log (stderr a pipe) gets plain lines of the steps done.
-    import os
-    import subprocess
-    import sys
-    import textwrap
-
-    script = textwrap.dedent("""
+    script = """
         import numpy as np
         from routereval.routers import Prompts, make_router
         texts = ["add two numbers", "the roman empire", "solve for x", "the french revolution", "a b", "c d"]
         labels = np.array([[0, 1], [1, 0], [0, 1], [1, 0], [1, 1], [0, 0]], dtype=float)
         make_router("mlc", epochs=2, batch_size=2, max_length=8, max_train_prompts=None, n_threads=1).fit(
             Prompts(texts=texts), labels)
-    """)
-    env = {**os.environ, "ROUTEREVAL_PROGRESS_SECONDS": "0.001"}
-    env.pop("ROUTEREVAL_PROGRESS", None)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300,
-                         check=False)
+    """
+    run = run_python(script, timeout=300, ROUTEREVAL_PROGRESS_SECONDS="0.001")
     assert run.returncode == 0, run.stderr
     # 6 prompts in batches of 2 for 2 epochs: 6 steps.
     lines = [line for line in run.stderr.splitlines() if line.startswith("mlc training steps")]

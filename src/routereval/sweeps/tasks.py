@@ -201,14 +201,15 @@ def parent_death_signal(parent: int) -> None:
 
 
 def start_worker(parent: int) -> None:
-    """Set up a local worker process: die with the parent, run numeric code on one thread, show no progress."""
+    """Set up a local worker process: die with the parent, then :func:`prepare_worker`."""
     parent_death_signal(parent)
+    prepare_worker()
+
+
+def prepare_worker() -> None:
+    """Any worker (local or Ray): numeric code on one thread, and no progress displays, since the
+    parent shows the grid's and a worker's bar would draw over it."""
     single_threaded()
-    silence_progress()
-
-
-def silence_progress() -> None:
-    """No progress displays in this worker: its parent shows the grid's, which a worker's bar would draw over."""
     os.environ["ROUTEREVAL_PROGRESS"] = "off"
 
 
