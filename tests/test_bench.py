@@ -106,3 +106,20 @@ def test_router_labels_with_settings_show_whole_in_the_terminal_table(tmp_path):
     narrow = bench(*args, env={**os.environ, "COLUMNS": "80"}).stdout
     assert "knn[k=7]" in narrow and "gap closed" not in narrow.split("V_R reference")[0]
     assert "need a wider terminal" in narrow
+
+
+def test_rows_are_the_same_bytes_on_one_worker_or_two(tmp_path):
+    # Same command, same data: the JSON is identical whatever the worker count (wall times aside), rows
+    # in the sweep's order, not the order in which workers finished. Learned routers included.
+    raw, _ = router_layout(seed=5, n=60, n_models=20)
+    path = write(tmp_path / "arc_router_dataset.pkl", raw)
+    written = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"rows-{workers}.json"
+        bench("--dataset", str(path), "--sizes", "3,5", "--routers", FAST + ",linear", "--n-boot", "100",
+              "--workers", workers, "--json", str(out))
+        rows = json.loads(out.read_text())
+        for r in rows:
+            r.pop("seconds", None)
+        written.append(json.dumps(rows, sort_keys=False))
+    assert written[0] == written[1]

@@ -600,7 +600,9 @@ def test_registry_names():
     # The old per-batch int8 name is refused with what to use: its cache and saved routers hold other vectors.
     with pytest.raises(UnknownEncoderError, match="replaced by minilm-int8"):
         get_encoder("minilm-onnx-int8")
-    assert get_encoder("minilm", batch_size=16).batch_size == 16
+    assert get_encoder("minilm-st", batch_size=16).batch_size == 16
+    with pytest.raises(TypeError, match="batch_size"):
+        get_encoder("minilm-int8", batch_size=16)  # every text runs alone on the ONNX paths
     assert get_encoder("tfidf").dim == 256
     assert get_encoder("tfidf-32").dim == 32
     vec = get_encoder("precomputed:x", vectors=np.eye(3, dtype=np.float32))
@@ -669,3 +671,27 @@ def test_cache_commands_without_caches(tmp_path):
     assert empty.returncode == 0 and "no embedding caches" in empty.stdout
     unknown = run_cli("cache", "verify", "--encoder", "nope", "--dir", str(tmp_path), home=tmp_path / "home")
     assert unknown.returncode == 1 and "no embedding cache for encoder 'nope'" in unknown.stderr
+
+
+def test_vectors_of_an_older_revision_are_refused_not_mixed(tmp_path):
+    # An encoder whose vectors changed in their last digits under the same name (MiniLM once batched):
+    # a cache written by the old one is refused with the command that clears it, and after clearing the
+    # texts are embedded again by the new one.
+    from routereval.encoders import CacheDamagedError
+
+    class Revised(HashEncoder):
+        vectors_revision = 2
+
+        def _encode(self, texts, *, progress):
+            return super()._encode(texts, progress=progress) + 1e-3
+
+    old = embed(HashEncoder(8), ["a", "b"], tmp_path, progress=False)
+    with pytest.raises(CacheDamagedError, match=r"older routereval \(revision 1.*routereval cache clear --encoder hash-8"):
+        embed(Revised(8), ["a", "b"], tmp_path, progress=False)
+    proc = subprocess.run([sys.executable, "-m", "routereval", "cache", "clear", "--encoder", "hash-8", "--dir",
+                           str(tmp_path)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert proc.returncode == 0, proc.stderr
+    new = embed(Revised(8), ["a", "b"], tmp_path, progress=False)
+    assert not np.array_equal(new, old)
+    assert np.array_equal(embed(Revised(8), ["b", "a"], tmp_path, progress=False), new[::-1])  # read back

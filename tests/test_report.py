@@ -341,3 +341,26 @@ def test_a_huge_svg_is_embedded_as_png_instead():
     (src,) = page.figures["f"]["png"]
     assert base64.b64decode(src.removeprefix("data:image/png;base64,")).startswith(PNG)
     assert 'alt="a &lt;b&gt;line&lt;/b&gt;"' in img
+
+
+def test_a_saved_figure_is_the_same_bytes_every_time(tmp_path):
+    # Figures in docs/ are rewritten by `python docs/generate`: an unchanged figure must not show as changed
+    # (matplotlib writes the date into SVG metadata and draws random ids for clip paths by default).
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from routereval.reports.figures import save_figure
+
+    written = []
+    for attempt in ("first", "second"):
+        fig = Figure(figsize=(3, 2))
+        ax = fig.add_subplot()
+        ax.plot([0, 1, 2], [0.2, 0.5, 0.4])
+        ax.set_title("cost-quality")
+        (tmp_path / attempt).mkdir()
+        written.append(save_figure(fig, tmp_path / attempt / "curve"))
+    for a, b in zip(*written):
+        assert a.read_bytes() == b.read_bytes(), a.name

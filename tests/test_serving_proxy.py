@@ -397,7 +397,7 @@ def test_concurrent_requests_are_each_answered_exactly_once(artifact, backends):
         async def main():
             # A generous connect timeout: 96 connections opened at once on a busy machine can take seconds.
             client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0,
-                                        timeout=httpx.Timeout(120, connect=60))
+                                        timeout=openai.Timeout(120, connect=60))  # the client's own type: openai 3 is built on httpx2
             prompts = [f"{[MATH, POEM, 'write a python function'][i % 3]} #{i}" for i in range(96)]
             results = await asyncio.gather(*(
                 client.chat.completions.create(model="router", messages=[{"role": "user", "content": p}])

@@ -359,6 +359,8 @@ def test_bench_executor_uses_workers_only_where_they_pay(reference_run, monkeypa
         outcome = run_sweep(load_sweep(folder / "toy.toml"), here, AutoExecutor(workers), progress=False)
         assert outcome.stored == GRID_SIZE and went_local == local, (threshold, workers)
         assert comparable(here.read_rows(arrays=False)) == expected
+        # In the same order too (the sweep's, not completion order), in memory as on disk.
+        assert [grid_key(r) for r in here.read_rows(arrays=False)] == [grid_key(r) for r in store.read_rows(arrays=False)]
 
 
 def test_relative_dataset_paths_are_read_from_the_sweep_files_folder(tmp_path, monkeypatch):

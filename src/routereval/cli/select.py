@@ -82,7 +82,13 @@ def select(
         None, "--figures", help="Write the figures of the analyses asked for (PNG and SVG) to this folder."
     ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the result rows to this JSON file."),
-    encoder: str = typer.Option("minilm", help="minilm (cached), tfidf[-<dim>], or precomputed:<key>."),
+    encoder: Optional[str] = typer.Option(
+        None, help="A MiniLM path (cached; by default minilm-onnx, the fp32 path, as the published protocol embeds: "
+        "the faster minilm-int8 moves a few task-level choices), tfidf[-<dim>], or precomputed:<key>."
+    ),
+    markdown_out: Optional[Path] = typer.Option(
+        None, "--markdown", help="Write the summary tables (one per alpha) as Markdown to this file."
+    ),
     predictor: str = typer.Option(
         "knn", help="Correctness predictor: knn, or mlp (the paper's network; D(D-1)/2 + D fits: slow on a CPU)."
     ),
@@ -102,9 +108,10 @@ def select(
 
     alphas = parse_alphas(alpha)
     analyses = Analyses(pointwise, candidates, against, distance_bins, correlation, figures)
-    if new_task is not None and (alphas != [0.0] or analyses.asked or references != "loto" or pool_alphas):
+    if new_task is not None and (alphas != [0.0] or analyses.asked or references != "loto" or pool_alphas
+                                 or markdown_out is not None):
         raise ConfigError(
-            "--alpha, --references, --pool-alphas and the analyses apply to leave-one-task-out; "
+            "--alpha, --references, --pool-alphas, --markdown and the analyses apply to leave-one-task-out; "
             "they cannot be combined with --new-task"
         )
     if k < 1 or draws < 1 or bandwidth <= 0 or not 0 < win_share <= 1 or not 0 <= threshold <= 1:
@@ -113,6 +120,10 @@ def select(
         raise ConfigError(f"--distance-bins must be 0 (off) or more, got {distance_bins}")
     if figures is not None and not (distance_bins or correlation or against):
         raise ConfigError("--figures draws the analyses: add --distance-bins N, --correlation or --against MODEL")
+    if encoder is None:
+        from routereval.selection.vectors import SELECTION_ENCODER
+
+        encoder = SELECTION_ENCODER
     if references not in REFERENCES:
         raise ConfigError(f"--references must be one of {', '.join(REFERENCES)}, got {references!r}")
     model = make_predictor(predictor, k=k, seed=seed)
@@ -123,9 +134,9 @@ def select(
     context = {"dataset": data.name, "encoder": encoder, "predictor": predictor, "k": k, "seed": seed,
                "references": references, "pool_alphas": pool_alphas}
     if new_task is not None:
-        rows = _new_task(data, bench, new_task, model, settings, encoder)
+        rows, tables = _new_task(data, bench, new_task, model, settings, encoder), []
     else:
-        rows = _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, analyses)
+        rows, tables = _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, analyses)
     notes = []
     if data.n_duplicates:
         notes.append(f"{data.n_duplicates} repeated prompts inside tasks removed")
@@ -137,14 +148,19 @@ def select(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(to_json([{**context, **r} for r in rows]))
         console.print(f"wrote {len(rows)} rows to {json_out}", highlight=False, soft_wrap=True)
+    if markdown_out is not None:
+        from routereval.atomic import write_text_atomic
+
+        write_text_atomic(markdown_out, "\n".join(tables))
 
 
-def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, analyses: Analyses) -> list[dict]:
+def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task,
+                   analyses: Analyses) -> tuple[list[dict], list[str]]:
     import numpy as np
 
     from routereval.cli.output import console
     from routereval.progress import progress
-    from routereval.reports.selection import per_task_table, summary_table
+    from routereval.reports.selection import per_task_table, summary_markdown, summary_table
     from routereval.selection.candidates import model_index, parse_candidates
     from routereval.selection.protocol import leave_one_task_out
     from routereval.selection.summary import summary_rows, task_rows
@@ -176,10 +192,12 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, anal
     name = type(model).__name__.replace("Predictor", "").lower()
     refs = settings.references + (", reference pairs pooled over alphas" if settings.pool_alphas else "")
     subset = f", {int(allowed.sum())} candidates" if allowed is not None else ""
+    tables: list[str] = []
     for a in alphas:
         head = (f"{data.name}: leave one task out, {data.n_tasks} tasks x {data.n_models} models "
                 f"({encoder}, {name}, references: {refs}{subset})" + (f", alpha = {a:g}" if len(alphas) > 1 or a else ""))
         console.print(summary_table([r for r in summary if r["alpha"] == a], head))
+        tables.append(summary_markdown([r for r in summary if r["alpha"] == a], head))
         s3 = [r for r in per if r["alpha"] == a and r["method"] == "S3"]
         agreed = sum(r["m_star"] == r["model"] and r["bma_chosen"] for r in s3)
         kept = sum(r["m_star"] == r["model"] and not r["bma_chosen"] for r in s3)
@@ -203,7 +221,7 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task, anal
         extra += _distance(folds, data, analyses.distance_bins, settings, alphas, analyses.figures)
     if reference is not None:
         extra += _against(per, data, reference, analyses.figures)
-    return per + summary + extra
+    return per + summary + extra, tables
 
 
 def _print_ties(per: list[dict], summary: list[dict]) -> None:

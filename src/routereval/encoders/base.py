@@ -115,6 +115,9 @@ class Encoder(ABC):
     """
 
     cacheable: bool = True
+    #: Raised when the text -> vector function changes in its last digits under the same name, so
+    #: that a cache written before is refused with the command that clears it, never mixed in.
+    vectors_revision: int = 1
 
     @property
     @abstractmethod

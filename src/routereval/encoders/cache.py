@@ -3,7 +3,7 @@
 Layout, one folder per encoder under :func:`routereval.paths.embeddings_dir`:
 
     <encoder.name>/
-      encoder.json          name, width, dtype, format version (written once)
+      encoder.json          name, width, dtype, format version, vectors revision (written once)
       index.sqlite          entries(key -> shard, row) and shards(name -> rows, bytes, sha256)
       shards/<uuid>.npy     float32 blocks of vectors, never modified once written
 
@@ -127,10 +127,13 @@ class EmbeddingCache:
     """
 
     def __init__(
-        self, name: str, dim: int, root: str | os.PathLike | None = None, *, check: bool = True
+        self, name: str, dim: int, root: str | os.PathLike | None = None, *, check: bool = True,
+        revision: int | None = None,
     ) -> None:
         self.name = check_name(name)
         self.dim = int(dim)
+        # The encoder's vectors_revision; None (maintenance commands) accepts whatever the folder holds.
+        self.revision = revision
         self.root = Path(root if root is not None else paths.embeddings_dir())
         self.folder = self.root / name
         self.shard_dir = self.folder / "shards"
@@ -157,13 +160,14 @@ class EmbeddingCache:
     @classmethod
     def for_encoder(cls, encoder: Encoder, root: str | os.PathLike | None = None) -> EmbeddingCache:
         """The cache of ``encoder`` under ``root`` (default: the routereval embeddings folder)."""
-        return cls(encoder.name, encoder.dim, root)
+        return cls(encoder.name, encoder.dim, root, revision=encoder.vectors_revision)
 
     # -- housekeeping -------------------------------------------------------
 
     def _check_meta(self) -> None:
         meta_path = self.folder / "encoder.json"
-        meta = {"name": self.name, "dim": self.dim, "dtype": "float32", "format_version": FORMAT_VERSION}
+        meta = {"name": self.name, "dim": self.dim, "dtype": "float32", "format_version": FORMAT_VERSION,
+                "vectors_revision": self.revision or 1}
         if meta_path.is_file():
             try:
                 found = json.loads(meta_path.read_text())
@@ -175,6 +179,14 @@ class EmbeddingCache:
                     f"the embedding cache {self.folder} was written for another encoder or format "
                     f"({found!r}, expected dim {self.dim}); delete it with "
                     f"`{repair_command(self.name, self.root, clear=True)}`"
+                )
+            stored = found.get("vectors_revision", 1)
+            if self.revision is not None and stored != self.revision:
+                # Old vectors mixed with new ones would make results depend on what the cache held.
+                raise CacheDamagedError(
+                    f"the embedding cache {self.folder} holds vectors from an older routereval (revision {stored}; "
+                    f"{self.name!r} now computes revision {self.revision}, which differs in the last digits); "
+                    f"clear it with `{repair_command(self.name, self.root, clear=True)}` to embed again"
                 )
             return
         tmp = self.folder / f".encoder.json.{uuid.uuid4().hex}.tmp"

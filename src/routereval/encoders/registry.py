@@ -10,8 +10,9 @@ gives (slightly) different vectors and the embedding cache is keyed by name:
 ``minilm`` picks the default path, :data:`DEFAULT_MINILM_PATH`: ``minilm-int8``,
 the fastest path that meets its bar (cosine >= 0.99 to the reference on every
 MMLU-Pro and LLMRouter prompt; on the main job every learned router's mu_o
-within 0.002 of the fp32 path's, inside its bootstrap interval). Both ONNX paths give a text the same vector
-whatever else is in its batch, which the cache (keyed by text) relies on, and
+within 0.002 of the fp32 path's, inside its bootstrap interval). Every path gives a text the same vector,
+bit for bit, whatever else is encoded with it (each text runs alone), which
+the cache (keyed by text) relies on. Both ONNX paths
 import neither torch nor sentence-transformers, so a cold process starts
 encoding seconds sooner. Measured in one process on 2 otherwise idle CPUs
 (``benchmarks/encoders_speed.py``, MMLU-Pro questions): see
@@ -50,10 +51,10 @@ def get_encoder(name: str = DEFAULT_ENCODER, **kw: Any) -> Encoder:
     """Build an encoder from its name; keyword arguments go to its constructor.
 
     * ``minilm``: the default MiniLM path (``minilm-int8``, or ``minilm-st``
-      where onnxruntime is missing); ``batch_size=``, ``num_threads=``,
-      ``max_seq_length=`` apply to every path.
+      where onnxruntime is missing); ``num_threads=`` and ``max_seq_length=``
+      apply to every path.
     * ``minilm-st``: :class:`~routereval.encoders.minilm.MiniLMEncoder`
-      (sentence-transformers, the reference; also ``device=``).
+      (sentence-transformers, the reference; also ``device=`` and ``batch_size=``).
     * ``minilm-onnx`` / ``minilm-int8``:
       :class:`~routereval.encoders.onnx.OnnxMiniLMEncoder`.
     * ``tfidf`` / ``tfidf-<dim>``: an unfitted

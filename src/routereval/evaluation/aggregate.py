@@ -30,11 +30,13 @@ MEAN_FIELDS = ("mu_o", "V_R", "V_B", "E_p", "E_sel", "V_B_train", "gap_closed", 
 #: What a cell is keyed by; ``group`` is added for per-group tables.
 CELL = ("dataset", "benchmark", "m", "router")
 MEAN_GROUP = "mean"
+BEST_SINGLE = "best-single"
 # Prompt counts (resamples x prompts) held at once by joint_interval.
 _BOOT_CELLS = 4_000_000
 
 
-def _rank(row: dict[str, Any]) -> tuple:
+def row_order(row: dict[str, Any]) -> tuple:
+    """Sort key of a result row: the sweep's own order (dataset, m, group, router, seed), never completion order."""
     dataset_at, router_at = row.get("order") or (0, 0)
     group_at = GROUPS.index(row["group"]) if row["group"] in GROUPS else len(GROUPS)
     return (dataset_at, str(row.get("source", row["dataset"])), int(row["m"]), group_at, str(row["group"]),
@@ -75,6 +77,27 @@ def joint_interval(rows: Sequence[dict[str, Any]], *, n_boot: int = 1000, seed: 
     return float(lo), float(hi)
 
 
+def paired_difference(a_rows: Sequence[dict[str, Any]], b_rows: Sequence[dict[str, Any]], *, n_boot: int = 1000,
+                      seed: int = 0) -> tuple[float, float, float]:
+    """mean(a) - mean(b) over matched rows (the same pool and seed), and its 95% bootstrap interval.
+
+    Each pair is compared on the test prompts both scored; the difference is the
+    mean over pairs of the mean per-prompt difference, and prompts are resampled
+    jointly for all pairs (as :func:`joint_interval` does), so the interval keeps
+    the pairing that makes it narrower than the two intervals side by side.
+    """
+    diffs = []
+    for a, b in zip(a_rows, b_rows, strict=True):
+        common, ia, ib = np.intersect1d(np.asarray(a["positions"], dtype=np.int64),
+                                        np.asarray(b["positions"], dtype=np.int64), return_indices=True)
+        d = np.asarray(a["per_prompt"], dtype=float)[ia] - np.asarray(b["per_prompt"], dtype=float)[ib]
+        keep = ~np.isnan(d)
+        diffs.append({"positions": common[keep], "per_prompt": d[keep]})
+    point = _mean([float(d["per_prompt"].mean()) if len(d["per_prompt"]) else None for d in diffs])
+    lo, hi = joint_interval(diffs, n_boot=n_boot, seed=seed)
+    return point, lo, hi
+
+
 def _mean(values: list[Any]) -> float:
     arr = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     arr = arr[~np.isnan(arr)]
@@ -91,7 +114,7 @@ def summarise(
     first row of each cell, after sorting the inputs by sweep order, dataset,
     m, group, router and seed.
     """
-    ordered = sorted(rows, key=_rank)
+    ordered = sorted(rows, key=row_order)
     cells: dict[tuple, list[dict[str, Any]]] = {}
     for r in ordered:
         key = tuple(r[k] for k in CELL) + ((r["group"],) if by_group else ())
@@ -114,7 +137,31 @@ def summarise(
         row["seeds"] = sorted({int(r.get("seed", 0)) for r in part})
         row["n_rows"] = len(part)
         out.append(row)
+    _add_differences_to_best_single(out, cells, by_group, n_boot=n_boot, seed=seed)
     return out
+
+
+def _add_differences_to_best_single(out: list[dict[str, Any]], cells: dict[tuple, list[dict[str, Any]]],
+                                    by_group: bool, *, n_boot: int, seed: int) -> None:
+    """Give each router's cell its paired difference to ``best-single`` on the same pools and seeds.
+
+    A sentence such as "the router beats the best single model" is read from two
+    means whose intervals overlap; the paired interval says whether the gap is more
+    than noise. Only cells with arrays (per-prompt scores) and a best-single cell get it.
+    """
+    for row, (key, part) in zip(out, cells.items()):
+        if row["router"] == BEST_SINGLE:
+            continue
+        anchor = cells.get((*key[:3], BEST_SINGLE, *key[4:]))
+        if not anchor or any("per_prompt" not in r for r in (*part, *anchor)):
+            continue
+        theirs = {(r["group"], int(r.get("seed", 0))): r for r in anchor}
+        pairs = [(r, theirs[(r["group"], int(r.get("seed", 0)))]) for r in part
+                 if (r["group"], int(r.get("seed", 0))) in theirs]
+        if not pairs:
+            continue
+        diff = paired_difference([a for a, _ in pairs], [b for _, b in pairs], n_boot=n_boot, seed=seed)
+        row["diff_vs_best_single"], row["diff_vs_best_single_lo"], row["diff_vs_best_single_hi"] = diff
 
 
 def without_arrays(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

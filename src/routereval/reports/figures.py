@@ -103,14 +103,25 @@ def plot_scaling(doc: dict[str, Any]) -> Figure:
 
 
 def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write ``stem.<format>`` for each format, each atomically, then close the figure."""
+    """Write ``stem.<format>`` for each format, each atomically, then close the figure.
+
+    The same figure gives the same bytes on every run: no date in SVG or PDF metadata, and SVG
+    ids drawn from a salt named after the file instead of a random one.
+    """
+    import matplotlib
+
     from routereval.atomic import write_atomic
+
+    def save(tmp: Path, fmt: str) -> None:
+        metadata = {"Date": None} if fmt == "svg" else {"CreationDate": None} if fmt == "pdf" else None
+        with matplotlib.rc_context({"svg.hashsalt": Path(stem).name}):
+            fig.savefig(tmp, format=fmt, dpi=150, metadata=metadata)
 
     written = []
     try:
         for fmt in formats:
             path = Path(f"{stem}.{fmt}")
-            write_atomic(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150))
+            write_atomic(path, lambda tmp, fmt=fmt: save(tmp, fmt))
             written.append(path)
     finally:
         if "matplotlib.pyplot" in sys.modules:

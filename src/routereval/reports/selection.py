@@ -12,19 +12,29 @@ SUMMARY_COLUMNS = ("method", "accuracy", "ratio to oracle", "Pearson", "Spearman
 PER_TASK_METHODS = ("Oracle", "BMA", "S1", "S2", "S3", "S3 (true p)")
 
 
+def _summary_cells(r: dict[str, Any]) -> list[str]:
+    return [r["method"], fmt(r["accuracy"]), fmt(r["ratio"]), fmt(r["pearson"]), fmt(r["spearman"]),
+            f"{100 * r['bma_share']:.0f}%", fmt(r["mean_rank"], 2)]
+
+
 def summary_table(rows: Sequence[dict[str, Any]], title: str):
-    """One line per method: the SPEC section 6 columns."""
+    """One line per method: accuracy of the chosen model, its ratio to the oracle, correlations, BMA share, rank."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     for col in SUMMARY_COLUMNS:
         table.add_column(col, justify="left" if col == "method" else "right", no_wrap=col == "method")
     for r in rows:
-        table.add_row(*literal_cells(
-            r["method"], fmt(r["accuracy"]), fmt(r["ratio"]), fmt(r["pearson"]), fmt(r["spearman"]),
-            f"{100 * r['bma_share']:.0f}%", fmt(r["mean_rank"], 2),
-        ))
+        table.add_row(*literal_cells(*_summary_cells(r)))
     return table
+
+
+def summary_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
+    """The summary table as GitHub Markdown, with the same cells as the terminal's."""
+    lines = [f"**{title}**", "", "| " + " | ".join(SUMMARY_COLUMNS) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(SUMMARY_COLUMNS) - 1)) + "|"]
+    lines += ["| " + " | ".join(_summary_cells(r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def per_task_table(rows: Sequence[dict[str, Any]], title: str):

@@ -164,7 +164,7 @@ class ResultsStore:
         """
         import pyarrow.parquet as pq
 
-        from routereval.evaluation.aggregate import ARRAY_FIELDS
+        from routereval.evaluation.aggregate import ARRAY_FIELDS, row_order
 
         skip = [] if arrays else list(ARRAY_FIELDS)
         rows = []
@@ -183,7 +183,7 @@ class ResultsStore:
                 warnings.warn(f"unreadable result row {path.name} ({exc}); moved to {broken}, it will be recomputed")
                 continue
             rows.append(row)
-        return rows
+        return sorted(rows, key=row_order)
 
     def settings(self) -> dict[str, Any]:
         """The settings the rows were made with (recovered from the rows if settings.json is lost)."""
@@ -233,9 +233,10 @@ class MemoryStore:
         return set(self._rows)
 
     def read_rows(self, *, arrays: bool = True) -> list[dict[str, Any]]:
-        from routereval.evaluation.aggregate import without_arrays
+        from routereval.evaluation.aggregate import row_order, without_arrays
 
-        rows = [dict(r) for r in self._rows.values()]
+        # In the sweep's order, not the order workers finished in: the same run writes the same rows.
+        rows = sorted((dict(r) for r in self._rows.values()), key=row_order)
         return rows if arrays else without_arrays(rows)
 
     def settings(self) -> dict[str, Any]:

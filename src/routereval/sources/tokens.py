@@ -32,7 +32,7 @@ def _encoding(name: str):
             import bpe_openai
         except ImportError as exc:
             raise ConfigError(
-                "token counts need the offline tokenizer package: pip install 'bpe-openai==0.1.4'"
+                "token counts need the offline tokenizer package: pip install bpe-openai"
             ) from exc
         return bpe_openai.get_encoding(name)
 

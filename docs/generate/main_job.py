@@ -1,0 +1,43 @@
+"""The README's main job: RouterEval's easy setting on MMLU-Pro, and what its table shows."""
+
+from __future__ import annotations
+
+from registry import block
+
+# One run gives both: the tables as the command writes them, and the rows the sentence reads.
+BENCH = ("bench", "--dataset", "mmlu-pro", "--markdown", "{out}", "--json", "{out:json}")
+
+
+@block("main-job", checked=True)
+def main_job_tables(run) -> str:
+    """The main job's tables, exactly as ``--markdown`` writes them."""
+    return run.text(*BENCH)
+
+
+def verdict(lo: float, hi: float) -> str:
+    """How a paired 95% interval of a difference reads: above zero, below zero, or straddling it."""
+    if lo > 0:
+        return "a gain beyond noise"
+    if hi < 0:
+        return "a loss beyond noise"
+    return "inside noise"
+
+
+@block("main-job-reading", checked=True)
+def main_job_reading(run) -> str:
+    """What the main job's table shows, read from its ``--json`` rows with paired intervals."""
+    rows = [r for r in run.json(*BENCH, name="json") if r["group"] == "mean"]
+    at = {(r["m"], r["router"]): r for r in rows}
+    parts = []
+    for m in sorted({r["m"] for r in rows}):
+        learned = [r for r in rows if r["m"] == m and r["router"] in ("linear", "mlp", "cluster", "knn")]
+        best = max(learned, key=lambda r: r["mu_o"])
+        d, lo, hi = best["diff_vs_best_single"], best["diff_vs_best_single_lo"], best["diff_vs_best_single_hi"]
+        parts.append(f"at m = {m} the best learned router, {best['router']}, scores {best['mu_o']:.3f} against the "
+                     f"best single model's {at[(m, 'best-single')]['mu_o']:.3f} (paired difference {d:+.3f}, 95% "
+                     f"interval {lo:+.3f} to {hi:+.3f}: {verdict(lo, hi)}), and the oracle reaches "
+                     f"{at[(m, 'oracle')]['mu_o']:.3f}")
+    reference = rows[0]["reference"].split(": ")[-1]
+    return (f"Reading the tables: {'; '.join(parts)}. The strong pools hold {reference}, the best model on the "
+            f"test prompts ({rows[0]['mu_ref']:.3f}), so routing has little to add there; the oracle shows the "
+            "headroom a better router could reach.")
