@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 from _runs import write
 
-from routereval.evaluation.aggregate import summarise
+from routereval.evaluation.aggregate import paired_difference, summarise
 from routereval.results.store import ResultsStore
 
 BASELINES = ("linear", "mlp", "cluster", "knn", "best-single")
@@ -32,21 +32,7 @@ N_BOOT, SEED = 1000, 0
 
 def paired_interval(a_rows: list[dict], b_rows: list[dict]) -> tuple[float, float, float]:
     """Mean and 95% interval of mean(a) - mean(b) over matched (pool, seed) rows, prompts resampled jointly."""
-    diffs = []
-    for a, b in zip(a_rows, b_rows):
-        pa, pb = np.asarray(a["positions"]), np.asarray(b["positions"])
-        common, ia, ib = np.intersect1d(pa, pb, return_indices=True)
-        diffs.append((common, np.asarray(a["per_prompt"], float)[ia] - np.asarray(b["per_prompt"], float)[ib]))
-    universe = np.unique(np.concatenate([c for c, _ in diffs]))
-    table = np.full((len(diffs), len(universe)), np.nan)
-    for i, (common, d) in enumerate(diffs):
-        table[i, np.searchsorted(universe, common)] = d
-    point = float(np.nanmean(np.nanmean(table, axis=1)))
-    rng = np.random.default_rng(SEED)
-    means = np.array([np.nanmean(np.nanmean(table[:, rng.integers(0, len(universe), len(universe))], axis=1))
-                      for _ in range(N_BOOT)])
-    lo, hi = np.quantile(means, [0.025, 0.975])
-    return point, float(lo), float(hi)
+    return paired_difference(a_rows, b_rows, n_boot=N_BOOT, seed=SEED)
 
 
 def leaderboard(rows: list[dict]) -> str:

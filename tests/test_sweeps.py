@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import signal
@@ -440,3 +441,21 @@ def test_workers_die_with_a_killed_sweep(tmp_path):
         time.sleep(0.5)
         alive = [p for p in alive if running(p)]
     assert not alive, f"workers {alive} outlived the killed sweep"
+
+
+def test_a_store_of_older_minilm_vectors_is_refused_not_resumed(tmp_path):
+    # Rows made before MiniLM's vectors became a function of the text alone carry no revision: resuming
+    # such a store would mix the two kinds of rows, so the run is refused with what to do.
+    from routereval.sweeps.runner import context_of
+
+    folder = tmp_path / "s"
+    sweep = load_sweep(write_sweep(folder, one_point("knn", 'encoder = "minilm"\n'), name="t"))
+    assert context_of(sweep).settings()["minilm_vectors"] == 2
+    store = ResultsStore(folder / "res")
+    old = {k: v for k, v in context_of(sweep).settings().items() if k != "minilm_vectors"}
+    with store.writing(old):
+        store.write_row({"dataset": "toy", "benchmark": "toy", "source": "toy.csv", "m": 3, "group": "all_weak",
+                         "router": "knn", "seed": 0, "mu_o": 0.5, "n_test": 1, "positions": [0], "per_prompt": [0.5],
+                         "settings": json.dumps(old)})
+    with pytest.raises(ConfigError, match="other settings.*minilm_vectors: None there, 2 now"):
+        run_sweep(sweep, store, LocalExecutor(1), progress=False)

@@ -58,6 +58,10 @@ def prepare_offline_loading() -> None:
     except ImportError:
         return
     hf_logging.disable_progress_bar()
+#: Revision of every MiniLM path's vectors: 2 since each text runs through the model alone (revision 1
+#: batched texts, so a vector's last digits depended on its batch mates). Caches and results stores made
+#: with another revision are refused, never mixed with new vectors.
+MINILM_VECTORS_REVISION = 2
 
 
 class MiniLMEncoder(Encoder):
@@ -76,7 +80,7 @@ class MiniLMEncoder(Encoder):
             model's 256 changes the vectors, so it changes :attr:`name`.
     """
 
-    vectors_revision = 2  # one text per forward pass by default (revision 1 batched 64)
+    vectors_revision = MINILM_VECTORS_REVISION
 
     def __init__(
         self,

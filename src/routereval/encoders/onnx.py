@@ -49,6 +49,7 @@ from routereval.encoders.export import (
     ensure_export,
 )
 from routereval.encoders.minilm import (
+    MINILM_VECTORS_REVISION,
     MODEL_DIM,
     MODEL_MAX_SEQ_LENGTH,
     model_path,
@@ -84,7 +85,7 @@ class OnnxMiniLMEncoder(Encoder):
         max_seq_length: word pieces kept per text; a value other than 256 changes :attr:`name`.
     """
 
-    vectors_revision = 2
+    vectors_revision = MINILM_VECTORS_REVISION
 
     def __init__(
         self,

@@ -45,8 +45,14 @@ class Context:
 
     def settings(self) -> dict[str, Any]:
         """What a row depends on beyond its grid key (kept in the results store and in every row)."""
-        return {"protocol": self.protocol, "encoder": self.encoder, "split_seed": self.split_seed,
-                "n_boot": self.n_boot, "reference": self.reference, "cost": self.cost, "prices": self.prices}
+        settings = {"protocol": self.protocol, "encoder": self.encoder, "split_seed": self.split_seed,
+                    "n_boot": self.n_boot, "reference": self.reference, "cost": self.cost, "prices": self.prices}
+        if self.encoder == "auto" or self.encoder.startswith("minilm"):
+            from routereval.encoders.minilm import MINILM_VECTORS_REVISION
+
+            # A store resumed after MiniLM's vectors changed would mix rows of both: refused instead.
+            settings["minilm_vectors"] = MINILM_VECTORS_REVISION
+        return settings
 
 
 @dataclass(frozen=True)
