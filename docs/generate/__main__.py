@@ -26,7 +26,7 @@ from registry import BLOCKS
 from runner import REPO, CommandFailed, Runner
 
 # Every other module beside this one declares blocks: importing it registers them.
-_FRAMEWORK = {"__main__", "blocks", "registry", "runner"}
+_FRAMEWORK = {"__main__", "blocks", "reading", "registry", "runner"}
 for _module in sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem not in _FRAMEWORK):
     importlib.import_module(_module)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reading import interval_side
 from registry import block
 
 # One run gives both: the tables as the command writes them, and the rows the sentence reads.
@@ -15,12 +16,8 @@ def main_job_tables(run) -> str:
 
 
 def verdict(lo: float, hi: float) -> str:
-    """How a paired 95% interval of a difference reads: above zero, below zero, or straddling it."""
-    if lo > 0:
-        return "a gain beyond noise"
-    if hi < 0:
-        return "a loss beyond noise"
-    return "inside noise"
+    """How a paired 95% interval of a difference to the best single model reads."""
+    return {"above": "a gain beyond noise", "below": "a loss beyond noise", "noise": "inside noise"}[interval_side(lo, hi)]
 
 
 @block("main-job-reading", checked=True)

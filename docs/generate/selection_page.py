@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 
+from reading import interval_side
 from registry import block
 from runner import REPO
 
@@ -102,7 +103,7 @@ def side(ci: tuple[float, float, float]) -> str:
     mean, lo, hi = ci
     if lo == hi == mean == 0:
         return "equal"
-    return "above" if lo > 0 else "below" if hi < 0 else "noise"
+    return interval_side(lo, hi)
 
 
 def ci_text(ci: tuple[float, float, float]) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from registry import block
+from reading import interval_side
 from runner import REPO
 
 ZOO, ZOO_SAFE = "experiments/zoo.toml", "experiments/zoo-safe.toml"
@@ -176,7 +177,7 @@ def gap_difference(rows: list[dict], a: str, b: str, datasets: list[str] | None 
 
 def verdict(lo: float, hi: float, above: str, below: str, noise: str = "inside noise") -> str:
     """The wording a paired interval allows: ``above`` when it lies above 0, ``below`` when below, else ``noise``."""
-    return above if lo > 0 else below if hi < 0 else noise
+    return {"above": above, "below": below, "noise": noise}[interval_side(lo, hi)]
 
 
 def _pm(d: tuple[float, float, float], digits: int = 3) -> str:
