@@ -61,9 +61,9 @@ def test_help_lists_select():
 
 
 def test_leave_one_task_out_table_and_json(records, tmp_path):
-    out = tmp_path / "rows.json"
+    out, md = tmp_path / "rows.json", tmp_path / "tables.md"
     proc = run("select", "--dataset", str(records), "--encoder", "tfidf-8", "--per-task",
-               "--alpha", "0,0.1", "--json", str(out))
+               "--alpha", "0,0.1", "--json", str(out), "--markdown", str(md))
     assert "leave one task out, 4 tasks x 3 models" in proc.stdout
     assert "alpha = 0.1" in proc.stdout and "poetry" in proc.stdout
     rows = json.loads(out.read_text())
@@ -85,6 +85,11 @@ def test_leave_one_task_out_table_and_json(records, tmp_path):
         block = [r for r in tasks if r["method"] == s["method"] and r["alpha"] == s["alpha"]]
         assert s["accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in block]))
         assert s["n_tasks"] == 4
+    # --markdown: one table per alpha, a line per method with the JSON's accuracy to three decimals.
+    text = md.read_text()
+    assert text.count("| method | accuracy |") == 2 and "alpha = 0.1**" in text
+    for s in summary:
+        assert f"| {s['method']} | {s['accuracy']:.3f} |" in text
 
 
 def test_new_task_from_a_text_file_and_a_csv(records, tmp_path):

@@ -120,6 +120,9 @@ def select(
         raise ConfigError(f"--distance-bins must be 0 (off) or more, got {distance_bins}")
     if figures is not None and not (distance_bins or correlation or against):
         raise ConfigError("--figures draws the analyses: add --distance-bins N, --correlation or --against MODEL")
+    for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
+        if path is not None and path.is_dir():
+            raise ConfigError(f"{flag} {path} is a folder; give a file name")
     if encoder is None:
         from routereval.selection.vectors import SELECTION_ENCODER
 
