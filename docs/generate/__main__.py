@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from pathlib import Path
+
+from routereval.atomic import write_text_atomic
 
 import blocks
 import environment
@@ -100,9 +101,7 @@ def main(argv: list[str] | None = None, *, root: Path = REPO, registry: dict | N
             continue
         updated = blocks.fill(text, places, new)
         if updated != text:
-            tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-            tmp.write_text(updated, encoding="utf-8")
-            os.replace(tmp, path)
+            write_text_atomic(path, updated)
             print(f"wrote {path.relative_to(root)}", file=sys.stderr)
     if drift:
         print("\n\n".join(drift))

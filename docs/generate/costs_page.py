@@ -24,7 +24,7 @@ import textwrap
 from typing import Any
 
 from registry import block
-from runner import REPO
+from runner import REPO, benchmark_result
 
 ROUTERS = ("--routers", "knn,mlp,best-single,oracle,random")
 #: Folder under docs/costs/ -> the arguments of ``routereval curve`` before ``--out``.
@@ -163,7 +163,7 @@ def against_best_single(doc: dict[str, Any], best: dict[str, Any]) -> str:
 @block("costs-token-counts", checked=True)
 def token_counts(run) -> str:
     """How far cl100k_base's token counts are from o200k_base's on crux text (benchmarks/results/token_counts.json)."""
-    data = json.loads((REPO / "benchmarks/results/token_counts.json").read_text(encoding="utf-8"))
+    data = benchmark_result("token_counts")
     groups = data["groups"]
 
     def change(key: str) -> str:
@@ -188,7 +188,7 @@ def token_counts(run) -> str:
 @block("costs-curve-speed")
 def curve_speed(run) -> str:
     """Time of one exact curve against a grid of 200 weights (benchmarks/results/curve_speed.json)."""
-    data = json.loads((REPO / "benchmarks/results/curve_speed.json").read_text(encoding="utf-8"))
+    data = benchmark_result("curve_speed")
     case = data["cases"][f"random-{data['n_models']}x{data['n_prompts']}"]
     return para(f"""A full curve for {data['n_models']} models x {count(data['n_prompts'])} prompts (random
         quality estimates) takes {secs(case['seconds'])} s once the router is fitted, median of {case['n_runs']}

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from registry import block
-from runner import REPO
+from runner import REPO, benchmark_result
 
 SCALING_DATASETS = ("mmlu-pro", "llmrouter")
 SCALING_DIR = "docs/scaling"
@@ -38,7 +38,7 @@ STABILITY_PS = "0,1"
 @block("sweep-executors")
 def sweep_executors(run) -> str:
     """Wall time of the easy grid with 1 and 2 local workers and on Ray, from benchmarks/sweep_executors.py."""
-    doc = json.loads((REPO / "benchmarks/results/sweep_executors.json").read_text(encoding="utf-8"))
+    doc = benchmark_result("sweep_executors")
     wall, grid = doc["median_wall_seconds"], doc["median_grid_seconds"]
     runs = len(doc["wall_seconds"]["local-1"])
     return (f"Timings on {doc['cores']} cores (`benchmarks/sweep_executors.py`, medians of {runs} runs in "
@@ -252,7 +252,7 @@ def scaling_draws(run) -> str:
         lo, hi = np.array(pairs).T
         half = float(np.mean(hi - lo) / 2)
         moves += [float(np.std(lo, ddof=1)) / half, float(np.std(hi, ddof=1)) / half]
-    speed = json.loads((REPO / "benchmarks/results/scaling_speed.json").read_text(encoding="utf-8"))["cases"]
+    speed = benchmark_result("scaling_speed")["cases"]
     mmlu = speed["mmlu-pro"]
     sizes = ", ".join(STABILITY_SIZES.split(","))
     return (f"With {n_draws:,} draws, the edges of the 2.5-97.5% band of pools move between {len(STABILITY_SEEDS)} "

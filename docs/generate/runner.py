@@ -18,6 +18,11 @@ REPO = Path(__file__).resolve().parents[2]
 _PLACEHOLDER = re.compile(r"\{out(:[a-z0-9_-]+)?\}")
 
 
+def benchmark_result(name: str) -> Any:
+    """``benchmarks/results/<name>.json``, which the benchmark script ``name`` wrote from its own runs."""
+    return json.loads((REPO / "benchmarks" / "results" / f"{name}.json").read_text(encoding="utf-8"))
+
+
 class CommandFailed(Exception):
     """A command behind a block exited non-zero; the message holds its last lines of output."""
 

@@ -8,7 +8,6 @@ chosen here from that interval.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections import Counter
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from reading import interval_side
 from registry import block
-from runner import REPO
+from runner import REPO, benchmark_result
 
 ALPHAS = "0,0.04,0.1,0.2"
 FIGURES = ("--figures", "docs/selection")
@@ -223,9 +222,8 @@ def ties_sentence(rows: list[dict], alpha: float | None = 0.0) -> str:
 def timing(run) -> str:
     """How long a leave-one-task-out run on MMLU-Pro takes with cached vectors (benchmarks/results/select_loto*.json)."""
     got = {}
-    for refs, name in (("loto", "select_loto.json"), ("published", "select_loto_published.json")):
-        data = json.loads((REPO / "benchmarks" / "results" / name).read_text(encoding="utf-8"))
-        got[refs] = data
+    for refs, name in (("loto", "select_loto"), ("published", "select_loto_published")):
+        got[refs] = benchmark_result(name)
     loto_s, pub_s = (got[k]["median"]["total_s"] for k in ("loto", "published"))
     runs = {got[k]["median"]["n_runs"] for k in got}
     cpus = got["loto"]["machine"]["cpus"]

@@ -6,10 +6,9 @@ run it: it reads ``benchmarks/results/serve_load.json`` (rerun the script to ref
 
 from __future__ import annotations
 
-import json
 
 from registry import block
-from runner import REPO
+from runner import benchmark_result
 
 RESULTS = "benchmarks/results/serve_load.json"
 
@@ -32,7 +31,7 @@ def loads(values: list[float]) -> str:
 @block("serve-load", checked=True)
 def serve_load(run) -> str:
     """The proxy under load: requests lost, requests/s, added latency, CPU per request, decisions/s."""
-    doc = json.loads((REPO / RESULTS).read_text(encoding="utf-8"))
+    doc = benchmark_result("serve_load")
     machine, setup, decision = doc["machine"], doc["setup"], doc["decision_in_process"]
     healthy, failing = doc["healthy"], doc["one_backend_fails_half"]
     h, f = healthy["load"], failing["load"]

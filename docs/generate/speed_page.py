@@ -8,16 +8,8 @@ them; rerun a script to refresh its row.
 
 from __future__ import annotations
 
-import json
-
 from registry import block
-from runner import REPO
-
-RESULTS = REPO / "benchmarks" / "results"
-
-
-def _load(name: str) -> dict:
-    return json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+from runner import benchmark_result as _load
 
 
 def _met(ok: bool) -> str:

