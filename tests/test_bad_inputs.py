@@ -26,31 +26,14 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 from builders import router_layout
+from catalogue import RO_HOME, Case, check_case, check_doc_lists_exactly, run_case
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 AREAS = ("import", "pickles", "stores", "data commands", "entry point", "routers", "sweeps and reports")
-
-
-@dataclass(frozen=True)
-class Case:
-    """One row of the catalogue. ``{t}`` in args and env stands for the case's folder."""
-
-    id: str
-    area: str
-    input: str
-    args: tuple[str, ...]
-    code: int
-    expect: tuple[str, ...] = ()
-    files: dict = field(default_factory=dict)  # name -> str | bytes | callable(path)
-    setup: Callable[[Path], None] | None = None
-    env: dict = field(default_factory=dict)
-    traceback: bool = False
 
 
 def _import(case_id, text, content, expect, code=1, name="t.csv", extra=()):
@@ -278,7 +261,6 @@ def _read_only_home(tmp: Path) -> None:
 
 # A home nobody may write in: a read-only folder, or for root (who ignores
 # permissions) a path under /sys, where the kernel refuses new folders.
-RO_HOME = "{t}/ro/home" if os.geteuid() != 0 else "/sys/routereval-test-home"
 
 
 # -- the catalogue ------------------------------------------------------------------
@@ -682,106 +664,14 @@ CASES += [
 # -- running a case -------------------------------------------------------------------
 
 
-def _fill(text: str, tmp: Path) -> str:
-    return text.replace("{t}", str(tmp))
-
-
-def run_case(case: Case, tmp: Path, monkeypatch, capsys) -> tuple[int, str, str]:
-    from routereval.cli import run
-
-    work = tmp / "work"
-    work.mkdir()
-    for name, content in case.files.items():
-        path = work / name
-        if callable(content):
-            content(path)
-        elif isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-    for key, value in case.env.items():
-        monkeypatch.setenv(key, _fill(value, tmp))
-    monkeypatch.chdir(work)
-    if case.setup is not None:
-        case.setup(tmp)
-    capsys.readouterr()
-    code = run([_fill(a, tmp) for a in case.args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def seen_message(code: int, out: str, err: str, tmp: Path) -> str:
-    """The line a user reads: the error line, or the first line of the output."""
-    lines = [ln.strip() for ln in err.splitlines() if ln.startswith("error:")]
-    if not lines:
-        lines = [ln.strip(" │╭╮╰╯─") for ln in out.splitlines() if ln.strip(" │╭╮╰╯─")]
-    line = lines[0] if lines else ""
-    home = os.environ["ROUTEREVAL_HOME"]
-    for path, label in ((home, "<home>"), (str(tmp), "<tmp>"), (RO_HOME.replace("{t}", str(tmp)), "<read-only>")):
-        line = line.replace(path, label)
-    # What the kernel calls a refused write depends on who runs the tests and where.
-    line = re.sub(r"\((Operation not permitted|Permission denied|Read-only file system)\)", "(<refused>)", line)
-    return re.sub(r"\(\d+\.\d\d s\)", "(<time> s)", line)
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case, tmp_path, monkeypatch, capsys):
-    code, out, err = run_case(case, tmp_path, monkeypatch, capsys)
-    assert code == case.code, f"exit {code}, expected {case.code}\nstdout:\n{out}\nstderr:\n{err}"
-    seen = err if code != 0 else out + err
-    for fragment in case.expect:
-        if code == 2:  # typer's wording of usage errors varies in case between versions
-            fragment, seen = fragment.lower(), seen.lower()
-        assert fragment in seen, f"{fragment!r} not in:\n{seen}"
-    if case.traceback:
-        assert "Traceback" in err
-    else:
-        assert "Traceback" not in err + out
-    if code != 0 and not case.traceback:
-        assert len(err.strip().splitlines()) == 1 and err.startswith("error:"), f"not one error line:\n{err}"
-    message = seen_message(code, out, err, tmp_path)
-    dump = os.environ.get("ROUTEREVAL_ERRORS_DOC_DUMP")
-    if dump:  # regenerating the table of docs/errors.md: record what the user sees
-        with open(dump, "a") as f:
-            f.write(json.dumps({"id": case.id, "area": case.area, "input": case.input, "code": code,
-                                "message": message}) + "\n")
-        return
-    row = DOC_ROWS.get(case.id)
-    assert row is not None, f"docs/errors.md has no row for {case.id!r}"
-    if code == 2 and not _DOC_TYPER:
-        # Usage errors are worded by typer (or click); other versions word them differently.
-        assert row["code"] == "2"
-        return
-    assert (row["code"], row["message"]) == (str(case.code), message), (
-        f"docs/errors.md row {case.id!r} says exit {row['code']}: {row['message']!r}\nbut the user sees "
-        f"exit {code}: {message!r}"
-    )
-
-
-def _doc_rows() -> dict[str, dict[str, str]]:
-    rows = {}
-    if not DOC.is_file():
-        return rows
-    for line in DOC.read_text().splitlines():
-        if not line.startswith("| `"):
-            continue
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
-        case_id, area, _input, message, code = cells[:5]
-        rows[case_id.strip("`")] = {"area": area, "message": message.strip("`").replace("\\|", "|"), "code": code}
-    return rows
-
-
-DOC_ROWS = _doc_rows()
-# The typer the messages of docs/errors.md were taken from; see test_case for the one difference it makes.
-DOC_TYPER_VERSION = "0.29"
-_DOC_TYPER = __import__("typer").__version__.startswith(DOC_TYPER_VERSION)
+    check_case(case, tmp_path, monkeypatch, capsys)
 
 
 def test_the_catalogue_is_large_and_the_doc_lists_exactly_these_cases():
     assert len(CASES) >= 150
-    assert len({c.id for c in CASES}) == len(CASES)
-    ours = {k for k, row in DOC_ROWS.items() if row["area"] in AREAS}
-    assert ours == {c.id for c in CASES}
+    check_doc_lists_exactly(AREAS, (c.id for c in CASES))
 
 
 def test_the_hostile_pickle_never_ran(tmp_path, monkeypatch, capsys):
