@@ -28,7 +28,7 @@ SEED_PARAMETER = "random_state"
 #: RouterEval's baselines (MLC left out: minutes per pool on a CPU; add it by name).
 BASELINES = ("oracle", "ro", "random", "best-single", "linear", "mlp", "cluster", "knn")
 #: Routers from across the field (docs/zoo.md).
-FIELD = ("knn-tuned", "clusters", "logistic", "gbdt", "mf", "irt", "ensemble", "safe")
+FIELD = ("knn-tuned", "clusters", "logistic", "gbdt", "mf", "irt", "ensemble", "safe", "sw-ranking")
 #: Words that stand for lists of routers on the command line and in sweep files.
 ROUTER_SETS = {"baselines": BASELINES, "zoo": BASELINES + FIELD}
 

@@ -307,6 +307,15 @@ def check_integer(router: str, name: str, value: Any, low: int, high: int | None
     return int(value)
 
 
+def check_number(router: str, name: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a finite float in [low, high], or a ValueError saying which parameter of which router."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"router {router!r}: {name} must be a number, got {value!r}")
+    if not np.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"router {router!r}: {name} must be in [{low:g}, {high:g}], got {value}")
+    return float(value)
+
+
 def reads(router: Any) -> str:
     """What a router object reads: "embeddings" (the default for unknown objects), "texts" or "none"."""
     return getattr(router, "inputs", "embeddings")

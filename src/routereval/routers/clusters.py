@@ -32,7 +32,7 @@ from routereval.routers._tuning import best_setting, grid, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
 from routereval.routers.cluster import centroid_distances
-from routereval.routers.knn import _unit_rows
+from routereval.routers.knn import unit_rows
 
 K_GRID = (2, 4, 8, 16, 32)
 SHRINKAGE_GRID = (0.0, 5.0, 20.0)
@@ -80,7 +80,7 @@ class SoftClusterRouter(Router):
         from sklearn.cluster import KMeans
         from threadpoolctl import threadpool_limits
 
-        x = _unit_rows(embeddings_of(prompts, self.name).astype(np.float64))
+        x = unit_rows(embeddings_of(prompts, self.name).astype(np.float64))
         y = check_labels(labels, len(x))
         if self.n_clusters is not None and not 1 <= int(self.n_clusters) <= len(x):
             raise ValueError(f"n_clusters must lie in 1..{len(x)} (the training prompts), got {self.n_clusters}")
@@ -90,7 +90,7 @@ class SoftClusterRouter(Router):
             raise ValueError(f"n_nearest must be at least 1, got {self.n_nearest}")
         val = validation_arrays(validation, self.name, x.shape[1], y.shape[1])
         tuned = val is not None
-        xv = None if val is None else _unit_rows(val[0].astype(np.float64))
+        xv = None if val is None else unit_rows(val[0].astype(np.float64))
         means = column_means(y)
         candidates = []  # (centroids, tau, table, n_nearest, k, s)
         estimates = []
@@ -115,7 +115,7 @@ class SoftClusterRouter(Router):
     def cluster_weights(self, prompts: Prompts) -> np.ndarray:
         """n x K soft assignment of the prompts to the clusters."""
         self._check_fitted("centroids_")
-        x = _unit_rows(embeddings_of(prompts, self.name, self.centroids_.shape[1]).astype(np.float64))
+        x = unit_rows(embeddings_of(prompts, self.name, self.centroids_.shape[1]).astype(np.float64))
         return soft_weights(centroid_distances(x, self.centroids_) ** 2, self.n_nearest_, self.tau_)
 
     def predict_quality(self, prompts: Prompts) -> np.ndarray:

@@ -21,7 +21,7 @@ from routereval.routers.checks import check_labels, column_means, embeddings_of
 _BLOCK_ROWS = 1024
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to length 1 (zero rows stay zero), so a dot product is the cosine."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms > 0, norms, 1.0)
@@ -33,7 +33,7 @@ def nearest_neighbours(query: np.ndarray, base: np.ndarray, k: int) -> np.ndarra
     Exact ties at the k-th similarity are broken towards the lower base index.
     Neighbour order within a row is unspecified (callers average over them).
     """
-    q, b = _unit_rows(query), _unit_rows(base)
+    q, b = unit_rows(query), unit_rows(base)
     out = np.empty((len(q), k), dtype=np.int64)
     for start in range(0, len(q), _BLOCK_ROWS):
         sims = q[start : start + _BLOCK_ROWS] @ b.T

@@ -26,7 +26,7 @@ import numpy as np
 from routereval.routers._tuning import grid, pick, setting_sums, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
-from routereval.routers.knn import _BLOCK_ROWS, _unit_rows, nearest_neighbours
+from routereval.routers.knn import _BLOCK_ROWS, unit_rows, nearest_neighbours
 
 K_GRID = (5, 10, 20, 50, 100)
 WEIGHTS = ("uniform", "distance")
@@ -41,7 +41,7 @@ def sorted_neighbours(query: np.ndarray, base: np.ndarray, k: int) -> tuple[np.n
     Meant for blocks of at most ``_BLOCK_ROWS`` queries (one similarity block in memory).
     """
     idx = nearest_neighbours(query, base, k)
-    sims = np.take_along_axis(_unit_rows(query) @ _unit_rows(base).T, idx, axis=1)
+    sims = np.take_along_axis(unit_rows(query) @ unit_rows(base).T, idx, axis=1)
     # Most similar first; equal similarities in base order (lexsort's last key is the primary one).
     order = np.lexsort((idx, -sims), axis=1)
     return np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1)
