@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -152,46 +153,100 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
+def write_backends(path: Path, servers: dict, key_env: str | None = "ECHO_KEY") -> Path:
+    """A backends file over ``servers`` (name -> EchoServer)."""
+    key = f'api_key_env = "{key_env}"\n' if key_env else ""
+    path.write_text("".join(f'[[backends]]\nname = "{n}"\nbase_url = "{s.base_url}"\n{key}timeout = 5\n\n'
+                            for n, s in servers.items()))
+    return path
+
+
+def start_serve(artifact: Path, backends: Path, port: int, env: dict | None = None, *extra: str,
+                new_group: bool = False) -> subprocess.Popen:
+    """``routereval serve`` in a subprocess (stdout and stderr together), once it answers its readiness probe."""
+    env = {**os.environ, "PYTHONPATH": SRC, **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "routereval", "serve", str(artifact), "--backends", str(backends),
+                             "--port", str(port), *extra], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=new_group)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/readiness", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"serve did not come up: {proc.communicate()}")
+        time.sleep(0.2)
+
+
 def test_serve_binds_loopback_routes_and_keeps_the_key_out_of_its_logs(artifact, tmp_path):
     if not os.path.exists("/proc/net/tcp"):
         pytest.skip("needs Linux /proc to see the bound address")
     secret = "sk-cli-secret-abcdef987654"
     servers = {name: EchoServer(name).start() for name in MODELS}
-    backends = tmp_path / "backends.toml"
-    backends.write_text("".join(
-        f'[[backends]]\nname = "{n}"\nbase_url = "{s.base_url}"\napi_key_env = "ECHO_KEY"\ntimeout = 5\n\n'
-        for n, s in servers.items()))
+    backends = write_backends(tmp_path / "backends.toml", servers)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": SRC, "ECHO_KEY": secret}
-    proc = subprocess.Popen([sys.executable, "-c", "from routereval.cli import main; main()", "serve", str(artifact),
-                             "--backends", str(backends), "--port", str(port), "--log-level", "debug"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_serve(artifact, backends, port, {"ECHO_KEY": secret}, "--log-level", "debug")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/readiness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.2)
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
         servers["math-model"].plan.append(("echo_auth", 401))
         r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
                        json={"model": "router", "messages": [{"role": "user", "content": NEW_PROMPTS[0]}]})
         assert r.status_code == 401 and secret not in r.text
+        servers["poem-model"].plan.append(("echo_key",))
         r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
                        json={"model": "router", "messages": [{"role": "user", "content": NEW_PROMPTS[2]}]})
         assert r.status_code == 200 and r.json()["model"] == "poem-model"
+        assert "I got Bearer ***" in r.text and secret not in r.text
         assert servers["poem-model"].requests[-1]["authorization"] == f"Bearer {secret}"
     finally:
         proc.terminate()
-        output, _ = proc.communicate(timeout=30)
+        output, errors = proc.communicate(timeout=30)
         for server in servers.values():
             server.stop()
-    assert "poem-model" in output  # the request log line names the backend
-    assert secret not in output
+    assert proc.returncode == 0  # SIGTERM: a clean stop
+    assert "poem-model" in errors  # the request log line names the backend
+    assert secret not in output + errors
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["process", "process-group"])
+def test_ctrl_c_stops_serve_with_exit_130_and_one_line(artifact, tmp_path, group):
+    servers = {name: EchoServer(name).start() for name in MODELS}
+    port = free_port()
+    proc = start_serve(artifact, write_backends(tmp_path / "b.toml", servers, None), port, None,
+                       "--log-level", "error", new_group=group)
+    try:
+        if group:
+            os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        else:
+            proc.send_signal(signal.SIGINT)
+        output, errors = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for server in servers.values():
+            server.stop()
+    assert proc.returncode == 130
+    assert errors.strip().splitlines() == ["error: interrupted"], errors
+    assert "Traceback" not in output + errors
+
+
+def test_serve_on_a_port_in_use_is_a_machine_error_in_one_line(cli, artifact, tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    backends = tmp_path / "b.toml"
+    backends.write_text("".join(f'[[backends]]\nname = "{n}"\nbase_url = "http://127.0.0.1:9/v1"\n' for n in MODELS))
+    try:
+        run = cli("serve", str(artifact), "--backends", str(backends), "--port", str(port), "--log-level", "error")
+    finally:
+        taken.close()
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.strip() == f"error: 127.0.0.1:{port} is already in use by another program; stop it, or choose " \
+                                 "another --port"
 
 
 def test_serve_refuses_backends_that_do_not_match(cli, artifact, tmp_path):

@@ -15,6 +15,7 @@ from routereval.errors import ConfigError, RouterEvalError
 from routereval.records import Benchmark
 from routereval.routers.base import all_routers
 from routereval.serving.backends import parse_backends
+from routereval.serving.manifest import canonical, seal
 from routereval.serving.model import ArtifactError, RoutingModel, RoutingOptions
 from routereval.serving.state import UnsavableStateError, decode_state, encode_state
 from routereval.serving.train import train_model
@@ -113,7 +114,7 @@ def test_manifest_records_provenance_and_checksums(bench, tmp_path):
     model = train_model(bench, "knn", {"k": 3}, "tfidf-16", split="train", progress=False)
     folder = model.save(tmp_path / "art")
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["router"]["name"] == "knn" and manifest["router"]["params"] == {"k": 3}
     assert manifest["encoder"]["kind"] == "tfidf" and manifest["encoder"]["dim"] == 16
     assert manifest["candidates"] == MODELS
@@ -123,6 +124,8 @@ def test_manifest_records_provenance_and_checksums(bench, tmp_path):
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     assert set(manifest["files"]) == {"router.npz", "encoder.npz"}
+    assert manifest["checksum"] == hashlib.sha256(canonical(manifest)).hexdigest()
+    assert manifest["prior"] == pytest.approx([1 / 3, 1 / 3, 1 / 3], abs=0.05)
     held = manifest["held_out"]
     assert held["n_test"] == manifest["training"]["n_test"] > 0
     # Topics are separable, so kNN on the test split should be perfect, like the oracle.
@@ -158,11 +161,13 @@ def test_loading_refuses_an_altered_file(bench, tmp_path):
 def test_loading_never_unpickles(bench, tmp_path):
     """An npz holding a pickled object array, with a matching checksum, is refused rather than unpickled."""
     folder = train_model(bench, "knn", {"k": 3}, "tfidf-16", progress=False).save(tmp_path / "art")
-    np.savez(folder / "router.npz", a0=np.array([{"x": 1}], dtype=object), a1=np.zeros(3), a2=np.zeros(3))
+    names = np.load(folder / "router.npz")["candidates"]
+    np.savez(folder / "router.npz", a0=np.array([{"x": 1}], dtype=object), a1=np.zeros(3), a2=np.zeros(3),
+             candidates=names)
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["files"]["router.npz"] = hashlib.sha256((folder / "router.npz").read_bytes()).hexdigest()
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match="plain arrays"):
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
+    with pytest.raises(ArtifactError, match=r"member 'a0\.npy' holds \[1\] \|O"):
         RoutingModel.load(folder)
 
 
@@ -170,7 +175,7 @@ def test_loading_refuses_a_router_that_is_not_registered(bench, tmp_path):
     folder = train_model(bench, "knn", {"k": 3}, "tfidf-16", progress=False).save(tmp_path / "art")
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["router"]["name"] = "os:system"
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
     with pytest.raises(ArtifactError, match="not registered"):
         RoutingModel.load(folder)
 

@@ -14,8 +14,22 @@ from routereval.errors import ConfigError
 BATCH = 256
 
 
-def _names(text: Optional[str]) -> Optional[list[str]]:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+def names_option(option: str, text: Optional[str]) -> Optional[list[str]]:
+    """Comma-separated names given to ``option`` (None when it is not given).
+
+    An empty value or an empty item (``''``, ``','``, ``'a,,b'``) is refused
+    rather than read as "no restriction": ``--candidates "$LIST"`` with an
+    unset variable must not route to every model.
+    """
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",")]
+    if not any(names):
+        raise ConfigError(f"{option} is empty; give comma-separated model names, or leave the option out")
+    if not all(names):
+        raise ConfigError(f"{option} {text!r} has an empty name at position {names.index('') + 1}; "
+                          "give comma-separated model names")
+    return names
 
 
 def route(
@@ -53,7 +67,7 @@ def route(
             raise ConfigError("stdin held no prompts")
     options = RoutingOptions.from_dict({
         "cost_weight": cost_weight, "max_cost": max_cost, "tolerance": tolerance,
-        "candidates": _names(candidates), "exclude": _names(exclude) or [],
+        "candidates": names_option("--candidates", candidates), "exclude": names_option("--exclude", exclude) or [],
     })
     model = RoutingModel.load(folder)
     out = sys.stdout
@@ -70,6 +84,9 @@ def route(
             if len(prompts) > 1:
                 console.print(f"[bold]{_short(text)}[/]", highlight=False, soft_wrap=True)
             console.print(f"chosen: [bold green]{escape(doc['chosen'])}[/]", highlight=False)
+            if doc["basis"] == "prior":
+                console.print("  (no word of this prompt is known to the router: candidates ranked by their mean "
+                              "score in training)", highlight=False, markup=False, soft_wrap=True)
             for rank, row in enumerate(doc["ranked"], 1):
                 cost = "cost unknown" if row["cost"] is None else f"est. ${row['cost']:.6f}"
                 console.print(f"  {rank}. {row['model']:<40} quality {row['quality']:.3f}  {cost}", highlight=False,

@@ -23,18 +23,22 @@ def train(
 ) -> None:
     """Train a router on a dataset's records and save it (manifest.json + .npz weights; no pickle)."""
     from routereval.cli.output import console
+    from routereval.cli.route import names_option
     from routereval.evaluation.specs import parse_routers
+    from routereval.serving.model import check_destination
     from routereval.serving.train import train_model
     from routereval.sources.catalog import load_dataset
 
     specs = parse_routers(router)
     if len(specs) != 1:
         raise ConfigError(f"--router takes one router, got {router!r}")
-    if output_tokens < 0:
-        raise ConfigError(f"--output-tokens must be >= 0, got {output_tokens}")
-    if (out / "manifest.json").exists() and not force:
-        raise ConfigError(f"{out} already holds a routing artifact; pass --force to replace it")
-    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    from routereval.serving.manifest import MAX_OUTPUT_TOKENS
+
+    if not 0 <= output_tokens <= MAX_OUTPUT_TOKENS:
+        raise ConfigError(f"--output-tokens must be in 0..{MAX_OUTPUT_TOKENS}, got {output_tokens}")
+    names = names_option("--models", models)
+    # Checked before any data is read or fitted: a wrong --out should not cost a training run.
+    check_destination(out, overwrite=force)
     bench = load_dataset(dataset)
     model = train_model(bench, specs[0].name, specs[0].params, encoder, models=names, split=split,
                         output_tokens=output_tokens, progress=True)

@@ -7,9 +7,15 @@ backend name goes direct), ``POST /v1/route`` (the decision only),
 
 Streams: the proxy waits for the backend's first SSE event before it commits
 to that backend, adds ``routing`` and sets ``model`` in that first event, and
-passes every later byte through as it arrives (the final chunk with
+passes every later event through as it completes (the final chunk with
 ``finish_reason`` and ``usage`` included). A stream that breaks after the
 first event ends with an SSE ``error`` event.
+
+Hostile input: bodies are checked by :mod:`routereval.serving.requests`
+before anything else; each request has one deadline (``request_timeout``)
+over every retry and fallback; backend answers are decoded (gzip, deflate)
+and bounded in size; every byte relayed and every log line is scrubbed of
+keys (:mod:`routereval.serving.scrub`); header values are made safe.
 """
 
 
@@ -28,6 +34,8 @@ from typing import Any
 
 from routereval.errors import ConfigError
 from routereval.serving.backends import Backend, BackendsConfig, load_backends
+from routereval.serving.requests import BadRequest, parse_body, validate_chat, validate_route
+from routereval.serving.scrub import LogScrubber, Scrubber
 from routereval.serving.failover import (
     Cooldown,
     is_transient,
@@ -44,6 +52,12 @@ ROUTER_MODEL = "router"
 #: Response header naming the backend that answered.
 BACKEND_HEADER = "x-routereval-model"
 DEFAULT_MAX_BODY = 1 << 20
+#: Seconds a client has to send its whole body: a client trickling bytes must not hold a request open.
+BODY_SECONDS = 30.0
+#: Largest answer read from a backend (after decoding gzip / deflate), and largest single stream event.
+MAX_ANSWER_BYTES = 64 << 20
+#: Request content types read as JSON: JSON itself, and curl's default for -d (a JSON body sent without -H).
+JSON_TYPES = ("application/json", "application/x-www-form-urlencoded")
 #: Most prompts embedded in one decision batch.
 MAX_BATCH = 64
 
@@ -74,6 +88,7 @@ class _Call:
 
     payload: dict[str, Any]
     stream: bool
+    deadline: float = math.inf  # the event loop's clock
     routing: dict[str, Any] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
 
@@ -97,12 +112,41 @@ def _network_reason(exc: Exception) -> str:
     return f"network error ({type(exc).__name__})"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The JSON object in a backend's bytes, or None (not JSON, NaN, nested past the parser's limit)."""
     try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        doc = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def _is_error_object(doc: dict[str, Any]) -> bool:
+    """True for an OpenAI error object (some servers send one with status 200)."""
+    return "error" in doc and not doc.get("choices")
+
+
+def header_value(text: str) -> str:
+    """``text`` safe for an HTTP header: printable ASCII kept, anything else percent-encoded (UTF-8).
+
+    Names may be any Unicode text; a header carries Latin-1 at most and never
+    CR or LF (which would end the header or the response).
+    """
+    from urllib.parse import quote
+
+    return quote(text, safe="".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%"))
+
+
+def timeout_error(seconds: float, attempts: list[Attempt]) -> Any:
+    """The 504 for a request that ran out of time."""
+    tried = "; ".join(f"{a.backend}: {a.reason}" for a in attempts)
+    return _error(504, f"no answer within the request timeout of {seconds:g} s (request_timeout in the backends "
+                  f"file)" + (f"; attempts: {tried}" if tried else ""), kind="timeout_error", code="request_timeout",
+                  attempts=[a.to_dict() for a in attempts])
 
 
 def message_text(messages: Any, route_on: str) -> str | None:
@@ -144,6 +188,8 @@ class _EventFramer:
     def feed(self, data: bytes) -> bytes:
         """The complete events in ``data`` (with what was held back), ready to send."""
         self.pending += data
+        if len(self.pending) > MAX_ANSWER_BYTES:
+            raise ValueError(f"a stream event over {MAX_ANSWER_BYTES} bytes")
         cut = max(self.pending.rfind(b"\n\n"), self.pending.rfind(b"\r\n\r\n"))
         if cut < 0:
             return b""
@@ -205,7 +251,8 @@ class Proxy:
         self.max_body = int(max_body)
         self.metrics = ProxyMetrics()
         self.cooldown = Cooldown(config.failover)
-        self._secrets = [s for s in [*config.secrets(), token] if s]
+        self.scrubber = Scrubber([s for s in [*config.secrets(), token] if s])
+        self._log_scrubber = LogScrubber(self.scrubber)
         self.client: Any = None
         self._queue: asyncio.Queue | None = None
         self._decider_task: asyncio.Task | None = None
@@ -220,6 +267,7 @@ class Proxy:
         self.client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
                                         timeout=httpx.Timeout(60.0), follow_redirects=False)
         serving_threads()
+        self._log_scrubber.install()
         self._queue = asyncio.Queue()
         self._decider_task = asyncio.create_task(self._decider())
         if self.model.inputs == "embeddings":
@@ -233,41 +281,55 @@ class Proxy:
             self._decider_task.cancel()
         if self.client is not None:
             await self.client.aclose()
+        self._log_scrubber.uninstall()
 
     def scrub(self, text: str) -> str:
-        """``text`` with every key and the proxy token replaced by ``***``."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` with every key and the proxy token (in every form a backend may echo) replaced by ``***``."""
+        return self.scrubber.text(text)
 
     def authorised(self, request: Any) -> bool:
+        """True without a token; with one, exactly one ``Authorization`` header carrying it."""
         if not self.token:
             return True
-        given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+        given = request.headers.getlist("authorization")
+        # Two Authorization headers are ambiguous (which one would a backend or a log see?): refused.
+        if len(given) != 1:
+            return False
+        return hmac.compare_digest(given[0].encode("latin-1"), f"Bearer {self.token}".encode("latin-1"))
 
-    async def read_json(self, request: Any) -> tuple[Any, Any]:
-        """``(document, None)`` or ``(None, error response)`` for an oversized or malformed body."""
+    async def read_json(self, request: Any) -> dict[str, Any]:
+        """The body as a JSON object; raises :class:`BadRequest` for a wrong type, size, pace or content."""
+        from starlette.requests import ClientDisconnect
+
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if kind and kind not in JSON_TYPES and not kind.endswith("+json"):
+            self.metrics.rejected.inc("unsupported_media_type")
+            raise BadRequest(415, "send the body as JSON (Content-Type: application/json)", "unsupported_media_type")
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             self.metrics.rejected.inc("body_too_large")
-            return None, _error(413, f"request body is {length} bytes; the limit is {self.max_body}", code="too_large")
+            raise BadRequest(413, f"request body is {int(length)} bytes; the limit is {self.max_body}", "too_large")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > self.max_body:
-                self.metrics.rejected.inc("body_too_large")
-                return None, _error(413, f"request body exceeds the limit of {self.max_body} bytes", code="too_large")
         try:
-            doc = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            async with asyncio.timeout(BODY_SECONDS):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > self.max_body:
+                        self.metrics.rejected.inc("body_too_large")
+                        raise BadRequest(413, f"request body exceeds the limit of {self.max_body} bytes",
+                                         "too_large")
+        except ClientDisconnect:
+            raise BadRequest(400, "the client closed the connection before sending the whole body",
+                             "client_disconnected") from None
+        except TimeoutError:
+            self.metrics.rejected.inc("body_timeout")
+            raise BadRequest(408, f"the request body did not arrive within {BODY_SECONDS:g} s",
+                             "request_timeout") from None
+        try:
+            return parse_body(bytes(body))
+        except BadRequest:
             self.metrics.rejected.inc("invalid_json")
-            return None, _error(400, f"request body is not valid JSON: {exc}", code="invalid_json")
-        if not isinstance(doc, dict):
-            self.metrics.rejected.inc("invalid_json")
-            return None, _error(400, "request body must be a JSON object", code="invalid_json")
-        return doc, None
+            raise
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -318,45 +380,59 @@ class Proxy:
         request = self.client.build_request("POST", backend.url, json=payload, headers=backend.headers(),
                                             timeout=timeout)
         response = None
+        committed = False
         try:
             response = await self.client.send(request, stream=True)
             if response.status_code != 200:
-                await response.aread()
-                await response.aclose()
+                body = await _read_limited(response)
                 self.metrics.ttfb.observe(time.perf_counter() - started, backend.name)
                 status = response.status_code
                 if is_transient(status):
                     raise _Transient(f"http {status}", status, retry_after_seconds(response.headers.get("retry-after")))
-                return self._relay_error(backend, response, call, started)
+                return self._relay_error(backend, status, body, call, started)
             if call.stream:
                 first, rest = await self._first_event(response)
+                doc = _first_data(first)
+                if doc is not None and _is_error_object(doc):
+                    raise _Transient("http 200 with an error event instead of an answer", 200)
             else:
-                first, rest = await response.aread(), None
-                await response.aclose()
+                first, rest = await _read_limited(response), None
             self.metrics.ttfb.observe(time.perf_counter() - started, backend.name)
+            latency = (time.perf_counter() - started) * 1000
+            if call.stream:
+                call.attempts.append(Attempt(backend.name, 200, "ok", latency))
+                committed = True
+                return self._stream_response(backend, call, response, first, rest)
         except httpx.HTTPError as exc:
-            if response is not None:
-                await response.aclose()
             raise _Transient(_network_reason(exc)) from None
-        latency = (time.perf_counter() - started) * 1000
-        if call.stream:
-            call.attempts.append(Attempt(backend.name, 200, "ok", latency))
-            return self._stream_response(backend, call, response, first, rest)
+        finally:
+            # Closed on every way out but a committed stream (its body closes it), timeouts included.
+            if response is not None and not committed:
+                await response.aclose()
         doc = _json_object(first)
         if doc is None:
             raise _Transient("http 200 with a body that is not a JSON object", 200)
+        if _is_error_object(doc):
+            raise _Transient("http 200 with an error object instead of an answer", 200)
+        if not isinstance(doc.get("choices"), list):
+            raise _Transient("http 200 with no choices", 200)
         call.attempts.append(Attempt(backend.name, 200, "ok", latency))
         return self._json_response(backend, call, doc)
 
     async def _first_event(self, response: Any) -> tuple[bytes, AsyncIterator[bytes]]:
-        """Read up to the end of the first SSE event; raises :class:`_Transient` if the stream ends first."""
-        stream = response.aiter_raw()
+        """Read up to the end of the first SSE event; raises :class:`_Transient` if the stream ends first.
+
+        ``aiter_bytes`` undoes any Content-Encoding (gzip, deflate): what the
+        proxy passes on is always the plain event stream.
+        """
+        stream = response.aiter_bytes()
         buffer = b""
         async for chunk in stream:
             buffer += chunk
             if b"\n\n" in buffer or b"\r\n\r\n" in buffer:
                 return buffer, stream
-        await response.aclose()
+            if len(buffer) > MAX_ANSWER_BYTES:
+                raise _Transient(f"a first stream event over {MAX_ANSWER_BYTES} bytes")
         raise _Transient("stream ended before the first chunk")
 
     def _routing(self, backend: Backend, call: _Call) -> dict[str, Any]:
@@ -369,49 +445,67 @@ class Proxy:
         doc["routing"] = self._routing(backend, call)
         self._count_usage(backend, doc.get("usage"))
         self.metrics.requests.inc(backend.name, "200")
-        return Response(json.dumps(doc), media_type="application/json", headers={BACKEND_HEADER: backend.name})
+        body = self.scrubber.bytes(json.dumps(doc).encode())
+        return Response(body, media_type="application/json", headers={BACKEND_HEADER: header_value(backend.name)})
 
-    def _relay_error(self, backend: Backend, response: Any, call: _Call, started: float) -> Any:
-        """A 4xx that is the request's fault: back to the caller as the backend sent it (keys scrubbed)."""
+    def _relay_error(self, backend: Backend, status: int, body: bytes, call: _Call, started: float) -> Any:
+        """A 4xx that is the request's fault: back to the caller (keys scrubbed), always as an OpenAI error object."""
         from fastapi.responses import Response
 
-        status = response.status_code
         call.attempts.append(Attempt(backend.name, status, f"http {status}", (time.perf_counter() - started) * 1000))
         self.metrics.attempts.inc(backend.name, f"http_{status}")
         self.metrics.requests.inc(backend.name, str(status))
-        body = self.scrub(response.content.decode("utf-8", errors="replace"))
-        return Response(body, status_code=status, headers={BACKEND_HEADER: backend.name},
-                        media_type=response.headers.get("content-type", "application/json"))
+        doc = _json_object(body)
+        if doc is None or not isinstance(doc.get("error"), dict):
+            # Not an OpenAI error (an HTML page, plain text): wrapped so every client can read it.
+            text = body[:2000].decode("utf-8", errors="replace")
+            doc = {"error": {"message": f"{backend.name} answered {status}: {text}", "type": "upstream_error",
+                             "code": None}}
+        return Response(self.scrubber.bytes(json.dumps(doc).encode()), status_code=status,
+                        media_type="application/json", headers={BACKEND_HEADER: header_value(backend.name)})
 
     def _stream_response(self, backend: Backend, call: _Call, response: Any, first: bytes,
                          rest: AsyncIterator[bytes]) -> Any:
         from fastapi.responses import StreamingResponse
 
         frame = _EventFramer(backend, self._routing(backend, call), self._count_usage)
-        head = frame.feed(first)
+        head = self.scrubber.bytes(frame.feed(first))
         self.metrics.requests.inc(backend.name, "200")
+        deadline, seconds = call.deadline, self.config.request_timeout
 
         async def body() -> AsyncIterator[bytes]:
             try:
                 yield head
-                async for chunk in rest:
+                while True:
+                    try:
+                        # The request's deadline covers the stream too: a backend trickling bytes is cut off.
+                        async with asyncio.timeout_at(deadline):
+                            chunk = await anext(rest)
+                    except StopAsyncIteration:
+                        break
                     out = frame.feed(chunk)
                     if out:
-                        yield out
+                        yield self.scrubber.bytes(out)
                 leftover = frame.flush()
                 if leftover:
-                    yield leftover
+                    yield self.scrubber.bytes(leftover)
+            except TimeoutError:
+                self.metrics.stream_errors.inc(backend.name)
+                log.warning("stream from %s passed the request timeout of %g s", backend.name, seconds)
+                yield _error_event(f"the stream from {backend.name} passed the request timeout of {seconds:g} s "
+                                   "(request_timeout in the backends file); the answer is incomplete",
+                                   "timeout_error", "request_timeout")
             except Exception as exc:  # noqa: BLE001 - any break after commit ends the stream with an error event
                 self.metrics.stream_errors.inc(backend.name)
                 log.warning("stream from %s broke after the first chunk: %s", backend.name, type(exc).__name__)
-                event = {"error": {"message": f"the stream from {backend.name} broke after it started "
-                                              f"({type(exc).__name__}); the answer is incomplete",
-                                   "type": "upstream_error", "code": "stream_broken"}}
-                yield b"event: error\ndata: " + json.dumps(event).encode() + b"\n\n"
+                yield _error_event(f"the stream from {backend.name} broke after it started "
+                                   f"({type(exc).__name__}); the answer is incomplete", "upstream_error",
+                                   "stream_broken")
             finally:
                 await response.aclose()
 
-        return StreamingResponse(body(), media_type="text/event-stream", headers={BACKEND_HEADER: backend.name})
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={BACKEND_HEADER: header_value(backend.name)})
 
     def _count_usage(self, backend: Backend, usage: Any) -> None:
         if not isinstance(usage, dict):
@@ -427,7 +521,10 @@ class Proxy:
             self.metrics.cost.inc(backend.name, amount=cost)
 
     async def forward(self, order: list[str], call: _Call) -> Any:
-        """Try the backends in ``order`` with retries; the first answer wins (see the failure table)."""
+        """Try the backends in ``order`` with retries; the first answer wins (see the failure table).
+
+        The caller bounds the whole of it by the request's deadline.
+        """
         settings = self.config.failover
         last_reason = ""
         for position, name in enumerate(order):
@@ -450,6 +547,11 @@ class Proxy:
                         break
                     await asyncio.sleep(delay)
                     continue
+                except asyncio.CancelledError:
+                    # The request's deadline (or the client leaving) cut this attempt short: say so in the 504.
+                    call.attempts.append(Attempt(name, None, "request timeout",
+                                                 (time.perf_counter() - started) * 1000))
+                    raise
                 if response.status_code == 200:
                     self.metrics.attempts.inc(name, "ok")
                 self.cooldown.success(name)
@@ -459,6 +561,30 @@ class Proxy:
         summary = "; ".join(f"{a.backend}: {a.reason}" for a in call.attempts)
         return _error(502, f"every candidate failed ({summary})", kind="upstream_error", code="all_backends_failed",
                       routing={**call.routing, "attempts": [a.to_dict() for a in call.attempts]})
+
+
+async def _read_limited(response: Any, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """A backend's whole (decoded) body, refusing more than ``limit`` bytes: a gzip bomb stops here."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise _Transient(f"answer over {limit} bytes")
+    return bytes(body)
+
+
+def _first_data(event: bytes) -> dict[str, Any] | None:
+    """The JSON object of the first ``data:`` line of an SSE event, if it is one."""
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            return _json_object(line[5:].strip())
+    return None
+
+
+def _error_event(message: str, kind: str, code: str) -> bytes:
+    """An SSE ``error`` event ending a stream that cannot go on (the openai client raises ``APIError`` on it)."""
+    event = {"error": {"message": message, "type": kind, "code": code}}
+    return b"event: error\ndata: " + json.dumps(event).encode() + b"\n\n"
 
 
 def create_app(
@@ -532,24 +658,34 @@ def create_app(
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "routereval"}
                                            for i in ids]}
 
+    def bad(problem: BadRequest) -> Any:
+        return _error(problem.status, problem.message, code=problem.code)
+
+    def options_from(routing: Any) -> RoutingOptions:
+        # The schema has checked the types; RoutingOptions checks what the artifact can do with them.
+        return RoutingOptions.from_dict(None if routing is None else routing.model_dump(exclude_none=True))
+
     @app.post("/v1/route")
     async def route(request: Request) -> Any:
         if not proxy.authorised(request):
             return unauthorised()
-        doc, problem = await proxy.read_json(request)
-        if problem is not None:
-            return problem
-        text = doc.get("prompt") if isinstance(doc.get("prompt"), str) else message_text(doc.get("messages"),
-                                                                                          config.route_on)
+        try:
+            parsed = validate_route(await proxy.read_json(request))
+        except BadRequest as problem:
+            return bad(problem)
+        messages = None if parsed.messages is None else [m.model_dump() for m in parsed.messages]
+        text = parsed.prompt if parsed.prompt is not None else message_text(messages, config.route_on)
         if not text or not text.strip():
             proxy.metrics.rejected.inc("no_user_message")
             return _error(400, "give 'prompt' (text) or 'messages' with a user message to route", code="no_prompt")
         try:
-            options = RoutingOptions.from_dict(doc.get("routing"))
-            _, info = await proxy.decide(text, options)
+            async with asyncio.timeout(config.request_timeout):
+                _, info = await proxy.decide(text, options_from(parsed.routing))
         except ConfigError as exc:
             proxy.metrics.rejected.inc("bad_routing_options")
             return _error(400, str(exc), code="invalid_routing")
+        except TimeoutError:
+            return timeout_error(config.request_timeout, [])
         return info
 
     @app.post("/v1/chat/completions")
@@ -557,40 +693,55 @@ def create_app(
         if not proxy.authorised(request):
             return unauthorised()
         started = time.perf_counter()
-        doc, problem = await proxy.read_json(request)
-        if problem is not None:
-            return problem
-        name = doc.get("model")
+        deadline = asyncio.get_running_loop().time() + config.request_timeout
+        try:
+            doc = await proxy.read_json(request)
+            parsed = validate_chat(doc)
+        except BadRequest as problem:
+            if problem.code == "invalid_request":
+                proxy.metrics.rejected.inc("invalid_request")
+            return bad(problem)
+        name = parsed.model
         if name != ROUTER_MODEL and name not in config.backends:
             proxy.metrics.rejected.inc("unknown_model")
             known = ", ".join([ROUTER_MODEL, *config.backends])
             return _error(404, f"unknown model {name!r}; use 'router' to route, or one of: {known}",
                           code="model_not_found")
-        if not isinstance(doc.get("messages"), list) or not doc["messages"]:
-            proxy.metrics.rejected.inc("no_messages")
-            return _error(400, "'messages' must be a non-empty list", code="invalid_messages")
-        raw_options = doc.pop("routing", None)
-        call = _Call(doc, stream=bool(doc.get("stream")))
-        if name == ROUTER_MODEL:
-            text = message_text(doc["messages"], config.route_on)
-            if text is None:
-                proxy.metrics.rejected.inc("no_user_message")
-                return _error(400, "no user message with text to route on", code="no_user_message")
-            try:
-                options = RoutingOptions.from_dict(raw_options)
-                order, info = await proxy.decide(text, options)
-            except ConfigError as exc:
-                proxy.metrics.rejected.inc("bad_routing_options")
-                return _error(400, str(exc), code="invalid_routing")
-            call.routing = {**info, "options": options.to_dict()}
-            order = proxy.cooldown.order(order)
-        else:
-            order = [name]
-            call.routing = {"chosen": name, "direct": True}
-        response = await proxy.forward(order, call)
-        log.info("request %s model=%s answered=%s status=%s attempts=%d ms=%.1f", uuid.uuid4().hex[:8], name,
+        doc.pop("routing", None)
+        call = _Call(doc, stream=bool(parsed.stream), deadline=deadline)
+        try:
+            async with asyncio.timeout_at(deadline):
+                if name == ROUTER_MODEL:
+                    text = message_text(doc["messages"], config.route_on)
+                    if text is None:
+                        proxy.metrics.rejected.inc("no_user_message")
+                        return _error(400, "no user message with text to route on", code="no_user_message")
+                    try:
+                        options = options_from(parsed.routing)
+                        order, info = await proxy.decide(text, options)
+                    except ConfigError as exc:
+                        proxy.metrics.rejected.inc("bad_routing_options")
+                        return _error(400, str(exc), code="invalid_routing")
+                    call.routing = {**info, "options": options.to_dict()}
+                    order = proxy.cooldown.order(order)
+                else:
+                    order = [name]
+                    call.routing = {"chosen": name, "direct": True}
+                response = await proxy.forward(order, call)
+        except TimeoutError:
+            proxy.metrics.requests.inc("none", "504")
+            response = timeout_error(config.request_timeout, call.attempts)
+        # %r: the name is the client's text, and a line break in it must not forge a log line.
+        log.info("request %s model=%r answered=%s status=%s attempts=%d ms=%.1f", uuid.uuid4().hex[:8], name,
                  response.headers.get(BACKEND_HEADER, "-"), response.status_code, len(call.attempts),
                  (time.perf_counter() - started) * 1000)
         return response
+
+    @app.exception_handler(Exception)
+    async def defect(request: Request, exc: Exception) -> Any:
+        # A defect, not the client's fault: logged with its traceback (scrubbed), answered in the OpenAI shape.
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal error in the proxy; its log has the details", kind="server_error",
+                      code="internal_error")
 
     return app

@@ -4,6 +4,7 @@
 
     [proxy]                      # optional
     route_on = "last_user"       # or "all_user": route on every user turn joined
+    request_timeout = 600        # seconds per request, over every retry and fallback
 
     [failover]                   # optional; defaults shown in docs/serving.md
     retries = 2
@@ -26,18 +27,24 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomllib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from routereval.errors import ConfigError
 from routereval.serving.failover import FailoverSettings
 
 ROUTE_ON = ("last_user", "all_user")
-_BACKEND_KEYS = {"name", "base_url", "model", "api_key_env", "timeout", "input_price", "output_price"}
+#: Seconds from a request's arrival to its last byte, over every retry and fallback: the OpenAI client's own
+#: default, so a proxy in front of it never gives up before a direct call would.
+DEFAULT_REQUEST_TIMEOUT = 600.0
+#: Largest backends file read: a thousand backends fit in a few hundred KiB.
+MAX_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class BackendsConfig:
     failover: FailoverSettings = field(default_factory=FailoverSettings)
     route_on: str = "last_user"
     source: str = "<memory>"
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
 
     def secrets(self) -> list[str]:
         """Every key value in use (to scrub from relayed text)."""
@@ -101,79 +109,204 @@ class BackendsConfig:
             )
 
 
-def _number(raw: dict[str, Any], key: str, where: str, default: float | None) -> float | None:
-    value = raw.get(key, default)
-    if value is None:
+# -- the file's schema ----------------------------------------------------------------------------
+# Strict types (an int is an int, a bool a bool, a string is not a number), bounded ranges and no unknown
+# keys: a typo or a pasted value fails at start-up, not as odd behaviour under load.
+
+_NAME = r"^[^\x00-\x1f\x7f]+$"  # any text without control characters (names go into headers and logs)
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class BackendEntry(_Table):
+    """One ``[[backends]]`` table."""
+
+    name: str = Field(min_length=1, max_length=256, pattern=_NAME)
+    base_url: str = Field(max_length=2048)
+    model: str | None = Field(None, min_length=1, max_length=256, pattern=_NAME)
+    api_key_env: str | None = Field(None, min_length=1, max_length=256)
+    timeout: float = Field(60.0, gt=0, le=3600)
+    input_price: float | None = Field(None, ge=0, le=1e6)
+    output_price: float | None = Field(None, ge=0, le=1e6)
+
+
+class FailoverTable(_Table):
+    """``[failover]``: the fields of :class:`FailoverSettings`, bounded."""
+
+    retries: int = Field(2, ge=0, le=10)
+    backoff: float = Field(0.1, ge=0, le=60)
+    max_backoff: float = Field(2.0, ge=0, le=600)
+    max_retry_after: float = Field(10.0, ge=0, le=3600)
+    cooldown_failures: int = Field(3, ge=1, le=1000)
+    cooldown_seconds: float = Field(30.0, ge=0, le=86400)
+
+
+class ProxyTable(_Table):
+    """``[proxy]``."""
+
+    route_on: Literal["last_user", "all_user"] = "last_user"
+    request_timeout: float = Field(DEFAULT_REQUEST_TIMEOUT, gt=0, le=86400)
+
+
+class BackendsFile(_Table):
+    """The whole backends file."""
+
+    backends: list[BackendEntry] = Field(min_length=1, max_length=1000)
+    proxy: ProxyTable = ProxyTable()
+    failover: FailoverTable = FailoverTable()
+
+
+_TYPES = {"int_type": "an integer", "float_type": "a number", "string_type": "a string", "bool_type": "true or false",
+          "list_type": "a list of [[backends]] tables", "model_type": "a table", "dict_type": "a table"}
+
+
+def _where(loc: tuple[Any, ...], doc: dict[str, Any]) -> tuple[str, str]:
+    """(the table, the key) an error location points at, named as the file names them."""
+    if loc and loc[0] == "backends" and len(loc) > 1 and isinstance(loc[1], int):
+        entries = doc.get("backends") or []
+        entry = entries[loc[1]] if loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        table = (f"backend {name!r}" if isinstance(name, str) and re.match(_NAME, name) and len(name) <= 256
+                 else f"backend {loc[1] + 1}")
+        return table, ".".join(str(p) for p in loc[2:])
+    if len(loc) > 1:
+        return f"[{loc[0]}]", ".".join(str(p) for p in loc[1:])
+    return "", str(loc[0]) if loc else ""
+
+
+def _range(metadata: list[Any]) -> str:
+    """A field's bounds in words: "from 0 to 10", "above 0 and at most 3600", "at least 0"."""
+    bound = {k: getattr(m, k) for m in metadata for k in ("ge", "gt", "le") if getattr(m, k, None) is not None}
+    low = f"from {bound['ge']:g}" if "ge" in bound else f"above {bound['gt']:g}"
+    if "le" not in bound:
+        return low.replace("from", "at least")
+    return f"{low} to {bound['le']:g}" if "ge" in bound else f"{low} and at most {bound['le']:g}"
+
+
+def _schema_error(exc: ValidationError, doc: dict[str, Any], source: str) -> ConfigError:
+    """The first schema error as one line naming file, table and key; values are never shown (one may be a key)."""
+    import difflib
+
+    errors = exc.errors(include_url=False, include_input=False)
+    # An unknown key is usually the cause of a "missing" one (a typo), so it is the one reported.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(error["loc"])
+    table, key = _where(loc, doc)
+    where = f"{source}: {table + ': ' if table else ''}"
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        model = {"": BackendsFile, "[proxy]": ProxyTable, "[failover]": FailoverTable}.get(table, BackendEntry)
+        known = list(model.model_fields)
+        hint = difflib.get_close_matches(key, known, n=1)
+        what = f"table [{key}]" if not table else f"key {key!r}"
+        return ConfigError(f"{where}unknown {what}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                           + f" (known: {', '.join(known)})")
+    if kind == "missing":
+        return ConfigError(f"{where}{key} is required" + ("; add at least one [[backends]] table"
+                                                          if key == "backends" else ""))
+    if kind in _TYPES:
+        return ConfigError(f"{where}{key} must be {_TYPES[kind]}")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        model = {"": BackendsFile, "[proxy]": ProxyTable, "[failover]": FailoverTable}.get(table, BackendEntry)
+        return ConfigError(f"{where}{key} must be {_range(model.model_fields[key].metadata)}")
+    if kind == "finite_number":
+        return ConfigError(f"{where}{key} must be a finite number")
+    if kind == "literal_error":
+        return ConfigError(f"{where}{key} must be one of {ctx.get('expected', '')}")
+    if kind == "string_pattern_mismatch":
+        return ConfigError(f"{where}{key} must not contain control characters (line breaks, tabs)")
+    if kind in ("too_short", "string_too_short"):
+        return ConfigError(f"{where}{key} must not be empty" + (
+            "; add at least one [[backends]] table" if key == "backends" else ""))
+    if kind in ("too_long", "string_too_long"):
+        return ConfigError(f"{where}{key} is too long (at most {ctx.get('max_length')})")
+    return ConfigError(f"{where}{key}: {error['msg'][0].lower()}{error['msg'][1:]}")
+
+
+# -- environment variables and keys ------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEY_PREFIXES = re.compile(r"^(sk|pk|rk)[-_]|^(hf|gsk|ghp|gho|github_pat|xai|xox[abp]|glpat|AIza|nvapi|pplx|r8)[-_]?",
+                           re.IGNORECASE)
+
+
+def looks_like_a_key(value: str) -> bool:
+    """True for a value that looks like a secret rather than the name of an environment variable.
+
+    Environment variable names are upper-case words (POSIX); keys are long,
+    mixed-case or start with a provider's prefix. Such a value is never
+    printed, whatever is wrong with it.
+    """
+    if _KEY_PREFIXES.match(value) or len(value) > 64:
+        return True
+    if not _VARIABLE.match(value):
+        return True
+    has_lower = any(c.islower() for c in value)
+    return has_lower and sum(c.isdigit() for c in value) >= 4
+
+
+def _key_for(entry: BackendEntry, where: str, env: Any) -> str | None:
+    name = entry.api_key_env
+    if name is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{where}: {key} must be a number >= 0, got {value!r}")
-    return float(value)
+    if looks_like_a_key(name):
+        raise ConfigError(f"{where}: api_key_env looks like a key, not the NAME of an environment variable (the "
+                          "value is not shown); put the key in a variable, e.g. export MY_KEY=..., and write "
+                          "api_key_env = \"MY_KEY\"")
+    key = env.get(name)
+    if not key:
+        raise ConfigError(f"{where}: environment variable {name} (api_key_env) is not set")
+    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        # A key read with its trailing newline, say, would break the Authorization header on every request.
+        raise ConfigError(f"{where}: environment variable {name} (api_key_env) holds spaces, line breaks or "
+                          "non-ASCII characters (not shown); a key is one word of printable ASCII")
+    return key
 
 
 def parse_backends(doc: dict[str, Any], source: str = "<memory>", environ: dict[str, str] | None = None
                    ) -> BackendsConfig:
     """Validate a parsed backends document; keys are read from ``environ`` (default: the process's)."""
     env = os.environ if environ is None else environ
-    unknown = sorted(set(doc) - {"backends", "proxy", "failover"})
-    if unknown:
-        raise ConfigError(f"{source}: unknown table(s) {', '.join(unknown)}; known: backends, proxy, failover")
-    entries = doc.get("backends")
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{source}: no [[backends]] entries")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: must be a table of [[backends]], [proxy] and [failover]")
+    try:
+        parsed = BackendsFile.model_validate(doc)
+    except ValidationError as exc:
+        raise _schema_error(exc, doc, source) from None
     backends: dict[str, Backend] = {}
-    for i, raw in enumerate(entries, 1):
-        where = f"{source}: backend {i}"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where} is not a table")
-        extra = sorted(set(raw) - _BACKEND_KEYS)
-        if extra:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; known: {', '.join(sorted(_BACKEND_KEYS))}")
-        name, base_url = raw.get("name"), raw.get("base_url")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where}: needs a name (the candidate it serves)")
-        where = f"{source}: backend {name!r}"
-        if name in backends:
+    for entry in parsed.backends:
+        where = f"{source}: backend {entry.name!r}"
+        if entry.name in backends:
             raise ConfigError(f"{where} is listed twice")
-        if name == "router":
+        if entry.name == "router":
             raise ConfigError(f"{where}: 'router' is the proxy's own model name; it cannot name a backend")
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: base_url must be an http(s) URL, e.g. http://127.0.0.1:11434/v1")
-        if "@" in base_url.split("//", 1)[1].split("/", 1)[0]:
-            raise ConfigError(f"{where}: base_url must not carry credentials; put the key in an environment "
-                              "variable and name it in api_key_env")
-        key_env = raw.get("api_key_env")
-        key = None
-        if key_env is not None:
-            if not isinstance(key_env, str) or not key_env.replace("_", "").isalnum():
-                raise ConfigError(f"{where}: api_key_env must be the NAME of an environment variable, not a key")
-            key = env.get(key_env)
-            if not key:
-                raise ConfigError(f"{where}: environment variable {key_env} (api_key_env) is not set")
-        timeout = _number(raw, "timeout", where, 60.0)
-        if not timeout:
-            raise ConfigError(f"{where}: timeout must be above 0 seconds")
-        model = raw.get("model", name)
-        if not isinstance(model, str) or not model:
-            raise ConfigError(f"{where}: model must be the model id at the endpoint")
-        backends[name] = Backend(name, base_url, model, key_env, timeout,
-                                 _number(raw, "input_price", where, None), _number(raw, "output_price", where, None),
-                                 key)
-    proxy = doc.get("proxy", {})
-    route_on = proxy.get("route_on", "last_user") if isinstance(proxy, dict) else None
-    if route_on not in ROUTE_ON:
-        raise ConfigError(f"{source}: [proxy] route_on must be one of {', '.join(ROUTE_ON)}, got {route_on!r}")
-    failover = doc.get("failover", {})
-    if not isinstance(failover, dict):
-        raise ConfigError(f"{source}: [failover] must be a table")
-    known = {f.name for f in fields(FailoverSettings)}
-    bad = sorted(set(failover) - known)
-    if bad:
-        raise ConfigError(f"{source}: unknown [failover] key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-    for key in failover:
-        _number(failover, key, f"{source}: [failover]", None)
-    settings = FailoverSettings(**{k: (int(v) if isinstance(getattr(FailoverSettings, k), int) else float(v))
-                                   for k, v in failover.items()})
-    return BackendsConfig(backends, settings, route_on, source)
+        _check_url(entry.base_url, where)
+        backends[entry.name] = Backend(entry.name, entry.base_url, entry.model or entry.name, entry.api_key_env,
+                                       float(entry.timeout), entry.input_price, entry.output_price,
+                                       _key_for(entry, where, env))
+    settings = FailoverSettings(**parsed.failover.model_dump())
+    return BackendsConfig(backends, settings, parsed.proxy.route_on, source,
+                          request_timeout=float(parsed.proxy.request_timeout))
+
+
+def _check_url(url: str, where: str) -> None:
+    """An http(s) URL with a host and no credentials; the URL itself is never echoed (it may hold a key)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host or not url.isprintable() or " " in url:
+        raise ConfigError(f"{where}: base_url must be an http(s) URL, e.g. http://127.0.0.1:11434/v1")
+    # "user:password@" also when the password holds a "/" (which makes the URL parser read it as a path).
+    userinfo = re.match(r"^[A-Za-z]+://([^@]*)@", url)
+    if parts.username is not None or parts.password is not None or (userinfo and ":" in userinfo.group(1)):
+        raise ConfigError(f"{where}: base_url must not carry credentials; put the key in an environment "
+                          "variable and name it in api_key_env")
 
 
 def load_backends(path: str | os.PathLike, environ: dict[str, str] | None = None) -> BackendsConfig:
@@ -181,8 +314,14 @@ def load_backends(path: str | os.PathLike, environ: dict[str, str] | None = None
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such backends file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: is {path.stat().st_size} bytes; a backends file is at most {MAX_FILE_BYTES}")
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
     return parse_backends(doc, str(path), environ)

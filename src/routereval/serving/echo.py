@@ -11,7 +11,14 @@ sockets: ``EchoServer.plan`` takes one action per coming request
 (``("status", 429, retry_after)``, ``("delay", seconds)``, ``("cut",)``
 after the first stream chunk, ``("close",)`` before any byte,
 ``("echo_auth", status)`` to answer with the Authorization header it got),
-and ``fail_every=k`` answers 500 to every k-th request.
+and ``fail_every=k`` answers 500 to every k-th request. Hostile backends
+too: ``("echo_key",)`` answers 200 (or streams) with its Authorization
+header, as-is and base64'd, in the content, the stream's header cut across
+two network writes; ``("encode", "gzip" | "deflate")`` compresses the answer
+(and each stream event as it goes) with that Content-Encoding;
+``("trickle", seconds)`` sends the first stream event (or the headers of a
+JSON answer), then one byte every ``seconds``, never finishing;
+``("raw", status, content_type, body)`` answers exactly those bytes.
 
 A plain asyncio HTTP/1.1 server with keep-alive: no framework, so it is fast
 enough to measure the proxy against and its faults are exact.
@@ -21,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
 import json
 import threading
 import time
+import zlib
 from typing import Any
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -124,8 +133,8 @@ class EchoServer:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 if not await self._respond(method, path, headers, body, writer):
                     return
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            return  # the peer went, or the server is stopping
         finally:
             self._writers.discard(writer)
             if not writer.transport.is_closing():
@@ -180,11 +189,20 @@ class EchoServer:
             message = {"error": {"message": f"bad key: {headers.get('authorization')}", "type": "auth"}}
             await self._send(writer, int(action[1]), json.dumps(message).encode())
             return True
+        elif kind == "raw":
+            await self._send(writer, int(action[1]), action[3], content_type=action[2])
+            return True
         text = _last_user(doc.get("messages"))
         content = f"{self.name} answered: {text}"
+        auth = headers.get("authorization", "")
+        if kind == "echo_key":
+            content += f" (I got {auth}, base64 {base64.b64encode(auth.encode()).decode()})"
+        encoding = action[1] if kind == "encode" else None
         if doc.get("stream"):
-            await self._stream(writer, doc, content, cut=kind == "cut")
-            return kind != "cut"
+            await self._stream(writer, doc, content, cut=kind == "cut", encoding=encoding,
+                               trickle=float(action[1]) if kind == "trickle" else None,
+                               split=auth.split(" ")[-1] if kind == "echo_key" else None)
+            return kind not in ("cut", "trickle")
         if kind == "cut":
             writer.transport.abort()
             return False
@@ -193,10 +211,28 @@ class EchoServer:
         answer = {"id": f"chatcmpl-{self.name}-{self._count}", "object": "chat.completion", "created": int(time.time()),
                   "model": doc.get("model"), "choices": [{"index": 0, "finish_reason": "stop",
                   "message": {"role": "assistant", "content": content}}], "usage": usage}
-        await self._send(writer, 200, json.dumps(answer).encode())
+        body = json.dumps(answer).encode()
+        if kind == "trickle":
+            await self._trickle(writer, len(body), float(action[1]))
+            return False
+        if encoding:
+            await self._send(writer, 200, _compress(encoding, body), {"content-encoding": encoding})
+            return True
+        await self._send(writer, 200, body)
         return True
 
-    async def _stream(self, writer: asyncio.StreamWriter, doc: dict[str, Any], content: str, cut: bool) -> None:
+    async def _trickle(self, writer: asyncio.StreamWriter, length: int, interval: float) -> None:
+        """Headers promising ``length`` bytes, then one byte every ``interval`` seconds until the peer goes."""
+        head = ["HTTP/1.1 200 OK", "content-type: application/json", f"content-length: {length}"]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        for _ in range(length - 1):
+            writer.write(b" ")
+            await writer.drain()
+            await asyncio.sleep(interval)
+        writer.transport.abort()
+
+    async def _stream(self, writer: asyncio.StreamWriter, doc: dict[str, Any], content: str, cut: bool,
+                      encoding: str | None = None, trickle: float | None = None, split: str | None = None) -> None:
         base = {"id": f"chatcmpl-{self.name}-{self._count}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": doc.get("model")}
         words = content.split(" ")
@@ -213,21 +249,52 @@ class EchoServer:
                 "prompt_tokens": len(text.split()), "completion_tokens": len(words),
                 "total_tokens": len(text.split()) + len(words)}})
         head = ["HTTP/1.1 200 OK", "content-type: text/event-stream", "transfer-encoding: chunked",
-                f"x-echo-name: {self.name}"]
+                f"x-echo-name: {self.name}"] + ([f"content-encoding: {encoding}"] if encoding else [])
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         payloads = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
+        packer = _compressor(encoding) if encoding else None
+
+        async def chunk(data: bytes) -> None:
+            if packer is not None:  # each event compressed and flushed as it goes, as a compressing server does
+                data = packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH)
+            if data:
+                writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                await writer.drain()
+
         for i, payload in enumerate(payloads):
             if cut and i == 2:
                 # Mid-stream: drop the connection without the chunked terminator.
                 await writer.drain()
                 writer.transport.abort()
                 return
-            writer.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
-            await writer.drain()
+            if trickle is not None and i == 1:
+                for _ in range(100000):  # one byte at a time, never an event's end
+                    await chunk(b" ")
+                    await asyncio.sleep(trickle)
+            if split and split.encode() in payload:
+                # The key cut in two network writes, some time apart.
+                at = payload.index(split.encode()) + len(split) // 2
+                await chunk(payload[:at])
+                await asyncio.sleep(0.05)
+                payload = payload[at:]
+            await chunk(payload)
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
+        if packer is not None:
+            tail = packer.flush()
+            writer.write(f"{len(tail):x}\r\n".encode() + tail + b"\r\n")
         writer.write(b"0\r\n\r\n")
         await writer.drain()
+
+
+def _compressor(encoding: str) -> Any:
+    """A zlib compressor for an HTTP content-encoding: ``gzip`` (gzip wrapper) or ``deflate`` (zlib wrapper)."""
+    return zlib.compressobj(wbits=31 if encoding == "gzip" else 15)
+
+
+def _compress(encoding: str, body: bytes) -> bytes:
+    packer = _compressor(encoding)
+    return packer.compress(body) + packer.flush()
 
 
 def _last_user(messages: Any) -> str:

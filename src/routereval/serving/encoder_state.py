@@ -6,6 +6,11 @@ so its vocabulary, IDF weights and SVD axes are written as arrays and its
 scikit-learn objects rebuilt from them on load (never pickled). Vectors that
 ship with a dataset (``precomputed:<key>``) cannot embed a new prompt and are
 refused when an artifact is made.
+
+The tokeniser is not taken from the file: the manifest's schema accepts only
+the settings routereval writes, and :func:`rebuild` builds the vectorizer from
+its own constants plus the few numeric settings (n-gram sizes of 1 to 3), so no
+file can hand scikit-learn a regular expression or an analyzer to run.
 """
 
 from __future__ import annotations
@@ -88,14 +93,26 @@ def rebuild(entry: dict[str, Any], arrays: Any) -> Any:
     settings = dict(entry["settings"])
     settings["ngram_range"] = tuple(settings["ngram_range"])
     encoder = get_encoder("tfidf", dim=int(entry["dim"]), **settings)
-    params = {k: v for k, v in entry["vectorizer"].items() if k in _VECTORIZER_KEYS}
-    params["ngram_range"] = tuple(params["ngram_range"])
-    terms = arrays["terms"].tobytes().decode("utf-8").split("\n")
-    vectorizer = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(terms)}, dtype=np.float32, **params)
-    vectorizer.idf_ = arrays["idf"]
-    components = arrays["components"]
+    vectorizer_settings = entry["vectorizer"]
+    params = {k: vectorizer_settings[k] for k in ("max_features", "min_df", "sublinear_tf")}
+    params["ngram_range"] = tuple(vectorizer_settings["ngram_range"])
+    try:
+        terms = arrays["terms"].tobytes().decode("utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the tfidf vocabulary is not UTF-8 (byte {exc.start})") from None
+    idf, components = arrays["idf"], arrays["components"]
+    if len(terms) != len(idf) or len(set(terms)) != len(terms) or "" in terms:
+        raise DataError(f"the tfidf vocabulary holds {len(terms)} terms ({len(set(terms))} distinct, empty ones "
+                        f"refused) for {len(idf)} IDF weights")
+    # With smooth_idf, idf = 1 + log((1 + n) / (1 + df)) >= 1.
+    if not np.isfinite(idf).all() or idf.min() < 1.0 or not np.isfinite(components).all():
+        raise DataError("the tfidf IDF weights or axes hold values no fit produces (non-finite, or an IDF below 1)")
     if components.shape != (int(entry["dim"]), len(terms)):
         raise DataError(f"tfidf axes have shape {components.shape}, expected ({entry['dim']}, {len(terms)})")
+    # The fixed settings: what TfidfEncoder.fit uses; the schema refuses any other value in the manifest.
+    vectorizer = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(terms)}, dtype=np.float32,
+                                 strip_accents="unicode", **params)
+    vectorizer.idf_ = idf
     svd = TruncatedSVD(n_components=int(entry["dim"]))
     # Column-major, so that components_.T (what transform multiplies by) is row-major: scipy's sparse
     # product copies a non-contiguous right-hand side on every call (tens of ms for one prompt).

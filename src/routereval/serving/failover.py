@@ -69,7 +69,8 @@ def retry_delay(attempt: int, retry_after: float | None, settings: FailoverSetti
     """
     if retry_after is not None:
         return retry_after if retry_after <= settings.max_retry_after else None
-    return min(settings.backoff * (2 ** attempt), settings.max_backoff)
+    # The exponent is capped: 2.0 ** 1e9 would overflow long before the cap on the delay applies.
+    return min(settings.backoff * (2.0 ** min(attempt, 64)), settings.max_backoff)
 
 
 class Cooldown:

@@ -33,8 +33,11 @@ def learned_attributes(obj: Any) -> dict[str, Any]:
 
 def _encode(value: Any, key: str, arrays: dict[str, np.ndarray], where: str) -> Any:
     if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            raise UnsavableStateError(f"{where} is an array of Python objects; only numeric or string arrays are saved")
+        if value.dtype.kind not in "biuf" or value.dtype.itemsize > 8:
+            raise UnsavableStateError(f"{where} is an array of {value.dtype}; only arrays of numbers or booleans "
+                                      "are saved")
+        if value.dtype.byteorder == ">":
+            value = value.astype(value.dtype.newbyteorder("<"))
         name = f"a{len(arrays)}"
         arrays[name] = value
         return {"array": name}
@@ -96,7 +99,12 @@ def _decode(node: Any, arrays: Any, where: str) -> Any:
         if not isinstance(payload, dict) or payload.get("name") not in routers:
             raise DataError(f"{where}: names no registered router ({payload.get('name')!r})")
         params = {k: _decode(v, arrays, f"{where}.{k}") for k, v in payload.get("params", {}).items()}
-        router = routers[payload["name"]](**params)
+        from routereval.serving.manifest import build_router
+
+        try:
+            router = build_router(payload["name"], params)
+        except ValueError as exc:
+            raise DataError(f"{where}: {exc}") from None
         for k, v in payload.get("state", {}).items():
             setattr(router, k, _decode(v, arrays, f"{where}.{k}"))
         return router
@@ -116,3 +124,36 @@ def _registered_name(value: Any) -> str | None:
 def decode_state(tree: dict[str, Any], arrays: Any, owner: str) -> dict[str, Any]:
     """The attributes :func:`encode_state` wrote, rebuilt from ``tree`` and ``arrays``."""
     return {name: _decode(node, arrays, f"{owner}.{name}") for name, node in tree.items()}
+
+
+#: Attributes that hold training labels or means of them: values in [0, 1], NaN marking a missing record in labels.
+_UNIT_ATTRIBUTES = ("train_labels_", "train_means_", "cluster_means_")
+
+
+def check_values(state: dict[str, Any], owner: str) -> None:
+    """Refuse learned state no fit could have produced: infinite array values, NaN outside training labels
+    (where it marks a missing record), labels or their means outside [0, 1]. Raises DataError naming the place."""
+    for name, value in state.items():
+        _check_value(value, name, f"{owner}.{name}")
+
+
+def _check_value(value: Any, attribute: str, where: str) -> None:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind != "f" or not value.size:
+            return
+        nan = np.isnan(value)
+        if np.isinf(value).any() or (nan.any() and not attribute.endswith("labels_")):
+            raise DataError(f"{where} holds NaN or infinite values")
+        if attribute in _UNIT_ATTRIBUTES:
+            present = value[~nan]
+            if present.size and (present.min() < 0.0 or present.max() > 1.0):
+                raise DataError(f"{where} holds values outside [0, 1] (min {present.min():.4g}, max {present.max():.4g})")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_value(item, attribute, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_value(item, attribute, f"{where}[{key!r}]")
+    elif _registered_name(value) is not None:
+        for name, item in learned_attributes(value).items():
+            _check_value(item, name, f"{where}.{name}")

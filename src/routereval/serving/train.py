@@ -6,6 +6,12 @@ ships one, else RouterEval's per-task 80/10/10 with seed 42) and writes the
 router's score on the held-out test prompts to the manifest, next to the
 best single model and the oracle, so the artifact says what it achieved.
 The candidates are all the benchmark's models unless ``models`` names some.
+
+A candidate with no score on any training prompt is refused, naming it: the
+router would have nothing to learn its quality from, and kNN-style routers
+would rank it by a made-up default (first, in the case of an empty mean).
+Dropping it quietly would change the candidate list behind the user's back,
+so the message says to leave it out with ``--models``.
 """
 
 from __future__ import annotations
@@ -113,6 +119,15 @@ def train_model(
                        scores=bench.values(prompts=rows, models=cols) if with_scores else None, n=len(rows))
 
     labels = labels_from_scores(bench.values(prompts=train, models=cols), bench.kind)
+    unseen = [bench.model_names[c] for c, seen in zip(cols, (~np.isnan(labels)).any(axis=0)) if not seen]
+    if unseen:
+        keep = ",".join(bench.model_names[c] for c in cols if bench.model_names[c] not in unseen)
+        raise ConfigError(
+            f"{bench.name}: {len(unseen)} candidate(s) have no score on any of the {len(train)} training prompts, "
+            f"so the router cannot learn their quality: {', '.join(unseen[:5])}"
+            f"{' ...' if len(unseen) > 5 else ''}; leave them out with --models"
+            f"{' ' + keep if len(keep) <= 200 else ''}"
+        )
     kwargs = {}
     if len(val) and "validation" in inspect.signature(est.fit).parameters:
         kwargs["validation"] = Labelled(prompts(val), labels_from_scores(bench.values(prompts=val, models=cols),
@@ -131,7 +146,9 @@ def train_model(
         "sha256": data_sha256(bench, train, cols),
         "source_files": [{"url": f.get("url"), "sha256": f.get("sha256")} for f in bench.provenance.get("files", [])],
     }}
-    model = RoutingModel(est, enc, names, prices, int(output_tokens), info)
+    from routereval.routers.checks import column_means
+
+    model = RoutingModel(est, enc, names, prices, int(output_tokens), info, prior=column_means(labels))
     if len(test):
         quality = model.quality(embeddings=None if vectors is None else vectors[test],
                                 texts=[str(t) for t in texts[test]])
