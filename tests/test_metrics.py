@@ -60,9 +60,12 @@ def test_ro_monte_carlo_agrees_with_expectation():
     assert per_run.mean() == pytest.approx(expected, abs=0.003)
 
 
-def test_entropy_drops_tiny_terms_and_zero_rows():
-    pi = np.array([[1.0, 1e-12, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.0]])
-    assert metrics.row_entropy(pi).tolist() == pytest.approx([0.0, 0.0, 1.0])
+def test_entropy_drops_tiny_terms_and_refuses_rows_that_are_not_distributions():
+    pi = np.array([[1.0, 1e-12, 0.0], [0.5, 0.5, 0.0]])
+    assert metrics.row_entropy(pi).tolist() == pytest.approx([0.0, 1.0])
+    # A zero row is no distribution: its entropy of 0 would pass for a confident router.
+    with pytest.raises(ValueError, match="row 1 .* sums to 0"):
+        metrics.row_entropy(np.array([[1.0, 0.0], [0.0, 0.0]]))
 
 
 def test_bootstrap_interval_brackets_the_mean_and_matches_theory():

@@ -121,7 +121,7 @@ def test_router_tables_name_the_line_of_the_bad_parameter(tmp_path):
         ("sizes = [1, 3]", "s.toml:3: a pool needs at least 2 candidates, got size 1"),
         ("seeds = [0, 0]", "s.toml:3: seeds lists a seed twice"),
         ('encoder = "word2vec"', "s.toml:3: unknown encoder 'word2vec'"),
-        ("n_boot = 0", "s.toml:3: n_boot must be at least 1"),
+        ("n_boot = 0", "s.toml:3: n_boot must lie in 1..100000"),
         ('split_seed = "42"', "s.toml:3: split_seed must be an integer"),
         ('routers = ["knn", "knn"]', "router knn is listed twice"),
     ],
@@ -446,13 +446,12 @@ def test_workers_die_with_a_killed_sweep(tmp_path):
 def test_a_store_of_older_minilm_vectors_is_refused_not_resumed(tmp_path):
     # Rows made before MiniLM's vectors became a function of the text alone carry no revision: resuming
     # such a store would mix the two kinds of rows, so the run is refused with what to do.
-    from routereval.sweeps.runner import context_of
 
     folder = tmp_path / "s"
     sweep = load_sweep(write_sweep(folder, one_point("knn", 'encoder = "minilm"\n'), name="t"))
-    assert context_of(sweep).settings()["minilm_vectors"] == 2
+    assert sweep.context().settings()["minilm_vectors"] == 2
     store = ResultsStore(folder / "res")
-    old = {k: v for k, v in context_of(sweep).settings().items() if k != "minilm_vectors"}
+    old = {k: v for k, v in sweep.context().settings().items() if k != "minilm_vectors"}
     with store.writing(old):
         store.write_row({"dataset": "toy", "benchmark": "toy", "source": "toy.csv", "m": 3, "group": "all_weak",
                          "router": "knn", "seed": 0, "mu_o": 0.5, "n_test": 1, "positions": [0], "per_prompt": [0.5],

@@ -14,6 +14,7 @@ EXIT_DAMAGED = 3  # stored records changed or damaged on disk
 EXIT_ENVIRONMENT = 4  # the machine: permission, read-only or full disk, not a folder, out of memory
 EXIT_BUG = 70  # a defect in routereval (sysexits' EX_SOFTWARE); the traceback is shown
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM): stopped like Ctrl-C, with its own code
 
 
 class RouterEvalError(Exception):
@@ -60,6 +61,13 @@ class UnknownDatasetError(RouterEvalError):
 
 class ConfigError(RouterEvalError):
     """An unknown router, parameter, size or option."""
+
+
+class ArgumentError(ConfigError, ValueError):
+    """A number given to a Python function that means nothing (a negative probability, n_boot = 0).
+
+    A ValueError too, so callers that catch ValueError (as for scikit-learn) keep working.
+    """
 
 
 class EnvironmentProblem(RouterEvalError):

@@ -25,11 +25,13 @@ caller keeps consistent (dollars per query in routereval's cost tables).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
+from routereval.errors import ArgumentError
 from routereval.routers.base import normalised_scores, one_hot
 from routereval.routers.checks import check_matrix
 
@@ -41,6 +43,15 @@ __all__ = [
 ]
 
 
+def _check_number(name: str, value: object, low: float, high: float | None) -> None:
+    """A finite real number in [low, high] (no upper bound when ``high`` is None), else ArgumentError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low:g}" if high is None else f"in [{low:g}, {high:g}]"
+        raise ArgumentError(f"{name} must be {bound}, got {value!r}")
+
+
 def _costs(costs: object | None, n: int, m: int) -> np.ndarray | None:
     if costs is None:
         return None
@@ -48,6 +59,9 @@ def _costs(costs: object | None, n: int, m: int) -> np.ndarray | None:
     if arr.ndim == 1:
         arr = arr[None, :]
     arr = check_matrix(arr, "costs", n_cols=m)
+    if (arr < 0).any():
+        row, col = np.argwhere(arr < 0)[0]
+        raise ArgumentError(f"costs holds {arr[row, col]:g} at row {row}, column {col} (0-based); costs must be >= 0")
     if arr.shape[0] not in (1, n):
         raise ValueError(f"costs has {arr.shape[0]} rows; expected 1 or one per prompt ({n})")
     return np.broadcast_to(arr, (n, m))
@@ -107,16 +121,18 @@ class Rule(Policy):
     tolerance: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("cost_weight", "max_cost", "threshold", "tolerance"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or math.isnan(value)):
-                raise ValueError(f"{name} must be a number, got {value!r}")
-        if self.cost_weight < 0:
-            raise ValueError(f"cost_weight must be >= 0, got {self.cost_weight}")
-        if self.tolerance is not None and self.tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        # Costs, weights, thresholds and tolerances are >= 0. A threshold above 1 (never met: the best
+        # estimate is chosen) or a tolerance above 1 (always met: the cheapest) is the end point of a
+        # sweep over them, so it stays allowed; a negative one has no meaning.
+        _check_number("cost_weight", self.cost_weight, 0.0, None)
+        if self.max_cost is not None:
+            _check_number("max_cost", self.max_cost, 0.0, None)
+        if self.threshold is not None:
+            _check_number("threshold", self.threshold, 0.0, None)
+        if self.tolerance is not None:
+            _check_number("tolerance", self.tolerance, 0.0, None)
         if self.threshold is not None and self.tolerance is not None:
-            raise ValueError("give threshold or tolerance, not both")
+            raise ArgumentError("give threshold or tolerance, not both")
 
     @property
     def needs_costs(self) -> bool:
@@ -176,12 +192,12 @@ def argmax() -> Rule:
 
 def cost_aware(cost_weight: float) -> Rule:
     """argmax of quality - ``cost_weight`` * cost: how much quality one unit of cost is worth."""
-    return Rule(cost_weight=float(cost_weight))
+    return Rule(cost_weight=cost_weight)
 
 
 def cost_cap(max_cost: float, cost_weight: float = 0.0) -> Rule:
     """The best estimate among candidates costing at most ``max_cost`` per prompt."""
-    return Rule(cost_weight=float(cost_weight), max_cost=float(max_cost))
+    return Rule(cost_weight=cost_weight, max_cost=max_cost)
 
 
 def threshold(t: float) -> Rule:
@@ -190,12 +206,12 @@ def threshold(t: float) -> Rule:
     For a strong/weak pair this is RouteLLM's switch: the weak (cheap) model
     answers when it is estimated good enough, the strong one otherwise.
     """
-    return Rule(threshold=float(t))
+    return Rule(threshold=t)
 
 
 def tolerance(tau: float) -> Rule:
     """The cheapest candidate within ``tau`` of the best estimate on the prompt."""
-    return Rule(tolerance=float(tau))
+    return Rule(tolerance=tau)
 
 
 # -- the oracle family -------------------------------------------------------------------
@@ -214,8 +230,8 @@ class OracleMix(Policy):
     needs_scores: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.p, (int, float)) or not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"p must lie in [0, 1], got {self.p!r}")
+        if isinstance(self.p, bool) or not isinstance(self.p, numbers.Real) or not 0.0 <= self.p <= 1.0:
+            raise ArgumentError(f"p must lie in [0, 1], got {self.p!r}")
 
     @property
     def label(self) -> str:
@@ -285,7 +301,7 @@ def oracle() -> Oracle:
 
 def ro(p: float = 0.5) -> OracleMix:
     """r_o(p)."""
-    return OracleMix(float(p))
+    return OracleMix(p)
 
 
 def random() -> Random:
@@ -417,8 +433,7 @@ class Budget(Policy):
     budget: float = 0.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.budget, (int, float)) or math.isnan(self.budget) or self.budget < 0:
-            raise ValueError(f"budget must be a number >= 0, got {self.budget!r}")
+        _check_number("budget", self.budget, 0.0, None)
 
     needs_costs: ClassVar[bool] = True
 
@@ -482,7 +497,7 @@ def _between(lam: np.ndarray, k: int) -> float:
 
 def budget(amount: float) -> Budget:
     """A mean cost per prompt of at most ``amount`` over the routed set, reached exactly by mixing two operating points."""
-    return Budget(float(amount))
+    return Budget(amount)
 
 
 @dataclass(frozen=True)

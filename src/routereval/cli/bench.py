@@ -69,7 +69,7 @@ def bench(
     from routereval.results.store import MemoryStore
     from routereval.sweeps.config import Sweep
     from routereval.sweeps.executors import AutoExecutor
-    from routereval.sweeps.runner import context_of, run_sweep
+    from routereval.sweeps.runner import run_sweep
     from routereval.sweeps.tasks import load
 
     specs = parse_routers(routers)
@@ -77,13 +77,25 @@ def bench(
         raise ConfigError("--routers names no router; e.g. --routers knn,oracle")
     for s in specs:
         s.check()  # unknown routers and parameters are refused before any work
-    if n_boot < 1:
-        raise ConfigError(f"--n-boot must be at least 1, got {n_boot}")
+    from routereval.metrics.core import MAX_N_BOOT
+    from routereval.sweeps.config import check_seed
+
+    if not 1 <= n_boot <= MAX_N_BOOT:
+        # "at least 1" stays first: the bound is what users meet, the ceiling only guards runaway work.
+        raise ConfigError(f"--n-boot must be at least 1, got {n_boot}" if n_boot < 1
+                          else f"--n-boot must be at most {MAX_N_BOOT}, got {n_boot}")
+    for flag, value in (("--seed", seed), ("--split-seed", split_seed)):
+        if check_seed(value, flag):
+            raise ConfigError(check_seed(value, flag))
     executor = AutoExecutor(workers)  # refuses --workers 0 before any work
     for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
         # Checked before the run, not after minutes of training.
         if path is not None and path.is_dir():
             raise ConfigError(f"{flag} {path} is a folder; give a file name")
+        if path is not None:
+            from routereval.atomic import check_output
+
+            check_output(path)  # a named pipe, a device, a link to nowhere, a file where a folder is needed
     sweep = Sweep(
         name=dataset, datasets=(dataset,), sizes=tuple(parse_sizes(sizes)),
         groups=tuple(g.strip() for g in groups.split(",") if g.strip()), routers=tuple(specs), seeds=(seed,),
@@ -106,7 +118,7 @@ def bench(
         outcome = run_sweep(sweep, store, executor, progress=True, on_row=advance, on_plan=planned)
     finally:
         bar.stop()
-    loaded = load(dataset, context_of(sweep))  # what the run loaded, from this process's memo
+    loaded = load(dataset, sweep.context())  # what the run loaded, from this process's memo
     if loaded.pools or cost:
         for m, why in loaded.skipped.items():
             err_console.print(f"[yellow]skipping m = {m}:[/] {why}", highlight=False, soft_wrap=True)
@@ -125,13 +137,14 @@ def bench(
     table = summary_rows(rows, n_boot=n_boot, seed=seed)
     console.print(f"[bold]{dataset}[/] ({loaded.source})", highlight=False)
     print_tables(table, by_group=by_group, console=console)
+    if json_out is not None or markdown_out is not None:
+        from routereval.atomic import write_text_atomic
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
         out = without_arrays(rows) + [r for r in table if r["group"] == "mean"]
-        json_out.write_text(to_json(out))
+        write_text_atomic(json_out, to_json(out))
         console.print(f"wrote {len(out)} rows to {json_out}")
     if markdown_out is not None:
-        markdown_out.write_text(markdown(table, by_group=by_group))
+        write_text_atomic(markdown_out, markdown(table, by_group=by_group))
     if cost:
         _print_cost_study(loaded, specs, encoder, seed, console, err_console)
     if timings:

@@ -42,6 +42,13 @@ def curve(
     )
     from routereval.sources.catalog import load_dataset
 
+    from routereval.sweeps.config import check_seed
+
+    if folds < 1:
+        raise ConfigError(f"--folds must be at least 1 (1 = the 80/10/10 split; k >= 2 folds cross-fit), got {folds}")
+    for flag, value in (("--seed", seed), ("--split-seed", split_seed)):
+        if check_seed(value, flag):
+            raise ConfigError(check_seed(value, flag))
     if cost not in (*UNITS, "auto"):
         raise ConfigError(f"--cost must be one of auto, {', '.join(UNITS)}, got {cost!r}")
     specs = parse_routers(routers)

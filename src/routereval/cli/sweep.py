@@ -14,7 +14,8 @@ def sweep(
     executor: str = typer.Option("local", help="local (processes on this machine) or ray."),
     workers: Optional[int] = typer.Option(None, help="Parallel workers (default: one per core)."),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (e.g. auto); default: a local Ray instance."),
-    check: bool = typer.Option(False, "--check", help="Only check the file and print the grid; run nothing."),
+    check: bool = typer.Option(False, "--check", help="Make every check a run makes (file, data, prices, results "
+                               "folder) and print the grid; train nothing."),
     quiet: bool = typer.Option(False, help="No progress bars and no tables."),
     recompute_stale: bool = typer.Option(False, "--recompute-stale",
                                          help="Recompute stored rows made from other records of a dataset (re-imported)."),
@@ -27,17 +28,19 @@ def sweep(
     from routereval.results.store import ResultsStore
     from routereval.sweeps.config import load_sweep
     from routereval.sweeps.executors import Failure, make_executor
+    from routereval.sweeps.checks import check_sweep, results_folder
     from routereval.sweeps.runner import run_sweep
 
     spec = load_sweep(file)
     runner = make_executor(executor, workers=workers, address=address)
-    folder = out or Path("results") / spec.name
+    folder = results_folder(spec, out)
     size_note = ", ".join(map(str, spec.sizes))
     console.print(
         f"[bold]{spec.name}[/]: {len(spec.datasets)} datasets x sizes {size_note} x {len(spec.groups)} groups x "
         f"{len(spec.routers)} routers x {len(spec.seeds)} seeds -> {folder} ({runner.name}, "
         f"{runner.workers or 'cluster'} worker{'' if runner.workers == 1 else 's'})", highlight=False)
     if check:
+        check_sweep(spec, folder)  # the checks the run makes first, data included; nothing is trained
         console.print("the sweep file is valid")
         return
     store = ResultsStore(folder)

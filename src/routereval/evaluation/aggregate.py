@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from routereval.datasets.pools import GROUPS
+from routereval.metrics.core import check_n_boot
 
 #: Per-row arrays, kept for the joint interval and dropped from tables.
 ARRAY_FIELDS = ("positions", "per_prompt")
@@ -45,6 +46,7 @@ def row_order(row: dict[str, Any]) -> tuple:
 
 def joint_interval(rows: Sequence[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
     """95% bootstrap interval of the mean of the rows' mu_o, resampling test prompts jointly."""
+    n_boot = check_n_boot(n_boot)
     universe = np.unique(np.concatenate([np.asarray(r["positions"], dtype=np.int64) for r in rows]))
     if len(universe) == 0:
         return float("nan"), float("nan")
@@ -109,11 +111,14 @@ def summarise(
 ) -> list[dict[str, Any]]:
     """One row per cell (dataset, benchmark, m, router[, group]), averaged over groups and seeds.
 
+    Raises ArgumentError for an ``n_boot`` outside 1..100,000, before any work.
+
     Without ``by_group`` the cell's ``group`` is ``"mean"``; with it, one row
     per group (averaged over seeds only). Rows come back in the order of the
     first row of each cell, after sorting the inputs by sweep order, dataset,
     m, group, router and seed.
     """
+    n_boot = check_n_boot(n_boot)
     ordered = sorted(rows, key=row_order)
     cells: dict[tuple, list[dict[str, Any]]] = {}
     for r in ordered:

@@ -248,6 +248,12 @@ def study_splits(bench: Any, split_seed: int = 42, folds: int | None = None) -> 
     """
     from routereval.datasets.splits import Split, split_by_task
 
+    from routereval.errors import ArgumentError
+
+    if folds is not None and (isinstance(folds, bool) or not isinstance(folds, (int, np.integer))
+                              or not 1 <= folds <= bench.n_prompts):
+        # Decision: 0 or a negative count was once read as 1; more folds than prompts leaves folds empty.
+        raise ArgumentError(f"folds must be None or an integer in 1..{bench.n_prompts} (the prompts), got {folds!r}")
     rng = np.random.RandomState(split_seed)
     if not folds or folds < 2:
         return [split_by_task(bench.prompts["task"].to_numpy(), rng)]

@@ -25,7 +25,11 @@ many there were.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+from routereval.errors import ArgumentError
 
 # RouterEval's reference scores mu_ref, per benchmark.
 ROUTEREVAL_REFERENCE = {
@@ -45,12 +49,59 @@ ROUTEREVAL_REFERENCE = {
 }
 
 ENTROPY_FLOOR = 1e-10
+#: How far a row of probabilities may be from summing to 1: float32 routers and mixing policies
+#: round by about 1e-7 per entry; 1e-6 allows that and still catches a wrong normalisation.
+SUM_TOLERANCE = 1e-6
+#: Bootstrap resamples: the percentiles are stable to about 0.001 by 10,000; more only costs time.
+MAX_N_BOOT = 100_000
+
+
+def check_distribution(p: object, name: str) -> np.ndarray:
+    """``p`` as an n x m array of probability rows (finite, >= 0, each summing to 1), else ArgumentError naming it.
+
+    A 1-d vector is one row. Rows of all zeros are refused like any other row not summing to 1.
+    """
+    arr = np.asarray(p, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ArgumentError(f"{name} must be a 2-d array of probability rows (one per prompt), got shape {arr.shape}")
+    if arr.size == 0:
+        return arr
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ArgumentError(f"{name} holds {arr[row, col]} at row {row}, column {col} (0-based); probabilities "
+                            "must be finite")
+    if (arr < 0).any():
+        row, col = np.argwhere(arr < 0)[0]
+        raise ArgumentError(f"{name} holds {arr[row, col]:g} at row {row}, column {col} (0-based); probabilities "
+                            "must be >= 0")
+    sums = arr.sum(axis=1)
+    off = np.abs(sums - 1.0) > SUM_TOLERANCE
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        raise ArgumentError(f"{name} row {row} (0-based) sums to {sums[row]:.6g}, not 1; each row must be a "
+                            f"probability distribution (tolerance {SUM_TOLERANCE:g})")
+    return arr
+
+
+def check_n_boot(n_boot: object, name: str = "n_boot") -> int:
+    """``n_boot`` as an int in 1..MAX_N_BOOT, else ArgumentError naming it."""
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral):
+        raise ArgumentError(f"{name} must be an integer, got {n_boot!r}")
+    if not 1 <= n_boot <= MAX_N_BOOT:
+        raise ArgumentError(f"{name} must lie in 1..{MAX_N_BOOT}, got {n_boot}")
+    return int(n_boot)
 
 
 def per_prompt_expectation(values: np.ndarray, choice: np.ndarray) -> np.ndarray:
     """sum_i d[j, i] v[j, i] per prompt j; NaN where a possible choice (d > 0) has no value (NaN)."""
     v = np.asarray(values, dtype=float)
-    d = np.asarray(choice, dtype=float)
+    d = check_distribution(choice, "choice")
+    if d.shape != v.shape:
+        raise ArgumentError(f"choice has shape {d.shape} but the values have {v.shape}; one row per prompt, "
+                            "one column per candidate")
     missing = np.isnan(v)
     out = (np.where(missing, 0.0, v) * d).sum(axis=1)
     out[(missing & (d > 0)).any(axis=1)] = np.nan
@@ -108,8 +159,8 @@ def gap_closed(mu: float, mu_best_single: float, mu_oracle: float) -> float:
 
 
 def row_entropy(p: np.ndarray) -> np.ndarray:
-    """Entropy in bits of each row; terms with p <= 1e-10 are dropped."""
-    p = np.asarray(p, dtype=float)
+    """Entropy in bits of each probability row; terms with p <= 1e-10 are dropped."""
+    p = check_distribution(p, "p")
     keep = p > ENTROPY_FLOOR
     terms = np.zeros_like(p)
     terms[keep] = -p[keep] * np.log2(p[keep])
@@ -118,12 +169,12 @@ def row_entropy(p: np.ndarray) -> np.ndarray:
 
 def proba_entropy(pi: np.ndarray) -> float:
     """E_p: mean entropy (bits) of the router's probability vectors."""
-    return float(row_entropy(pi).mean())
+    return float(row_entropy(check_distribution(pi, "pi")).mean())
 
 
 def selection_histogram(choice: np.ndarray) -> np.ndarray:
     """Share of test prompts routed to each candidate."""
-    return np.asarray(choice, dtype=float).mean(axis=0)
+    return check_distribution(choice, "choice").mean(axis=0)
 
 
 def choice_entropy(choice: np.ndarray) -> float:
@@ -135,7 +186,14 @@ def bootstrap_interval(
     values: np.ndarray, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values`` (resampling prompts; NaN = unscored, left out)."""
+    n_boot = check_n_boot(n_boot)
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ArgumentError(f"level must be a number in (0, 1), e.g. 0.95, got {level!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ArgumentError(f"seed must be an integer >= 0, got {seed!r}")
     values = np.asarray(values, dtype=float)
+    if np.isinf(values).any():
+        raise ArgumentError("values holds an infinite value; NaN marks an unscored prompt")
     values = values[~np.isnan(values)]
     n = len(values)
     if n == 0:

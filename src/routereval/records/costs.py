@@ -108,8 +108,12 @@ def with_prices(bench: Benchmark, prices: pd.DataFrame) -> Benchmark:
 
     ``prices`` has columns ``model``, ``input``, ``output`` ($ per 1M tokens;
     NaN clears a price). Models it does not name keep theirs; names that are
-    not models of the benchmark raise KeyError naming them.
+    not models of the benchmark raise KeyError naming them; a price that is not
+    a finite number in [0, MAX_PRICE] (or a model named twice) raises ValueError.
     """
+    from routereval.records.prices import check_price_table
+
+    prices = check_price_table(prices)
     unknown = sorted(set(prices["model"]) - set(bench.model_names))
     if unknown:
         raise KeyError(f"prices name model(s) not in {bench.name!r}: {', '.join(unknown[:5])}")

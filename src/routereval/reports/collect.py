@@ -214,7 +214,10 @@ def collect(
     for a folder that is neither.
     """
     from routereval.evaluation.aggregate import summarise
+    from routereval.metrics.core import check_n_boot
     from routereval.results.store import ResultsStore
+
+    n_boot = check_n_boot(n_boot)  # before any file is read: a bad number fails at once
 
     folder = Path(store)
     if not folder.exists():

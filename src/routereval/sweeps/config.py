@@ -23,10 +23,11 @@ costs an hour. Relative dataset paths are read from the sweep file's folder.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomllib
 
@@ -35,9 +36,40 @@ from routereval.datasets.router_dataset import PROTOCOLS
 from routereval.errors import ConfigError
 from routereval.evaluation.specs import RouterSpec
 
+if TYPE_CHECKING:
+    from routereval.sweeps.tasks import Context
+
 _ENCODER = re.compile(r"^(auto|minilm(-st|-onnx|-int8)?|tfidf(-\d+)?|precomputed:.+)$")
 _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.-]+)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+#: Seeds go to numpy's RandomState and scikit-learn's random_state, which take nothing outside [0, 2**32 - 1].
+MAX_SEED = 2**32 - 1
+#: Bootstrap resamples: the interval's percentiles are stable to about 0.001 by 10,000 resamples; 100,000
+#: is ten times that, and more only costs minutes per table without changing a digit.
+MAX_N_BOOT = 100_000
+#: Random pools per size in the scaling study: beyond 100,000 the curve does not move, the run only slows.
+MAX_SCALING_DRAWS = 100_000
+
+
+def check_seed(value: object, name: str = "seed") -> str | None:
+    """Why ``value`` cannot be a seed (an integer in 0..MAX_SEED), or None when it can."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        return f"{name} must lie in 0..{MAX_SEED} (numpy's seed range), got {value!r}"
+    return None
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` cannot name a sweep (results go to results/<name>), or None when it can.
+
+    A plain name (letters, digits, '-', '_', '.'; not '.' or '..'; at most 100 characters) can
+    neither climb out of the results folder nor point elsewhere.
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        return (f"name must be a plain name (letters, digits, '-', '_', '.'; not '.' or '..'; at most 100 "
+                f"characters): results go to results/<name>; got {name!r}")
+    return None
 
 
 @dataclass(frozen=True)
@@ -65,11 +97,20 @@ class Sweep:
     locations: dict[str, str] = field(default_factory=dict)
     text: str = ""
 
+    def context(self) -> Context:
+        """The settings each worker needs to run a grid point of this sweep."""
+        from routereval.sweeps.tasks import Context
+
+        inputs = {r.inputs for r in self.routers}
+        return Context(
+            sizes=self.sizes, groups=self.groups, protocol=self.protocol, encoder=self.encoder,
+            split_seed=self.split_seed, n_boot=self.n_boot, reference=self.reference, cost=self.cost,
+            prices=self.prices, need_texts="texts" in inputs, need_vectors="embeddings" in inputs,
+        )
+
     def settings(self) -> dict[str, Any]:
         """What a result row depends on beyond its grid key; a store refuses rows made otherwise."""
-        from routereval.sweeps.runner import context_of
-
-        return context_of(self).settings()
+        return self.context().settings()
 
     def location(self, source: str) -> str:
         """The name or path to load for the dataset entry ``source``."""
@@ -180,6 +221,10 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         return value
 
     sweep_name = typed("name", str, name)
+    bad_name = check_name(sweep_name)
+    if bad_name:
+        at = lines.key("name")
+        problems.add(at, bad_name if at else bad_name + " (taken from the file's name; set name = \"...\")")
     protocol = typed("protocol", str, "faithful")
     if protocol not in PROTOCOLS:
         problems.add(lines.key("protocol"), f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
@@ -187,12 +232,16 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
     if not _ENCODER.match(encoder):
         problems.add(lines.key("encoder"), f"unknown encoder {encoder!r}; use auto, minilm[-st|-onnx|-int8], tfidf[-dim] or precomputed:<key>")
     split_seed = typed("split_seed", int, 42)
+    if check_seed(split_seed, "split_seed"):
+        problems.add(lines.key("split_seed"), check_seed(split_seed, "split_seed"))
     n_boot = typed("n_boot", int, 1000)
-    if n_boot < 1:
-        problems.add(lines.key("n_boot"), f"n_boot must be at least 1, got {n_boot}")
+    if not 1 <= n_boot <= MAX_N_BOOT:
+        problems.add(lines.key("n_boot"), f"n_boot must lie in 1..{MAX_N_BOOT}, got {n_boot}")
     reference = doc.get("reference")
     if reference is not None and (isinstance(reference, bool) or not isinstance(reference, (str, int, float))):
         problems.add(lines.key("reference"), f"reference must be a model name or a number, got {reference!r}")
+    elif isinstance(reference, (int, float)) and not (math.isfinite(reference) and 0 < reference <= 1):
+        problems.add(lines.key("reference"), f"reference must be a model name or a score in (0, 1], got {reference!r}")
     scaling = typed("scaling", bool, True)
     scaling_draws = typed("scaling_draws", int, None)
     from routereval.evaluation.curves import UNITS
@@ -206,8 +255,8 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         if not found.is_file():
             problems.add(lines.key("prices"), f"price file {prices!r} not found (read from the sweep file's folder)")
         prices = str(found)
-    if scaling_draws is not None and scaling_draws < 1:
-        problems.add(lines.key("scaling_draws"), f"scaling_draws must be at least 1, got {scaling_draws}")
+    if scaling_draws is not None and not 1 <= scaling_draws <= MAX_SCALING_DRAWS:
+        problems.add(lines.key("scaling_draws"), f"scaling_draws must lie in 1..{MAX_SCALING_DRAWS}, got {scaling_draws}")
 
     datasets = str_list("datasets", None)
     locations = {}
@@ -233,6 +282,10 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         seeds = [0]
     elif len(set(seeds)) != len(seeds):
         problems.add(lines.key("seeds"), "seeds lists a seed twice")
+    else:
+        for s in seeds:
+            if check_seed(s, "seeds"):
+                problems.add(lines.value("seeds", s), check_seed(s, "seeds"))
 
     routers = _routers(doc.get("routers"), lines, problems)
     problems.raise_any()

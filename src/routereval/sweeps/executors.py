@@ -140,19 +140,28 @@ class LocalExecutor:
     def start(self) -> None:
         """Start the workers and their imports now, while the caller prepares the datasets."""
         if self._pool is None:
+            from routereval.interrupts import children_ignore
+
             # spawn, not fork: forked children of a process that already loaded torch or
-            # OpenBLAS threads can deadlock.
-            self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=start_worker, initargs=(os.getpid(),))
-            for _ in range(self.workers):
-                self._pool.submit(_warm_up)
+            # OpenBLAS threads can deadlock. The workers start with Ctrl-C ignored: a terminal
+            # sends it to the whole process group, and stopping them is the parent's job (a
+            # worker interrupted while it starts or waits would print a traceback).
+            with children_ignore():
+                self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                                 mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=start_worker, initargs=(os.getpid(),))
+                for _ in range(self.workers):  # the pool starts one worker per submission
+                    self._pool.submit(_warm_up)
 
     def close(self) -> None:
         """Stop workers started by :meth:`start` that no :meth:`run` took over."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            except BaseException:  # Ctrl-C while waiting for their start-up: stop them now
+                _stop(pool)
+                raise
 
     def run(self, tasks: Sequence[Task], context: Context) -> Iterator[Outcome]:
         """Run ``tasks``; yields each as it finishes."""
@@ -168,12 +177,20 @@ class LocalExecutor:
         except BaseException:
             # Interrupted (Ctrl-C, or the caller stopped): stop the workers now rather than
             # letting them finish grid points nobody will store.
-            workers = list((pool._processes or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in workers:
-                proc.terminate()
+            _stop(pool)
             raise
         pool.shutdown(wait=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers at once. They ignore SIGINT and SIGTERM (see LocalExecutor.start) and
+    hold nothing to clean up (only the parent writes rows), so they are killed."""
+    workers = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        proc.kill()
+    for proc in workers:
+        proc.join(timeout=5)
 
 
 class RayExecutor:

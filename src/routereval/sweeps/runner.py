@@ -19,7 +19,7 @@ from routereval.errors import ConfigError
 from routereval.results.store import ResultsStore, grid_key
 from routereval.sweeps.config import Sweep
 from routereval.sweeps.executors import Failure
-from routereval.sweeps.tasks import Context, Task, forget_loaded, load
+from routereval.sweeps.tasks import Task, forget_loaded, load
 
 SCALING = "scaling"
 
@@ -49,17 +49,6 @@ class Outcome:
     grid_seconds: float = 0.0
 
 
-def context_of(sweep: Sweep) -> Context:
-    """The worker-side settings of a sweep."""
-    inputs = {r.inputs for r in sweep.routers}
-    return Context(
-        sizes=sweep.sizes, groups=sweep.groups, protocol=sweep.protocol, encoder=sweep.encoder,
-        split_seed=sweep.split_seed, n_boot=sweep.n_boot, reference=sweep.reference, cost=sweep.cost,
-        prices=sweep.prices,
-        need_texts="texts" in inputs, need_vectors="embeddings" in inputs,
-    )
-
-
 def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True, recompute_stale: bool = False) -> Plan:
     """Prepare every dataset (filling the caches workers read) and list the grid points.
 
@@ -68,7 +57,7 @@ def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True, recompute_
     data under the same dataset name (a re-import) are refused, or recomputed
     with ``recompute_stale``.
     """
-    context = context_of(sweep)
+    context = sweep.context()
     # A dataset may have changed on disk since this process last loaded it: load afresh.
     forget_loaded()
     made_from = {grid_key(r): r.get("dataset_sha256") for r in store.read_rows(arrays=False)}
@@ -108,10 +97,17 @@ def run_sweep(
     on_plan: Callable[[int, int], None] | None = None,
     recompute_stale: bool = False,
 ) -> Outcome:
-    """Run the unfinished grid points of ``sweep`` on ``executor``, storing each row as it arrives."""
+    """Run the unfinished grid points of ``sweep`` on ``executor``, storing each row as it arrives.
+
+    First makes every check ``routereval sweep --check`` makes (:func:`~routereval.sweeps.checks.check_sweep`),
+    so a file that passes the check is the only kind that runs.
+    """
+    from routereval.sweeps.checks import check_sweep
+
     started = time.perf_counter()
     outcome = Outcome()
     try:
+        check_sweep(sweep, getattr(store, "folder", None))
         _run(sweep, store, executor, outcome, progress=progress, on_row=on_row, on_plan=on_plan,
              recompute_stale=recompute_stale)
     finally:
@@ -136,7 +132,7 @@ def _run(sweep: Sweep, store: ResultsStore, executor: Any, outcome: Outcome, *, 
         if on_plan is not None:  # just before the grid runs, so a caller's progress shows only the grid
             on_plan(len(grid.tasks), len(grid.done))
         grid_started = time.perf_counter()
-        for task, result in executor.run(grid.tasks, context_of(sweep)):
+        for task, result in executor.run(grid.tasks, sweep.context()):
             if isinstance(result, Failure):
                 outcome.failed.append((task, result))
             else:

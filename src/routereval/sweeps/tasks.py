@@ -207,7 +207,11 @@ def parent_death_signal(parent: int) -> None:
 
 
 def start_worker(parent: int) -> None:
-    """Set up a local worker process: die with the parent, then :func:`prepare_worker`."""
+    """Set up a local worker process: leave Ctrl-C and SIGTERM to the parent, die with it, then
+    :func:`prepare_worker`."""
+    from routereval.interrupts import worker_ignores_signals
+
+    worker_ignores_signals()
     parent_death_signal(parent)
     prepare_worker()
 
