@@ -64,12 +64,23 @@ def main() -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line on ``argv`` (``sys.argv[1:]`` by default) and return its exit code."""
     from routereval.cli.output import report_failure
+    from routereval.errors import EXIT_INTERRUPTED
+    from routereval.interrupts import stop_on_signals
 
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG["on"] = os.environ.get("ROUTEREVAL_DEBUG", "") not in ("", "0")
-    try:
-        code = app(args=args, prog_name="routereval", standalone_mode=False)
-    except BaseException as exc:  # noqa: BLE001 - the one place every failure is turned into an exit code
-        return report_failure(exc, debug=_DEBUG["on"] or "--debug" in args)
-    # Without standalone mode a command's `raise typer.Exit(n)` comes back as its return value.
-    return code if isinstance(code, int) and not isinstance(code, bool) else 0
+    with stop_on_signals():
+        try:
+            code = app(args=args, prog_name="routereval", standalone_mode=False)
+            # Written now, so a reader that went away (`| head -1`) is reported here, not at exit.
+            sys.stdout.flush()
+        except BaseException as exc:  # noqa: BLE001 - the one place every failure is turned into an exit code
+            return report_failure(exc, debug=_DEBUG["on"] or "--debug" in args)
+        # Without standalone mode a command's `raise typer.Exit(n)` comes back as its return value.
+        code = code if isinstance(code, int) and not isinstance(code, bool) else 0
+        if code == EXIT_INTERRUPTED:
+            # typer turns a KeyboardInterrupt into Exit(130), which arrives here as a plain return
+            # value; no command returns 130 itself (it raises KeyboardInterrupt), so this is Ctrl-C
+            # (or SIGTERM) and must still end with its one line.
+            return report_failure(KeyboardInterrupt())
+        return code

@@ -81,9 +81,19 @@ def import_(
         None, "--prices", help="Price file (CSV/JSON: model, input, output in $ per 1M tokens) stored with the records."
     ),
 ) -> None:
-    """Store your own performance records under a name."""
+    """Store your own performance records under a name.
+
+    Two imports of one name at once would each write a store and one would
+    silently replace the other, so an import first reserves its name (a lock
+    the kernel releases when the import ends, however it ends). A second import
+    of a name being imported is refused, also with ``--replace``: replacing
+    what another import is still writing would leave the winner to chance.
+    """
+    from routereval import paths
     from routereval.cli.output import console
-    from routereval.sources.catalog import describe_stored, import_table, open_stored
+    from routereval.errors import DataError
+    from routereval.locks import Busy, exclusive
+    from routereval.sources.catalog import check_name, describe_stored, import_table, open_stored
 
     options: dict = {}
     if layout is not None:
@@ -95,8 +105,17 @@ def import_(
             raise typer.BadParameter(f"must be LO,HI (two numbers), got {score_scale!r}",
                                      param_hint="--score-scale") from exc
         options["score_scale"] = (lo, hi)
-    old = describe_stored(name) if replace else None
-    import_table(path, name, replace=replace, prices=prices, **options)
+    check_name(name)  # before the name becomes part of a file name
+    reservation = paths.writable_dir(paths.datasets_dir()) / f".import-{name}.lock"
+    try:
+        with exclusive(reservation, remove=True):
+            old = describe_stored(name) if replace else None
+            import_table(path, name, replace=replace, prices=prices, **options)
+    except Busy:
+        raise DataError(
+            f"the name {name!r} is being imported by another process right now (its reservation ends when that "
+            "import does, even if it is killed); wait for it, or choose another --name"
+        ) from None
     if old is not None:
         console.print(f"[yellow]replaced[/] the dataset {name!r} that held {old}", highlight=False)
     console.print(f"[green]imported[/] {open_stored(name)!r} as {name!r}")

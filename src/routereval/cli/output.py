@@ -113,7 +113,6 @@ def report_failure(exc: BaseException, *, debug: bool = False) -> int:
         EXIT_BUG,
         EXIT_ENVIRONMENT,
         EXIT_ERROR,
-        EXIT_INTERRUPTED,
         EXIT_OK,
         EXIT_USAGE,
         RouterEvalError,
@@ -134,8 +133,12 @@ def report_failure(exc: BaseException, *, debug: bool = False) -> int:
 
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     if isinstance(exc, KeyboardInterrupt) or isinstance(exc, _of(mods, "Abort")):
-        error("interrupted")
-        return EXIT_INTERRUPTED
+        from routereval.interrupts import ignore_further, interrupted_line
+
+        ignore_further()
+        line, code = interrupted_line()
+        error(line)
+        return code
     if isinstance(exc, _of(mods, "UsageError")):
         ctx = getattr(exc, "ctx", None)
         where = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
@@ -149,9 +152,13 @@ def report_failure(exc: BaseException, *, debug: bool = False) -> int:
         return int(getattr(exc, "exit_code", EXIT_ERROR))
     if isinstance(exc, BrokenPipeError):
         # The reader of our output went away (`| head`): nothing to say, and nothing more to write.
+        # Output still buffered goes to /dev/null, so the interpreter's final flush stays quiet.
+        # Exit 1, as Python's documentation advises and typer does for a pipe it sees break.
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
-        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout already closed, or not a real file (a test's capture)
             pass
         return EXIT_ERROR
     if isinstance(exc, MemoryError):

@@ -27,10 +27,17 @@ def report(
     """Show what a sweep measured: leaderboard tables, and on request Markdown, figures and an HTML page."""
     from rich.markup import escape
 
+    from routereval.atomic import check_output, check_output_dir
     from routereval.cli.output import console
     from routereval.reports.collect import collect
     from routereval.reports.tables import print_tables
 
+    # Output paths that cannot be written are refused before the (slow) bootstrap and figures.
+    for out in (markdown_out, html_out):
+        if out is not None:
+            check_output(out)
+    if plots is not None:
+        check_output_dir(plots)
     data = collect(store, scaling or [], curves=curves or [], by_group=by_group, n_boot=n_boot)
     console.print(f"[bold]{escape(str(data.store))}[/]: {len(data.rows)} result rows, seeds "
                   f"{', '.join(map(str, data.seeds)) or '-'}", highlight=False, soft_wrap=True)
@@ -60,9 +67,10 @@ def report(
 
             figures = report_figures(data)
         if plots is not None:
+            from routereval.atomic import make_dirs
             from routereval.reports.figures import save_figure
 
-            plots.mkdir(parents=True, exist_ok=True)
+            make_dirs(plots)
             for f in figures:
                 files = [Path(p) for p in save_figure(f.figure, plots / f.id.removeprefix("figure-"))]
                 figure_files[f.id] = files

@@ -123,6 +123,10 @@ def select(
     for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
         if path is not None and path.is_dir():
             raise ConfigError(f"{flag} {path} is a folder; give a file name")
+        if path is not None:
+            from routereval.atomic import check_output
+
+            check_output(path)  # a named pipe, a device, a link to nowhere, a file where a folder is needed
     if encoder is None:
         from routereval.selection.vectors import SELECTION_ENCODER
 
@@ -147,13 +151,12 @@ def select(
         notes.append(f"continuous scores counted correct where >= {data.threshold:g}")
     if notes:
         console.print("; ".join(notes), style="dim", highlight=False, soft_wrap=True)
+    from routereval.atomic import write_text_atomic
+
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(to_json([{**context, **r} for r in rows]))
+        write_text_atomic(json_out, to_json([{**context, **r} for r in rows]))
         console.print(f"wrote {len(rows)} rows to {json_out}", highlight=False, soft_wrap=True)
     if markdown_out is not None:
-        from routereval.atomic import write_text_atomic
-
         write_text_atomic(markdown_out, "\n".join(tables))
 
 

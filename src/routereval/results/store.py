@@ -17,12 +17,11 @@ thousand points reads back in about a second.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,11 +29,13 @@ import numpy as np
 
 from routereval.atomic import (
     TMP_PREFIX,
+    make_dirs,
     remove_leftovers,
     write_atomic,
     write_text_atomic,
 )
 from routereval.errors import ConfigError, DataError
+from routereval.locks import Busy, exclusive
 
 ROWS = "rows"
 BROKEN = "broken"
@@ -85,18 +86,16 @@ class ResultsStore:
         protocols must never be mixed under one key), and removes temporary
         files an earlier, interrupted run left behind.
         """
-        self.rows_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(self.folder / ".lock", "a+")
-        try:
+        make_dirs(self.rows_dir)
+        with ExitStack() as held:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ConfigError(f"another sweep is writing to {self.folder}; wait for it or use another --out")
+                held.enter_context(exclusive(self.folder / ".lock"))
+            except Busy:
+                raise ConfigError(
+                    f"another sweep is writing to {self.folder}; wait for it or use another --out") from None
             self._check_settings(settings)
             remove_leftovers(self.rows_dir)
             yield self
-        finally:
-            lock.close()
 
     def _stored_settings(self) -> dict[str, Any] | None:
         """The settings the stored rows were made with: settings.json, else what the rows themselves record."""
