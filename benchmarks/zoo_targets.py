@@ -8,9 +8,8 @@
   every RouterEval baseline's.
 
     PYTHONPATH=src python benchmarks/zoo_targets.py results/zoo      # -> benchmarks/results/zoo_targets.json
-    # safe's confidence level z: its default and stricter ones, against the best single model
-    routereval sweep experiments/zoo-safe.toml
-    PYTHONPATH=src python benchmarks/zoo_targets.py results/zoo-safe --name zoo_safe
+
+safe's own guarantee, measured over random splits, is benchmarks/safe_guarantee.py.
 """
 
 from __future__ import annotations

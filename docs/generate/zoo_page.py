@@ -1,9 +1,8 @@
 """The router zoo: docs/zoo-leaderboard.md, the tables and readings of docs/zoo.md, the zoo section of docs/routers.md.
 
 The leaderboard is the sweep ``experiments/zoo.toml`` (every zoo router x every offline dataset x 3
-seeds, clean protocol) rendered by ``benchmarks/zoo_targets.py``; the safe router's stricter settings
-are the sweep ``experiments/zoo-safe.toml``. The sweeps are long, so their results stores live in fixed
-folders (``results/docs-zoo``, ``results/docs-zoo-safe``, git-ignored): a later generator run resumes them (a finished
+seeds, clean protocol) rendered by ``benchmarks/zoo_targets.py``. The sweep is long, so its results store lives in
+a fixed folder (``results/docs-zoo``, git-ignored): a later generator run resumes it (a finished
 store costs a reload) as long as they hold the sweep file's grid and settings, and otherwise runs the sweep
 into a folder named by them. The timing and calibration figures come from the JSON files in
 ``benchmarks/results/`` that ``benchmarks/zoo_hard.py`` and ``benchmarks/zoo_calibration.py`` wrote.
@@ -26,9 +25,9 @@ from registry import block
 from reading import interval_side
 from runner import REPO, benchmark_result
 
-ZOO, ZOO_SAFE = "experiments/zoo.toml", "experiments/zoo-safe.toml"
+ZOO = "experiments/zoo.toml"
 # In the repository's git-ignored results/ folder, so they outlive a reboot and stay beside the checkout.
-FOLDERS = {ZOO: REPO / "results" / "docs-zoo", ZOO_SAFE: REPO / "results" / "docs-zoo-safe"}
+FOLDERS = {ZOO: REPO / "results" / "docs-zoo"}
 N_BOOT, SEED = 1000, 0
 #: RouterEval's published baselines, as the pages name them.
 PUBLISHED = {"linear": "LinearR", "mlp": "MLPR", "cluster": "C-RoBERTa", "knn": "PRknn", "best-single": "best single"}
@@ -373,40 +372,14 @@ def target_safe(run) -> str:
                          and r["router"] == "best-single"})
         said.append(
             f"In the {len(anchor)} {where} cell{'s' if len(anchor) > 1 else ''} where safe never leaves its anchor the "
-            "difference is the anchor itself: safe's is the best single model on train + validation (as its definition "
-            f"asks), the comparison's is the best on train alone, they differ there, and {reading}, with intervals of "
+            "difference is that between its anchor and the best single model of the comparison, which differ there, "
+            f"and {reading}, with intervals of "
             f"{_join([f'+-{w:.3f}' for w in widths])} on {_join([str(n) for n in n_test])} test prompts per pool.")
     for c in routed:
         said.append(f"In the {c['dataset']}, m = {c['m']}, {c['group']} cell safe routes; its difference to the best "
                     f"single model is {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}], "
                     + verdict(c["lo"], c["hi"], "a gain", "a loss", "inside noise") + ".")
     return text + "\n  " + " ".join(said)
-
-
-@block("zoo-target-safe-z")
-def target_safe_z(run) -> str:
-    """safe at stricter confidence levels (experiments/zoo-safe.toml): cells routed, cells meeting the target, gap closed."""
-    figures, rows = _targets(run, ZOO_SAFE), _rows(run, ZOO_SAFE)
-    levels = sorted({c["router"] for c in figures["safe_vs_best_single"]}, key=lambda r: (r != "safe", r))
-    gap = figures["mean_gap_closed_over_datasets"]
-    default = _safe_cells(figures)
-    missed = {(c["dataset"], c["m"], c["group"]) for c in default if not c["ok"]}
-    n_routed = sum(c["routed"] for c in default)
-    parts = []
-    for level in levels[1:]:
-        cells = _safe_cells(figures, level)
-        z = level.split("=", 1)[1].rstrip("]")
-        routed = sum(c["routed"] for c in cells)
-        ok = sum(c["ok"] for c in cells)
-        its_missed = {(c["dataset"], c["m"], c["group"]) for c in cells if not c["ok"]}
-        d = gap_difference(rows, level, "safe")
-        how = ("never routes anywhere" if routed == 0 else f"routes in {routed} cells instead of {n_routed}")
-        same = ("misses the same cells" if its_missed == missed
-                else f"meets the target in {ok} cells instead of {len(default) - len(missed)}")
-        parts.append(f"z = {z} {how}, {same}, and closes {gap[level]:.3f} of the gap on average instead of "
-                     f"{gap['safe']:.3f}: a paired difference of {_pm(d)}, "
-                     + verdict(d[1], d[2], "a gain", "a loss", "inside noise") + ".")
-    return " ".join(parts)
 
 
 @block("zoo-target-gap")

@@ -12,7 +12,9 @@ from routereval.errors import ConfigError
 
 def train(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name, imported name, or path."),
-    router: str = typer.Option("knn", help="Router with parameters, e.g. knn:k=10 or mlp:recipe=fast."),
+    router: str = typer.Option("auto", help="Router with parameters, e.g. knn:k=10 or mlp:recipe=fast. Default: "
+                                            "auto, the zoo member that beats the best single model by nested "
+                                            "validation with confidence, else that model."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the artifact to."),
     encoder: str = typer.Option("minilm", help="minilm or tfidf[-<dim>] (fitted on the training prompts, saved)."),
     models: Optional[str] = typer.Option(None, help="Comma-separated candidate models (default: all of the dataset)."),
@@ -45,6 +47,8 @@ def train(
     model.save(out, overwrite=force)
     console.print(f"saved {specs[0].label} over {len(model.candidates)} candidates of {bench.name} to {out}",
                   highlight=False, soft_wrap=True, markup=False)
+    if hasattr(model.router, "describe"):
+        console.print(model.router.describe(), highlight=False, soft_wrap=True, markup=False)
     held = model.info.get("held_out")
     if held:
         console.print(

@@ -27,7 +27,8 @@ from routereval.routers.base import (
 SEED_PARAMETER = "random_state"
 #: RouterEval's baselines (MLC left out: minutes per pool on a CPU; add it by name).
 BASELINES = ("oracle", "ro", "random", "best-single", "linear", "mlp", "cluster", "knn")
-#: Routers from across the field (docs/zoo.md).
+#: Routers from across the field (docs/zoo.md). `auto` is not among them: it chooses among these by refitting
+#: each per fold, so it is measured on its own (benchmarks/auto_targets.py) and named when wanted.
 FIELD = ("knn-tuned", "clusters", "logistic", "gbdt", "mf", "irt", "ensemble", "safe", "sw-ranking")
 #: Words that stand for lists of routers on the command line and in sweep files.
 ROUTER_SETS = {"baselines": BASELINES, "zoo": BASELINES + FIELD}

@@ -1,4 +1,4 @@
-"""A router anchored on the best single model, leaving it only for a predicted gain above a margin.
+"""A router anchored on the best single model, leaving it only where a certified rule says it pays.
 
 Source: the finding of independent studies (LLMRouterBench, "The Routing
 Plateau", OpenRouterBench) that most routers land at 0.97-1.02 of the best
@@ -6,29 +6,35 @@ single model: a deployment wants a router that cannot do worse than that
 model, and RouteLLM's lesson that a router should decide on a *difference*
 (its win-rate threshold) rather than on raw scores.
 
+The promise (statistics in :mod:`routereval.routers.guarantee`): with
+probability at least 1 - ``delta`` over the draw of the labelled prompts,
+the expected score of ``safe`` on new prompts is not below that of the best
+single model chosen on the training prompts by more than ``epsilon``
+(defaults 0.05 and 0: not below it at all), assuming training, validation and future prompts
+are exchangeable (drawn from one distribution). When no margin is certified,
+``safe`` *is* that model.
+
 What it learns:
 
-* the anchor: the candidate with the best mean over the training and
-  validation labels (the deployable best single model; where the training
-  records are continuous and the labels are a binarisation of them, the
-  anchor is the best mean raw training score, since validation scores are not
-  given to routers);
-* a ``base`` router (a registered name or a router object, fitted on the
-  training prompts with the validation split) that estimates every
+* ``anchor_``: the candidate with the best mean training score (raw scores
+  where given, else labels), exactly the evaluation's ``best_single_train``;
+* ``base_``: a ``base`` router (a registered name or a router object), fitted
+  on the training prompts with the validation split, that estimates every
   candidate's quality;
-* a margin: a prompt leaves the anchor a only when the best predicted gain
+* ``margin_``: a prompt leaves the anchor a only when the best predicted gain
   max_i (q_i - q_a) exceeds it, for the candidate with that gain.
 
-The margin is chosen on the validation split from (0, 0.02, 0.05, 0.1, 0.15,
-0.2, 0.3, 0.5, inf) unless given: for each, the per-prompt gain over the
-anchor (label of the chosen candidate minus the anchor's, 0 where the anchor
-is kept or a label is missing) and the lower confidence bound
-mean - z * sd / sqrt(n); the margin with the highest bound wins, ties to the
-larger (safer) margin. inf (never leave the anchor) has bound 0, so a margin
-is used only where routing helped on validation with confidence z
-(default 1.645, one-sided 95%). The base router tunes itself on the same
-validation split, so its validation estimates are a little optimistic; z
-absorbs some of that.
+How the margin is chosen: every training and validation prompt gets an
+out-of-fold estimate from the base fitted on the other folds
+(:func:`routereval.routers._tuning.cross_fit`, ``folds`` folds), so the
+gains below are measured on prompts the base did not see. For each margin of
+(0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5) the per-prompt gain of routing with
+it over the anchor is bounded below at level 1 - delta / 8 (Bonferroni over
+the eight margins, so picking one of them keeps the level); margins whose
+bound is at least -epsilon and whose mean gain is above 0 are certified, and
+of those the one with the highest bound is used (ties to the larger margin).
+None certified: ``margin_`` is inf, the anchor everywhere. A ``margin`` given
+by the user is used as given, and then no promise is made.
 
 The estimates it returns keep the base's estimate for the anchor (at least
 1e-6) and lower every other candidate's by the margin (and 1e-9, so an exact
@@ -43,10 +49,12 @@ from typing import Any
 
 import numpy as np
 
+from routereval.routers import guarantee
+from routereval.routers._tuning import DEFAULT_FOLDS, cross_fit, labelled_pool
 from routereval.routers.base import Labelled, Prompts, Router, make_router, register
-from routereval.routers.checks import check_labels, column_means
+from routereval.routers.checks import check_labels
 
-MARGIN_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, float("inf"))
+MARGIN_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 # The anchor's estimate is kept above 0 so that clipped others never tie with it.
 _FLOOR = 1e-6
 # Exact ties at the margin stay with the anchor.
@@ -60,87 +68,100 @@ def anchored(quality: np.ndarray, anchor: int, margin: float) -> np.ndarray:
     return out
 
 
-def lower_bound(quality: np.ndarray, labels: np.ndarray, anchor: int, margin: float, z: float) -> float:
-    """Lower confidence bound of the mean gain over the anchor of routing with ``margin`` on labelled prompts."""
-    choice = np.argmax(anchored(quality, anchor, margin), axis=1)
-    gain = labels[np.arange(len(labels)), choice] - labels[:, anchor]
-    gain = np.where(np.isnan(gain), 0.0, gain)
-    if len(gain) < 2 or not gain.any():
-        return 0.0 if not gain.any() else -np.inf
-    return float(gain.mean() - z * gain.std(ddof=1) / np.sqrt(len(gain)))
+def margin_gains(quality: np.ndarray, labels: np.ndarray, anchor: int, margin: float) -> np.ndarray:
+    """Per-prompt gain over the anchor of routing ``quality`` with ``margin`` (0 where a label is missing)."""
+    return guarantee.gains(np.argmax(anchored(quality, anchor, margin), axis=1), labels, anchor)
 
 
-def records_are_binarised(scores: np.ndarray | None, labels: np.ndarray) -> bool:
-    """True when raw training scores are given and differ from the labels (continuous records)."""
-    if scores is None:
-        return False
-    s = np.asarray(scores, dtype=float)
-    return s.shape != labels.shape or not np.array_equal(np.isnan(s), np.isnan(labels)) or \
-        not np.allclose(np.nan_to_num(s), np.nan_to_num(labels))
+def base_router(base: Any, random_state: int, owner: str) -> Any:
+    """A fresh, unfitted copy of ``base`` (a registered name or a router object) seeded with ``random_state``."""
+    router = make_router(base) if isinstance(base, str) else type(base)(**base.get_params(deep=False))
+    if getattr(router, "inputs", "embeddings") == "texts":
+        raise ValueError(f"the {owner} router's members must read embeddings; {base!r} reads prompt texts")
+    if hasattr(router, "get_params") and "random_state" in router.get_params(deep=False):
+        router.set_params(random_state=random_state)
+    return router
+
+
+def fit_with_validation(router: Any, prompts: Prompts, labels: np.ndarray, validation: Labelled | None) -> Any:
+    """``router.fit`` with the validation split where it takes one and one is given."""
+    if validation is not None and len(validation.prompts) and "validation" in inspect.signature(router.fit).parameters:
+        return router.fit(prompts, labels, validation=validation)
+    return router.fit(prompts, labels)
+
+
+def checked_validation(validation: Labelled | None, m: int) -> Labelled | None:
+    """The validation split with checked labels, or None when absent or empty."""
+    if validation is None or not len(validation.prompts):
+        return None
+    yv = check_labels(validation.labels, len(validation.prompts))
+    if yv.shape[1] != m:
+        raise ValueError(f"validation labels have {yv.shape[1]} candidates; the training labels have {m}")
+    return Labelled(validation.prompts, yv)
 
 
 @register
 class SafeRouter(Router):
-    """Best single model (train + validation) unless the base router predicts a gain above a validated margin."""
+    """The best single model (chosen on train) unless a certified margin says routing pays (see the module docstring)."""
 
     name = "safe"
     # Declared on the class, where sweeps read it: the base router must read embeddings (or nothing).
     inputs = "embeddings"
 
-    def __init__(self, base: Any = "knn-tuned", margin: float | None = None, z: float = 1.645, random_state: int = 0) -> None:
+    def __init__(self, base: Any = "knn-tuned", margin: float | None = None, delta: float = guarantee.DEFAULT_DELTA,
+                 epsilon: float = guarantee.DEFAULT_EPSILON, folds: int = DEFAULT_FOLDS,
+                 random_state: int = 0) -> None:
         self.base = base
         self.margin = margin
-        self.z = z
+        self.delta = delta
+        self.epsilon = epsilon
+        self.folds = folds
         self.random_state = random_state
 
     def requirements(self) -> tuple[str, ...]:
         """What the base router needs."""
-        base = self._base_router()
+        base = base_router(self.base, self.random_state, "safe")
         return base.requirements() if hasattr(base, "requirements") else ()
 
-    def _base_router(self) -> Any:
-        if isinstance(self.base, str):
-            router = make_router(self.base)
-        else:
-            router = type(self.base)(**self.base.get_params(deep=False))
-        if getattr(router, "inputs", "embeddings") == "texts":
-            raise ValueError(f"the safe router's base must read embeddings; {self.base!r} reads prompt texts")
-        if hasattr(router, "get_params") and "random_state" in router.get_params(deep=False):
-            router.set_params(random_state=self.random_state)
-        return router
+    def check_params(self) -> None:
+        """Refuse a negative margin, a delta outside (0, 1), a negative epsilon or fewer than 3 folds."""
+        if self.margin is not None and not float(self.margin) >= 0:
+            raise ValueError(f"margin must be >= 0, got {self.margin}")
+        guarantee.check_levels(self.delta, self.epsilon)
+        if not isinstance(self.folds, int) or self.folds < 3:
+            raise ValueError(f"folds must be an integer >= 3, got {self.folds!r}")
 
     def fit(self, prompts: Prompts, labels: np.ndarray, validation: Labelled | None = None) -> SafeRouter:
+        self.check_params()
         y = check_labels(labels, len(prompts))
-        if self.margin is not None and float(self.margin) < 0:
-            raise ValueError(f"margin must be >= 0, got {self.margin}")
-        yv = None
-        if validation is not None and len(validation.prompts):
-            yv = check_labels(validation.labels, len(validation.prompts))
-            if yv.shape[1] != y.shape[1]:
-                raise ValueError(f"validation labels have {yv.shape[1]} candidates; the training labels have {y.shape[1]}")
-        if records_are_binarised(prompts.scores, y):
-            self.anchor_ = int(np.argmax(column_means(np.asarray(prompts.scores, dtype=float))))
-        else:
-            self.anchor_ = int(np.argmax(column_means(y if yv is None else np.vstack([y, yv]))))
-        base = self._base_router()
-        if yv is not None and "validation" in inspect.signature(base.fit).parameters:
-            base.fit(prompts, y, validation=Labelled(validation.prompts, yv))
-        else:
-            base.fit(prompts, y)
+        validation = checked_validation(validation, y.shape[1])
+        self.anchor_ = guarantee.anchor_of(y if prompts.scores is None else np.asarray(prompts.scores, dtype=float))
+        base = base_router(self.base, self.random_state, "safe")
         if self.margin is not None:
             self.margin_ = float(self.margin)
-        elif yv is None:
-            # Nothing to judge a margin on: stay with the anchor.
-            self.margin_ = float("inf")
         else:
-            quality = base.predict_quality(validation.prompts)
-            bounds = [lower_bound(quality, yv, self.anchor_, m, float(self.z)) for m in MARGIN_GRID]
-            best = max(bounds)
-            # The largest margin reaching the best bound: ties go to staying put more often.
-            self.margin_ = float(max(m for m, b in zip(MARGIN_GRID, bounds) if b == best))
-            self.validation_bounds_ = np.array(bounds)
-        self.base_ = base
+            self.margin_ = self._certified_margin(prompts, y, validation)
+        self.base_ = fit_with_validation(base, prompts, y, validation)
         return self
+
+    def _certified_margin(self, prompts: Prompts, y: np.ndarray, validation: Labelled | None) -> float:
+        pool, pool_labels = labelled_pool(prompts, y, validation)
+        quality = cross_fit(lambda: base_router(self.base, self.random_state, "safe"), pool, pool_labels,
+                            int(self.folds), int(self.random_state))
+        if quality is None:
+            # Too few labelled prompts to measure anything out of fold: nothing can be certified.
+            self.bounds_ = np.full(len(MARGIN_GRID), -np.inf)
+            self.mean_gains_ = np.zeros(len(MARGIN_GRID))
+            return float("inf")
+        g = [margin_gains(quality, pool_labels, self.anchor_, m) for m in MARGIN_GRID]
+        self.mean_gains_ = np.array([gi.mean() for gi in g])
+        self.bounds_ = np.array([guarantee.lower_bound(gi, self.delta, len(MARGIN_GRID)) for gi in g])
+        ok = [i for i, gi in enumerate(g) if guarantee.certify(gi, self.delta, self.epsilon, len(MARGIN_GRID))]
+        if not ok:
+            return float("inf")
+        best = max(self.bounds_[i] for i in ok)
+        # The largest margin reaching the best bound: ties go to staying put more often.
+        return float(max(MARGIN_GRID[i] for i in ok if self.bounds_[i] == best))
 
     def predict_quality(self, prompts: Prompts) -> np.ndarray:
         self._check_fitted("base_")

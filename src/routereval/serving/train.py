@@ -71,9 +71,27 @@ def held_out_metrics(chosen: np.ndarray, scores: np.ndarray, train_scores: np.nd
             "oracle": oracle, "gain_vs_best_single": router - single}
 
 
+def check_models(bench: Any, models: Sequence[str]) -> None:
+    """Refuse candidate names the benchmark does not hold, naming each with its close matches."""
+    import difflib
+
+    known = list(bench.model_names)
+    unknown = [m for m in dict.fromkeys(models) if m not in set(known)]
+    if not unknown:
+        return
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.75)
+        parts.append(f"{name} (did you mean {' or '.join(close)}?)" if close else name)
+    listing = (f"its models: {', '.join(known)}" if len(known) <= 12
+               else f"see its {len(known)} models with: routereval data info {bench.name}")
+    raise ConfigError(f"--models names {len(unknown)} model{'s' * (len(unknown) > 1)} not in {bench.name}: "
+                      f"{'; '.join(parts)}; {listing}")
+
+
 def train_model(
     bench: Any,
-    router: str = "knn",
+    router: str = "auto",
     params: dict[str, Any] | None = None,
     encoder: str = "minilm",
     *,
@@ -82,13 +100,21 @@ def train_model(
     output_tokens: int = DEFAULT_OUTPUT_TOKENS,
     progress: bool = True,
 ) -> RoutingModel:
-    """Fit ``encoder`` + ``router`` on ``bench`` (a loaded Benchmark) and return the routing model."""
+    """Fit ``encoder`` + ``router`` on ``bench`` (a loaded Benchmark) and return the routing model.
+
+    The default router is ``auto``: a user who names none gets the zoo member that
+    nested validation shows to beat the best single model with confidence, else
+    that model (:mod:`routereval.routers.auto`), as scikit-learn users expect a
+    default that is safe to deploy rather than the simplest learner.
+    """
     from routereval.datasets.router_dataset import labels_from_scores
     from routereval.encoders import embed, get_encoder
     from routereval.routers.base import Labelled, Prompts, make_router
 
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if models:
+        check_models(bench, models)
     cols = np.arange(bench.n_models) if not models else np.asarray(bench.model_index(list(models)))
     if len(cols) < 2:
         raise ConfigError("a router needs at least two candidate models")

@@ -1,0 +1,39 @@
+"""Blocks of the "The guarantee" section of docs/zoo.md: safe's violation rate and auto's targets, from the
+benchmark scripts' JSON (benchmarks/safe_guarantee.py, benchmarks/auto_targets.py)."""
+
+from __future__ import annotations
+
+from registry import block
+from runner import benchmark_result
+
+
+def _table(doc: dict) -> str:
+    s = doc["summary"]
+    lines = ["| dataset | cells | mean difference | worst cell | cells below -0.01 | gap closed |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, d in s["by_dataset"].items():
+        lines.append(f"| {name} | {d['cells']} | {d['mean_diff']:+.4f} | {d['min_diff']:+.4f} | "
+                     f"{d['violation_rate']:.1%} | {d['gap_closed']:.1%} |")
+    n = s["below_minus_epsilon"]
+    lines.append(f"| all | {s['cells']} | | | {s['violation_rate']:.1%} ({n} cell{'' if n == 1 else 's'}) | |")
+    return "\n".join(lines)
+
+
+def _scope(doc: dict) -> str:
+    return (f"{doc['splits']} split seeds, encoder `{doc['encoder']}`, test prompts of the clean pools; "
+            f"`{doc['command']}`.")
+
+
+@block("safe-guarantee")
+def safe_guarantee(run) -> str:
+    """safe minus the train-chosen best single model per dataset: mean, worst cell, share of cells below -0.01."""
+    doc = benchmark_result("safe_guarantee")
+    return _table(doc) + "\n\n" + _scope(doc)
+
+
+@block("auto-targets")
+def auto_targets(run) -> str:
+    """auto minus the train-chosen best single model per dataset, and which member it chose how often."""
+    doc = benchmark_result("auto_targets")
+    chosen = ", ".join(f"{k} {v}" for k, v in sorted(doc["chosen"].items(), key=lambda kv: -kv[1]))
+    return _table(doc) + f"\n\nChosen (cells): {chosen}. " + _scope(doc)
