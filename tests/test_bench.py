@@ -102,10 +102,11 @@ def test_router_labels_with_settings_show_whole_in_the_terminal_table(tmp_path):
     args = ("--dataset", str(path), "--sizes", "3", "--routers", "knn,knn:k=7", "--n-boot", "50")
     wide = bench(*args, env={**os.environ, "COLUMNS": "200"}).stdout
     assert "knn[k=7]" in wide and "gap closed" in wide and "V_B_train" in wide
-    # In 80 columns the deployable columns give way, never the router's name, and a note says where they are.
+    # Off a terminal (here a pipe) COLUMNS sets no limit: every column is printed (tests/test_terminal_output.py
+    # checks a real 80-column terminal).
     narrow = bench(*args, env={**os.environ, "COLUMNS": "80"}).stdout
-    assert "knn[k=7]" in narrow and "gap closed" not in narrow.split("V_R reference")[0]
-    assert "need a wider terminal" in narrow
+    assert "knn[k=7]" in narrow and "gap closed" in narrow.split("V_R reference")[0]
+    assert "wider terminal" not in narrow
 
 
 def test_rows_are_the_same_bytes_on_one_worker_or_two(tmp_path):
@@ -123,3 +124,32 @@ def test_rows_are_the_same_bytes_on_one_worker_or_two(tmp_path):
             r.pop("seconds", None)
         written.append(json.dumps(rows, sort_keys=False))
     assert written[0] == written[1]
+
+
+def test_several_split_seeds_give_rows_per_split_and_paired_comparisons(tmp_path):
+    raw, _ = router_layout(seed=3, n=40, n_models=20)
+    path = write(tmp_path / "gsm8k_router_dataset.pkl", raw)
+    out = tmp_path / "rows.json"
+    bench("--dataset", str(path), "--sizes", "3", "--routers", "oracle,best-single,knn,cluster", "--split-seeds",
+          "0-1", "--json", str(out), "--n-boot", "100", "--workers", "1")
+    rows = json.loads(out.read_text())
+    pools = [r for r in rows if r["group"] != "mean"]
+    assert sorted({r["split_seed"] for r in pools}) == [0, 1] and len(pools) == 2 * 3 * 4
+    means = {r["router"]: r for r in rows if r["group"] == "mean"}
+    for router, mean in means.items():
+        parts = [r["mu_o"] for r in pools if r["router"] == router]
+        assert mean["mu_o"] == pytest.approx(np.mean(parts)) and mean["split_seeds"] == [0, 1]
+    learned = {k: v for k, v in means.items() if k != "oracle"}
+    best = max(learned, key=lambda k: learned[k]["mu_o"])
+    assert all(v["best"] == best for v in learned.values()) and "tied_with_best" not in means["oracle"]
+
+
+def test_split_seed_and_split_seeds_together_are_refused(tmp_path):
+    raw, _ = router_layout(seed=3, n=40, n_models=20)
+    path = write(tmp_path / "gsm8k_router_dataset.pkl", raw)
+    proc = subprocess.run(CLI + ["bench", "--dataset", str(path), "--split-seed", "1", "--split-seeds", "0-1"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "error: give --split-seed (one split) or --split-seeds (several), not both" in proc.stderr
+    proc = subprocess.run(CLI + ["bench", "--dataset", str(path), "--split-seeds", "3-1"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "--split-seeds: the range 3-1 must run upwards" in proc.stderr

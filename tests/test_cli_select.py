@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +232,75 @@ def test_llmrouter_minilm_published_references_and_the_mmlu_tie(tmp_path):
     # leak-free references: S3 0.594 (as the authors' code gives with the same scheme)
     assert summary["S3"]["accuracy"] == pytest.approx(0.594, abs=0.001)
     assert summary["S1"]["n_ties"] == 1
+
+
+# -- tables at 80 columns: select and scaling print through the one renderer (cli/output.print_table) ----------
+
+#: Long model names alike up to their last part: cut to 'meta-llama/llama-3…' they could not be told apart.
+LONG = {"calc": "meta-llama/llama-3.1-70b-instruct-turbo-calculator", "bard": "meta-llama/llama-3.1-70b-instruct-turbo-bard",
+        "generalist": "meta-llama/llama-3.3-70b-instruct-turbo-generalist"}
+
+
+@pytest.fixture
+def long_records(records, tmp_path) -> Path:
+    """The same records, the models renamed to long names that share a prefix."""
+    path = tmp_path / "long-records.csv"
+    pd.read_csv(records).rename(columns=LONG).to_csv(path, index=False)
+    return path
+
+
+def test_select_and_scaling_tables_keep_every_name_and_number_whole_at_80_columns(long_records, tmp_path):
+    from test_terminal_output import cell_lines, on_terminal
+
+    code, text = on_terminal("select", "--dataset", str(long_records), "--encoder", "tfidf-8", "--per-task",
+                             "--alpha", "0,0.1", "--against", LONG["generalist"], "--correlation",
+                             "--distance-bins", "2")
+    assert code == 0, text
+    assert_readable(text)
+    for title in ("choices per task", "chosen among the candidates", "correlation of scores", "ratio to the best"):
+        assert title in text
+    _assert_names_whole(cell_lines(text), [LONG["calc"], LONG["bard"]])
+    code, text = on_terminal("select", "--dataset", str(long_records), "--encoder", "tfidf-8", "--new-task",
+                             str(_prompts(tmp_path)))
+    assert code == 0, text
+    assert_readable(text)
+    _assert_names_whole(cell_lines(text), list(LONG.values()))
+    out = tmp_path / "scaling"
+    code, text = on_terminal("scaling", "--dataset", str(long_records), "--out", str(out), "--draws", "20",
+                             "--formats", "")
+    assert code == 0, text
+    assert_readable(text)
+    rows = cell_lines(text)
+    assert [r[0] for r in rows if r[0]] == ["1", "2", "3"]  # one row per pool size, m whole
+    assert all(re.fullmatch(r"\d\.\d{3}", c) for r in rows for c in r[2:] if c)
+
+
+def test_select_tables_in_a_file_are_whole_on_one_line(long_records, tmp_path):
+    from test_terminal_output import cell_lines, to_file
+
+    text = to_file(tmp_path, "select", "--dataset", str(long_records), "--encoder", "tfidf-8", "--per-task")
+    assert "…" not in text
+    models = {row[2] for row in cell_lines(text) if len(row) == 5}
+    assert {LONG["calc"], LONG["bard"]} <= models  # off a terminal nothing wraps: each name whole in its cell
+
+
+def assert_readable(text: str, width: int = 80) -> None:
+    """No '…' anywhere, and no table line wider than the terminal. (Sentences are printed unwrapped on
+    purpose, to copy and to grep whole: the terminal wraps them, so only table lines are measured.)"""
+    assert "…" not in text
+    too_long = [line for line in text.splitlines() if line[:1] in "┏┃┡│└╷╵├" and line and len(line) > width]
+    assert not too_long, f"table lines wider than {width}: {too_long}"
+    assert any(line[:1] == "│" for line in text.splitlines()), "no table printed"
+
+
+def _assert_names_whole(rows: list[list[str]], names: list[str]) -> None:
+    """Each name whole in a cell, or wrapped after a '-' or '/' onto the next line of the same column."""
+    wrapped = {a[i] + b[i] for a, b in zip(rows, rows[1:]) for i in range(min(len(a), len(b)))}
+    for name in names:
+        assert any(name in row for row in rows) or name in wrapped, name
+
+
+def _prompts(tmp_path: Path) -> Path:
+    path = tmp_path / "mine.txt"
+    path.write_text("solve the equation for the prime root\nmultiply each fraction integer\n")
+    return path

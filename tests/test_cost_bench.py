@@ -25,8 +25,8 @@ def test_a_pair_gets_apgr_and_cpt(mirror, tmp_path):
     # MT-Bench has no dollar costs: auto takes calls to the strong model. A random choice between the
     # pair reaches x% of the quality gap with x% of the strong calls, so APGR is 0.5 and CPT(x%) = x.
     assert "calls: 1 per query sent to the strong model" in out
-    line = next(l for l in out.splitlines() if l.startswith("| random |") and "0.5" in l)
-    assert [c.strip() for c in line.strip("|").split("|")][1:] == ["0.5", "20", "50", "80"]
+    line = next(l for l in out.splitlines() if l.startswith("│ random ") and "0.5" in l)  # a rich table's row
+    assert [c.strip() for c in line.strip("│").split("│")][1:] == ["0.5", "20", "50", "80"]
 
 
 def test_rows_carry_cost_columns_where_costs_exist(mirror, tmp_path):

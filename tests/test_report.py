@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -364,3 +365,79 @@ def test_a_saved_figure_is_the_same_bytes_every_time(tmp_path):
         written.append(save_figure(fig, tmp_path / attempt / "curve"))
     for a, b in zip(*written):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_report_of_repeated_splits_has_paired_marks_and_the_rank_section(tmp_path):
+    """Two datasets x three routers x two splits, written by hand: ranks worked out from the means."""
+    from routereval.reports.collect import collect
+    from routereval.reports.figures import save_figure
+    from routereval.reports.leaderboard_figures import report_figures
+    from routereval.reports.markdown import markdown_report
+    from routereval.results.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "store")
+    rng = np.random.default_rng(0)
+    # Router quality per dataset: on "a" the order is r1 > r2 > r3, on "b" r2 > r1 > r3.
+    quality = {"a": {"r1": 0.8, "r2": 0.6, "r3": 0.3}, "b": {"r1": 0.6, "r2": 0.8, "r3": 0.3}}
+    with store.writing({"protocol": "clean"}):
+        for dataset, routers in quality.items():
+            for split in (0, 1):
+                truth = rng.random(300)
+                for router, q in routers.items():
+                    scores = (truth < q).astype(float)
+                    store.write_row({"source": dataset, "dataset": dataset, "benchmark": dataset, "m": 3,
+                                     "group": "all_weak", "router": router, "seed": 0, "split_seed": split,
+                                     "positions": np.arange(300), "per_prompt": scores, "mu_o": scores.mean(),
+                                     "n_test": 300, "reference": "x", "mu_ref": 1.0, "models": ["m1", "m2", "m3"],
+                                     "selection": [1.0, 0.0, 0.0], "E_sel": 0.0, "E_p": 0.0,
+                                     "V_R": scores.mean(), "V_B": 1.0})
+    data = collect(store.folder, n_boot=200)
+    (m, summary), = data.ranks
+    assert dict(zip(summary.routers, summary.ranks)) == pytest.approx({"r1": 1.5, "r2": 1.5, "r3": 3.0})
+    by = {(r["dataset"], r["router"]): r for r in data.means}
+    assert by[("a", "r1")]["tied_with_best"] and not by[("a", "r3")]["tied_with_best"]
+    text = markdown_report(data, False, {}, {}, tmp_path / "r.md")
+    assert "two-level bootstrap" in text and "## Average ranks across datasets" in text
+    assert re.search(r"\| r3 \| 3 \| 0\.[23]\d\d \(3\) \| 0\.[23]\d\d \(3\) \|", text) and "CD = " in text
+    figures = report_figures(data)
+    (cd,) = [f for f in figures if f.kind == "ranks"]
+    # Same stem in two folders: the SVG ids are salted by the file's name, so bytes must match exactly.
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = save_figure(cd.figure, tmp_path / "one" / "cd")
+    again = save_figure(report_figures(data)[-1].figure, tmp_path / "two" / "cd")
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+
+
+def _copy_store(built, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(built["store"], tmp_path / "store"))
+
+
+def test_a_report_of_a_store_with_an_unreadable_row_says_it_is_partial(built, tmp_path):
+    store = _copy_store(built, tmp_path)
+    rows = sorted((store / "rows").glob("*.parquet"))
+    rows[0].write_bytes(b"not a parquet file")
+    proc = run("report", str(store), "--markdown", str(tmp_path / "r.md"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "UserWarning" not in proc.stderr
+    assert any(line.startswith("warning: unreadable result row") for line in proc.stderr.splitlines())
+    text = (tmp_path / "r.md").read_text()
+    assert f"{len(rows) - 1} result rows" in text
+    assert "Partial: 1 stored row file could not be read" in text
+
+
+def test_damaged_settings_and_notes_of_a_store_are_one_clear_line(built, tmp_path):
+    store = _copy_store(built, tmp_path)
+    settings = (store / "settings.json").read_text()
+    (store / "settings.json").write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    proc = run("report", str(store))
+    # These rows were stored without their settings, so nothing can stand in for settings.json.
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
+    assert "settings.json: cannot be read as the store's settings" in " ".join(proc.stderr.split())
+    (store / "settings.json").write_text(settings)
+    (store / "notes.json").write_text("[" * 100_000 + "]" * 100_000)
+    proc = run("report", str(store))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
+    assert "notes.json: nests 100000 levels deep" in " ".join(proc.stderr.split())

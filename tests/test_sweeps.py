@@ -458,3 +458,66 @@ def test_a_store_of_older_minilm_vectors_is_refused_not_resumed(tmp_path):
                          "settings": json.dumps(old)})
     with pytest.raises(ConfigError, match="other settings.*minilm_vectors: None there, 2 now"):
         run_sweep(sweep, store, LocalExecutor(1), progress=False)
+
+
+# -- split seeds ------------------------------------------------------------------------------------
+
+
+def test_split_seeds_are_a_grid_axis_that_resumes_and_never_mixes(tmp_path):
+    from routereval.datasets.router_dataset import router_datasets
+
+    folder = tmp_path / "s"
+    path = write_sweep(folder, one_point("oracle", "split_seeds = [1, 2]\n"), name="t")
+    store = ResultsStore(folder / "res")
+    first = run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
+    rows = store.read_rows()
+    assert first.stored == 2 and sorted(r["split_seed"] for r in rows) == [1, 2]
+    bench = load_dataset(folder / "toy.csv")
+    for row in rows:
+        # Each row was measured on its own split's test prompts, and its oracle number is that split's.
+        (pool,) = router_datasets(bench, [3], ["all_weak"], "faithful", seed=row["split_seed"]).pools
+        assert list(row["positions"]) == list(pool.test.positions)
+        scores = bench.values()[np.ix_(row["positions"], bench.model_index(row["models"]))]
+        assert row["mu_o"] == pytest.approx(scores.max(axis=1).mean())
+    assert list(rows[0]["positions"]) != list(rows[1]["positions"])
+    again = run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
+    assert again.stored == 0 and again.already_done == 2
+    # One more split adds exactly its row; a one-split run of a split already there finds it done.
+    more = write_sweep(folder, one_point("oracle", "split_seeds = \"1-3\"\n"), name="t")
+    assert run_sweep(load_sweep(more), store, LocalExecutor(1), progress=False).stored == 1
+    single = write_sweep(folder, one_point("oracle", "split_seed = 2\n"), name="t")
+    assert run_sweep(load_sweep(single), store, LocalExecutor(1), progress=False).already_done == 1
+    assert sorted(grid_key(r).split_seed for r in store.read_rows(arrays=False)) == [1, 2, 3]
+
+
+def test_split_seed_and_split_seeds_are_checked(tmp_path):
+    assert "not both" in problems_of(one_point("oracle", "split_seed = 1\nsplit_seeds = [1, 2]\n"), tmp_path)
+    assert "split_seeds lists a seed twice" in problems_of(one_point("oracle", "split_seeds = [1, 1]\n"), tmp_path)
+    assert "split_seeds must be seeds such as 0-9" in problems_of(one_point("oracle", 'split_seeds = "0-x"\n'),
+                                                                  tmp_path)
+
+
+def test_a_store_written_before_split_seeds_still_reads_and_resumes(tmp_path):
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "s"
+    path = write_sweep(folder, one_point("oracle", "split_seed = 7\n"), name="t")
+    store = ResultsStore(folder / "res")
+    run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
+    # Make it a store of before: no split_seed column, the file named by the five-field key.
+    (file,) = store.rows_dir.glob("*.parquet")
+    table = pq.read_table(file)
+    old = table.drop(["split_seed"])
+    legacy = hashlib.sha256(json.dumps(["toy.csv", 3, "all_weak", "oracle", 0]).encode()).hexdigest()[:24]
+    file.unlink()
+    pq.write_table(old, store.rows_dir / f"{legacy}.parquet")
+    (row,) = store.read_rows()
+    assert "split_seed" not in row and grid_key(row).split_seed == 7  # read from the row's own settings
+    assert run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False).already_done == 1
+    # Recomputing that point replaces the old file instead of leaving a second row beside it.
+    write_toy_csv(folder / "toy.csv", seed=9)
+    run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False, recompute_stale=True)
+    (row,) = store.read_rows()
+    assert row["split_seed"] == 7 and len(list(store.rows_dir.glob("*.parquet"))) == 1

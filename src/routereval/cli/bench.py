@@ -45,7 +45,10 @@ def bench(
     protocol: str = typer.Option("faithful", help="faithful (as published) or clean (no test data in any choice)."),
     encoder: str = typer.Option("auto", help="minilm, tfidf, precomputed:<key>, or auto (precomputed if the data has it)."),
     seed: int = typer.Option(0, help="Seed of the routers (their random_state) and the bootstrap."),
-    split_seed: int = typer.Option(42, help="Seed of the split and pool draws (RouterEval: 42)."),
+    split_seed: Optional[int] = typer.Option(None, help="Seed of the split and pool draws (default: RouterEval's 42)."),
+    split_seeds: Optional[str] = typer.Option(
+        None, help="Several split seeds, e.g. 0-9 or 0,1,2: every router runs on each split, and each mean "
+        "comes with an interval over splits and prompts and a paired test against the best router."),
     reference: Optional[str] = typer.Option(None, help="mu_ref for V_R: a number or a model name."),
     by_group: bool = typer.Option(False, "--by-group", help="Show each candidate group, not only their mean."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all result rows to this JSON file."),
@@ -65,7 +68,8 @@ def bench(
     from routereval.evaluation.aggregate import summary_rows, without_arrays
     from routereval.evaluation.specs import parse_routers
     from routereval.progress import progress
-    from routereval.reports.tables import markdown, print_tables
+    from routereval.cli.output import print_tables
+    from routereval.reports.tables import markdown
     from routereval.results.store import MemoryStore
     from routereval.sweeps.config import Sweep
     from routereval.sweeps.executors import AutoExecutor
@@ -84,9 +88,14 @@ def bench(
         # "at least 1" stays first: the bound is what users meet, the ceiling only guards runaway work.
         raise ConfigError(f"--n-boot must be at least 1, got {n_boot}" if n_boot < 1
                           else f"--n-boot must be at most {MAX_N_BOOT}, got {n_boot}")
-    for flag, value in (("--seed", seed), ("--split-seed", split_seed)):
+    from routereval.sweeps.config import parse_seed_list
+
+    if split_seed is not None and split_seeds is not None:
+        raise ConfigError("give --split-seed (one split) or --split-seeds (several), not both")
+    for flag, value in (("--seed", seed), ("--split-seed", 42 if split_seed is None else split_seed)):
         if check_seed(value, flag):
             raise ConfigError(check_seed(value, flag))
+    splits = tuple(parse_seed_list(split_seeds)) if split_seeds is not None else (42 if split_seed is None else split_seed,)
     executor = AutoExecutor(workers)  # refuses --workers 0 before any work
     for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
         # Checked before the run, not after minutes of training.
@@ -99,7 +108,8 @@ def bench(
     sweep = Sweep(
         name=dataset, datasets=(dataset,), sizes=tuple(parse_sizes(sizes)),
         groups=tuple(g.strip() for g in groups.split(",") if g.strip()), routers=tuple(specs), seeds=(seed,),
-        protocol=protocol, encoder=encoder, split_seed=split_seed, n_boot=n_boot, reference=reference,
+        protocol=protocol, encoder=encoder, split_seed=splits[0], split_seeds=splits if len(splits) > 1 else (),
+        n_boot=n_boot, reference=reference,
         scaling=False, cost=cost_unit if cost else None, prices=None if prices is None else str(prices),
     )
     store = MemoryStore()
@@ -134,7 +144,8 @@ def bench(
             err_console.print(f"[red]failed:[/] {t}: {failure.error}", highlight=False, soft_wrap=True)
     if not rows:
         raise ConfigError("no router produced a result")
-    table = summary_rows(rows, n_boot=n_boot, seed=seed)
+    # Paired tests against the best router come with several splits: with one, the table stays RouterEval's.
+    table = summary_rows(rows, n_boot=n_boot, seed=seed, compare=len(splits) > 1)
     console.print(f"[bold]{dataset}[/] ({loaded.source})", highlight=False)
     print_tables(table, by_group=by_group, console=console)
     if json_out is not None or markdown_out is not None:
@@ -162,7 +173,8 @@ def _print_cost_study(loaded, specs, encoder: str, seed: int, console, err_conso
     """The cost-quality table of every router on the dataset's models (and the pair metrics for two)."""
     from routereval.evaluation.curves import cost_quality
     from routereval.evaluation.features import embed
-    from routereval.reports.cost_figures import markdown_table, metrics_table
+    from routereval.cli.output import print_records
+    from routereval.reports.cost_figures import metrics_table
 
     usable = [s for s in specs if s.name != "ro"]
     if len(usable) < len(specs):
@@ -180,7 +192,5 @@ def _print_cost_study(loaded, specs, encoder: str, seed: int, console, err_conso
     lo, hi = doc["aiq_cost_range"]
     console.print(f"\n[bold]cost-quality[/] ({doc['cost_note']}); AIQ over [{lo:.4g}, {hi:.4g}] per query, "
                   f"{doc['n_test']} test prompts", highlight=False, soft_wrap=True)
-    if doc["metrics"]:
-        console.print(markdown_table(metrics_table(doc)), highlight=False, soft_wrap=True)
-    if doc["pair"]:
-        console.print(markdown_table(doc["pair"]), highlight=False, soft_wrap=True)
+    print_records(None, metrics_table(doc), console=console)
+    print_records(None, doc["pair"], console=console)

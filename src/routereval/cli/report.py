@@ -30,7 +30,7 @@ def report(
     from routereval.atomic import check_output, check_output_dir
     from routereval.cli.output import console
     from routereval.reports.collect import collect
-    from routereval.reports.tables import print_tables
+    from routereval.cli.output import print_tables
 
     # Output paths that cannot be written are refused before the (slow) bootstrap and figures.
     for out in (markdown_out, html_out):
@@ -41,9 +41,16 @@ def report(
     data = collect(store, scaling or [], curves=curves or [], by_group=by_group, n_boot=n_boot)
     console.print(f"[bold]{escape(str(data.store))}[/]: {len(data.rows)} result rows, seeds "
                   f"{', '.join(map(str, data.seeds)) or '-'}", highlight=False, soft_wrap=True)
+    if data.unread:
+        console.print(data.partial_text, style="yellow", highlight=False, soft_wrap=True)
     if not data.rows:
         console.print(data.no_rows_text, style="yellow", highlight=False, soft_wrap=True)
     print_tables(data.means, console=console)
+    if data.ranks:
+        from routereval.reports.markdown import rank_section_markdown
+
+        # Plain print, as for the cost tables: Markdown tables must not be wrapped to the terminal's width.
+        print("\nAverage ranks across datasets\n\n" + "\n".join(rank_section_markdown(data)))
     if data.curves:
         from routereval.reports.markdown import curve_tables_markdown
 

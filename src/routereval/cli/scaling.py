@@ -10,7 +10,7 @@ import typer
 from routereval.errors import ConfigError
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from routereval.cli.output import Column
 
 # The p columns shown on the terminal (all p are in the files).
 SHOWN_PS = (0.0, 0.5, 1.0)
@@ -102,7 +102,10 @@ def scaling(
         from routereval.reports.figures import plot_scaling, save_figure
 
         written += save_figure(plot_scaling(doc), stem, format_list)
-    console.print(summary_table(doc))
+    from routereval.cli.output import print_table
+
+    print_table(f"{doc['dataset']}: mu_o of r_o(p) over random pools", *summary_table(doc))
+    console.print("means over pools; bands and every p are in the files", style="dim", highlight=False)
     best, refd = doc["best_single"], doc["reference"]
     console.print(
         f"best single model: {best['model']} {best['value']:.3f}; reference: {refd['value']:.3f} ({refd['source']})",
@@ -112,27 +115,22 @@ def scaling(
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
-def summary_table(doc: dict[str, Any]) -> Table:
-    """A rich table: one row per m, the mean over pools for p = 0, 0.5, 1 and of the best model in the pool."""
-    from rich.table import Table
+def summary_table(doc: dict[str, Any]) -> tuple[list[Column], list[list[str]]]:
+    """One row per m: the mean over pools for p = 0, 0.5, 1 and of the best model in the pool.
+
+    Columns and cells for :func:`routereval.cli.output.print_table`, which never cuts a number.
+    """
+    from routereval.cli.output import Column
 
     all_ps = sorted({pt["p"] for pt in doc["points"]})
     shown = [p for p in SHOWN_PS if p in all_ps] or sorted({all_ps[0], all_ps[-1]})
     cell = {(pt["m"], pt["p"]): pt for pt in doc["points"]}
-    table = Table(
-        title=f"{doc['dataset']}: mu_o of r_o(p) over random pools",
-        caption="means over pools; bands and every p are in the files",
-        title_justify="left",
-        caption_justify="left",
-    )
-    table.add_column("m", justify="right")
-    table.add_column("pools", justify="right")
-    for p in shown:
-        table.add_column(f"p = {p:g}", justify="right")
-    table.add_column("best in pool", justify="right")
+    columns = ([Column("m"), Column("pools")] + [Column(f"p = {p:g}") for p in shown]
+               + [Column("best in pool")])
+    rows = []
     for row in doc["best_in_pool"]:
         m = row["m"]
         first = cell[(m, all_ps[0])]
         pools = f"{first['n_subsets']:,} (all)" if first["enumerated"] else f"{first['n_subsets']:,}"
-        table.add_row(str(m), pools, *(f"{cell[(m, p)]['mean']:.3f}" for p in shown), f"{row['mean']:.3f}")
-    return table
+        rows.append([str(m), pools, *(f"{cell[(m, p)]['mean']:.3f}" for p in shown), f"{row['mean']:.3f}"])
+    return columns, rows

@@ -164,7 +164,7 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task,
                    analyses: Analyses) -> tuple[list[dict], list[str]]:
     import numpy as np
 
-    from routereval.cli.output import console
+    from routereval.cli.output import console, print_table
     from routereval.progress import progress
     from routereval.reports.selection import per_task_table, summary_markdown, summary_table
     from routereval.selection.candidates import model_index, parse_candidates
@@ -202,7 +202,7 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task,
     for a in alphas:
         head = (f"{data.name}: leave one task out, {data.n_tasks} tasks x {data.n_models} models "
                 f"({encoder}, {name}, references: {refs}{subset})" + (f", alpha = {a:g}" if len(alphas) > 1 or a else ""))
-        console.print(summary_table([r for r in summary if r["alpha"] == a], head))
+        print_table(head, *summary_table([r for r in summary if r["alpha"] == a]))
         tables.append(summary_markdown([r for r in summary if r["alpha"] == a], head))
         s3 = [r for r in per if r["alpha"] == a and r["method"] == "S3"]
         agreed = sum(r["m_star"] == r["model"] and r["bma_chosen"] for r in s3)
@@ -215,7 +215,7 @@ def _leave_one_out(data, bench, alphas, model, settings, encoder, per_task,
         console.print(line, highlight=False, soft_wrap=True)
         _print_ties([r for r in per if r["alpha"] == a], [r for r in summary if r["alpha"] == a])
         if per_task:
-            console.print(per_task_table([r for r in per if r["alpha"] == a], f"choices per task (alpha = {a:g})"))
+            print_table(f"choices per task (alpha = {a:g})", *per_task_table([r for r in per if r["alpha"] == a]))
             if analyses.pointwise:
                 for r in (r for r in per if r["alpha"] == a and r["method"] == "Pointwise"):
                     console.print(f"  {r['task']}: per-prompt routing {r['accuracy']:.3f} over {r['n_models_used']} "
@@ -246,17 +246,11 @@ def _print_ties(per: list[dict], summary: list[dict]) -> None:
                           f"settled by {r['tie_rule']}", highlight=False, soft_wrap=True)
 
 
-def _table(title: str, columns: list[str], lines: list[list[str]]):
-    from rich.table import Table
+def _table(title: str, columns: list[str], lines: list[list[str]]) -> None:
+    """Print an analysis table through the one renderer (never cut): the first column names, the rest numbers."""
+    from routereval.cli.output import Column, print_table
 
-    from routereval.reports.tables import literal_cells
-
-    table = Table(title=title, title_justify="left")
-    for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right")
-    for line in lines:
-        table.add_row(*literal_cells(*line))
-    return table
+    print_table(title, [Column(columns[0], "name")] + [Column(c) for c in columns[1:]], lines)
 
 
 def _save(fig, folder: Path, stem: str) -> None:
@@ -276,9 +270,9 @@ def _correlation(per, dataset, figures) -> list[dict]:
     rows, summary = correlation_by_descriptor(per)
     for a in dict.fromkeys(r["alpha"] for r in rows):
         block = sorted((r for r in rows if r["alpha"] == a), key=lambda r: r["u"])
-        console.print(_table(f"correlation of scores with true accuracy, by task descriptor u (alpha = {a:g})",
-                             ["task", "u", "S1", "S2", "S3"],
-                             [[r["task"], fmt(r["u"]), fmt(r["S1"]), fmt(r["S2"]), fmt(r["S3"])] for r in block]))
+        _table(f"correlation of scores with true accuracy, by task descriptor u (alpha = {a:g})",
+               ["task", "u", "S1", "S2", "S3"],
+               [[r["task"], fmt(r["u"]), fmt(r["S1"]), fmt(r["S2"]), fmt(r["S3"])] for r in block])
         console.print("  Spearman over tasks of u against each correlation: " + ", ".join(
             f"{r['method']} {fmt(r['spearman_u'])}" for r in summary if r["alpha"] == a), highlight=False)
     if figures is not None:
@@ -292,7 +286,6 @@ def _correlation(per, dataset, figures) -> list[dict]:
 
 
 def _distance(folds, data, n_bins, settings, alphas, figures) -> list[dict]:
-    from routereval.cli.output import console
     from routereval.reports.tables import fmt
     from routereval.selection.analyses import DISTANCE_METHODS, by_distance
 
@@ -306,9 +299,8 @@ def _distance(folds, data, n_bins, settings, alphas, figures) -> list[dict]:
             first = by[DISTANCE_METHODS[0]]
             lines.append([f"{b + 1}", fmt(first["u"]), str(first["n_subsets"]), str(first["n_prompts"]),
                           *[fmt(by[m]["ratio"]) for m in DISTANCE_METHODS if m != "Oracle"]])
-        console.print(_table(f"ratio to the best model on the prompts, by distance to the training pool (alpha = {a:g})",
-                             ["bin", "mean u", "task subsets", "prompts",
-                              *[m for m in DISTANCE_METHODS if m != "Oracle"]], lines))
+        _table(f"ratio to the best model on the prompts, by distance to the training pool (alpha = {a:g})",
+               ["bin", "mean u", "task subsets", "prompts", *[m for m in DISTANCE_METHODS if m != "Oracle"]], lines)
         if figures is not None and a == alphas[0]:
             from routereval.selection.figures import plot_distance
 
@@ -319,7 +311,6 @@ def _distance(folds, data, n_bins, settings, alphas, figures) -> list[dict]:
 
 
 def _against(per, data, reference, figures) -> list[dict]:
-    from routereval.cli.output import console
     from routereval.reports.tables import fmt
     from routereval.selection.analyses import against_reference
 
@@ -330,11 +321,11 @@ def _against(per, data, reference, figures) -> list[dict]:
     rows = against_reference([r for r in per if r["method"] in methods], ref_acc, name)
     for a in dict.fromkeys(r["alpha"] for r in rows):
         block = [r for r in rows if r["alpha"] == a]
-        console.print(_table(
+        _table(
             f"chosen among the candidates against {name} (alpha = {a:g}; {name}: {fmt(block[0]['reference_accuracy'])})",
             ["method", "accuracy", "tasks matched", "mean difference", "mean ratio"],
             [[r["method"], fmt(r["accuracy"]), f"{r['match_share'] * r['n_tasks']:.0f}/{r['n_tasks']}",
-              f"{r['mean_difference']:+.3f}", fmt(r["mean_ratio"])] for r in block]))
+              f"{r['mean_difference']:+.3f}", fmt(r["mean_ratio"])] for r in block])
     if figures is not None:
         from routereval.selection.figures import plot_against
 
@@ -343,7 +334,7 @@ def _against(per, data, reference, figures) -> list[dict]:
 
 
 def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
-    from routereval.cli.output import console
+    from routereval.cli.output import console, print_table
     from routereval.reports.selection import new_task_table
     from routereval.selection.newtask import (
         choose_for_prompts,
@@ -357,7 +348,7 @@ def _new_task(data, bench, path, model, settings, encoder) -> list[dict]:
     choice = choose_for_prompts(data, vectors, model, settings)
     rows = choice.rows(data.name)
     title = f"{path.name}: {len(prompts)} prompts, scored from {data.n_tasks} tasks of {data.name}"
-    console.print(new_task_table([r for r in rows if r["kind"] == "model"], title))
+    print_table(title, *new_task_table([r for r in rows if r["kind"] == "model"]))
     decision = rows[-1]
     rate = decision["win_rate"]
     if decision["m_star"] == decision["bma"]:

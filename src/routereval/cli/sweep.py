@@ -20,11 +20,11 @@ def sweep(
     recompute_stale: bool = typer.Option(False, "--recompute-stale",
                                          help="Recompute stored rows made from other records of a dataset (re-imported)."),
 ) -> None:
-    """Run every (dataset, m, group, router, seed) of a sweep; a rerun skips finished rows."""
+    """Run every (dataset, m, group, router, seed, split seed) of a sweep; a rerun skips finished rows."""
     from routereval.cli.output import console, err_console
     from routereval.evaluation.aggregate import summary_rows
     from routereval.progress import progress
-    from routereval.reports.tables import print_tables
+    from routereval.cli.output import print_tables
     from routereval.results.store import ResultsStore
     from routereval.sweeps.config import load_sweep
     from routereval.sweeps.executors import Failure, make_executor
@@ -37,7 +37,8 @@ def sweep(
     size_note = ", ".join(map(str, spec.sizes))
     console.print(
         f"[bold]{spec.name}[/]: {len(spec.datasets)} datasets x sizes {size_note} x {len(spec.groups)} groups x "
-        f"{len(spec.routers)} routers x {len(spec.seeds)} seeds -> {folder} ({runner.name}, "
+        f"{len(spec.routers)} routers x {len(spec.seeds)} seeds"
+        f"{f' x {len(spec.splits)} split seeds' if len(spec.splits) > 1 else ''} -> {folder} ({runner.name}, "
         f"{runner.workers or 'cluster'} worker{'' if runner.workers == 1 else 's'})", highlight=False)
     if check:
         check_sweep(spec, folder)  # the checks the run makes first, data included; nothing is trained
@@ -69,7 +70,8 @@ def sweep(
         for m, why in notes.items():
             err_console.print(f"[yellow]{source}: skipped m = {m}:[/] {why}", highlight=False, soft_wrap=True)
     if not quiet:
-        print_tables(summary_rows(store.read_rows(), n_boot=spec.n_boot), console=console)
+        print_tables(summary_rows(store.read_rows(), n_boot=spec.n_boot, compare=len(spec.splits) > 1),
+                     console=console)
     console.print(
         f"{outcome.stored} rows stored, {outcome.already_done} were already done, {len(outcome.failed)} failed "
         f"({outcome.seconds:.1f} s, of which {outcome.grid_seconds:.1f} s running the grid); results in {folder}",

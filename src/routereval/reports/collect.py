@@ -71,6 +71,19 @@ class ReportData:
     groups: list[dict[str, Any]] = field(default_factory=list)
     scaling: list[Document] = field(default_factory=list)
     curves: list[Document] = field(default_factory=list)
+    #: Per pool size m (over the datasets measured at it): average ranks, Friedman and the critical difference.
+    ranks: list[tuple[int, Any]] = field(default_factory=list)
+    #: Row files that could not be read (moved to rows/broken/): the report lacks their grid points.
+    unread: list[str] = field(default_factory=list)
+
+    @property
+    def partial_text(self) -> str:
+        """What a report says when some stored rows could not be read ("" when none)."""
+        if not self.unread:
+            return ""
+        n = len(self.unread)
+        return (f"Partial: {n} stored row file{'s' if n > 1 else ''} could not be read and {'are' if n > 1 else 'is'} "
+                f"left out (moved to rows/broken/); run the sweep again to recompute {'them' if n > 1 else 'it'}.")
 
     @property
     def no_rows_text(self) -> str:
@@ -82,6 +95,12 @@ class ReportData:
     @property
     def seeds(self) -> list[int]:
         return sorted({int(r["seed"]) for r in self.rows})
+
+    @property
+    def split_seeds(self) -> list[int]:
+        from routereval.evaluation.aggregate import split_seed_of
+
+        return sorted({split_seed_of(r) for r in self.rows})
 
     @property
     def skipped(self) -> list[Skipped]:
@@ -98,6 +117,40 @@ def leaderboard_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 missing, 0.0 if missing else -float(mu), str(r["router"]))
 
     return sorted(rows, key=key)
+
+
+def rank_summaries(means: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """Per pool size m: the learned routers ranked within each dataset by mean mu_o, across datasets.
+
+    Decision: one analysis per m, because the cells of one dataset at several m share
+    prompts and models and are not the independent data sets Friedman's test counts;
+    the oracle family is left out (a bound, always first). Only routers measured on
+    every dataset of that m are ranked, and only where there are 2 datasets and 2
+    routers or more.
+    """
+    from routereval.evaluation.aggregate import is_bound
+    from routereval.evaluation.significance import rank_summary
+
+    out = []
+    for m in sorted({int(r["m"]) for r in means}):
+        cells = {(display(r), str(r["router"])): float(r["mu_o"]) for r in means
+                 if int(r["m"]) == m and r["group"] == "mean" and not is_bound(str(r["router"]))
+                 and r.get("mu_o") is not None and not math.isnan(float(r["mu_o"]))}
+        datasets = sorted({d for d, _ in cells})
+        routers = sorted({x for _, x in cells})
+        routers = [x for x in routers if all((d, x) in cells for d in datasets)]
+        if len(datasets) < 2 or len(routers) < 2:
+            continue
+        table = [[cells[(d, x)] for x in routers] for d in datasets]
+        out.append((m, rank_summary(table, routers, datasets)))
+    return out
+
+
+def display(row: dict[str, Any]) -> str:
+    """A row's dataset as tables name it."""
+    from routereval.reports.tables import display_name
+
+    return display_name(str(row["dataset"]), str(row["benchmark"]))
 
 
 def skipped_sizes(notes: dict[str, Any]) -> list[Skipped]:
@@ -235,9 +288,11 @@ def collect(
         # Files come back in hash order; a fixed order keeps group lists and tables stable between runs.
         rows = sorted(results.read_rows(), key=lambda r: (str(r["dataset"]), str(r["benchmark"]), int(r["m"]),
                                                           str(r["group"]), str(r["router"]), int(r["seed"])))
-    means = leaderboard_order(summarise(rows, n_boot=n_boot, seed=seed)) if rows else []
+    # Every report compares each router with the best of its block (paired, Holm-corrected).
+    means = leaderboard_order(summarise(rows, n_boot=n_boot, seed=seed, compare=True)) if rows else []
     groups = per_group_rows(rows, n_boot=n_boot, seed=seed) if by_group and rows else []
     own = folder / SCALING_DIR
     docs = load_scaling(([own] if own.is_dir() else []) + [Path(p) for p in scaling], given=len(scaling))
     cost_docs = load_curves(own_curves + [Path(p) for p in curves], given=len(curves))
-    return ReportData(folder, settings, notes, rows, means, groups, docs, cost_docs)
+    return ReportData(folder, settings, notes, rows, means, groups, docs, cost_docs, rank_summaries(means),
+                      unread=list(results.quarantined))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from routereval.reports.figures import new_figure
+from routereval.reports.figures import RouterStyle, new_figure, place_labels, router_styles
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -44,8 +44,15 @@ def _hull_line(hull: list[dict[str, float]], right: float) -> tuple[list[float],
     return xs, ys
 
 
-def plot_cost_quality(doc: dict[str, Any], *, label_models: int = 12) -> Figure:
-    """Routers' hulls against the single models and their Pareto front (see the module docstring)."""
+def plot_cost_quality(doc: dict[str, Any], *, label_models: int = 12,
+                      styles: dict[str, RouterStyle] | None = None) -> Figure:
+    """Routers' hulls against the single models and their Pareto front (see the module docstring).
+
+    Each router has its colour and marker from ``styles`` (a report's, so that they match its other
+    figures; by default dealt over this document's routers). Model names are placed so that none
+    overlaps another.
+    """
+    styles = styles or router_styles(c["router"] for c in doc["curves"])
     fig = new_figure(8.0, 5.2)
     ax = fig.add_subplot()
     singles = doc["singles"]
@@ -61,24 +68,20 @@ def plot_cost_quality(doc: dict[str, Any], *, label_models: int = 12) -> Figure:
         if len(named) >= label_models:
             break
         named.add(s["model"])
-    for s in singles:
-        if s["model"] in named:
-            ax.annotate(s["model"], (s["cost"] * PER, s["quality"]), fontsize=6, color="0.3",
-                        xytext=(3, -3), textcoords="offset points")
-    colours = iter(["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
-                    "tab:olive", "tab:cyan"])
     for curve in doc["curves"]:
-        colour = next(colours, "black")
+        style = styles[str(curve["router"])]
         pts = curve["points"]
         hull = curve["hull"]
-        ax.scatter([p["cost"] * PER for p in pts], [p["quality"] for p in pts], s=5, color=colour, alpha=0.35,
-                   zorder=3)
+        ax.scatter([p["cost"] * PER for p in pts], [p["quality"] for p in pts], s=9, marker=style.marker,
+                   color=style.colour, alpha=0.35, zorder=3)
         if len(hull) > 1:
             xs, ys = _hull_line(hull, max(costs))
-            ax.plot(xs, ys, color=colour, lw=1.8, zorder=4, label=f"{curve['router']} (hull)")
-        else:
-            ax.scatter([h["cost"] * PER for h in hull], [h["quality"] for h in hull], s=40, marker="D",
-                       color=colour, zorder=4, label=curve["router"])
+            ax.plot(xs, ys, color=style.colour, lw=1.8, zorder=4)
+        ax.scatter([h["cost"] * PER for h in hull], [h["quality"] for h in hull], s=30, marker=style.marker,
+                   color=style.colour, edgecolors="black", linewidths=0.4, zorder=4)
+        # One legend entry per router: its line and marker together, as the report's other figures show it.
+        ax.plot([], [], color=style.colour, marker=style.marker, markeredgecolor="black", markeredgewidth=0.4,
+                lw=1.8 if len(hull) > 1 else 0, label=f"{curve['router']} (hull)" if len(hull) > 1 else curve["router"])
     lo, hi = doc["aiq_cost_range"]
     ax.axvspan(lo * PER, hi * PER, color="0.92", zorder=0, label="AIQ cost range")
     if min(costs) > 0 and max(costs) / min(costs) > 20:
@@ -89,6 +92,9 @@ def plot_cost_quality(doc: dict[str, Any], *, label_models: int = 12) -> Figure:
                  fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
+    # Last: placing labels fixes the layout, so everything else must be drawn first.
+    place_labels(ax, [(s["model"], s["cost"] * PER, s["quality"]) for s in singles if s["model"] in named],
+                 offset=(3, -3), fontsize=6, color="0.3")
     return fig
 
 

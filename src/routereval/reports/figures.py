@@ -9,7 +9,8 @@ touched and no global figure list grows, whatever backend the caller uses.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,100 @@ def new_figure(width: float = 7.5, height: float = 4.8) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+# -- one look per router, across a whole report -------------------------------------------------
+#
+# A router keeps one colour and one marker in every figure and table of a report: a square is
+# always the same router. Styles are dealt out over the sorted router labels of the whole report
+# (not per figure), so they do not change between datasets, and not between runs of one store.
+
+#: tab10 without its grey: grey is kept for single models and other context.
+ROUTER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                  "#17becf")
+ROUTER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+#: The same markers as text, for tables (HTML) that show a router's look beside its name.
+MARKER_SYMBOLS = {"o": "\u25cf", "s": "\u25a0", "^": "\u25b2", "D": "\u25c6", "v": "\u25bc", "P": "\u271a",
+                  "X": "\u2716", "*": "\u2605", "<": "\u25c0", ">": "\u25b6", "h": "\u2b22", "p": "\u2b1f"}
+
+
+@dataclass(frozen=True)
+class RouterStyle:
+    """How one router is drawn: a colour (hex) and a matplotlib marker."""
+
+    colour: str
+    marker: str
+
+    @property
+    def symbol(self) -> str:
+        """The marker as one character, for text."""
+        return MARKER_SYMBOLS[self.marker]
+
+
+def router_styles(labels: Iterable[str]) -> dict[str, RouterStyle]:
+    """A style per router label, dealt out over the *sorted* labels: the i-th takes colour i mod 9 and
+    marker i mod 12, so neighbours differ in both and the first 36 labels each get a pair of their own."""
+    names = sorted(set(map(str, labels)))
+    return {name: RouterStyle(ROUTER_COLOURS[i % len(ROUTER_COLOURS)], ROUTER_MARKERS[i % len(ROUTER_MARKERS)])
+            for i, name in enumerate(names)}
+
+
+# -- labels that do not overlap ---------------------------------------------------------------
+
+#: The gid prefix of point labels placed by :func:`place_labels` (tests and SVG readers find them by it);
+#: each label's gid adds its number, since an SVG id must be unique.
+LABEL_GID = "point-label"
+
+
+def place_labels(ax: Any, labels: Sequence[tuple[str, float, float]], *, offset: tuple[float, float] = (5, 3),
+                 leader_colour: str = "0.55", **text_kw: Any) -> list[Any]:
+    """Write ``(text, x, y)`` labels next to their data points so that no two overlap.
+
+    Deterministic: labels are taken in order of their point (lowest first); each goes to the
+    nearest free height (up, then down, in steps of half a line) at the same x offset, inside the
+    axes where possible; a label moved off its point gets a thin leader line to it. The figure's
+    layout is drawn once and then frozen, since a later re-layout would stretch the axes under
+    labels set in points and could make them touch again.
+    Returns the label texts (gids :data:`LABEL_GID`-0, -1, ...).
+    """
+    if not labels:
+        return []
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = ax.figure
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    order = sorted(range(len(labels)), key=lambda i: (labels[i][2], labels[i][1], labels[i][0]))
+    drafts = [ax.annotate(labels[i][0], (labels[i][1], labels[i][2]), xytext=offset, textcoords="offset points",
+                          **text_kw) for i in order]
+    fig.draw(renderer)  # the layout, and with it the axes' place, is settled here
+    if fig.get_layout_engine() is not None:
+        fig.set_layout_engine("none")
+    inside = ax.get_window_extent(renderer)
+    boxes = [d.get_window_extent(renderer) for d in drafts]
+    for d in drafts:
+        d.remove()
+    to_points = 72.0 / fig.dpi
+    placed: list[Any] = []
+    texts = []
+    for n, (i, box) in enumerate(zip(order, boxes)):
+        step = box.height / 2
+        shifts = [0.0] + [s * k * step for k in range(1, 200) for s in (1, -1)]
+
+        def free(dy: float) -> bool:
+            return not any(box.translated(0, dy).overlaps(p) for p in placed)
+
+        fits = [dy for dy in shifts if free(dy) and inside.y0 <= box.y0 + dy and box.y1 + dy <= inside.y1]
+        dy = fits[0] if fits else next(dy for dy in shifts if dy >= 0 and free(dy))
+        placed.append(box.translated(0, dy))
+        text, x, y = labels[i]
+        xytext = (offset[0], offset[1] + dy * to_points)
+        if abs(dy) > step:
+            ax.annotate("", (x, y), xytext=xytext, textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": leader_colour, "lw": 0.5, "shrinkA": 0, "shrinkB": 2})
+        t = ax.annotate(text, (x, y), xytext=xytext, textcoords="offset points", **text_kw)
+        t.set_gid(f"{LABEL_GID}-{n}")
+        texts.append(t)
+    return texts
 
 
 def plot_scaling(doc: dict[str, Any]) -> Figure:

@@ -20,20 +20,31 @@ from pathlib import Path
 from typing import Any
 
 from routereval.reports.collect import ReportData
-from routereval.reports.leaderboard_figures import Ids, ReportFigure
-from routereval.reports.tables import COST_COLUMN, DEPLOYABLE_COLUMNS, columns_of, display_name, row_key, table_rows
+from routereval.reports.figures import RouterStyle
+from routereval.reports.leaderboard_figures import Ids, ReportFigure, report_styles
+from routereval.reports.tables import (
+    COST_COLUMN,
+    DEPLOYABLE_COLUMNS,
+    columns_of,
+    display_name,
+    row_key,
+    setting_text,
+    table_rows,
+)
 
 #: Above this size an SVG is embedded as a PNG instead (dense scatter plots can reach megabytes).
 SVG_LIMIT = 1_500_000
 PNG_DPI = 110
 #: Columns whose stored value is kept in ``data-value`` for checking (the interval has data-lo/-hi), by row key.
 _VALUE_COLUMNS = {**{col: row_key(col) for col in ("mu_o", "V_R", "V_B", *DEPLOYABLE_COLUMNS, "E_p", "E_sel", "n_test")},
-                  COST_COLUMN: "cost_per_1k"}
+                  COST_COLUMN: "cost_per_1k", "vs best": "diff_vs_best", "p (Holm)": "p_holm",
+                  "tied": "tied_with_best"}
 _SECTIONS = (
     ("scaling", "Scaling curves"),
     ("selection", "Classification bias: which models each router picks"),
     ("tradeoff", "mu_o against E_sel"),
     ("cost", "Cost and quality"),
+    ("ranks", "Average ranks across datasets"),
 )
 
 _CSS = """
@@ -55,7 +66,8 @@ details { margin: .4rem 0 1.2rem 1rem; } summary { cursor: pointer; color: #234;
 figure { margin: 1.2rem 0 2rem; } figure svg, figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: #444; font-size: .9rem; margin-top: .3rem; }
 code { background: #f2f2f2; padding: 0 .25rem; border-radius: 3px; }
-.empty { color: #777; font-style: italic; }
+.empty, .absent { color: #777; font-style: italic; }
+th[data-mark]::before { content: attr(data-mark) "\\a0"; color: var(--mark); }
 """
 
 
@@ -104,8 +116,21 @@ def _value(value: Any) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
-def table_html(table_id: str, caption: str, rows: list[dict[str, Any]]) -> str:
-    """One leaderboard table: a body row per router, numbers as shown plus ``data-value``."""
+def _router_cell(name: str, col: str, styles: dict[str, RouterStyle] | None) -> str:
+    """A router's name as a row header, led by its marker in its colour (the same as in the figures).
+
+    The marker is drawn by CSS from ``data-mark``, so the cell's text stays the router's name alone.
+    """
+    style = (styles or {}).get(name)
+    look = (f' data-mark="{escape(style.symbol)}" data-colour="{style.colour}" data-marker="{escape(style.marker)}"'
+            f' style="--mark: {style.colour}"') if style else ""
+    return f'<th scope="row" data-col="{escape(col)}"{look}>{escape(name)}</th>'
+
+
+def table_html(table_id: str, caption: str, rows: list[dict[str, Any]],
+               styles: dict[str, RouterStyle] | None = None) -> str:
+    """One leaderboard table: a body row per router, numbers as shown plus ``data-value``; each router
+    led by its marker from ``styles``."""
     first = rows[0]
     columns = columns_of(rows)
     attrs = {"id": table_id, "class": "leaderboard", "data-rows": len(rows), "data-dataset": first["dataset"],
@@ -115,7 +140,7 @@ def table_html(table_id: str, caption: str, rows: list[dict[str, Any]]) -> str:
            "<thead><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in columns) + "</tr></thead>",
            "<tbody>"]
     for row, cells in zip(rows, table_rows(rows)):
-        tds = [f'<th scope="row" data-col="router">{escape(cells[0])}</th>']
+        tds = [_router_cell(str(cells[0]), "router", styles)]
         for col, text in zip(columns[1:], cells[1:]):
             if col in _VALUE_COLUMNS:
                 tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(row.get(_VALUE_COLUMNS[col])))}">'
@@ -131,14 +156,18 @@ def table_html(table_id: str, caption: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def records_table_html(table_id: str, caption: str, rows: list[dict[str, Any]], note: str = "") -> str:
-    """A table of plain records (the first column names the row); numbers carry their full value in ``data-value``."""
+def records_table_html(table_id: str, caption: str, rows: list[dict[str, Any]], note: str = "",
+                       styles: dict[str, RouterStyle] | None = None) -> str:
+    """A table of plain records (the first column names the row); numbers carry their full value in ``data-value``.
+
+    Where the first column holds routers, ``styles`` leads each with its marker.
+    """
     cols = list(rows[0])
     out = [f'<table id="{escape(table_id)}" class="records" data-rows="{len(rows)}">',
            f"<caption>{escape(caption)}</caption>",
            "<thead><tr>" + "".join(f'<th scope="col">{escape(c)}</th>' for c in cols) + "</tr></thead>", "<tbody>"]
     for row in rows:
-        tds = [f'<th scope="row" data-col="{escape(cols[0])}">{escape(str(row[cols[0]]))}</th>']
+        tds = [_router_cell(str(row[cols[0]]), cols[0], styles)]
         for col in cols[1:]:
             v = row.get(col)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -154,7 +183,7 @@ def records_table_html(table_id: str, caption: str, rows: list[dict[str, Any]], 
     return "\n".join(out)
 
 
-def _curve_tables(docs: list[Any], ids: Ids) -> tuple[str, str]:
+def _curve_tables(docs: list[Any], ids: Ids, styles: dict[str, RouterStyle]) -> tuple[str, str]:
     """Each cost-quality document's metrics (and pair metrics) as tables: (contents links, body)."""
     from routereval.reports.cost_figures import aiq_range_text, metrics_table
 
@@ -170,7 +199,7 @@ def _curve_tables(docs: list[Any], ids: Ids) -> tuple[str, str]:
             tid = ids.make("table", "cost", kind, name)
             title = (f"{name}: cost-quality metrics" if kind == "metrics"
                      else f"{name}: strong/weak pair (PGR, APGR, CPT)")
-            body.append(records_table_html(tid, title, rows, note))
+            body.append(records_table_html(tid, title, rows, note, styles))
             links.append(f"<li>{_link(tid, title, 'table')}</li>")
     return "".join(links), "\n".join(body)
 
@@ -187,13 +216,9 @@ def _link(target: str, text: str, kind: str, extra: str = "") -> str:
 
 
 def _settings_html(data: ReportData) -> str:
-    import json
-
-    if not data.settings:
-        return '<p class="empty">The store records no settings.</p>'
     cells = []
     for key, value in sorted(data.settings.items()):
-        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        shown = setting_text(key, value, data.settings)
         cells.append(f"<tr><th scope=\"row\"><code>{escape(str(key))}</code></th><td>{escape(shown)}</td></tr>")
     return '<table id="settings-table" class="kv"><tbody>\n' + "\n".join(cells) + "\n</tbody></table>"
 
@@ -204,8 +229,12 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
 
     Leaderboard tables come from ``data.means`` (and ``data.groups`` inside
     ``<details>`` when ``by_group``); figures are embedded in their sections.
+    A section with nothing to show (no settings, no rows, no scaling documents, ...)
+    is left out with its contents entry; one line under the contents names what
+    is not shown and how to get it, so nothing is left out silently.
     """
     ids = Ids()
+    styles = report_styles(data)
     datasets = list(dict.fromkeys(display_name(str(r["dataset"]), str(r["benchmark"])) for r in data.means))
     routers = sorted({str(r["router"]) for r in data.rows})
     seeds = data.seeds
@@ -220,14 +249,14 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
         caption = (f"{name}, m = {m}: mean of {', '.join(block[0].get('groups', []))}"
                    f" over seeds {', '.join(str(s) for s in block[0].get('seeds', seeds))}")
         body_tables.append(f"<h3>{escape(name)}, m = {m}</h3>")
-        body_tables.append(table_html(tid, caption, block))
+        body_tables.append(table_html(tid, caption, block, styles))
         sub_links, sub_tables = [], []
         per_group: dict[str, list[dict[str, Any]]] = {}
         for r in groups_by_block.get((dataset, benchmark, m), []):
             per_group.setdefault(str(r["group"]), []).append(r)
         for group, grows in per_group.items():
             gid = ids.make("table", name, f"m{m}", group)
-            sub_tables.append(table_html(gid, f"{name}, m = {m}, group {group} (mean over seeds)", grows))
+            sub_tables.append(table_html(gid, f"{name}, m = {m}, group {group} (mean over seeds)", grows, styles))
             sub_links.append(f"<li>{_link(gid, group, 'table', f' ({len(grows)} routers)')}</li>")
         if sub_tables:
             body_tables.append(f"<details><summary>Per candidate group ({len(sub_tables)} tables)</summary>\n"
@@ -235,15 +264,12 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
         sub = f"<ul>{''.join(sub_links)}</ul>" if sub_links else ""
         nav_tables.append(f"<li>{_link(tid, f'{name}, m = {m}', 'table', f' ({len(block)} routers)')}{sub}</li>")
 
-    skipped = data.skipped
     notes = []
-    if skipped:
+    if data.skipped:
         notes.append("<p>Pool sizes the sweep could not build:</p><ul>")
-        for s in skipped:
+        for s in data.skipped:
             notes.append(f"<li><strong>{escape(s.dataset)}</strong>: {escape(s.text)}</li>")
         notes.append("</ul>")
-    else:
-        notes.append('<p class="empty">No pool sizes were skipped.</p>')
     if len(seeds) > 1:
         notes.append(f"<p>Each table cell averages {len(seeds)} seeds ({escape(', '.join(map(str, seeds)))}); "
                      "the interval of a mean row resamples test prompts jointly over groups and seeds.</p>")
@@ -258,26 +284,34 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
             f"<figcaption><strong>{escape(f.title)}.</strong> {escape(f.caption)}</figcaption>\n</figure>"
             for f in mine
         )
-    cost_links, cost_tables = _curve_tables(data.curves, ids)
+    cost_links, cost_tables = _curve_tables(data.curves, ids, styles)
     nav_figures["cost"] += cost_links
     body_figures["cost"] = "\n".join(part for part in (body_figures["cost"], cost_tables) if part)
-    empty = {
-        "scaling": "No scaling documents: a sweep writes them to <store>/scaling/; add others with --scaling.",
-        "selection": "No result rows.",
-        "tradeoff": "No result rows.",
-        "cost": ("No costs: sweep with cost = \"dollars\" (or bench --cost) for cost columns, and add the --out "
-                 "folder of `routereval curve` with --curves for cost-quality curves."),
-    }
+    from routereval.reports.markdown import rank_tables
 
-    nav = ['<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>',
-           f"<li>{_link('settings', 'Settings', 'section')}</li>",
-           (f"<li>{_link('leaderboard', 'Leaderboard', 'section', f' ({len(nav_tables)} tables)')}"
-            f"<ul>{''.join(nav_tables)}</ul></li>"),
-           f"<li>{_link('notes', 'Notes', 'section')}</li>"]
-    for key, title in _SECTIONS:
-        inner = f"<ul>{nav_figures[key]}</ul>" if nav_figures[key] else ""
-        nav.append(f"<li>{_link(key, title, 'section')}{inner}</li>")
-    nav.append("</ol></nav>")
+    for m, table in rank_tables(data):
+        tid = ids.make("table", "ranks", f"m{m}")
+        body_figures["ranks"] += "\n" + records_table_html(tid, f"Average ranks, m = {m}", table, styles=styles)
+        nav_figures["ranks"] += f"<li>{_link(tid, f'Average ranks, m = {m}', 'table')}</li>"
+
+    # (id, title, nav extra, nav inner list, body), in page order; an empty body leaves the section out.
+    sections: list[tuple[str, str, str, str, str]] = [
+        ("settings", "Settings", "", "", _settings_html(data) if data.settings else ""),
+        ("leaderboard", "Leaderboard", f" ({len(nav_tables)} tables)", "".join(nav_tables),
+         "\n".join([_compare_note_html(data), _LEADERBOARD_NOTE, *body_tables]) if body_tables else ""),
+        ("notes", "Notes", "", "", "\n".join(notes)),
+    ] + [(key, title, "", nav_figures[key], body_figures[key].strip()) for key, title in _SECTIONS]
+    shown = [s for s in sections if s[4]]
+    absent = [f"{title} ({_absent_reason(key, data)})" for key, title, _, _, body in sections if not body]
+
+    nav = ['<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>']
+    for key, title, extra, inner, _ in shown:
+        nav.append(f"<li>{_link(key, title, 'section', extra)}" + (f"<ul>{inner}</ul>" if inner else "") + "</li>")
+    nav.append("</ol>")
+    if absent:
+        nav.append(f'<p class="absent">Not in this report, for want of anything to show: '
+                   f"{escape('; '.join(absent))}.</p>")
+    nav.append("</nav>")
 
     title = f"routereval report: {data.store.name or data.store}"
     page = [
@@ -285,27 +319,61 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
         f"<header><h1>{escape(title)}</h1>",
-        (f'<p class="meta">Store <code>{escape(str(data.store))}</code>; {len(data.rows)} result rows; '
-         f"datasets: {escape(', '.join(datasets) or '-')}; groups: {escape(', '.join(group_names) or '-')}; "
-         f"seeds: {escape(', '.join(map(str, seeds)) or '-')}; routers: {escape(', '.join(routers) or '-')}. "
-         f"Generated {escape(generated)}.</p></header>"),
+        f'<p class="meta">{_meta_html(data, datasets, group_names, seeds, routers)} Generated {escape(generated)}.</p>'
+        + (f'<p class="partial"><strong>{escape(data.partial_text)}</strong></p>' if data.unread else "")
+        + "</header>",
         "\n".join(nav),
-        '<section id="settings"><h2>Settings</h2>', _settings_html(data), "</section>",
-        '<section id="leaderboard"><h2>Leaderboard</h2>',
-        ("<p>mu_o: mean score of the routed system on the test prompts, with its 95% bootstrap interval; "
-         "V_R = mu_o / reference; V_B = mu_o / best single model of the pool on the test prompts (hindsight); "
-         "V_B_train = mu_o / the best single model chosen on the training prompts (deployable); gap closed = "
-         "(mu_o - that model's) / (oracle - that model's); E_p: mean entropy of the router's "
-         "probabilities (not comparable across routers); E_sel: entropy of its choices (bits).</p>"),
-        "\n".join(body_tables) or f'<p class="empty">{escape(data.no_rows_text)}</p>',
-        "</section>",
-        '<section id="notes"><h2>Notes</h2>', "\n".join(notes), "</section>",
     ]
-    for key, title_text in _SECTIONS:
-        page += [f'<section id="{key}"><h2>{escape(title_text)}</h2>',
-                 body_figures[key] or f'<p class="empty">{escape(empty[key])}</p>', "</section>"]
+    for key, title_text, _, _, body in shown:
+        page += [f'<section id="{key}"><h2>{escape(title_text)}</h2>', body, "</section>"]
     page += ["</body>", "</html>", ""]
     return "\n".join(page)
+
+
+_LEADERBOARD_NOTE = (
+    "<p>mu_o: mean score of the routed system on the test prompts, with its 95% bootstrap interval; "
+    "V_R = mu_o / reference; V_B = mu_o / best single model of the pool on the test prompts (hindsight); "
+    "V_B_train = mu_o / the best single model chosen on the training prompts (deployable); gap closed = "
+    "(mu_o - that model's) / (oracle - that model's); E_p: mean entropy of the router's "
+    "probabilities (not comparable across routers); E_sel: entropy of its choices (bits). "
+    "Each router's marker is the one it has in every figure.</p>")
+
+
+def _absent_reason(key: str, data: ReportData) -> str:
+    """Why a section is left out, and how to fill it."""
+    if key == "settings":
+        return "the folder records no sweep settings"
+    if key in ("leaderboard", "selection", "tradeoff"):
+        return data.no_rows_text.rstrip(".")
+    if key == "notes":
+        return "no pool size was skipped, one seed" if data.rows else "no sweep notes"
+    return {
+        "scaling": "no scaling documents: a sweep writes them to <store>/scaling/; add others with --scaling",
+        "cost": ('no costs: sweep with cost = "dollars" (or bench --cost) for cost columns, and add the --out '
+                 "folder of `routereval curve` with --curves for cost-quality curves"),
+        "ranks": "ranks need two datasets or more measured at one pool size, with two learned routers or more",
+    }[key]
+
+
+def _meta_html(data: ReportData, datasets: list[str], groups: list[str], seeds: list[int], routers: list[str]) -> str:
+    """The line under the title: what the store holds (for a folder of curves alone, what curves)."""
+    if not data.rows and data.curves:
+        names = list(dict.fromkeys(d.dataset for d in data.curves))
+        curve_routers = sorted({str(c["router"]) for d in data.curves for c in d.doc["curves"]})
+        n = len(data.curves)
+        return (f"Folder <code>{escape(str(data.store))}</code>: cost-quality curves only, {n} document"
+                f"{'s' if n > 1 else ''}; datasets: {escape(', '.join(names))}; routers: "
+                f"{escape(', '.join(curve_routers) or '-')}.")
+    return (f"Store <code>{escape(str(data.store))}</code>; {len(data.rows)} result rows; "
+            f"datasets: {escape(', '.join(datasets) or '-')}; groups: {escape(', '.join(groups) or '-')}; "
+            f"seeds: {escape(', '.join(map(str, seeds)) or '-')}; routers: {escape(', '.join(routers) or '-')}.")
+
+
+def _compare_note_html(data: ReportData) -> str:
+    """How to read the comparison columns (and the interval over splits, where there are several)."""
+    from routereval.reports.markdown import compare_note
+
+    return f"<p>{escape(compare_note(data))}</p>" if data.means else ""
 
 
 def write_html(path: str | Path, text: str) -> Path:

@@ -21,12 +21,12 @@ import numpy as np
 
 from routereval.reports.collect import ReportData
 from routereval.reports.cost_figures import aiq_range_text
+from routereval.reports.figures import RouterStyle, place_labels, router_styles
 from routereval.reports.tables import display_name
 
 OTHER = "other"
 #: Pools larger than this show their most picked models and one "other" segment.
 MAX_SEGMENTS = 10
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 
 
 @dataclass(frozen=True)
@@ -132,15 +132,25 @@ def selection_panels(
 
 
 def _model_colours(n: int) -> list:
+    """Pastel colours for pool models: routers own the saturated ones (:data:`ROUTER_COLOURS`), so a
+    colour never means a model in one figure and a router in another."""
     from matplotlib import colormaps
 
-    cmap = colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(j % cmap.N) for j in range(n)]
+    cmap = colormaps["Set3"]
+    pastel = [cmap(j) for j in range(cmap.N) if j != 8]  # Set3's grey is left to "other"
+    return [pastel[j % len(pastel)] for j in range(n)]
 
 
-def plot_selection(panels: list[SelectionPanel]):
-    """Horizontal stacked bars, one per router, one panel per candidate group of one (dataset, m)."""
+def plot_selection(panels: list[SelectionPanel], styles: dict[str, RouterStyle] | None = None):
+    """Horizontal stacked bars, one per router, one panel per candidate group of one (dataset, m).
+
+    Each router's marker, in its colour (``styles``, by default dealt over the panels' routers),
+    stands left of its bar, as in every other figure of the report.
+    """
     from matplotlib.figure import Figure
+    from matplotlib.transforms import blended_transform_factory
+
+    styles = styles or router_styles(r for p in panels for r in p.routers)
 
     heights = [0.9 + 0.38 * len(p.routers) for p in panels]
     fig = Figure(figsize=(11, sum(heights) + 0.6), layout="constrained")
@@ -157,6 +167,12 @@ def plot_selection(panels: list[SelectionPanel]):
                          label_type="center", fontsize=7)
             left += panel.shares[:, j]
         ax.set_yticks(y, [f"{r}  (E_sel {e:.2f})" for r, e in zip(panel.routers, panel.e_sel)])
+        ax.tick_params(axis="y", pad=12)  # room for the router's marker between its name and its bar
+        left_of = blended_transform_factory(ax.transAxes, ax.transData)
+        for yy, router in zip(y, panel.routers):
+            style = styles[router]
+            ax.plot([-0.012], [yy], linestyle="", marker=style.marker, color=style.colour, markersize=6,
+                    markeredgecolor="black", markeredgewidth=0.3, transform=left_of, clip_on=False)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter("{x:.0%}")
@@ -178,48 +194,70 @@ TRADEOFF_AXES = {
 }
 
 
-def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel"):
-    """mu_o (95% interval) against E_sel (or cost) for the mean rows of one dataset: a marker per router, a colour per m."""
-    from matplotlib import colormaps
+#: Routers beyond this many in one figure are told apart by the legend alone: labels would bury the markers.
+MAX_LABELLED = 30
+
+
+def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel", styles: dict[str, RouterStyle] | None = None):
+    """mu_o (95% interval) against E_sel (or cost) for the mean rows of one dataset.
+
+    A router has its colour and marker (``styles``: the report's, so they match every other figure;
+    by default dealt over these rows' routers); its points at several pool sizes are joined by a thin
+    line, the marker growing with m. Routers are named once each, at their largest m, by labels that
+    are moved apart so none overlaps another (:func:`~routereval.reports.figures.place_labels`).
+    """
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     key, label = TRADEOFF_AXES[x]
     rows = [r for r in rows if r.get(key) is not None and math.isfinite(float(r[key]))]
     sizes = sorted({int(r["m"]) for r in rows})
-    cmap = colormaps["viridis"]
-    colour = {m: cmap(x) for m, x in zip(sizes, np.linspace(0.0, 0.85, len(sizes)))}
+    marker_size = {m: s for m, s in zip(sizes, np.linspace(5.0, 10.0, len(sizes)) if len(sizes) > 1 else [7.0])}
     routers = list(dict.fromkeys(str(r["router"]) for r in rows))
-    marker = {r: _MARKERS[i % len(_MARKERS)] for i, r in enumerate(routers)}
+    styles = styles or router_styles(routers)
     fig = Figure(figsize=(8.5, 5.2), layout="constrained")
     ax = fig.subplots()
     if x == "E_sel":
         for m in sizes:
             # The most even choice possible: a router cannot exceed log2 m bits.
-            ax.axvline(math.log2(m), color=colour[m], linestyle=":", linewidth=1)
+            ax.axvline(math.log2(m), color="0.6", linestyle=":", linewidth=1)
+    by_router: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        mu = float(r["mu_o"])
-        lo, hi = (float(r[k]) if r[k] is not None else float("nan") for k in ("mu_o_lo", "mu_o_hi"))
-        err = [[max(mu - lo, 0.0) if math.isfinite(lo) else 0.0], [max(hi - mu, 0.0) if math.isfinite(hi) else 0.0]]
-        ax.errorbar([float(r[key])], [mu], yerr=err, fmt=marker[str(r["router"])], color=colour[int(r["m"])],
-                    markersize=7, capsize=3, elinewidth=1, markeredgecolor="black", markeredgewidth=0.4)
+        by_router.setdefault(str(r["router"]), []).append(r)
+    for router, points in by_router.items():
+        style = styles[router]
+        points = sorted(points, key=lambda r: int(r["m"]))
+        if len(points) > 1:
+            ax.plot([float(r[key]) for r in points], [float(r["mu_o"]) for r in points], color=style.colour,
+                    linewidth=0.8, alpha=0.6, zorder=1)
+        for r in points:
+            mu = float(r["mu_o"])
+            lo, hi = (float(r[k]) if r[k] is not None else float("nan") for k in ("mu_o_lo", "mu_o_hi"))
+            err = [[max(mu - lo, 0.0) if math.isfinite(lo) else 0.0],
+                   [max(hi - mu, 0.0) if math.isfinite(hi) else 0.0]]
+            ax.errorbar([float(r[key])], [mu], yerr=err, fmt=style.marker, color=style.colour,
+                        markersize=marker_size[int(r["m"])], capsize=3, elinewidth=1, markeredgecolor="black",
+                        markeredgewidth=0.4, zorder=2)
     xs = [float(r[key]) for r in rows]
     if x == "cost" and xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel("mu_o, mean over groups and seeds (95% interval)")
     ax.grid(alpha=0.3)
-    if len(rows) <= 40:  # beyond that, labels hide the markers; the legend still tells them apart
-        for r in rows:
-            ax.annotate(str(r["router"]), (float(r[key]), float(r["mu_o"])), xytext=(6, 3),
-                        textcoords="offset points", fontsize=7, color="#333333")
-    router_handles = [Line2D([], [], linestyle="", marker=marker[r], color="#555555", label=r) for r in routers]
-    size_handles = [Line2D([], [], linestyle="", marker="o", color=colour[m], label=f"m = {m}") for m in sizes]
+    router_handles = [Line2D([], [], linestyle="", marker=styles[r].marker, color=styles[r].colour,
+                             markeredgecolor="black", markeredgewidth=0.4, label=r) for r in sorted(routers)]
+    size_handles = [Line2D([], [], linestyle="", marker="o", color="0.6", markersize=marker_size[m],
+                           label=f"m = {m}") for m in sizes]
     fig.legend(handles=router_handles, title="router", loc="outside right upper", fontsize=8, frameon=False)
-    fig.legend(handles=size_handles, title="pool size", loc="outside right lower", fontsize=8, frameon=False)
+    if sizes:
+        fig.legend(handles=size_handles, title="pool size", loc="outside right lower", fontsize=8, frameon=False)
     name = display_name(str(rows[0]["dataset"]), str(rows[0]["benchmark"])) if rows else ""
     what = "classification bias" if x == "E_sel" else "cost"
     ax.set_title(f"Quality against {what}: {name}", loc="left", fontsize=11)
+    if len(by_router) <= MAX_LABELLED:
+        ends = [max(points, key=lambda r: int(r["m"])) for points in by_router.values()]
+        place_labels(ax, [(str(r["router"]), float(r[key]), float(r["mu_o"])) for r in ends], fontsize=7,
+                     color="#333333")
     return fig
 
 
@@ -256,6 +294,60 @@ def _scaling_caption(doc: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def plot_critical_difference(summary: Any, title: str = ""):
+    """Demsar's critical-difference diagram: routers on an axis of average rank (1 = best, at the left),
+    with the CD as a scale bar and a thick line joining each run of routers it does not tell apart."""
+    from routereval.reports.figures import new_figure
+
+    order = summary.order()
+    k = len(order)
+    ranks = [float(summary.ranks[i]) for i in order]
+    names = [summary.routers[i] for i in order]
+    half = (k + 1) // 2
+    rows_needed = max(half, k - half)
+    fig = new_figure(7.5, 1.6 + 0.28 * rows_needed)
+    ax = fig.add_subplot()
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(-(rows_needed + 1.5), 2.4)
+    ax.axis("off")
+    ax.hlines(0, 1, k, color="black", lw=1)
+    for tick in range(1, k + 1):
+        ax.vlines(tick, 0, 0.18, color="black", lw=1)
+        ax.text(tick, 0.3, str(tick), ha="center", va="bottom", fontsize=8)
+    # The best half is labelled on the left, the rest on the right, each with an elbow to its rank.
+    for at, (rank, name) in enumerate(zip(ranks, names)):
+        left = at < half
+        level = -(at + 1) if left else -(k - at)
+        x_text = 0.6 if left else k + 0.4
+        ax.plot([rank, rank, x_text], [0, level, level], color="0.25", lw=0.8)
+        ax.text(x_text + (-0.05 if left else 0.05), level, f"{name} ({rank:.2f})", fontsize=8,
+                ha="right" if left else "left", va="center")
+    for n_run, (a, b) in enumerate(summary.cliques()):
+        y = -0.35 - 0.22 * n_run
+        ax.plot([ranks[a] - 0.03, ranks[b] + 0.03], [y, y], color="black", lw=3, solid_capstyle="butt")
+    cd = summary.cd
+    ax.plot([1, 1 + cd], [1.6, 1.6], color="black", lw=1.2)
+    ax.vlines([1, 1 + cd], 1.5, 1.7, color="black", lw=1.2)
+    ax.text(1 + cd / 2, 1.8, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_title(title or f"average rank over {len(summary.datasets)} datasets", fontsize=9)
+    return fig
+
+
+def rank_caption(summary: Any) -> str:
+    """What a critical-difference figure shows, with its test results."""
+    from routereval.reports.tables import rank_text
+
+    return ("Average rank of each router (rank 1 = highest mean mu_o on a dataset, ties averaged); routers "
+            "joined by a thick line are not told apart. " + rank_text(summary))
+
+
+def report_styles(data: ReportData) -> dict[str, RouterStyle]:
+    """Every router of a report (its result rows and its cost-quality documents) with its one style."""
+    labels = {str(r["router"]) for r in data.rows}
+    labels |= {str(c["router"]) for cdoc in data.curves for c in cdoc.doc["curves"]}
+    return router_styles(labels)
+
+
 def report_figures(data: ReportData) -> list[ReportFigure]:
     """Every figure of a report: scaling curves, classification bias per (dataset, m), mu_o vs E_sel (and
     vs cost, where rows carry costs) per dataset, and each cost-quality document's curves.
@@ -267,6 +359,7 @@ def report_figures(data: ReportData) -> list[ReportFigure]:
 
     ids = Ids()
     out = []
+    styles = report_styles(data)
     for sdoc in data.scaling:
         doc = sdoc.doc
         name = display_name(str(doc["dataset"]), str(doc.get("benchmark", doc["dataset"])))
@@ -285,7 +378,7 @@ def report_figures(data: ReportData) -> list[ReportFigure]:
                    + (f"; the {MAX_SEGMENTS - 1} most picked models are shown, the rest as '{OTHER}'" if trimmed
                       else ""))
         out.append(ReportFigure(ids.make("figure", "selection", name, f"m{m}"), "selection",
-                                f"Classification bias: {name}, m = {m}", caption, plot_selection(group_panels)))
+                                f"Classification bias: {name}, m = {m}", caption, plot_selection(group_panels, styles)))
     by_dataset: dict[tuple, list[dict[str, Any]]] = {}
     for row in data.means:
         by_dataset.setdefault((str(row["dataset"]), str(row["benchmark"])), []).append(row)
@@ -294,18 +387,22 @@ def report_figures(data: ReportData) -> list[ReportFigure]:
         out.append(ReportFigure(ids.make("figure", "tradeoff", name), "tradeoff", f"mu_o against E_sel: {name}",
                                 "Each marker is one router at one pool size (mean over groups and seeds) with the "
                                 "95% bootstrap interval of mu_o; further right means choices spread over more models.",
-                                plot_tradeoff(rows)))
+                                plot_tradeoff(rows, styles=styles)))
         costed = [r for r in rows if r.get("cost_per_1k") is not None and math.isfinite(float(r["cost_per_1k"]))]
         if costed:
             out.append(ReportFigure(
                 ids.make("figure", "cost", name), "cost", f"mu_o against cost: {name}",
                 "Each marker is one router at one pool size (mean over groups and seeds) under the sweep's policy, "
                 "with the 95% bootstrap interval of mu_o; x is what the routed system spent per 1,000 test prompts "
-                "(prompts without a known cost left out).", plot_tradeoff(costed, x="cost")))
+                "(prompts without a known cost left out).", plot_tradeoff(costed, x="cost", styles=styles)))
     for cdoc in data.curves:
         name = str(cdoc.doc["dataset"])
         out.append(ReportFigure(ids.make("figure", "cost-quality", name), "cost", f"Cost-quality curves: {name}",
-                                _curves_caption(cdoc.doc), plot_cost_quality(cdoc.doc)))
+                                _curves_caption(cdoc.doc), plot_cost_quality(cdoc.doc, styles=styles)))
+    for m, summary in data.ranks:
+        title = f"Average ranks across datasets, m = {m}"
+        out.append(ReportFigure(ids.make("figure", "ranks", f"m{m}"), "ranks", title, rank_caption(summary),
+                                plot_critical_difference(summary, f"{title} ({len(summary.datasets)} datasets)")))
     return out
 
 

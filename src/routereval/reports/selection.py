@@ -1,12 +1,18 @@
 """Model-choice results (``routereval select``) -> terminal tables: the summary, the per-task
-choices, a new task's scores."""
+choices, a new task's scores.
+
+Each ``*_table`` gives columns and cells; :func:`routereval.cli.output.print_table` (the command line) prints them,
+the one renderer that never cuts a name or a number."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from routereval.reports.tables import fmt, literal_cells
+from routereval.reports.tables import fmt
+
+if TYPE_CHECKING:
+    from routereval.reports.tables import Column
 
 SUMMARY_COLUMNS = ("method", "accuracy", "ratio to oracle", "Pearson", "Spearman", "BMA chosen", "mean rank")
 PER_TASK_METHODS = ("Oracle", "BMA", "S1", "S2", "S3", "S3 (true p)")
@@ -17,16 +23,15 @@ def _summary_cells(r: dict[str, Any]) -> list[str]:
             f"{100 * r['bma_share']:.0f}%", fmt(r["mean_rank"], 2)]
 
 
-def summary_table(rows: Sequence[dict[str, Any]], title: str):
-    """One line per method: accuracy of the chosen model, its ratio to the oracle, correlations, BMA share, rank."""
-    from rich.table import Table
+def summary_table(rows: Sequence[dict[str, Any]]) -> tuple[list[Column], list[list[str]]]:
+    """One line per method: accuracy of the chosen model, its ratio to the oracle, correlations, BMA share, rank.
 
-    table = Table(title=title, title_justify="left")
-    for col in SUMMARY_COLUMNS:
-        table.add_column(col, justify="left" if col == "method" else "right", no_wrap=col == "method")
-    for r in rows:
-        table.add_row(*literal_cells(*_summary_cells(r)))
-    return table
+    Columns and cells for :func:`routereval.cli.output.print_table`, which never cuts them.
+    """
+    from routereval.reports.tables import Column
+
+    return ([Column("method", "key")] + [Column(c) for c in SUMMARY_COLUMNS[1:]],
+            [_summary_cells(r) for r in rows])
 
 
 def summary_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
@@ -37,38 +42,29 @@ def summary_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def per_task_table(rows: Sequence[dict[str, Any]], title: str):
-    """Each task's choices: one line per method (model, its accuracy on the task, its rank)."""
-    from rich.table import Table
+def per_task_table(rows: Sequence[dict[str, Any]]) -> tuple[list[Column], list[list[str]]]:
+    """Each task's choices: one line per method (model, its accuracy on the task, its rank); the task is
+    named on its first line. Columns and cells for :func:`routereval.cli.output.print_table`."""
+    from routereval.reports.tables import Column
 
-    table = Table(title=title, title_justify="left")
-    table.add_column("task")
-    table.add_column("method", no_wrap=True)
-    table.add_column("model")
-    table.add_column("accuracy", justify="right")
-    table.add_column("rank", justify="right")
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
-    for task in tasks:
+    cells = []
+    for task in dict.fromkeys(r["task"] for r in rows):
         by_method = {r["method"]: r for r in rows if r["task"] == task}
         for j, method in enumerate(PER_TASK_METHODS):
             r = by_method[method]
             label = f"{task} (n={r['n_prompts']})" if j == 0 else ""
-            table.add_row(*literal_cells(label, method, r["model"], fmt(r["accuracy"]), str(r["rank"])),
-                          end_section=j == len(PER_TASK_METHODS) - 1)
-    return table
+            cells.append([label, method, r["model"], fmt(r["accuracy"]), str(r["rank"])])
+    return ([Column("task", "text"), Column("method", "key"), Column("model", "name"), Column("accuracy"),
+             Column("rank")], cells)
 
 
-def new_task_table(rows: Sequence[dict[str, Any]], title: str):
-    """One line per candidate model, best S3 first."""
-    from rich.table import Table
+def new_task_table(rows: Sequence[dict[str, Any]]) -> tuple[list[Column], list[list[str]]]:
+    """One line per candidate model, best S3 first. Columns and cells for
+    :func:`routereval.cli.output.print_table`."""
+    from routereval.reports.tables import Column
 
-    table = Table(title=title, title_justify="left")
-    for col in ("model", "S1", "S2", "p (est.)", "S3", "mean task accuracy", "chosen by"):
-        table.add_column(col, justify="left" if col in ("model", "chosen by") else "right")
     ranked = sorted(rows, key=lambda r: (-(r["s3"] if r["s3"] == r["s3"] else -1.0), r["model"]))
-    for r in ranked:
-        table.add_row(*literal_cells(
-            r["model"], fmt(r["s1"]), fmt(r["s2"]), fmt(r["p"]), fmt(r["s3"]), fmt(r["bma_score"]),
-            ", ".join(r["chosen_by"]),
-        ))
-    return table
+    cells = [[r["model"], fmt(r["s1"]), fmt(r["s2"]), fmt(r["p"]), fmt(r["s3"]), fmt(r["bma_score"]),
+              ", ".join(r["chosen_by"])] for r in ranked]
+    return ([Column("model", "name")] + [Column(c) for c in ("S1", "S2", "p (est.)", "S3", "mean task accuracy")]
+            + [Column("chosen by", "text")], cells)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 COLUMNS = ("router", "mu_o", "95% CI", "V_R", "V_B", "E_p", "E_sel", "n_test")
@@ -13,6 +14,11 @@ DEPLOYABLE_COLUMNS = ("V_B_train", "gap closed")
 ROW_KEYS = {"gap closed": "gap_closed"}
 #: Shown after the others when the rows carry costs (``--cost``).
 COST_COLUMN = "$/1k"
+#: The paired comparison to the best learned router of the block, where the rows carry it
+#: (summarise(compare=True)): difference in mu_o, Holm-corrected p, and the tied-with-best mark.
+COMPARE_COLUMNS = ("vs best", "p (Holm)", "tied")
+#: What the tied column shows: the best itself, a router not significantly worse, one that is.
+TIED_MARKS = {"best": "best", True: "=", False: ""}
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -34,8 +40,31 @@ def columns_of(rows: Iterable[dict[str, Any]], deployable: bool = True) -> tuple
     rows = list(rows)
     deployable = DEPLOYABLE_COLUMNS if deployable and any("gap_closed" in r for r in rows) else ()
     cost = (COST_COLUMN,) if any("cost_per_1k" in r for r in rows) else ()
+    compare = COMPARE_COLUMNS if any("tied_with_best" in r for r in rows) else ()
     at = COLUMNS.index("V_B") + 1
-    return COLUMNS[:at] + deployable + COLUMNS[at:] + cost
+    return COLUMNS[:at] + deployable + COLUMNS[at:] + cost + compare
+
+
+def tied_mark(row: dict[str, Any]) -> str:
+    """'best', '=' (tied with the best: not significantly worse after Holm), '' (worse) or '-' (not compared)."""
+    if "tied_with_best" not in row:
+        return "-"
+    return TIED_MARKS["best" if row.get("best") == row["router"] else bool(row["tied_with_best"])]
+
+
+def difference_text(row: dict[str, Any], digits: int = 3) -> str:
+    """'-0.012 [-0.020, -0.004]': a row's paired difference to the best router with its 95% interval."""
+    if row.get("diff_vs_best") is None or row.get("best") == row["router"]:
+        return "-"
+    return (f"{row['diff_vs_best']:+.{digits}f} [{row['diff_vs_best_lo']:+.{digits}f}, "
+            f"{row['diff_vs_best_hi']:+.{digits}f}]")
+
+
+def p_text(value: Any) -> str:
+    """A p-value in 3 decimals, '<0.001' below that; '-' for missing."""
+    if value is None or value != value:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def row_key(column: str) -> str:
@@ -56,6 +85,12 @@ def table_rows(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = Non
                 cells.append(f"{fmt(r['mu_o_lo'])}-{fmt(r['mu_o_hi'])}")
             elif col == COST_COLUMN:
                 cells.append(fmt(r.get("cost_per_1k"), 4))
+            elif col == "vs best":
+                cells.append(difference_text(r))
+            elif col == "p (Holm)":
+                cells.append(p_text(r.get("p_holm")))
+            elif col == "tied":
+                cells.append(tied_mark(r))
             else:
                 cells.append(fmt(r.get(row_key(col))))
         out.append(cells)
@@ -74,44 +109,37 @@ def blocks(rows: list[dict[str, Any]], by_group: bool = False) -> list[tuple[str
         dataset, benchmark, m = key[:3]
         name = display_name(dataset, benchmark)
         group = key[3] if by_group else "mean of " + ", ".join(block[0].get("groups", []))
-        titled.append((f"{name}, m = {m} ({group})", block))
+        splits = block[0].get("split_seeds")
+        over = f"; {len(splits)} splits" if splits and len(splits) > 1 else ""
+        titled.append((f"{name}, m = {m} ({group}{over})", block))
     return titled
 
 
-def literal_cells(*cells: Any) -> list[Any]:
-    """Table cells shown as written: Rich would read a label like ``safe[z=2.5]`` as markup and drop ``[z=2.5]``."""
-    from rich.text import Text
+def setting_text(key: str, value: Any, settings: dict[str, Any] | None = None) -> str:
+    """A store setting as a report shows it: a string as written, other values as JSON, and an unset
+    one (None) as "not set" with what that means, so a reader never meets a bare ``null``."""
+    import json
 
-    return [Text(c) if isinstance(c, str) else c for c in cells]
+    if value is None:
+        return "not set: " + unset_meaning(key, settings or {})
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def print_tables(rows: list[dict[str, Any]], by_group: bool = False, console=None) -> None:
-    """Rich tables on the terminal, with the V_R reference under each block."""
-    from rich.console import Console
-    from rich.measure import Measurement
-    from rich.table import Table
+def unset_meaning(key: str, settings: dict[str, Any]) -> str:
+    """What a sweep does when the setting ``key`` is not set (``settings``: the store's others)."""
+    if key == "reference":
+        # As routereval.evaluation.reference resolves it: the protocol decides where the best model is chosen.
+        chosen_on = "train + val" if settings.get("protocol") == "clean" else "the test prompts"
+        return (f"RouterEval's published constant on its own benchmarks, else the best single model chosen on "
+                f"{chosen_on}")
+    return {
+        "cost": 'no cost columns (cost = "dollars" in the sweep file adds them)',
+        "prices": "the prices the datasets carry",
+        "split_seed": "one split per split seed of the rows",
+    }.get(key, "the default")
 
-    console = console or Console()
-    narrowed = False
-    for title, block in blocks(rows, by_group):
-        # Router names are never cut: where the deployable columns would not fit the terminal
-        # they are left to --markdown / --json / report, and a note says so.
-        for deployable in (True, False):
-            columns = columns_of(block, deployable)
-            table = Table(title=title, title_justify="left")
-            for col in columns:
-                table.add_column(col, justify="left" if col == "router" else "right", no_wrap=True)
-            for cells in table_rows(block, columns):
-                table.add_row(*literal_cells(*cells))
-            # Measured without the terminal's limit: the width the table needs uncut.
-            if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
-                break
-            narrowed = narrowed or columns != columns_of(block, False)
-        console.print(table)
-        console.print(f"  V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f}", highlight=False, markup=False)
-    if narrowed:
-        console.print(f"  ({' and '.join(DEPLOYABLE_COLUMNS)} need a wider terminal: they are in --markdown, --json "
-                      "and the report)", highlight=False, markup=False)
+
+# The terminal tables are printed by routereval.cli.output.print_tables (one table renderer for every command).
 
 
 def markdown(rows: list[dict[str, Any]], by_group: bool = False) -> str:
@@ -125,3 +153,29 @@ def markdown(rows: list[dict[str, Any]], by_group: bool = False) -> str:
         parts += ["| " + " | ".join(cells) + " |" for cells in table_rows(block)]
         parts.append("")
     return "\n".join(parts)
+
+
+def rank_text(summary: Any) -> str:
+    """The tests under a rank table: Friedman, Iman-Davenport and the Nemenyi critical difference."""
+    fr = summary.friedman
+    return (f"{fr.k} routers on {fr.n} datasets: Friedman chi2 = {fr.chi2:.2f} (p = {fr.p_chi2:.3g}); "
+            f"Iman-Davenport F = {fr.f:.2f} (p = {fr.p_f:.3g}); Nemenyi critical difference at alpha = "
+            f"{summary.alpha:g}: CD = {summary.cd:.2f} (routers whose average ranks differ by less are not told "
+            "apart).")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its header and what its cells hold.
+
+    ``kind``: ``number`` (never wrapped or cut, right-aligned), ``key`` (a name
+    typed whole, never wrapped or cut), ``name`` (may wrap after a separator) or
+    ``text`` (prose, may wrap at spaces).
+    """
+
+    header: str
+    kind: str = "number"
+
+    @property
+    def justify(self) -> str:
+        return "right" if self.kind == "number" else "left"

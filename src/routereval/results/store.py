@@ -5,7 +5,7 @@ Layout::
     <store>/settings.json     what every row depends on beyond its key (protocol, encoder, ...)
     <store>/notes.json        sizes skipped per dataset and why
     <store>/sweep.toml        the sweep file of the latest run, for the record
-    <store>/rows/<id>.parquet one finished (dataset, m, group, router, seed) row each
+    <store>/rows/<id>.parquet one finished (dataset, m, group, router, seed, split seed) row each
     <store>/.lock             held by the sweep writing to the store
 
 A row file appears under its final name only once it is complete
@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from routereval import strict_json
 from routereval.atomic import (
     TMP_PREFIX,
     make_dirs,
@@ -34,13 +35,16 @@ from routereval.atomic import (
     write_atomic,
     write_text_atomic,
 )
-from routereval.errors import ConfigError, DataError
+from routereval.errors import ConfigError, DamagedStoreError, DataError
+from routereval.evaluation.aggregate import DEFAULT_SPLIT_SEED, split_seed_of
 from routereval.locks import Busy, exclusive
 
 ROWS = "rows"
 BROKEN = "broken"
 SETTINGS = "settings.json"
 NOTES = "notes.json"
+#: settings.json and notes.json nest a few levels; anything much deeper is damage, not settings.
+MAX_JSON_DEPTH = 32
 
 
 class GridKey(NamedTuple):
@@ -51,15 +55,22 @@ class GridKey(NamedTuple):
     group: str
     router: str
     seed: int
+    split_seed: int = DEFAULT_SPLIT_SEED
 
 
 def grid_key(row: dict[str, Any]) -> GridKey:
     """The grid point a result row belongs to."""
-    return GridKey(str(row["source"]), int(row["m"]), str(row["group"]), str(row["router"]), int(row["seed"]))
+    return GridKey(str(row["source"]), int(row["m"]), str(row["group"]), str(row["router"]), int(row["seed"]),
+                   split_seed_of(row))
 
 
 def _row_id(key: GridKey) -> str:
     return hashlib.sha256(json.dumps(list(key)).encode()).hexdigest()[:24]
+
+
+def _legacy_row_id(key: GridKey) -> str:
+    """The file name a row of ``key`` had before the split seed joined the key."""
+    return hashlib.sha256(json.dumps(list(key)[:5]).encode()).hexdigest()[:24]
 
 
 class ResultsStore:
@@ -67,6 +78,8 @@ class ResultsStore:
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
+        #: Row files found unreadable by read_rows (moved to rows/broken/): what a report must say it lacks.
+        self.quarantined: list[str] = []
 
     @property
     def rows_dir(self) -> Path:
@@ -102,21 +115,39 @@ class ResultsStore:
         path = self.folder / SETTINGS
         if path.is_file():
             try:
-                return json.loads(path.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-                pass  # damaged: the rows say it again
-        recorded = {r.get("settings") for r in self.read_rows(arrays=False) if r.get("settings")}
-        if len(recorded) > 1:
-            raise DataError(f"{self.folder}: its rows were made with different settings ({len(recorded)} kinds) "
+                stored = strict_json.loads(path.read_bytes(), max_depth=MAX_JSON_DEPTH)
+            except (OSError, strict_json.JSONRefused):
+                stored = None
+            if isinstance(stored, dict):
+                return stored
+            # Damaged: the rows say it again.
+        kinds: dict[str, dict[str, Any]] = {}
+        for text in {r.get("settings") for r in self.read_rows(arrays=False) if r.get("settings")}:
+            try:
+                recorded = strict_json.loads(text, max_depth=MAX_JSON_DEPTH)
+            except strict_json.JSONRefused as exc:
+                raise DamagedStoreError(f"{self.folder}: the settings its rows record cannot be read ({exc}); "
+                                        "write to another --out") from None
+            if not isinstance(recorded, dict):
+                raise DamagedStoreError(f"{self.folder}: the settings its rows record are not a JSON object; "
+                                        "write to another --out")
+            # Each row of a repeated-split sweep records its own split seed; the rest is the store's settings.
+            common = {k: v for k, v in recorded.items() if k != "split_seed"}
+            kinds[json.dumps(common, sort_keys=True)] = recorded
+        if len(kinds) > 1:
+            raise DataError(f"{self.folder}: its rows were made with different settings ({len(kinds)} kinds) "
                             "and settings.json is gone; write to another --out")
-        return json.loads(recorded.pop()) if recorded else None
+        return next(iter(kinds.values())) if kinds else None
 
     def _check_settings(self, settings: dict[str, Any]) -> None:
         path = self.folder / SETTINGS
         settings = json.loads(json.dumps(settings))
         stored = self._stored_settings()
         if stored is not None:
-            changed = [k for k in sorted(set(stored) | set(settings)) if stored.get(k) != settings.get(k)]
+            # Every row records its split seed (a grid axis), so a split seed named by the settings of a
+            # one-split run never makes rows of two splits collide: it is not a reason to refuse.
+            changed = [k for k in sorted(set(stored) | set(settings))
+                       if k != "split_seed" and stored.get(k) != settings.get(k)]
             if changed and self.done_keys():
                 detail = ", ".join(f"{k}: {stored.get(k)!r} there, {settings.get(k)!r} now" for k in changed)
                 raise ConfigError(
@@ -132,8 +163,24 @@ class ResultsStore:
 
         record = {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in row.items()}
         table = pa.Table.from_pylist([record])
-        path = self.rows_dir / f"{_row_id(grid_key(row))}.parquet"
-        return write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+        key = grid_key(row)
+        path = self.rows_dir / f"{_row_id(key)}.parquet"
+        written = write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+        # A row recomputed (--recompute-stale) over one stored before split seeds keyed rows: the old
+        # file, under its old name, would otherwise stay beside it as a second row of the same point.
+        legacy = self.rows_dir / f"{_legacy_row_id(key)}.parquet"
+        if legacy.is_file() and self._key_of_file(legacy) == key:
+            legacy.unlink()
+        return written
+
+    @staticmethod
+    def _key_of_file(path: Path) -> GridKey | None:
+        import pyarrow.parquet as pq
+
+        try:
+            return grid_key(pq.read_table(path).to_pylist()[0])
+        except Exception:  # noqa: BLE001 - an unreadable file is read_rows' to quarantine
+            return None
 
     def write_notes(self, notes: dict[str, Any]) -> None:
         """Replace the notes (sizes skipped per dataset)."""
@@ -180,6 +227,7 @@ class ResultsStore:
                 import warnings
 
                 warnings.warn(f"unreadable result row {path.name} ({exc}); moved to {broken}, it will be recomputed")
+                self.quarantined.append(path.name)
                 continue
             rows.append(row)
         return sorted(rows, key=row_order)
@@ -187,6 +235,9 @@ class ResultsStore:
     def settings(self) -> dict[str, Any]:
         """The settings the rows were made with (recovered from the rows if settings.json is lost)."""
         stored = self._stored_settings() if self.folder.is_dir() else None
+        if stored is None and (self.folder / SETTINGS).exists():
+            raise DamagedStoreError(f"{self.folder / SETTINGS}: cannot be read as the store's settings, and its rows "
+                                    "do not record them; run the sweep again into a new --out")
         if stored is None:
             raise DataError(f"{self.folder} is not a results store (no {SETTINGS}); run `routereval sweep` first")
         return stored
@@ -194,7 +245,16 @@ class ResultsStore:
     def notes(self) -> dict[str, Any]:
         """Sizes skipped per dataset, and why."""
         path = self.folder / NOTES
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        try:
+            notes = strict_json.loads(path.read_bytes(), max_depth=MAX_JSON_DEPTH)
+        except strict_json.JSONRefused as exc:
+            raise DamagedStoreError(f"{exc}; delete it and run the sweep again to rewrite it", file=str(path)) from None
+        if not isinstance(notes, dict):
+            raise DamagedStoreError("is not a JSON object; delete it and run the sweep again to rewrite it",
+                                    file=str(path))
+        return notes
 
 
 class MemoryStore:

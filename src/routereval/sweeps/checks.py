@@ -70,8 +70,10 @@ def _check_dataset(sweep: Sweep, source: str) -> None:
             study_costs(bench, resolve_unit(bench, sweep.cost))
         except ValueError as exc:
             raise ConfigError(f"dataset {source!r}: {exc}") from exc
-    data = router_datasets(bench, list(sweep.sizes), list(sweep.groups), sweep.protocol, seed=sweep.split_seed)
-    reference_for(data, sweep.reference)
+    # Every split the run draws: pools (and a named reference's place in them) differ from split to split.
+    for split_seed in sweep.splits:
+        data = router_datasets(bench, list(sweep.sizes), list(sweep.groups), sweep.protocol, seed=split_seed)
+        reference_for(data, sweep.reference)
     if not data.pools:
         return  # every size is skipped (the run notes why); nothing is embedded or trained
     inputs = {r.inputs for r in sweep.routers}

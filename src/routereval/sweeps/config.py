@@ -8,7 +8,8 @@ Example (``experiments/routereval-easy.toml`` is a full one)::
     groups = ["all_strong", "all_weak", "strong_to_weak"]
     protocol = "faithful"            # or "clean"
     encoder = "auto"                 # minilm, tfidf, precomputed:<key>
-    seeds = [0, 1, 2]                # router and bootstrap seeds; the split seed is split_seed
+    seeds = [0, 1, 2]                # router and bootstrap seeds
+    split_seeds = [0, 1, 2]          # or "0-9"; splits (and pools) drawn with each; or split_seed = 42 for one
     routers = ["oracle", "knn", "ro:p=0.3", {name = "mlp", recipe = "published"}]
 
 Routers may also be written as ``[[routers]]`` tables (``name = "mlp"`` and one
@@ -29,8 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import tomllib
-
+from routereval import strict_toml
 from routereval.datasets.pools import GROUPS, NAMED_SIZES
 from routereval.datasets.router_dataset import PROTOCOLS
 from routereval.errors import ConfigError
@@ -44,6 +44,8 @@ _HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.-]+)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
+#: A sweep file lists datasets and routers: 1 MiB is far beyond any real one, and bounds what a file can cost.
+MAX_FILE_BYTES = 1 << 20
 #: Seeds go to numpy's RandomState and scikit-learn's random_state, which take nothing outside [0, 2**32 - 1].
 MAX_SEED = 2**32 - 1
 #: Bootstrap resamples: the interval's percentiles are stable to about 0.001 by 10,000 resamples; 100,000
@@ -85,6 +87,8 @@ class Sweep:
     protocol: str = "faithful"
     encoder: str = "auto"
     split_seed: int = 42
+    #: Several split seeds: each is a grid axis (a row per split); empty means just ``split_seed``.
+    split_seeds: tuple[int, ...] = ()
     n_boot: int = 1000
     reference: str | None = None
     scaling: bool = True
@@ -97,20 +101,32 @@ class Sweep:
     locations: dict[str, str] = field(default_factory=dict)
     text: str = ""
 
+    @property
+    def splits(self) -> tuple[int, ...]:
+        """The split seeds the grid runs over (``split_seeds``, else the one ``split_seed``)."""
+        return self.split_seeds or (self.split_seed,)
+
     def context(self) -> Context:
-        """The settings each worker needs to run a grid point of this sweep."""
+        """The settings each worker needs to run a grid point of this sweep (loaded on its first split)."""
         from routereval.sweeps.tasks import Context
 
         inputs = {r.inputs for r in self.routers}
         return Context(
             sizes=self.sizes, groups=self.groups, protocol=self.protocol, encoder=self.encoder,
-            split_seed=self.split_seed, n_boot=self.n_boot, reference=self.reference, cost=self.cost,
+            split_seed=self.splits[0], n_boot=self.n_boot, reference=self.reference, cost=self.cost,
             prices=self.prices, need_texts="texts" in inputs, need_vectors="embeddings" in inputs,
         )
 
     def settings(self) -> dict[str, Any]:
-        """What a result row depends on beyond its grid key; a store refuses rows made otherwise."""
-        return self.context().settings()
+        """What a result row depends on beyond its grid key; a store refuses rows made otherwise.
+
+        With several split seeds the split is part of each row's key, not a setting of the
+        store; one split seed stays a setting, so stores of one-split sweeps are unchanged.
+        """
+        settings = self.context().settings()
+        if len(self.splits) > 1:
+            del settings["split_seed"]
+        return settings
 
     def location(self, source: str) -> str:
         """The name or path to load for the dataset entry ``source``."""
@@ -175,7 +191,7 @@ class _Problems:
 
 
 TOP_KEYS = {
-    "name", "datasets", "sizes", "groups", "protocol", "encoder", "seeds", "split_seed", "n_boot",
+    "name", "datasets", "sizes", "groups", "protocol", "encoder", "seeds", "split_seed", "split_seeds", "n_boot",
     "reference", "routers", "scaling", "scaling_draws", "cost", "prices",
 }
 
@@ -185,15 +201,13 @@ def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep file {path} not found")
-    return parse_sweep(path.read_text(encoding="utf-8"), name=path.stem, origin=str(path), base=path.parent)
+    text = strict_toml.read_text(path, max_bytes=MAX_FILE_BYTES, what="a sweep file")
+    return parse_sweep(text, name=path.stem, origin=str(path), base=path.parent)
 
 
 def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base: Path | None = None) -> Sweep:
     """Check a sweep given as TOML text (see :func:`load_sweep`)."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
+    doc = strict_toml.loads(text, origin)
     lines, problems = _Lines(text), _Problems(origin)
     for key in doc:
         if key not in TOP_KEYS:
@@ -234,6 +248,9 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
     split_seed = typed("split_seed", int, 42)
     if check_seed(split_seed, "split_seed"):
         problems.add(lines.key("split_seed"), check_seed(split_seed, "split_seed"))
+    split_seeds = _split_seeds(doc.get("split_seeds"), lines, problems)
+    if split_seeds and "split_seed" in doc:
+        problems.add(lines.key("split_seeds"), "give split_seed (one split) or split_seeds (several), not both")
     n_boot = typed("n_boot", int, 1000)
     if not 1 <= n_boot <= MAX_N_BOOT:
         problems.add(lines.key("n_boot"), f"n_boot must lie in 1..{MAX_N_BOOT}, got {n_boot}")
@@ -292,9 +309,62 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
     return Sweep(
         name=sweep_name, datasets=tuple(datasets), sizes=tuple(sizes), groups=tuple(groups),
         routers=tuple(routers), seeds=tuple(seeds), protocol=protocol, encoder=encoder,
-        split_seed=split_seed, n_boot=n_boot, reference=None if reference is None else str(reference),
+        split_seed=split_seed, split_seeds=tuple(split_seeds), n_boot=n_boot,
+        reference=None if reference is None else str(reference),
         scaling=scaling, scaling_draws=scaling_draws, cost=cost, prices=prices, locations=locations, text=text,
     )
+
+
+def parse_seed_list(text: str, name: str = "--split-seeds") -> list[int]:
+    """'0-9' -> [0, ..., 9]; '0,1,5' -> [0, 1, 5]; ranges and single seeds may be mixed ('0-4,10').
+
+    Raises ConfigError for anything else, an empty list, a seed listed twice or outside 0..MAX_SEED.
+    """
+    seeds: list[int] = []
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", part)
+        if not match:
+            raise ConfigError(f"{name} must be seeds such as 0-9 or 0,1,2, got {text!r}")
+        if match.group(3) is not None:
+            seeds.append(int(match.group(3)))
+            continue
+        first, last = int(match.group(1)), int(match.group(2))
+        if last < first or last - first >= 10_000:
+            raise ConfigError(f"{name}: the range {part} must run upwards over at most 10,000 seeds")
+        seeds += range(first, last + 1)
+    if not seeds:
+        raise ConfigError(f"{name} names no seed; e.g. {name} 0-9")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{name} lists a seed twice: {text!r}")
+    for s in seeds:
+        if check_seed(s, name):
+            raise ConfigError(check_seed(s, name))
+    return seeds
+
+
+def _split_seeds(value: Any, lines: _Lines, problems: _Problems) -> list[int]:
+    """``split_seeds`` as a list of integers or a range text such as "0-9"; [] when absent."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            return parse_seed_list(value, "split_seeds")
+        except ConfigError as exc:
+            problems.add(lines.key("split_seeds"), str(exc))
+            return []
+    if not isinstance(value, list) or not value or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        problems.add(lines.key("split_seeds"), f"split_seeds must be a non-empty list of integers or a range such "
+                     f"as \"0-9\", got {value!r}")
+        return []
+    if len(set(value)) != len(value):
+        problems.add(lines.key("split_seeds"), "split_seeds lists a seed twice")
+        return []
+    for s in value:
+        if check_seed(s, "split_seeds"):
+            problems.add(lines.value("split_seeds", s), check_seed(s, "split_seeds"))
+    return list(value)
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

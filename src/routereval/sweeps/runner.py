@@ -65,23 +65,25 @@ def plan(sweep: Sweep, store: ResultsStore, *, progress: bool = True, recompute_
     for source in sweep.datasets:
         location = sweep.location(source)
         grid = []
-        loaded = load(location, context, progress=progress)
-        skipped[source] = loaded.skipped
-        stale = {k for k, sha in made_from.items() if k.source == source and sha != loaded.fingerprint}
-        if stale and not recompute_stale:
-            raise ConfigError(
-                f"{len(stale)} stored rows of {source!r} were computed from other records than {location} holds now, "
-                "or with another encoder path (re-imported? a new default encoder?); rerun with --recompute-stale "
-                "to recompute them, or write to another --out"
-            )
-        finished = {k for k in made_from if k not in stale}
-        # Learned routers first, the oracle family (instant) last: the slow grid points start
-        # early and the quick ones fill the workers' idle time at the end.
-        routers = sorted(sweep.routers, key=lambda r: r.inputs == "none")
-        for router in routers:
-            for (m, group) in sorted(loaded.pools, key=lambda k: (k[0], sweep.groups.index(k[1]))):
-                for seed in sweep.seeds:
-                    grid.append(Task(source, location, m, group, router, seed))
+        # Split by split: tasks of one split follow each other, so a worker builds its pools once.
+        for split_seed in sweep.splits:
+            loaded = load(location, context.for_split(split_seed), progress=progress)
+            skipped.setdefault(source, loaded.skipped)
+            stale = {k for k, sha in made_from.items() if k.source == source and sha != loaded.fingerprint}
+            if stale and not recompute_stale:
+                raise ConfigError(
+                    f"{len(stale)} stored rows of {source!r} were computed from other records than {location} holds "
+                    "now, or with another encoder path (re-imported? a new default encoder?); rerun with "
+                    "--recompute-stale to recompute them, or write to another --out"
+                )
+            finished = {k for k in made_from if k not in stale}
+            # Learned routers first, the oracle family (instant) last: the slow grid points start
+            # early and the quick ones fill the workers' idle time at the end.
+            routers = sorted(sweep.routers, key=lambda r: r.inputs == "none")
+            for router in routers:
+                for (m, group) in sorted(loaded.pools, key=lambda k: (k[0], sweep.groups.index(k[1]))):
+                    for seed in sweep.seeds:
+                        grid.append(Task(source, location, m, group, router, seed, split_seed))
         for task in grid:
             (done if task.key in finished else todo).append(task)
     return Plan(todo, done, skipped)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from routereval.evaluation.features import Features
 from routereval.evaluation.reference import Reference
 from routereval.evaluation.specs import RouterSpec
-from routereval.results.store import GridKey
+from routereval.results.store import DEFAULT_SPLIT_SEED, GridKey
 
 #: Thread-count variables read by BLAS libraries and torch when they load.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -27,7 +27,11 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 @dataclass(frozen=True)
 class Context:
-    """Everything besides the grid point that decides a row (hashable: it keys the worker's memo)."""
+    """Everything besides the grid point that decides a row (hashable: it keys the worker's memo).
+
+    ``split_seed`` is the split the datasets are loaded with; a task on another
+    split loads under :meth:`for_split` of it.
+    """
 
     sizes: tuple[int, ...]
     groups: tuple[str, ...]
@@ -43,6 +47,10 @@ class Context:
     #: A price file that sets or overrides the dataset's model prices.
     prices: str | None = None
 
+    def for_split(self, split_seed: int) -> Context:
+        """The same settings on the split (and pools) drawn with ``split_seed``."""
+        return self if split_seed == self.split_seed else replace(self, split_seed=split_seed)
+
     def settings(self) -> dict[str, Any]:
         """What a row depends on beyond its grid key (kept in the results store and in every row)."""
         settings = {"protocol": self.protocol, "encoder": self.encoder, "split_seed": self.split_seed,
@@ -57,7 +65,7 @@ class Context:
 
 @dataclass(frozen=True)
 class Task:
-    """One (dataset, m, group, router, seed) grid point."""
+    """One (dataset, m, group, router, seed, split seed) grid point."""
 
     source: str
     location: str
@@ -65,13 +73,14 @@ class Task:
     group: str
     router: RouterSpec
     seed: int
+    split_seed: int = DEFAULT_SPLIT_SEED
 
     @property
     def key(self) -> GridKey:
-        return GridKey(self.source, self.m, self.group, self.router.label, self.seed)
+        return GridKey(self.source, self.m, self.group, self.router.label, self.seed, self.split_seed)
 
     def __str__(self) -> str:
-        return f"{self.source} m={self.m} {self.group} {self.router.label} seed={self.seed}"
+        return f"{self.source} m={self.m} {self.group} {self.router.label} seed={self.seed} split={self.split_seed}"
 
 
 @dataclass
@@ -241,6 +250,7 @@ def run_task(task: Task, context: Context) -> dict[str, Any]:
     from routereval.evaluation.evaluate import evaluate_pool, seeded
     from routereval.evaluation.specs import contender
 
+    context = context.for_split(task.split_seed)
     loaded = load(task.location, context)
     pool = loaded.pools[(task.m, task.group)]
     entry = contender(task.router)
@@ -253,6 +263,7 @@ def run_task(task: Task, context: Context) -> dict[str, Any]:
         costs = PoolCosts.for_pool(loaded.costs, loaded.bench.model_names, pool)
     row = evaluate_pool(entry, pool, loaded.features, loaded.reference, n_boot=context.n_boot, seed=task.seed,
                         costs=costs)
-    return {**row, "source": task.source, "seed": task.seed, "encoder": loaded.features.encoder,
+    return {**row, "source": task.source, "seed": task.seed, "split_seed": task.split_seed,
+            "encoder": loaded.features.encoder,
             "dataset_sha256": loaded.fingerprint,
             "settings": json.dumps(context.settings(), sort_keys=True)}
