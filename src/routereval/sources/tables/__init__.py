@@ -44,19 +44,17 @@ Header names are matched ignoring case and surrounding spaces, with inner spaces
 and hyphens read as ``_`` (``Prompt ID`` = ``prompt_id``). Model columns of the
 wide layout keep their names exactly as written (stripped of surrounding spaces).
 
-=============  ===================================================================
-column         also accepted as
-=============  ===================================================================
-prompt_id      id, question_id, item_id, sample_id, example_id, doc_id, qid
-prompt         text, question, query, input, prompt_text
-model          llm, model_name, model_id
-score          correct, accuracy, acc, is_correct, correctness
-task           task_name, category, subject, subset, domain
-reference      reference_answer, gold, gold_answer, target, ground_truth
-cost           cost_usd
-input_tokens   prompt_tokens, tokens_in, n_input_tokens
-output_tokens  completion_tokens, tokens_out, n_output_tokens
-=============  ===================================================================
+| column        | also accepted as                                          |
+|---------------|-----------------------------------------------------------|
+| prompt_id     | id, question_id, item_id, sample_id, example_id, doc_id, qid |
+| prompt        | text, question, query, input, prompt_text                 |
+| model         | llm, model_name, model_id                                 |
+| score         | correct, accuracy, acc, is_correct, correctness           |
+| task          | task_name, category, subject, subset, domain              |
+| reference     | reference_answer, gold, gold_answer, target, ground_truth |
+| cost          | cost_usd                                                  |
+| input_tokens  | prompt_tokens, tokens_in, n_input_tokens                  |
+| output_tokens | completion_tokens, tokens_out, n_output_tokens            |
 
 Two columns that mean the same thing (``id`` and ``prompt_id``) are an error.
 
