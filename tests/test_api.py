@@ -368,8 +368,81 @@ def test_zoo_names_every_router_of_the_field():
     assert zoo == list(ROUTER_SETS["zoo"]) and len(set(zoo)) == len(zoo)
     registered = set(rv.routers.all_routers()) | {"oracle", "ro", "random"}
     assert set(zoo) <= registered
-    # Nothing registered is left out of the zoo but MLC (minutes per pool on a CPU).
-    assert registered - set(zoo) == {"mlc"}
+    # Nothing registered is left out of the zoo but MLC (minutes per pool on a CPU) and auto, which
+    # chooses among zoo members by refitting each of them per fold (benchmarks/auto_targets.py measures it).
+    assert registered - set(zoo) == {"mlc", "auto"}
     # An entry written twice is kept once; parameters still apply to named entries.
     specs = parse_routers("baselines,knn,knn:k=7")
     assert [s.label for s in specs].count("knn") == 1 and "knn[k=7]" in [s.label for s in specs]
+
+
+# -- several routers in one call; tables printed in full ------------------------------
+
+
+def test_several_routers_in_one_call_keep_the_order_given_and_match_separate_calls():
+    bench, x = tiny_bench()
+    data = rv.router_datasets(bench, sizes=[3, 5], protocol="clean")
+    together = rv.evaluate(["knn", "best-single", ColumnRouter(best=1)], data, x, n_boot=20)
+    n = len(data.pools)
+    assert [r["router"] for r in together.rows] == ["knn"] * n + ["best-single"] * n + ["ColumnRouter"] * n
+    # The same numbers as one call per router (a second route to each row).
+    alone = [rv.evaluate(r, data, x, n_boot=20).rows for r in ("knn", "best-single", ColumnRouter(best=1))]
+    for mine, theirs in zip(together.rows, [row for rows in alone for row in rows], strict=True):
+        for key in ("mu_o", "mu_o_lo", "mu_o_hi", "E_p", "E_sel", "V_B", "selection", "group", "m"):
+            assert mine[key] == theirs[key]
+    # The table: per m, routers in the order given (not alphabetical).
+    table = together.table()
+    assert list(zip(table["m"], table["router"])) == [(m, r) for m in (3, 5) for r in ("knn", "best-single",
+                                                                                      "ColumnRouter")]
+    # A dict names them; a name may list several.
+    named = rv.evaluate({"second": ColumnRouter(best=1), "first": ColumnRouter(best=0)}, data, x, n_boot=20)
+    assert list(named.table()["router"]) == ["second", "first", "second", "first"]
+    assert [r["router"] for r in rv.evaluate("best-single,oracle", data, n_boot=20).rows] == \
+        ["best-single"] * n + ["oracle"] * n
+
+
+def test_a_single_router_gives_the_rows_it_always_gave():
+    bench, x = tiny_bench()
+    data = rv.router_datasets(bench, sizes=[3], protocol="clean")
+    rows = rv.evaluate(ColumnRouter(best=2), data, x, n_boot=20).rows
+    assert len(rows) == 3 and all("order" not in r for r in rows)
+    for row, pool in zip(rows, data.pools):
+        assert row["mu_o"] == pytest.approx(pool.test.scores[:, 2].mean())
+
+
+def test_several_routers_are_refused_where_rows_could_not_be_told_apart():
+    from routereval.errors import ArgumentError
+
+    bench, x = tiny_bench()
+    data = rv.router_datasets(bench, sizes=[3], protocol="clean")
+    with pytest.raises(ArgumentError, match=r"'ColumnRouter' named more than once.*rv\.evaluate\(\{"):
+        rv.evaluate([ColumnRouter(best=0), ColumnRouter(best=1)], data, x)
+    with pytest.raises(ArgumentError, match=r"the list is empty"):
+        rv.evaluate([], data, x)
+    with pytest.raises(ArgumentError, match=r"router 'pair': 'knn,oracle' names 2 routers"):
+        rv.evaluate({"pair": "knn,oracle"}, data, x)
+    with pytest.raises(ArgumentError, match=r"keys are the labels"):
+        rv.evaluate({3: "knn"}, data, x)
+
+
+def test_a_printed_table_shows_every_row_and_column_whatever_the_display_limits():
+    bench, x = tiny_bench()
+    data = rv.router_datasets(bench, sizes=[3, 5], protocol="clean")
+    result = rv.evaluate({f"r{k}": ColumnRouter(best=k % 3) for k in range(4)}, data, x, n_boot=10)
+    table = result.table()
+    assert isinstance(table, pd.DataFrame)  # still a DataFrame for code that reads it
+    with pd.option_context("display.max_rows", 3, "display.max_columns", 3, "display.width", 40):
+        text = str(table)
+        shown = repr(table.round(3))  # frames made from it print in full too
+    assert "..." not in text and "..." not in shown
+    lines = text.splitlines()
+    assert len(lines) == 1 + len(table) == 9
+    assert lines[0].split() == list(table.columns)
+    assert [line.split()[3] for line in lines[1:]] == [f"r{k}" for k in range(4)] * 2
+
+
+def test_the_front_door_gives_the_routers_module_for_writing_and_wrapping_routers():
+    code = ("import routereval as rv; print(rv.routers.from_sklearn.__name__, rv.routers.Router.__name__, "
+            "rv.routers.Prompts.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.split() == ["from_sklearn", "Router", "Prompts"], done.stderr

@@ -4,8 +4,8 @@
 >>> bench = rv.load_dataset("mmlu-pro")                       # registered name, imported name or path
 >>> data = rv.router_datasets(bench, sizes=[3, 5], protocol="clean")
 >>> X = rv.embed(data, "minilm")                              # row i = prompt i, cached on disk
->>> result = rv.evaluate("knn", data, X)                      # or any object with fit / predict_quality
->>> result.table()                                            # the published table, with intervals
+>>> result = rv.evaluate(["knn", "best-single"], data, X)     # names, router objects, or a dict label -> router
+>>> print(result.table())                                     # the published table, every row and column
 
 Data flows one way: sources -> records -> router datasets -> routers ->
 policies -> metrics -> reports; serving reads a saved router. The names here
@@ -28,6 +28,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "evaluate": ("routereval.evaluation.evaluate", "evaluate"),
     "policies": ("routereval.policies", None),
     "metrics": ("routereval.metrics", None),
+    # Router, Prompts, from_sklearn: what writing or wrapping a router needs (docs/routers.md).
+    "routers": ("routereval.routers", None),
     "RoutingModel": ("routereval.serving.model", "RoutingModel"),
 }
 

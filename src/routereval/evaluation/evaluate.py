@@ -34,23 +34,25 @@ from __future__ import annotations
 import copy
 import inspect
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from routereval import metrics
 from routereval.datasets.router_dataset import PoolDataset, RouterDatasets
+from routereval.errors import ArgumentError
 from routereval.evaluation.features import Features
 from routereval.evaluation.reference import Reference
 from routereval.evaluation.specs import SEED_PARAMETER, Contender, RouterSpec, contender
 from routereval.policies import OracleMix, Policy
-from routereval.routers.base import Labelled, reads
+from routereval.routers.base import Labelled, probabilities, reads
 from routereval.routers.checks import check_matrix
 
 if TYPE_CHECKING:
     from routereval.evaluation.aggregate import EvaluationResult
 
-#: Monte Carlo runs of r_o(p) (SPEC section 5).
+#: Monte Carlo runs of r_o(p), as RouterEval reports it beside the exact expectation.
 MC_RUNS = 1000
 
 
@@ -80,11 +82,29 @@ def fit_on_pool(router: Any, pool: PoolDataset, features: Features) -> None:
     kwargs = {}
     if "validation" in inspect.signature(router.fit).parameters and len(pool.val):
         kwargs["validation"] = Labelled(features.prompts(pool.val.positions), pool.val.labels)
-    router.fit(train, pool.train.labels, **kwargs)
+    _call(router, "fit", train, pool.train.labels, **kwargs)
+
+
+def _call(router: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """``router.method(*args)``, saying what it was given where it treated a ``Prompts`` as an array.
+
+    A router written for arrays (``fit(X, y)``) fails deep inside numpy with
+    "float() argument must be ..., not 'Prompts'"; the message names the fix.
+    """
+    try:
+        return getattr(router, method)(*args, **kwargs)
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:
+        if "Prompts" not in str(exc):
+            raise
+        raise TypeError(
+            f"{type(router).__name__}.{method}() failed on its prompts ({exc}): {method} receives a "
+            "routereval.routers.Prompts (fields embeddings, texts, scores, n), not an array; read "
+            "prompts.embeddings, or wrap an estimator written for arrays with routereval.routers.from_sklearn(...)"
+        ) from exc
 
 
 def _quality(router: Any, prompts: Any, label: str, m: int) -> np.ndarray:
-    quality = check_matrix(router.predict_quality(prompts), f"quality estimates of {label}",
+    quality = check_matrix(_call(router, "predict_quality", prompts), f"quality estimates of {label}",
                            n_rows=len(prompts), n_cols=m)
     if quality.size and (quality.min() < 0 or quality.max() > 1):
         raise ValueError(
@@ -139,7 +159,7 @@ def evaluate_pool(
         test = features.prompts(positions)
         quality = _quality(entry.router, test, entry.label, pool.m)
         choice = entry.policy.choose(quality, prefer=train_means, **weigh)
-        pi = entry.router.predict_proba(test) if hasattr(entry.router, "predict_proba") else choice
+        pi = probabilities(entry.router, test, quality)
     seconds = time.perf_counter() - started
 
     per_prompt = metrics.per_prompt_score(scores, choice)
@@ -188,30 +208,68 @@ def evaluate_pool(
     return row
 
 
-def _as_contender(router: Any, policy: Policy | None, seed: int) -> Contender:
+def _contenders_of(router: Any, policy: Policy | None, seed: int) -> list[Contender]:
+    """One router as given to :func:`evaluate` (object, name, spec or policy) -> what is evaluated.
+
+    A name may list several routers (``"knn,best-single"``, ``"baselines"``): one contender each.
+    """
     if isinstance(router, RouterSpec):
         entry = contender(router, policy)
         if entry.router is not None:
             seeded(entry.router, seed, router.params)
-        return entry
+        return [entry]
     if isinstance(router, str):
         from routereval.evaluation.specs import parse_routers
 
         specs = parse_routers(router)
-        if len(specs) != 1:
-            from routereval.errors import ConfigError
-
-            raise ConfigError(f"evaluate() takes one router, got {router!r}")
-        return _as_contender(specs[0], policy, seed)
+        if not specs:
+            raise ArgumentError(f"router: {router!r} names no router")
+        return [c for spec in specs for c in _contenders_of(spec, policy, seed)]
     if isinstance(router, Policy) and router.needs_scores:
-        return Contender(router.label, None, router)
+        return [Contender(router.label, None, router)]
     from routereval.policies import argmax
 
+    what = type(router).__name__
+    if not callable(getattr(router, "predict_quality", None)) and callable(getattr(router, "fit", None)) and \
+            any(callable(getattr(router, m, None)) for m in ("predict", "predict_proba")):
+        raise TypeError(f"{what} looks like a scikit-learn estimator (fit(X, y) and predict(X) on arrays), not a "
+                        f"router; wrap it with routereval.routers.from_sklearn({what}(...))")
     for method in ("fit", "predict_quality"):
         if not callable(getattr(router, method, None)):
-            raise TypeError(f"{type(router).__name__} has no {method}(): a router needs fit() and predict_quality()")
-    label = getattr(router, "name", "") or type(router).__name__
-    return Contender(label, seeded(fresh_copy(router), seed), policy or argmax())
+            raise TypeError(f"{what} has no {method}(): a router needs fit() and predict_quality()")
+    label = getattr(router, "name", "") or what
+    return [Contender(label, seeded(fresh_copy(router), seed), policy or argmax())]
+
+
+def contenders(routers: Any, policy: Policy | None = None, seed: int = 0) -> list[Contender]:
+    """What :func:`evaluate` measures, in the order given, each under a label of its own.
+
+    ``routers`` is one router (object, name, :class:`RouterSpec` or oracle-family
+    policy), a list of them, or a dict label -> router (the label is what rows
+    report). Two routers under one label would be averaged into one table
+    cell, so that is refused with the fix (a dict).
+    """
+    if isinstance(routers, dict):
+        found = []
+        for label, router in routers.items():
+            if not isinstance(label, str) or not label:
+                raise ArgumentError(f"router: a dict's keys are the labels rows report, non-empty strings; got {label!r}")
+            entries = _contenders_of(router, policy, seed)
+            if len(entries) != 1:
+                raise ArgumentError(f"router {label!r}: {router!r} names {len(entries)} routers; a dict entry is one")
+            found.append(replace(entries[0], label=label))
+    elif isinstance(routers, (list, tuple)):
+        if not routers:
+            raise ArgumentError("router: the list is empty; give at least one router")
+        found = [c for router in routers for c in _contenders_of(router, policy, seed)]
+    else:
+        found = _contenders_of(routers, policy, seed)
+    labels = [c.label for c in found]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ArgumentError(f"router: {', '.join(map(repr, twice))} named more than once; rows are told apart by "
+                            "label, so give each its own: rv.evaluate({'a': router_a, 'b': router_b}, ...)")
+    return found
 
 
 def evaluate(
@@ -226,11 +284,16 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
 ) -> EvaluationResult:
-    """Fit and measure ``router`` on every pool of ``data``.
+    """Fit and measure ``router`` (or several) on every pool of ``data``.
 
     ``router`` is a router object (anything with ``fit`` and
-    ``predict_quality``; each pool gets a fresh unfitted copy), a registered
-    name with parameters (``"knn:k=7"``), or an oracle-family policy.
+    ``predict_quality``; each pool gets a fresh unfitted copy; an estimator on
+    arrays goes through :func:`routereval.routers.from_sklearn`), a registered
+    name with parameters (``"knn:k=7"``), or an oracle-family policy. Several
+    at once: a list (``["knn", "best-single", my_router]``), a dict
+    label -> router, or a name listing several (``"knn,best-single"``); the
+    result's rows and table follow the order given, and embeddings are
+    computed once for all of them.
     ``X`` holds the embeddings of every prompt of the benchmark (row i =
     prompt i, from :func:`routereval.embed`); when a router needs them and
     ``X`` is None they are computed with ``encoder``. ``policy`` chooses from
@@ -240,20 +303,20 @@ def evaluate(
     from routereval.evaluation.features import embed
 
     pools = [data] if isinstance(data, PoolDataset) else list(data.pools)
-    entry = _as_contender(router, policy, seed)
-    inputs = "none" if entry.router is None else reads(entry.router)
+    entries = contenders(router, policy, seed)
+    inputs = {"none" if entry.router is None else reads(entry.router) for entry in entries}
     texts = vectors = None
     if isinstance(data, RouterDatasets):
         bench = data.bench
-        if inputs == "texts":
+        if "texts" in inputs:
             from routereval.evaluation.features import features_for
 
             texts = features_for(data, encoder, need_texts=True, need_vectors=False).texts
-        if inputs == "embeddings":
+        if "embeddings" in inputs:
             vectors = X if X is not None else embed(data, encoder, progress=progress)
         ref = reference_for(data, reference)
     else:
-        if inputs != "none" and X is None:
+        if inputs != {"none"} and X is None:
             raise ValueError("evaluating one PoolDataset needs X (the benchmark's embeddings)")
         vectors, bench = X, None
         ref = Reference(float(reference), f"given ({float(reference):g})") if reference is not None else \
@@ -262,9 +325,14 @@ def evaluate(
         raise ValueError(f"X has {len(vectors)} rows; the benchmark has {bench.n_prompts} prompts (one row each)")
     features = Features(vectors, texts)
     rows = []
-    for pool in pools:
-        fresh = Contender(entry.label, None if entry.router is None else fresh_copy(entry.router), entry.policy)
-        rows.append(evaluate_pool(fresh, pool, features, ref, n_boot=n_boot, seed=seed) | {"seed": seed})
+    for at, entry in enumerate(entries):
+        for pool in pools:
+            fresh = Contender(entry.label, None if entry.router is None else fresh_copy(entry.router), entry.policy)
+            row = evaluate_pool(fresh, pool, features, ref, n_boot=n_boot, seed=seed) | {"seed": seed}
+            if len(entries) > 1:
+                # Tables sort rows by this key (as a sweep's are): routers keep the order given, not the alphabet's.
+                row["order"] = [0, at]
+            rows.append(row)
     return EvaluationResult(rows, n_boot=n_boot, seed=seed)
 
 

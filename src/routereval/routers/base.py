@@ -1,36 +1,49 @@
-"""The router contract, in the spirit of scikit-learn estimators.
+"""The router contract, in the spirit of scikit-learn estimators (docs/routers.md, "Writing your own router").
 
 A router is a class whose ``__init__`` only stores hyper-parameters; ``fit``
-learns from training prompts and their per-candidate labels and returns
-``self``; learned state ends in an underscore; prediction never changes it.
+learns and returns ``self``; learned state ends in an underscore; prediction
+never changes it. A router *estimates*; a policy (:mod:`routereval.policies`)
+*chooses*.
 
-A router *estimates*; a policy (:mod:`routereval.policies`) *chooses*. Two
-methods, both returning n x m arrays over the m candidates of a pool:
+``fit(prompts, labels, validation=None)``
+
+* ``prompts`` is a :class:`Prompts`, not an array: ``prompts.embeddings``
+  (n x d, row i = prompt i) for routers whose ``inputs`` is "embeddings",
+  ``prompts.texts`` (n strings) for "texts", and ``prompts.scores`` (the true
+  n x m training scores, raw where records are continuous; given to ``fit``
+  only). ``len(prompts)`` is n, also for routers that read nothing.
+* ``labels`` is n x m in [0, 1] over the m candidates of the pool, with NaN
+  where a (prompt, candidate) record is missing: mask those cells, a missing
+  record is not a wrong answer.
+* ``validation`` is the pool's validation split as :class:`Labelled`
+  ``(prompts, labels)``; routers that tune or early-stop use it. A router
+  whose ``fit`` has no ``validation`` parameter is never given one.
+
+Prediction, both n x m arrays over the same m candidates:
 
 * :meth:`Router.predict_quality` (required): each candidate's expected score on
   each prompt, in [0, 1] (P(correct) for binary records). One scale for every
   router, so the same cost-aware or threshold policy can sit on any of them.
-* :meth:`Router.predict_proba` (optional): the probability vector pi whose
-  entropy is the paper's E_p, as each router defines it in SPEC section 5.
-  Routers without one get their estimates normalised over the candidates.
+* :meth:`Router.predict_proba` (optional): pi, whose mean entropy is the paper's
+  E_p. Without one, a router's pi is its quality estimates normalised over the
+  candidates (:func:`probabilities`): the same rule whether or not it
+  subclasses :class:`Router`.
 
-``fit(prompts, labels, validation=None)``: ``labels`` is n x m in [0, 1] with
-NaN where a (prompt, candidate) record is missing; learners mask those cells
-rather than treating them as wrong. ``validation`` is the pool's validation
-split as ``(Prompts, labels)``; routers that tune or early-stop use it, others
-ignore it. A router whose ``fit`` has no ``validation`` parameter is simply
-never given one.
+Class attributes: ``inputs`` ("embeddings", the default; "texts"; or "none")
+says what the router reads, so evaluation computes only that; ``requires``
+names optional packages (``("torch",)``): command lines and sweep files refuse
+the router before any work, with the install command, where one is missing
+(:func:`missing_packages`).
 
-A router that needs an optional package (torch) names it in ``requires``:
-command lines and sweep files refuse it before any work, with the install
-command, where the package is missing (:func:`missing_packages`).
-
-Anything with ``fit`` and ``predict_quality`` can be evaluated; subclassing
-:class:`Router` adds sklearn's ``get_params`` / ``set_params`` (so
-``sklearn.base.clone`` works), ``__repr__`` and the fitted check. A router in
-a module of this package with a ``name`` is found without a list; a
-third-party package exposes its routers through the ``routereval.routers``
-entry-point group, and ``pkg.module:Class`` names any importable class.
+Three forms are evaluated alike: a :class:`Router` subclass (which adds
+sklearn's ``get_params`` / ``set_params`` so ``sklearn.base.clone`` works,
+``__repr__`` and the fitted check); any object with ``fit`` and
+``predict_quality``; and a scikit-learn style estimator on arrays wrapped by
+:func:`routereval.routers.adapters.from_sklearn`. Registering: a class with a
+``name``, decorated with :func:`register`, in a module of this package is found
+without a list; another package exposes its routers through the
+``routereval.routers`` entry-point group; ``pkg.module:Class`` names any
+importable class on the command line and in sweep files.
 """
 
 from __future__ import annotations
@@ -97,6 +110,17 @@ def normalised_scores(scores: np.ndarray) -> np.ndarray:
     return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / m)
 
 
+def probabilities(router: Any, prompts: Prompts, quality: np.ndarray) -> np.ndarray:
+    """pi for E_p: the router's own ``predict_proba``, else ``quality`` (its estimates) normalised over the candidates.
+
+    The one place the rule lives, so a plain object and a :class:`Router`
+    subclass without ``predict_proba`` report the same E_p.
+    """
+    if callable(getattr(router, "predict_proba", None)):
+        return np.asarray(router.predict_proba(prompts), dtype=float)
+    return normalised_scores(np.asarray(quality, dtype=float))
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, numerically stable."""
     z = logits - logits.max(axis=1, keepdims=True)
@@ -135,7 +159,7 @@ class Router:
     def predict_proba(self, prompts: Prompts) -> np.ndarray:
         """pi for E_p; by default the quality estimates normalised over the candidates.
 
-        That is the rule SPEC gives the oracle's pi (its scores normalised), so
+        That is the rule RouterEval gives the oracle's pi (its scores normalised), so
         every router has an E_p without inventing a softmax temperature; a
         router that chooses with no spread (best single) overrides it.
         """
@@ -200,8 +224,8 @@ class Router:
 
 _ROUTERS: dict[str, type] = {}
 _DISCOVERED = False
-# Modules of this package that hold no router.
-_NOT_ROUTERS = frozenset({"base", "checks"})
+# Modules of this package that hold no router found by name (the adapter wraps an estimator it is given).
+_NOT_ROUTERS = frozenset({"base", "checks", "adapters"})
 
 
 def register(cls: type) -> type:
