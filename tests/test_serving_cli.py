@@ -74,7 +74,7 @@ def test_route_json_matches_the_library(cli, artifact):
     assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)
     expected = RoutingModel.load(artifact).route(NEW_PROMPTS[0], cost_weight=5000)[0].to_dict()
-    assert doc["chosen"] == expected["chosen"] == "poem-model"
+    assert doc["chosen"] == expected["chosen"] == "code-model"
     assert doc["ranked"] == expected["ranked"] and doc["prompt"] == NEW_PROMPTS[0]
 
 

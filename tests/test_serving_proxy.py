@@ -129,7 +129,7 @@ def test_a_backend_name_goes_direct(proxy):
 
 def test_routing_options_in_extra_body(proxy):
     _, client, _ = proxy
-    assert ask(client, extra_body={"routing": {"cost_weight": 5000}}).model == "poem-model"
+    assert ask(client, extra_body={"routing": {"cost_weight": 5000}}).model == "code-model"
     assert ask(client, extra_body={"routing": {"exclude": ["math-model"]}}).model == "code-model"
     response = ask(client, extra_body={"routing": {"candidates": ["poem-model"]}})
     assert response.model == "poem-model"
@@ -148,7 +148,7 @@ def test_route_endpoint_decides_without_calling_a_backend(proxy, artifact):
     body = httpx.post(f"{url}/v1/route", json={"messages": [{"role": "user", "content": MATH}],
                                                "routing": {"cost_weight": 5000}}).json()
     expected = RoutingModel.load(artifact).route(MATH, cost_weight=5000)[0].to_dict()
-    assert body["chosen"] == expected["chosen"] == "poem-model"
+    assert body["chosen"] == expected["chosen"] == "code-model"
     assert body["ranked"] == expected["ranked"]
     assert all(len(s.requests) == 0 for s in servers.values())
 
@@ -412,3 +412,31 @@ def test_concurrent_requests_are_each_answered_exactly_once(artifact, backends):
     answered = {name: sum(r["action"] == "ok" for r in s.requests) for name, s in backends.items()}
     assert sum(answered.values()) == 96  # every request answered once: no loss, no duplicate answer
     assert sum(r["action"] == "status" for r in backends["math-model"].requests) > 0
+
+
+# -- /metrics ---------------------------------------------------------------------------
+
+
+def test_two_apps_in_one_process_count_apart_and_metrics_parse_as_prometheus_text(artifact, backends):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with running(create_app(artifact, config_for(backends))) as first, \
+            running(create_app(artifact, config_for(backends))) as second:
+        client = openai.OpenAI(base_url=f"{first}/v1", api_key="unused", max_retries=0)
+        ask(client)
+        ask(client)
+        assert metric(first, 'routereval_routed_total{model="math-model"}') == 2
+        assert metric(second, 'routereval_routed_total{model="math-model"}') == 0  # its own registry
+        text = httpx.get(f"{first}/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    # Every name the docs promise, with its type; prometheus_client reads counters without _total.
+    assert {n: families[n].type for n in ("routereval_requests", "routereval_routed", "routereval_backend_attempts",
+                                          "routereval_fallbacks", "routereval_stream_errors", "routereval_rejected",
+                                          "routereval_tokens", "routereval_cost_usd")} == dict.fromkeys(
+        ("routereval_requests", "routereval_routed", "routereval_backend_attempts", "routereval_fallbacks",
+         "routereval_stream_errors", "routereval_rejected", "routereval_tokens", "routereval_cost_usd"), "counter")
+    assert families["routereval_decision_seconds"].type == "histogram"
+    assert families["routereval_time_to_first_byte_seconds"].type == "histogram"
+    decisions = {s.name: s.value for s in families["routereval_decision_seconds"].samples if not s.labels}
+    assert decisions["routereval_decision_seconds_count"] == 2
+    assert "_created" not in text

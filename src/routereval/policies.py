@@ -113,6 +113,9 @@ class Rule(Policy):
        come first, cheapest first (without costs: in ``prefer`` order, then
        candidate order), so a cheap model takes every prompt it can handle.
     3. Everything else by utility q - ``cost_weight`` * c, best first.
+
+    Ties in utility go to the cheaper candidate where costs are known, then to
+    the first listed.
     """
 
     cost_weight: float = 0.0
@@ -162,9 +165,13 @@ class Rule(Policy):
         if self.needs_costs and c is None:
             raise ValueError(f"policy {self.label} needs the candidates' costs")
         utility = q if c is None or not self.cost_weight else q - self.cost_weight * c
+        # Equal utility goes to the cheaper candidate where costs are known (paying more for the
+        # same estimate is never the better choice), then to the first listed.
+        cheaper = np.zeros((n, m)) if c is None else c
         if self.max_cost is None and self.threshold is None and self.tolerance is None and allowed is None:
-            # The common case: a stable sort of -utility puts ties in candidate order.
-            return np.argsort(-utility, axis=1, kind="stable")
+            if c is None:  # the common case: a stable sort of -utility puts ties in candidate order
+                return np.argsort(-utility, axis=1, kind="stable")
+            return np.lexsort((np.broadcast_to(np.arange(m), (n, m)), cheaper, -utility), axis=1)
         index = np.broadcast_to(np.arange(m), (n, m))
         usable = np.ones((n, m), dtype=bool)
         if allowed is not None:
@@ -182,11 +189,11 @@ class Rule(Policy):
         tier = np.where(good, 0, np.where(usable, 1, 2))
         second = np.where(tier == 1, 0.0, order_key)
         # lexsort: the last key is the primary one.
-        return np.lexsort((index, -utility, second, tier), axis=1)
+        return np.lexsort((index, cheaper, -utility, second, tier), axis=1)
 
 
 def argmax() -> Rule:
-    """The best estimate per prompt (ties: lowest index). The default policy."""
+    """The best estimate per prompt (ties: the cheaper where costs are given, then the lowest index). The default policy."""
     return Rule()
 
 
@@ -321,7 +328,7 @@ class Sweep:
     """Every choice the cost-aware rule makes as its cost weight lambda goes from 0 to infinity.
 
     ``start`` (length n) is the choice at lambda = 0 (the argmax, ties to the
-    lowest index). Each event k says that for lambda above ``lam[k]`` prompt
+    cheaper candidate, then the lowest index). Each event k says that for lambda above ``lam[k]`` prompt
     ``prompt[k]`` moves from candidate ``old[k]`` to the cheaper ``new[k]``;
     events are sorted by lambda (then prompt). Between two consecutive event
     lambdas the choices are constant, so these are all the operating points.
@@ -355,7 +362,7 @@ def cost_sweep(quality: np.ndarray, costs: object) -> Sweep:
     if np.isnan(c).any():
         raise ValueError("a cost sweep needs a known cost for every candidate (NaN found)")
     rows = np.arange(n)
-    current = np.argmax(q, axis=1)
+    current = Rule().rank(q, c)[:, 0]  # the argmax, ties broken as the rule breaks them (cheaper, then first)
     start = current.copy()
     level = np.zeros(n)  # lambda reached so far per prompt
     active = np.ones(n, dtype=bool)

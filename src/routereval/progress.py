@@ -19,7 +19,12 @@ for minutes. Usage::
 
 ``total`` and ``description`` may change while the step runs (``bar.total =
 n``; ``bar.description = "..."``); ``unit="bytes"`` shows sizes and speeds for
-downloads. ``enabled=False`` gives a silent stand-in, so callers need no
+downloads. ``unit="stages"`` is for a step made of a few unlike stages (reading,
+converting, writing a dataset): ``bar.stage("converting")`` starts the next one,
+and a log gets one line as each stage starts (stages are few, and unlike items
+their pace says nothing about the time left, so none is estimated)::
+
+    building llmrouter: converting (stage 1/2), 0 s ``enabled=False`` gives a silent stand-in, so callers need no
 second code path. ``advance`` is thread-safe.
 
 The time left is the rest of the step at the pace since the first advance:
@@ -95,6 +100,8 @@ def progress_line(description: str, completed: float, total: float | None, elaps
 
     ``left``: the time left in seconds (:meth:`Progress.time_left`), if known.
     """
+    if unit == "stages":  # the description names the stage and its number; their pace means nothing
+        return f"{description}, {format_duration(elapsed)}"
     show = format_bytes if unit == "bytes" else (lambda n: f"{int(n):,}")
     if total:
         fraction = min(1.0, completed / total)
@@ -136,11 +143,14 @@ class Progress:
         seconds: float | None = None,
         work: float | None = None,
     ) -> None:
-        if unit not in ("items", "bytes"):
-            raise ValueError(f"unit must be 'items' or 'bytes', got {unit!r}")
+        if unit not in ("items", "bytes", "stages"):
+            raise ValueError(f"unit must be 'items', 'bytes' or 'stages', got {unit!r}")
         if work is not None and not work >= 0:
             raise ValueError(f"work must be zero or more, got {work!r}")
         self._description = description
+        self._base = description  # a stages step: the description before ": <stage>"
+        self._stage_name = ""
+        self._stage_number = 0
         self._total = total
         self.completed: float = 0
         self.work = work
@@ -183,6 +193,19 @@ class Progress:
             self._total = value
             if self._rich is not None:
                 self._rich.update(self._task, total=value)
+
+    def stage(self, name: str) -> None:
+        """Start the next stage of a ``unit="stages"`` step (the first call starts the first stage)."""
+        with self._lock:
+            self._stage_name = name
+            self._stage_number += 1
+            label = f"{self._base}: {name} (stage {self._stage_number}/{self._total})" if self._total \
+                else f"{self._base}: {name}"
+            self._description = label
+            if self._rich is not None:
+                self._rich.update(self._task, description=label, completed=self._stage_number - 1)
+        if self._mode == "plain" and self._active:
+            self._print_line()
 
     def advance(self, n: float = 1, *, work: float = 0) -> None:
         """Count ``n`` more units done (and ``work`` more of the step's ``work``, if it was given)."""
@@ -266,6 +289,12 @@ class Progress:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if exc_type is None and self.unit == "stages" and self._stage_number:
+            # The last line says the step finished, not which stage it was last in.
+            with self._lock:
+                self._description = f"{self._base}: done"
+                if self._rich is not None:
+                    self._rich.update(self._task, description=self._description, completed=self._total)
         self.stop()
 
     # -- drawing ---------------------------------------------------------------
@@ -277,6 +306,7 @@ class Progress:
             DownloadColumn,
             MofNCompleteColumn,
             ProgressColumn,
+            SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
             TransferSpeedColumn,
@@ -294,6 +324,8 @@ class Progress:
 
         if self.unit == "bytes":
             columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        elif self.unit == "stages":
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         else:
             columns = (
                 TextColumn("{task.description}"),
@@ -341,7 +373,7 @@ def progress(
         description: what the step does, e.g. ``"embedding mmlu-pro"``.
         total: units to do, if known (a line then shows the share and time left).
         enabled: ``False`` gives a silent stand-in with the same methods.
-        unit: ``"items"`` (counts) or ``"bytes"`` (sizes and speed).
+        unit: ``"items"`` (counts), ``"bytes"`` (sizes and speed) or ``"stages"`` (see :meth:`Progress.stage`).
         stream: where to write (default ``sys.stderr``).
         seconds: seconds between plain lines (default 5 or ``ROUTEREVAL_PROGRESS_SECONDS``).
         work: the step's whole work, in any unit, where items differ in cost; each

@@ -27,12 +27,13 @@ def curve(
     seed: int = typer.Option(0, help="Seed of the routers (their random_state)."),
     split_seed: int = typer.Option(42, help="Seed of the split or folds."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG and SVG figures."),
+    markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Also write the tables as Markdown."),
 ) -> None:
     """Sweep each router's cost weight over every point where its choices change; write curves and metrics."""
     import pandas as pd
 
     from routereval.atomic import write_text_atomic
-    from routereval.cli.output import console, err_console, to_json
+    from routereval.cli.output import console, err_console, print_records, to_json
     from routereval.evaluation.curves import UNITS, cost_quality
     from routereval.evaluation.specs import parse_routers
     from routereval.reports.cost_figures import (
@@ -56,6 +57,12 @@ def curve(
         raise ConfigError("--routers names no router; e.g. --routers knn,best-single,oracle")
     for s in specs:
         s.check()
+    if markdown_out is not None:  # checked before the run, as bench checks its --markdown
+        from routereval.atomic import check_output
+
+        if markdown_out.is_dir():
+            raise ConfigError(f"--markdown {markdown_out} is a folder; give a file name")
+        check_output(markdown_out)
     bench = load_dataset(dataset)
     if prices is not None:
         from routereval.sources.prices import apply_price_file
@@ -95,10 +102,11 @@ def curve(
         err_console.print(f"[yellow]{doc['n_dropped_prompts']} prompts left out[/] (a model lacks a score or a cost)",
                           highlight=False)
     console.print(f"AIQ over {aiq_range_text(doc)} (cheapest to dearest single model)", highlight=False)
-    # Plain print: the Markdown tables must not be wrapped to the terminal's width.
-    print(markdown_table(table) or markdown_table(doc["pair"]))
-    if doc["pair"] and table:
-        print(markdown_table(doc["pair"]))
+    print_records("cost-quality metrics", table)
+    print_records("strong/weak pair", doc["pair"])
+    if markdown_out is not None:
+        write_text_atomic(markdown_out, "\n".join(t for t in (markdown_table(table), markdown_table(doc["pair"])) if t))
+        console.print(f"wrote {markdown_out}", highlight=False, soft_wrap=True)
     if figures:
         from routereval.reports.cost_figures import plot_cost_quality
         from routereval.reports.figures import save_figure

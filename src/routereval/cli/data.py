@@ -29,29 +29,35 @@ def list_datasets(
             "n_prompts": s.n_prompts,
             "n_models": s.n_models,
             "license": s.license,
+            "source": _source(s.homepage),
             "description": s.description,
         }
         for s in specs.values()
     ]
     rows += [
         {"name": n, "kind": "imported", "stored": True, "n_prompts": None, "n_models": None,
-         "license": None, "description": str(store_path(n))}
+         "license": None, "source": "imported", "description": str(store_path(n))}
         for n in sorted(stored - set(specs))
     ]
     if json_out:
         print_json({"datasets": rows})
         return
-    from rich.table import Table
+    from routereval.cli.output import Column, print_table
 
-    from routereval.reports.tables import literal_cells
+    # One line per dataset: the name is typed whole (a key, never wrapped); the prose stays in --json and
+    # `data info`, as `pip list` leaves descriptions to `pip show`.
+    print_table("routereval datasets", [Column("name", "key"), Column("prompts x models"), Column("source", "key"),
+                                        Column("state", "key")],
+                [[r["name"], f"{r['n_prompts']:,} x {r['n_models']}" if r["n_prompts"] else "-", r["source"],
+                  "stored" if r["stored"] else "not pulled"] for r in rows])
+    console.print("more: routereval data list --json; routereval data info NAME",
+                  highlight=False, markup=False, soft_wrap=True)
 
-    table = Table(title="routereval datasets")
-    for col in ("name", "prompts x models", "stored", "license", "description"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        shape = f"{r['n_prompts']:,} x {r['n_models']}" if r["n_prompts"] else ""
-        table.add_row(*literal_cells(r["name"], shape, "yes" if r["stored"] else "", r["license"] or "", r["description"]))
-    console.print(table)
+
+def _source(homepage: str) -> str:
+    """``owner/repo`` for a GitHub homepage (what a user recognises), else the address as given."""
+    prefix = "https://github.com/"
+    return homepage[len(prefix):].rstrip("/") if homepage.startswith(prefix) else homepage
 
 
 @app.command("pull")
@@ -183,10 +189,7 @@ def info(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
 ) -> None:
     """Models (mean score, coverage), prompts, tasks and missing records of a dataset."""
-    from rich.table import Table
-
-    from routereval.cli.output import console, print_json
-    from routereval.reports.tables import literal_cells
+    from routereval.cli.output import Column, console, print_json, print_table
     from routereval.sources.catalog import load_dataset
 
     bench = load_dataset(dataset)
@@ -203,23 +206,15 @@ def info(
     if prov:
         console.print(f"source: {prov.get('source', '?')}  licence: {prov.get('license', '?')}  "
                       f"version: {prov.get('version', '?')}", highlight=False)
-    models = Table(title="models (sorted by mean score)")
-    for col, just in (("model", "left"), ("mean score", "right"), ("records", "right"),
-                      ("coverage", "right"), ("$/1M in", "right"), ("$/1M out", "right"),
-                      ("$/1k queries", "right"), ("tokens in/out", "right")):
-        models.add_column(col, justify=just)
-    for m in sorted(doc["models"], key=lambda m: -(m["mean_score"] if m["mean_score"] == m["mean_score"] else -1)):
-        price = lambda v: "" if v != v else f"{v:.2f}"  # noqa: E731 - NaN prices print blank
-        models.add_row(*literal_cells(
-            m["name"], f"{m['mean_score']:.4f}", f"{m['n_records']:,}", f"{m['coverage']:.1%}",
-            price(m["input_price"]), price(m["output_price"]),
-            "" if m["cost_per_1k"] != m["cost_per_1k"] else f"{m['cost_per_1k']:.3g}",
-            "" if m["input_tokens"] != m["input_tokens"] and m["output_tokens"] != m["output_tokens"]
-            else f"{m['input_tokens']:.0f}/{m['output_tokens']:.0f}".replace("nan", "?")))
-    console.print(models)
-    tasks = Table(title=f"{len(doc['tasks'])} tasks")
-    tasks.add_column("task")
-    tasks.add_column("prompts", justify="right")
-    for t in doc["tasks"]:
-        tasks.add_row(*literal_cells(t["name"], f"{t['n_prompts']:,}"))
-    console.print(tasks)
+    price = lambda v: "" if v != v else f"{v:.2f}"  # noqa: E731 - NaN prices print blank
+    ranked = sorted(doc["models"], key=lambda m: -(m["mean_score"] if m["mean_score"] == m["mean_score"] else -1))
+    print_table("models (sorted by mean score)",
+                [Column("model", "name")] + [Column(c) for c in ("mean score", "records", "coverage", "$/1M in",
+                                                                "$/1M out", "$/1k queries", "tokens in/out")],
+                [[m["name"], f"{m['mean_score']:.4f}", f"{m['n_records']:,}", f"{m['coverage']:.1%}",
+                  price(m["input_price"]), price(m["output_price"]),
+                  "" if m["cost_per_1k"] != m["cost_per_1k"] else f"{m['cost_per_1k']:.3g}",
+                  "" if m["input_tokens"] != m["input_tokens"] and m["output_tokens"] != m["output_tokens"]
+                  else f"{m['input_tokens']:.0f}/{m['output_tokens']:.0f}".replace("nan", "?")] for m in ranked])
+    print_table(f"{len(doc['tasks'])} tasks", [Column("task", "name"), Column("prompts")],
+                [[t["name"], f"{t['n_prompts']:,}"] for t in doc["tasks"]])

@@ -1,119 +1,113 @@
-"""Counters and histograms for ``GET /metrics`` in the Prometheus text format (version 0.0.4).
+"""Counters and histograms for ``GET /metrics``, kept and rendered by ``prometheus_client``.
 
-A few dozen lines rather than a dependency: the proxy needs counters with
-labels and latency histograms, nothing more. Label values are model and
-reason names chosen by the proxy, never request data or secrets.
+Each proxy owns its own :class:`prometheus_client.CollectorRegistry`, never
+the process-wide default one: two apps in one process (the tests, or an
+embedding program) would otherwise share counters, and registering a second
+app's metrics under the same names would fail. The ``*_created`` series
+``prometheus_client`` adds to every counter and histogram are left out: the
+proxy's start time is not a metric anyone asked for, and they double the
+page. Label values are model and reason names chosen by the proxy, never
+request data or secrets.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import Counter as _PromCounter
+from prometheus_client import Histogram as _PromHistogram
 
 #: Latency buckets in seconds: from sub-millisecond decisions to slow first bytes.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: tuple[str, ...], values: tuple[str, ...], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
+#: The media type of what :meth:`ProxyMetrics.render` returns (``generate_latest`` writes format 0.0.4).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Counter:
-    """A monotonically increasing number per label combination."""
+    """A monotonically increasing number per label combination, registered in one proxy's registry.
 
-    def __init__(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> None:
-        self.name, self.doc, self.labels = name, doc, labels
-        self._values: dict[tuple[str, ...], float] = defaultdict(float)
-        self._lock = threading.Lock()
+    ``name`` is the exposed name, ending in ``_total`` as Prometheus expects.
+    """
+
+    def __init__(self, registry: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...] = ()) -> None:
+        if not name.endswith("_total"):
+            raise ValueError(f"a counter's name ends in _total, got {name!r}")
+        self.name, self.labels = name, labels
+        # prometheus_client adds the _total suffix itself.
+        self._metric = _PromCounter(name.removesuffix("_total"), doc, labels, registry=registry)
 
     def inc(self, *values: str, amount: float = 1.0) -> None:
-        with self._lock:
-            self._values[tuple(values)] += amount
+        """Add ``amount`` to the series of these label values (in the order of ``labels``)."""
+        (self._metric.labels(*values) if self.labels else self._metric).inc(amount)
 
     def value(self, *values: str) -> float:
-        return self._values.get(tuple(values), 0.0)
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.doc}", f"# TYPE {self.name} counter"]
-        with self._lock:
-            for key, v in sorted(self._values.items()):
-                lines.append(f"{self.name}{_labels(self.labels, key)} {v:.17g}")
-        return lines
+        """The current value of one series (0 if it was never increased)."""
+        for metric in self._metric.collect():
+            for sample in metric.samples:
+                if sample.name == self.name and tuple(sample.labels[n] for n in self.labels) == values:
+                    return sample.value
+        return 0.0
 
 
 class Histogram:
-    """Observations counted into cumulative buckets, with their sum and count, per label combination."""
+    """Observations in cumulative buckets, with their sum and count, per label combination."""
 
-    def __init__(self, name: str, doc: str, labels: tuple[str, ...] = (), buckets: tuple[float, ...] = BUCKETS):
-        self.name, self.doc, self.labels, self.buckets = name, doc, labels, buckets
-        self._counts: dict[tuple[str, ...], list[int]] = {}
-        self._sums: dict[tuple[str, ...], float] = defaultdict(float)
-        self._lock = threading.Lock()
+    def __init__(self, registry: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...] = (),
+                 buckets: tuple[float, ...] = BUCKETS) -> None:
+        self.name, self.labels = name, labels
+        self._metric = _PromHistogram(name, doc, labels, registry=registry, buckets=buckets)
 
     def observe(self, seconds: float, *values: str) -> None:
-        key = tuple(values)
-        with self._lock:
-            counts = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
-            for i, bound in enumerate(self.buckets):
-                if seconds <= bound:
-                    counts[i] += 1
-                    break
-            else:
-                counts[-1] += 1
-            self._sums[key] += seconds
+        """Count one observation into the series of these label values."""
+        (self._metric.labels(*values) if self.labels else self._metric).observe(seconds)
 
     def count(self, *values: str) -> int:
-        return sum(self._counts.get(tuple(values), ()))
+        """How many observations one series holds."""
+        for metric in self._metric.collect():
+            for sample in metric.samples:
+                if sample.name == f"{self.name}_count" and tuple(sample.labels[n] for n in self.labels) == values:
+                    return int(sample.value)
+        return 0
 
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.doc}", f"# TYPE {self.name} histogram"]
-        with self._lock:
-            for key in sorted(self._counts):
-                running = 0
-                for bound, c in zip(self.buckets, self._counts[key]):
-                    running += c
-                    le = 'le="%g"' % bound
-                    lines.append(f"{self.name}_bucket{_labels(self.labels, key, le)} {running}")
-                running += self._counts[key][-1]
-                inf = 'le="+Inf"'
-                lines.append(f"{self.name}_bucket{_labels(self.labels, key, inf)} {running}")
-                lines.append(f"{self.name}_sum{_labels(self.labels, key)} {self._sums[key]:.17g}")
-                lines.append(f"{self.name}_count{_labels(self.labels, key)} {running}")
-        return lines
+
+class _WithoutCreated:
+    """A registry view that leaves out the ``*_created`` series (see the module docstring)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self):  # noqa: ANN201 - prometheus_client's Metric families
+        for family in self._registry.collect():
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
 
 
 class ProxyMetrics:
-    """Everything the proxy counts."""
+    """Everything the proxy counts, in a registry of its own."""
 
     def __init__(self) -> None:
-        self.requests = Counter("routereval_requests_total", "Chat requests by the backend that answered "
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(r, "routereval_requests_total", "Chat requests by the backend that answered "
                                 "(none when every candidate failed) and HTTP status.", ("model", "status"))
-        self.chosen = Counter("routereval_routed_total", "Routed requests by the router's first choice.", ("model",))
-        self.attempts = Counter("routereval_backend_attempts_total", "Calls to backends by outcome.",
+        self.chosen = Counter(r, "routereval_routed_total", "Routed requests by the router's first choice.",
+                              ("model",))
+        self.attempts = Counter(r, "routereval_backend_attempts_total", "Calls to backends by outcome.",
                                 ("backend", "outcome"))
-        self.fallbacks = Counter("routereval_fallbacks_total", "Moves to the next candidate, by the reason the "
+        self.fallbacks = Counter(r, "routereval_fallbacks_total", "Moves to the next candidate, by the reason the "
                                  "previous one failed.", ("reason",))
-        self.stream_errors = Counter("routereval_stream_errors_total", "Streams that broke after their first chunk.",
-                                     ("backend",))
-        self.rejected = Counter("routereval_rejected_total", "Requests refused before routing, by reason.",
+        self.stream_errors = Counter(r, "routereval_stream_errors_total",
+                                     "Streams that broke after their first chunk.", ("backend",))
+        self.rejected = Counter(r, "routereval_rejected_total", "Requests refused before routing, by reason.",
                                 ("reason",))
-        self.tokens = Counter("routereval_tokens_total", "Tokens reported by backends.", ("backend", "kind"))
-        self.cost = Counter("routereval_cost_usd_total", "Cost of answered requests from reported tokens and prices.",
-                            ("backend",))
-        self.decision = Histogram("routereval_decision_seconds", "Time to embed the prompt and rank the candidates.")
-        self.ttfb = Histogram("routereval_time_to_first_byte_seconds",
+        self.tokens = Counter(r, "routereval_tokens_total", "Tokens reported by backends.", ("backend", "kind"))
+        self.cost = Counter(r, "routereval_cost_usd_total",
+                            "Cost of answered requests from reported tokens and prices.", ("backend",))
+        self.decision = Histogram(r, "routereval_decision_seconds",
+                                  "Time to embed the prompt and rank the candidates.")
+        self.ttfb = Histogram(r, "routereval_time_to_first_byte_seconds",
                               "From sending to a backend to its first response bytes.", ("backend",))
 
     def render(self) -> str:
-        lines: list[str] = []
-        for metric in (self.requests, self.chosen, self.attempts, self.fallbacks, self.stream_errors, self.rejected,
-                       self.tokens, self.cost, self.decision, self.ttfb):
-            lines.extend(metric.render())
-        return "\n".join(lines) + "\n"
+        """The Prometheus text exposition (format 0.0.4) of every metric."""
+        return generate_latest(_WithoutCreated(self.registry)).decode("utf-8")

@@ -122,10 +122,19 @@ def pull(
         except DamagedStoreError as exc:
             if note is not None:
                 note(f"the stored copy is damaged ({exc}); rebuilding it")
+    from routereval.progress import progress as progress_display
+
     paths.writable_dir(paths.datasets_dir())
-    local = fetch_spec(spec, progress=progress)
-    bench = spec.build(local)
-    return save_benchmark(bench, dest)
+    local = fetch_spec(spec, progress=progress)  # downloads show their own bar (bytes and speed)
+    # The first use of a dataset takes seconds to a minute: each stage says where it is.
+    with progress_display(f"building {name}", total=3, unit="stages", enabled=progress) as bar:
+        bar.stage("reading and converting the records")
+        bench = spec.build(local)
+        bar.stage("writing the store and its checksums")
+        saved = save_benchmark(bench, dest)
+        bar.stage("checking the store")
+        load_benchmark(saved)
+    return saved
 
 
 def _stored_version(dest: Path) -> str | None:
