@@ -191,6 +191,11 @@ def _bad_json_manifest(store: Path) -> None:
     (store / "manifest.json").write_text('{"format": "routereval-records", ')
 
 
+def _deep_manifest(store: Path) -> None:
+    # Deep enough to reach Python's own parser's recursion limit, small enough to look like a manifest.
+    (store / "manifest.json").write_text('{"format": "routereval-records", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
 def _damage_parquet(store: Path) -> None:
     data = bytearray((store / "prompts.parquet").read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -501,6 +506,8 @@ CASES: list[Case] = [
     Case("store-manifest-not-json", "stores", "a manifest that is not JSON", ("data", "info", "s"), 3,
          ("is not valid JSON", "repair it with: routereval data import <your file> --name s --replace"),
          setup=_damage(_bad_json_manifest)),
+    Case("store-manifest-deep", "stores", "a manifest nesting lists 100,000 deep", ("data", "info", "s"), 3,
+         ("nests 100001 levels deep", "the store is damaged"), setup=_damage(_deep_manifest)),
     Case("store-damaged-parquet", "stores", "a damaged prompts.parquet", ("data", "info", "s"), 3,
          ("prompts.parquet", "checksum does not match"), setup=_damage(_damage_parquet)),
     Case("store-missing-file", "stores", "a store missing models.parquet", ("data", "info", "s"), 3,
@@ -656,6 +663,12 @@ CASES += [
     _sweep("sweep-bad-cost-unit", "cost = \"euros\"", 'routers = ["knn"]\ncost = "euros"\n',
            ["cost must be one of auto"]),
     _sweep("sweep-no-routers", "routers = []", "routers = []\n", ["routers must be a non-empty list"]),
+    _sweep("sweep-nested-too-deeply", "arrays nested 5,000 deep", "routers = " + "[" * 5000 + "]" * 5000 + "\n",
+           ["not valid TOML (arrays or tables nested too deeply)"]),
+    Case("sweep-not-utf8", "sweeps and reports", "a sweep file in Latin-1", ("sweep", "s.toml", "--check"), 1,
+         ("is not UTF-8 text",), {"s.toml": 'name = "caf\xe9"\n'.encode("latin-1")}),
+    Case("sweep-too-large", "sweeps and reports", "a 2 MiB sweep file", ("sweep", "s.toml", "--check"), 1,
+         ("a sweep file is at most 1048576",), {"s.toml": "# " + "x" * (2 << 20) + "\n"}),
     Case("report-not-a-store", "sweeps and reports", "a folder that is not a results store", ("report", "."), 1,
          ("is not a results store",)),
 ]

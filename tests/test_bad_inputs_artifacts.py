@@ -408,6 +408,8 @@ TRAIN_CASES = [
        extra=("--force",), expect=("saved knn",)),
     _t("train-models-empty", "--models ''", _imported(), extra=("--models", ""), expect=("--models is empty",)),
     _t("train-output-tokens", "--output-tokens -1", _imported(), extra=("--output-tokens", "-1")),
+    _t("train-models-unknown", "--models naming a model the dataset does not hold (and a typo)", _imported(),
+       extra=("--models", "gpt-4,math-modl"), expect=("gpt-4", "did you mean math-model?")),
 ]
 
 CASES = ART_CASES + ROUTE_CASES + TRAIN_CASES
@@ -424,8 +426,9 @@ def test_doc_lists_exactly_these_cases():
 
 # -- properties ------------------------------------------------------------------------------------
 
+# Values a JSON writer can write (it has no infinity; NaN and Infinity in the text are cases of their own).
 _REPLACEMENTS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**20), st.floats(allow_nan=False),
+    st.none(), st.booleans(), st.integers(-10**6, 10**20), st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12), st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=4),
                                                                                     st.integers(), max_size=2),
 )

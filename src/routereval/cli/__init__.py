@@ -67,9 +67,16 @@ def run(argv: Sequence[str] | None = None) -> int:
     from routereval.errors import EXIT_INTERRUPTED
     from routereval.interrupts import stop_on_signals
 
+    import warnings
+
+    from routereval.cli.output import warn
+
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG["on"] = os.environ.get("ROUTEREVAL_DEBUG", "") not in ("", "0")
-    with stop_on_signals():
+    with stop_on_signals(), warnings.catch_warnings():
+        # Warnings the library raises for its callers (a quarantined row, a skipped model) reach a user of the
+        # command line as one "warning:" line, not as Python's file:line report with the source line.
+        warnings.showwarning = lambda message, *_args, **_kw: warn(str(message))
         try:
             code = app(args=args, prog_name="routereval", standalone_mode=False)
             # Written now, so a reader that went away (`| head -1`) is reported here, not at exit.

@@ -5,7 +5,7 @@ models' scores and labels on the train, validation and test prompts.
 :func:`router_datasets` builds every pool asked for into one
 :class:`RouterDatasets`.
 
-Two protocols (SPEC section 3):
+Two protocols (docs/routers.md):
 
 * ``faithful``: RouterEval as published. Pools are chosen with every prompt in
   view (test included), random numbers are drawn in the published order: the

@@ -16,7 +16,7 @@ the true scores against the true costs, so it lies above every router's (for
 each lambda it maximises mean(score - lambda * cost) over all choices).
 
 :func:`cost_quality` runs the whole study on one benchmark: the split of
-SPEC section 3 (seed 42), one pool of every model whose cost is known, each
+RouterEval's per-task 80/10/10 split (seed 42), one pool of every model whose cost is known, each
 router fitted once on the training prompts, the single models' points and
 their Pareto front, and the metrics of :mod:`routereval.metrics.cost`.
 
@@ -239,7 +239,7 @@ def resolve_unit(bench: Any, unit: str = "auto") -> str:
 
 
 def study_splits(bench: Any, split_seed: int = 42, folds: int | None = None) -> list[Any]:
-    """The splits a study fits on: SPEC section 3's (test = 10% per task) or ``folds`` cross-fitting folds.
+    """The splits a study fits on: RouterEval's per-task split (test = 10% per task) or ``folds`` cross-fitting folds.
 
     With ``folds`` k, the prompts are shuffled (legacy RandomState(split_seed))
     and cut into k folds; each fold is tested once by routers fitted on the

@@ -1,4 +1,4 @@
-"""Routing metrics, defined once for every router (SPEC section 4).
+"""Routing metrics, defined once for every router (definitions: docs/routers.md).
 
 Inputs are the true test scores ``s`` (n x m, NaN where a record is missing),
 a *choice distribution* ``d`` from a policy (n x m, rows summing to 1: the

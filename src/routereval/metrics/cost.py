@@ -1,4 +1,4 @@
-"""Cost metrics, defined once (SPEC section 8; formulas also in docs/costs.md).
+"""Cost metrics, defined once (formulas: docs/costs.md).
 
 Inputs: record costs ``c`` (n x m, dollars or any unit kept consistent, NaN =
 unknown) and a choice distribution ``d`` (n x m, rows summing to 1) from a

@@ -1,4 +1,4 @@
-"""The cost of each record, from what a benchmark stores (SPEC section 8).
+"""The cost of each record, from what a benchmark stores (units and formulas: docs/costs.md).
 
 A record's cost in dollars is
 

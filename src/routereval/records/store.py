@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from routereval import strict_json
 from routereval.atomic import fsync_dir, replace_folder
 from routereval.errors import DamagedStoreError, DataError
 from routereval.records import integrity
@@ -41,6 +42,8 @@ FORMAT = "routereval-records"
 # 2: the manifest records file checksums and its own. Version 1 stores open unchecked.
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+#: A records manifest nests a few levels (files -> name -> digests, provenance); anything much deeper is damage.
+MAX_MANIFEST_DEPTH = 32
 
 # Column blocks written at a time: bounds the extra memory a save needs.
 _WRITE_BLOCK_BYTES = 64 * 2**20
@@ -138,9 +141,9 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise DataError("is not a finished routereval records store (no manifest.json)", file=str(root))
     file = str(root / MANIFEST)
     try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DamagedStoreError(f"is not valid JSON ({exc}); the store is damaged", file=file) from exc
+        manifest = strict_json.loads((root / MANIFEST).read_bytes(), max_depth=MAX_MANIFEST_DEPTH)
+    except strict_json.JSONRefused as exc:
+        raise DamagedStoreError(f"{exc}; the store is damaged", file=file) from None
     if not isinstance(manifest, dict):
         raise DamagedStoreError("is not a JSON object; the store is damaged", file=file)
     if manifest.get("format") != FORMAT:

@@ -32,6 +32,6 @@ class BestSingleRouter(Router):
         return np.tile(self.train_means_, (len(prompts), 1))
 
     def predict_proba(self, prompts: Prompts) -> np.ndarray:
-        """pi = the one-hot of the chosen candidate (SPEC section 5)."""
+        """pi = the one-hot of the chosen candidate (as RouterEval defines it)."""
         self._check_fitted("best_")
         return one_hot(np.full(len(prompts), self.best_), len(self.train_means_))

@@ -1,4 +1,4 @@
-"""Choosing a model for a new task from benchmark records (Shnitzer et al.; SPEC section 6).
+"""Choosing a model for a new task from benchmark records (Shnitzer et al.; docs/selection.md).
 
 Given performance records on many tasks and only the unlabelled prompts of a
 new task, learn one correctness predictor per model and pick the model with

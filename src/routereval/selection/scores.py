@@ -1,4 +1,4 @@
-"""The scores that choose a model for a new task from its unlabelled prompts (SPEC section 6).
+"""The scores that choose a model for a new task from its unlabelled prompts (docs/selection.md).
 
 With g (prompts x models) the correctness estimates on the new task's prompts
 and gbar = 1[g > 0.5]:

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from routereval import strict_toml
 from routereval.errors import ConfigError
 from routereval.serving.failover import FailoverSettings
 
@@ -314,14 +314,5 @@ def load_backends(path: str | os.PathLike, environ: dict[str, str] | None = None
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such backends file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ConfigError(f"{path}: is {path.stat().st_size} bytes; a backends file is at most {MAX_FILE_BYTES}")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
+    doc = strict_toml.loads(strict_toml.read_text(path, max_bytes=MAX_FILE_BYTES, what="a backends file"), str(path))
     return parse_backends(doc, str(path), environ)

@@ -1,6 +1,6 @@
 """Readers for RouterEval's own files: router datasets and raw leaderboard scores.
 
-Two layouts (SPEC section 2), both pickles, both read through
+Two layouts (docs/data.md), both pickles, both read through
 :func:`~routereval.sources.safe_pickle.safe_load`:
 
 * ``router_dataset/<bench>_router_dataset.pkl``: prompts already split into
