@@ -350,7 +350,7 @@ def target_safe(run) -> str:
             f"{SAFE_TARGET}.")
     if not misses:
         return text
-    text += f" The {len(misses)} cells that miss it:\n\n"
+    text += (f" The cell that misses it:\n\n" if len(misses) == 1 else f" The {len(misses)} cells that miss it:\n\n")
     text += "  | dataset | m | group | difference [95% interval] | safe routed? |\n  |---|---|---|---|---|\n"
     for c in misses:
         text += (f"  | {c['dataset']} | {c['m']} | {c['group']} | {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}] | "
