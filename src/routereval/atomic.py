@@ -214,8 +214,22 @@ def remove_leftovers(folder: Path) -> int:
     return gone
 
 
+def flush_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` to disk, so a power loss after a rename cannot leave
+    a folder whose files are empty."""
+    for path in sorted(folder.rglob("*"), reverse=True):  # files before the folders that hold them
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+        else:
+            fsync_dir(path)
+    fsync_dir(folder)
+
+
 def replace_folder(staged: Path, dest: Path) -> None:
     """Move the complete folder ``staged`` to ``dest`` (same parent), replacing a folder there in one step.
+
+    Every file of ``staged`` is flushed to disk first (:func:`flush_tree`), so callers need not.
 
     On Linux ``renameat2(RENAME_EXCHANGE)`` swaps the two names in one system
     call, so a reader, Ctrl-C, a kill or a power loss finds either the old
@@ -229,7 +243,7 @@ def replace_folder(staged: Path, dest: Path) -> None:
 
     from routereval.interrupts import held
 
-    fsync_dir(staged)
+    flush_tree(staged)
     if not os.path.lexists(dest):
         os.rename(staged, dest)
         fsync_dir(dest.parent)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from routereval import strict_json
-from routereval.atomic import fsync_dir, replace_folder
+from routereval.atomic import replace_folder
 from routereval.errors import DamagedStoreError, DataError
 from routereval.records import integrity
 from routereval.records.benchmark import TOKEN_FIELDS, Benchmark, stored_dtype
@@ -112,7 +112,6 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
         manifest = json.loads(json.dumps(manifest, default=str))
         manifest["manifest_sha256"] = integrity.manifest_digest(manifest)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        _fsync_tree(tmp)
         # A folder cannot be renamed over a folder; replace_folder swaps them so that Ctrl-C or a
         # kill at any moment leaves the old store or the new one under the name, whole.
         replace_folder(tmp, final)
@@ -120,18 +119,6 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-def _fsync_tree(folder: Path) -> None:
-    """Flush every file of a finished store to disk before it is renamed into place, so a power
-    loss cannot leave a store whose manifest exists but whose files are empty."""
-    for path in sorted(folder.rglob("*"), reverse=True):  # files before the folders that hold them
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-        else:
-            fsync_dir(path)
-    fsync_dir(folder)
 
 
 def read_manifest(path: str | os.PathLike) -> dict:

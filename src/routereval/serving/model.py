@@ -400,9 +400,7 @@ class RoutingModel:
                 manifest["files"][file] = full_sha256(staged / file)
             text = json.dumps(mf.seal(manifest), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
             (staged / MANIFEST).write_text(text, encoding="utf-8")
-            with open(staged / MANIFEST, "rb+") as f:
-                os.fsync(f.fileno())
-            replace_folder(staged, folder)
+            replace_folder(staged, folder)  # flushes every file before the swap
         finally:
             shutil.rmtree(staged, ignore_errors=True)
         return folder

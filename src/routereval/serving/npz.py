@@ -11,7 +11,6 @@ costs at most what the manifest declares, which is capped.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,10 +28,8 @@ class NpzError(ValueError):
 
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``arrays`` uncompressed and flush them to disk."""
+    """Write ``arrays`` uncompressed (the only form :func:`read_npz` accepts)."""
     np.savez(path, **arrays)
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
 
 
 def spec_of(array: np.ndarray) -> dict[str, object]:
