@@ -203,6 +203,25 @@ SERVE_CASES = [
     serve_case("serve-backend-typo", "a misspelt backend key", backends_file('api_key = "MY_KEY"\n'),
                expect=("did you mean 'api_key_env'",)),
     serve_case("serve-no-backends", "a file without backends", "[proxy]\nroute_on = \"last_user\"\n"),
+    serve_case("serve-deployment-prices-differ", "two deployments of one model with different prices",
+               backends_file("input_price = 1\n") + f'[[backends]]\nname = "{MODELS[0]}"\nbase_url = '
+               '"http://127.0.0.1:10/v1"\ninput_price = 2\n', expect=("different prices",)),
+    serve_case("serve-deployment-id-twice", "two deployments with one id",
+               backends_file('id = "a"\n') + f'[[backends]]\nname = "{MODELS[0]}"\nbase_url = '
+               '"http://127.0.0.1:10/v1"\nid = "a"\n', expect=("used twice",)),
+    serve_case("serve-weight-zero", "weight = 0", backends_file("weight = 0\n"), expect=("weight must be above 0",)),
+    serve_case("serve-balancing-unknown", "an unknown balancing rule",
+               backends_file(tables='[proxy]\nbalancing = "random"\n'), expect=("least-busy",)),
+    serve_case("serve-fallback-unknown", "a fallback naming no backend",
+               backends_file(tables=f'[fallbacks]\n"{MODELS[0]}" = ["gpt-4"]\n'), expect=("'gpt-4' is not a backend",)),
+    serve_case("serve-fallback-self", "a model falling back to itself",
+               backends_file(tables=f'[fallbacks]\n"{MODELS[0]}" = ["{MODELS[0]}"]\n'), expect=("itself",)),
+    serve_case("serve-fallback-not-a-list", "a fallback that is not a list",
+               backends_file(tables=f'[fallbacks]\n"{MODELS[0]}" = "{MODELS[1]}"\n'), expect=("must be a list",)),
+    serve_case("serve-cache-entries-zero", "[cache] max_entries = 0",
+               backends_file(tables="[cache]\nenabled = true\nmax_entries = 0\n"), expect=("max_entries",)),
+    serve_case("serve-workers-zero", "--workers 0", backends_file(), args=("--workers", "0"),
+               expect=("--workers must lie in 1..64",)),
     serve_case("serve-timeout-string", "timeout = \"30\"", backends_file('timeout = "30"\n')),
     serve_case("serve-timeout-zero", "timeout = 0", backends_file("timeout = 0\n")),
     serve_case("serve-timeout-bool", "timeout = true", backends_file("timeout = true\n")),
@@ -260,7 +279,7 @@ def keyed(artifact, backends):  # noqa: F811
     """A proxy whose backends all need SECRET, and the servers; a short request timeout."""
     config = config_for(backends, keys={n: "ECHO_KEY" for n in MODELS}, environ={"ECHO_KEY": SECRET})
     config = parse_backends({"backends": [{"name": b.name, "base_url": b.base_url, "model": b.model,
-                                           "timeout": 5, "api_key_env": "ECHO_KEY"} for b in config.backends.values()],
+                                           "timeout": 5, "api_key_env": "ECHO_KEY"} for b in config.backends],
                              "failover": {"backoff": 0.01, "max_backoff": 0.05, "retries": 1},
                              "proxy": {"request_timeout": 3}}, "test.toml", {"ECHO_KEY": SECRET})
     with running(create_app(artifact, config)) as url:
@@ -379,9 +398,10 @@ def test_a_trickling_stream_ends_with_one_error_event_at_the_deadline(keyed):
 
 
 def test_the_deadline_covers_retries_and_fallbacks(artifact, backends):  # noqa: F811
+    # Each candidate asks to be retried after 0.9 s, twice: 1.8 s a candidate, so the 2 s deadline ends it.
     for server in backends.values():
-        server.plan.extend([("delay", 0.8)] * 3)
-    config = parse_backends({"backends": [{"name": n, "base_url": s.base_url, "timeout": 0.5}
+        server.plan.extend([("status", 503, 0.9)] * 3)
+    config = parse_backends({"backends": [{"name": n, "base_url": s.base_url, "timeout": 5}
                                           for n, s in backends.items()],
                              "failover": {"retries": 2, "backoff": 0.01}, "proxy": {"request_timeout": 2}},
                             "test.toml")
@@ -390,7 +410,36 @@ def test_the_deadline_covers_retries_and_fallbacks(artifact, backends):  # noqa:
         r = httpx.post(f"{url}/v1/chat/completions", json=chat(), timeout=30)
         took = time.monotonic() - started
     assert r.status_code == 504 and 1.9 < took < 4
-    assert "timeout before the first byte" in r.json()["error"]["message"]
+    assert r.json()["error"]["message"].endswith("attempts: math-model: http 503; math-model: http 503; math-model: http 503; code-model: http 503")
+
+
+def test_a_json_answer_trickling_after_its_headers_is_cut_at_the_backend_timeout(artifact, backends):  # noqa: F811
+    # Headers at once, then a byte every 0.2 s: the whole answer is due within the timeout of its first byte.
+    backends["math-model"].plan.append(("trickle", 0.2))
+    config = parse_backends({"backends": [{"name": n, "base_url": s.base_url, "timeout": 1}
+                                          for n, s in backends.items()]}, "test.toml")
+    with running(create_app(artifact, config)) as url:
+        started = time.monotonic()
+        r = httpx.post(f"{url}/v1/chat/completions", json=chat(), timeout=30)
+        took = time.monotonic() - started
+    assert r.status_code == 200 and r.json()["model"] != "math-model" and 0.9 < took < 2.5
+    assert r.json()["routing"]["attempts"][0] == {
+        "backend": "math-model", "status": None, "reason": "answer not complete within the timeout of 1 s",
+        "latency_ms": r.json()["routing"]["attempts"][0]["latency_ms"]}
+
+
+def test_a_stream_that_stalls_between_events_ends_with_one_error_event(artifact, backends):  # noqa: F811
+    backends["math-model"].plan.append(("trickle", 0.2))
+    config = parse_backends({"backends": [{"name": n, "base_url": s.base_url, "timeout": 1}
+                                          for n, s in backends.items()]}, "test.toml")
+    with running(create_app(artifact, config)) as url:
+        started = time.monotonic()
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=chat(stream=True), timeout=30) as response:
+            body = b"".join(response.iter_raw()).decode()
+        took = time.monotonic() - started
+    assert response.status_code == 200 and 0.9 < took < 2.5
+    assert body.count("event: error") == 1
+    assert json.loads(body.rstrip().splitlines()[-1][6:])["error"]["code"] == "stream_stalled"
 
 
 def test_header_values_are_made_safe():

@@ -221,13 +221,56 @@ def test_row_connection_reset_before_the_first_byte_retries(proxy):
                                   ("math-model", 200, "ok")]
 
 
-def test_row_timeout_before_the_first_byte_retries(artifact, backends):
+def test_row_timeout_sends_to_the_remaining_candidates_at_once(artifact, backends):
+    # math-model hangs; code-model and poem-model get the request together, and code-model, the quicker, wins.
     backends["math-model"].plan.append(("delay", 3))
+    backends["poem-model"].plan.append(("delay", 0.4))
     with running(create_app(artifact, config_for(backends, timeout=0.5))) as url:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        started = time.monotonic()
         response = ask(client)
-    assert response.model == "math-model"
-    assert attempts(response) == [("math-model", None, "timeout before the first byte"), ("math-model", 200, "ok")]
+        took = time.monotonic() - started
+    assert response.model == "code-model"
+    # poem-model's attempt finishes after the answer was sent (it is closed unread), so it is not listed.
+    assert attempts(response) == [("math-model", None, "timeout before the first byte"), ("code-model", 200, "ok")]
+    assert 0.5 <= took < 0.85  # one timeout, then code-model's answer: not poem-model's 0.4 s on top
+    assert len(backends["poem-model"].requests) == 1
+    assert len(backends["math-model"].requests) == 1  # a timeout is never retried where it happened
+
+
+def test_row_timeout_without_parallel_fallback_moves_on_one_at_a_time(artifact, backends):
+    backends["math-model"].plan.append(("delay", 3))
+    config = config_for(backends, timeout=0.5, failover={"parallel_fallback": False})
+    with running(create_app(artifact, config)) as url:
+        response = ask(openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0))
+    assert attempts(response) == [("math-model", None, "timeout before the first byte"), ("code-model", 200, "ok")]
+    assert len(backends["poem-model"].requests) == 0
+
+
+def test_every_candidate_but_one_hanging_costs_one_timeout_then_the_hanging_ones_cool_down(artifact):
+    # The target on real sockets: 1 s timeout, the two best candidates hang; each request is answered
+    # by the healthy one within one timeout (and at once after the hanging ones cool down).
+    servers = {name: EchoServer(name).start() for name in MODELS}
+    try:
+        for name in ("math-model", "code-model"):
+            servers[name].plan.extend([("delay", 5)] * 10)
+        config = config_for(servers, timeout=1.0, failover={"cooldown_failures": 2})
+        with running(create_app(artifact, config)) as url:
+            client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            took = []
+            for _ in range(5):
+                started = time.monotonic()
+                response = ask(client)
+                took.append(time.monotonic() - started)
+                assert response.model == "poem-model"
+        # Each costs at most one timeout: the first candidate's, then poem-model wins the race. code-model's
+        # attempts in the races run on to their timeout in the background, so it cools down as math-model does.
+        assert all(t < 1.6 for t in took), took
+        assert all(t < 0.5 for t in took[3:]), took
+        assert attempts(response) == [("poem-model", 200, "ok")]
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
 @pytest.mark.parametrize("status, error", [(400, openai.BadRequestError), (401, openai.AuthenticationError),

@@ -20,10 +20,13 @@ from typing import Any, Optional
 import typer
 
 from routereval.errors import ConfigError, EnvironmentProblem
+from routereval.serving.workers import WORKER_SETTINGS
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 #: Seconds open requests get to finish after a stop signal; a second Ctrl-C stops at once.
 DRAIN_SECONDS = 10
+#: Most worker processes: each holds the router and the encoder (MiniLM: ~150 MB).
+MAX_WORKERS = 64
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -89,6 +92,8 @@ def serve(
     max_body: int = typer.Option(1 << 20, help="Largest request body accepted, in bytes."),
     route_on: Optional[str] = typer.Option(None, help="last_user (default) or all_user: what the router reads."),
     log_level: str = typer.Option("info", help="Log level: debug, info, warning, error."),
+    workers: int = typer.Option(1, help="Worker processes sharing the port (each loads the router; cool-downs "
+                                "and the response cache are per worker; /metrics adds up all of them)."),
 ) -> None:
     """Serve POST /v1/chat/completions (model "router" routes), /v1/route, /v1/models, health and /metrics."""
     import logging
@@ -111,6 +116,8 @@ def serve(
                               "characters (not shown); a token is one word of printable ASCII")
     if not 0 < port < 65536:
         raise ConfigError(f"--port must lie in 1..65535, got {port}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers must lie in 1..{MAX_WORKERS}, got {workers}")
     try:
         import uvicorn
 
@@ -121,6 +128,7 @@ def serve(
     if log_level.lower() != "debug":
         # One line per request comes from the proxy itself; httpx would add a second.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Read and checked here, in this process, even when workers will serve: a bad file is one line, now.
     app = create_app(folder, backends, token=token, max_body_bytes=max_body, route_on=route_on)
     # Bound before serving, so a taken port is one clear line (uvicorn would log it and exit 3, the code of a
     # damaged store here).
@@ -129,16 +137,67 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         log.warning("listening on %s without --token-env: anyone who can reach this address can spend your "
                     "backends", host)
-    config = uvicorn.Config(app, log_level=log_level.lower(), access_log=False,
-                            timeout_graceful_shutdown=DRAIN_SECONDS)
-    server = _server_class()(config)
-    log.info("listening on http://%s:%d", host, port)
+    log.info("listening on http://%s:%d%s", host, port, f" with {workers} workers" if workers > 1 else "")
     try:
-        server.run(sockets=[sock])
+        if workers == 1:
+            config = uvicorn.Config(app, log_level=log_level.lower(), access_log=False,
+                                    timeout_graceful_shutdown=DRAIN_SECONDS)
+            server = _server_class()(config)
+            server.run(sockets=[sock])
+            stopped_by = server.stopped_by
+        else:
+            del app
+            stopped_by = _run_workers(workers, log_level, sock, {
+                "folder": str(folder), "backends": str(backends), "token_env": token_env, "max_body": max_body,
+                "route_on": route_on, "log_level": log_level.lower()})
     except SystemExit as exc:
         # uvicorn ends a failed start-up (the app's lifespan) this way, after logging why.
         raise ConfigError(f"the proxy could not start (uvicorn exit {exc.code}); the log above says why") from None
     finally:
         sock.close()
-    if server.stopped_by == signal.SIGINT:
+    if stopped_by == signal.SIGINT:
         raise KeyboardInterrupt
+
+
+def _run_workers(workers: int, log_level: str, sock: socket.socket, settings: dict[str, Any]) -> int | None:
+    """Serve with ``workers`` processes on ``sock``; the signal that stopped them.
+
+    Each worker is a fresh interpreter (spawned, not forked: a fork would copy
+    the encoder's threads mid-state) that builds the app from ``settings``.
+    They share one directory for prometheus_client's multiprocess mode, so
+    ``/metrics`` adds up every worker; it is removed when they have stopped.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        """uvicorn's supervisor, remembering which signal stopped it."""
+
+        stopped_by: int | None = None
+
+        def handle_int(self) -> None:
+            self.stopped_by = self.stopped_by or signal.SIGINT
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            self.stopped_by = self.stopped_by or signal.SIGTERM
+            super().handle_term()
+
+    metrics_dir = tempfile.mkdtemp(prefix="routereval-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    try:
+        config = uvicorn.Config("routereval.serving.workers:app_from_environment", factory=True, workers=workers,
+                                log_level=log_level.lower(), access_log=False,
+                                timeout_graceful_shutdown=DRAIN_SECONDS)
+        supervisor = Supervisor(config, sockets=[sock])
+        supervisor.run()
+        return supervisor.stopped_by
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        os.environ.pop(WORKER_SETTINGS, None)
+        shutil.rmtree(metrics_dir, ignore_errors=True)

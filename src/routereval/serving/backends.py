@@ -5,9 +5,16 @@
     [proxy]                      # optional
     route_on = "last_user"       # or "all_user": route on every user turn joined
     request_timeout = 600        # seconds per request, over every retry and fallback
+    balancing = "least-busy"     # or "weighted": how a candidate's deployments share its requests
 
     [failover]                   # optional; defaults shown in docs/serving.md
     retries = 2
+
+    [fallbacks]                  # optional: where a request that names a model may go if it fails
+    "gpt-4o" = ["gpt-4o-mini"]
+
+    [cache]                      # optional, off by default: exact-match answers
+    enabled = true
 
     [[backends]]
     name = "qwen2.5-7b-instruct"           # a candidate of the router
@@ -17,6 +24,12 @@
     timeout = 30                           # seconds to the first byte
     input_price = 0.2                      # $ per 1M tokens (optional: the artifact's prices otherwise)
     output_price = 0.2
+    weight = 1                             # share of the candidate's requests under "weighted" balancing
+    id = "qwen-local"                      # this deployment's label in metrics and attempts (optional)
+
+Several ``[[backends]]`` with the same name are *deployments* of one
+candidate: its requests are shared between them, and each has its own health
+and cool-down (:mod:`routereval.serving.deployments`).
 
 The file names environment variables, never keys: keys are read from the
 environment when the file is loaded, kept out of every repr, and scrubbed
@@ -59,6 +72,13 @@ class Backend:
     input_price: float | None = None
     output_price: float | None = None
     api_key: str | None = field(default=None, repr=False, compare=False)
+    weight: float = 1.0
+    #: The deployment's label in attempts and metrics: ``name`` when the candidate has one deployment.
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", self.name)
 
     @property
     def url(self) -> str:
@@ -70,32 +90,56 @@ class Backend:
 
 
 @dataclass(frozen=True)
-class BackendsConfig:
-    """Every backend, by name, with the proxy and failover settings of the file."""
+class CacheSettings:
+    """The ``[cache]`` table: exact-match answers, off unless ``enabled``."""
 
-    backends: dict[str, Backend]
+    enabled: bool = False
+    max_entries: int = 1000
+    max_bytes: int = 64 << 20
+    ttl_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class BackendsConfig:
+    """Every deployment, grouped by candidate name, with the proxy, failover, fallback and cache settings."""
+
+    deployments: dict[str, tuple[Backend, ...]]
     failover: FailoverSettings = field(default_factory=FailoverSettings)
     route_on: str = "last_user"
     source: str = "<memory>"
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    balancing: str = "least-busy"
+    fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+
+    @property
+    def names(self) -> list[str]:
+        """The candidate (model) names, in the file's order."""
+        return list(self.deployments)
+
+    @property
+    def backends(self) -> list[Backend]:
+        """Every deployment, in the file's order."""
+        return [b for group in self.deployments.values() for b in group]
 
     def secrets(self) -> list[str]:
         """Every key value in use (to scrub from relayed text)."""
-        return [b.api_key for b in self.backends.values() if b.api_key]
+        return [b.api_key for b in self.backends if b.api_key]
 
     def prices(self) -> dict[str, tuple[float, float]]:
-        """Prices the file gives, by backend name ($ per 1M input and output tokens)."""
+        """Prices the file gives, by candidate name ($ per 1M input and output tokens)."""
         out = {}
-        for b in self.backends.values():
+        for name, group in self.deployments.items():
+            b = group[0]  # deployments of one candidate must agree on prices (checked when the file is read)
             if b.input_price is not None or b.output_price is not None:
-                out[b.name] = (math.nan if b.input_price is None else b.input_price,
-                               math.nan if b.output_price is None else b.output_price)
+                out[name] = (math.nan if b.input_price is None else b.input_price,
+                             math.nan if b.output_price is None else b.output_price)
         return out
 
     def check_candidates(self, candidates: Sequence[str]) -> None:
         """Refuse a backends file whose names are not exactly the router's candidates."""
-        unknown = [n for n in self.backends if n not in candidates]
-        missing = [c for c in candidates if c not in self.backends]
+        unknown = [n for n in self.deployments if n not in candidates]
+        missing = [c for c in candidates if c not in self.deployments]
         if unknown or missing:
             parts = []
             if missing:
@@ -130,6 +174,8 @@ class BackendEntry(_Table):
     timeout: float = Field(60.0, gt=0, le=3600)
     input_price: float | None = Field(None, ge=0, le=1e6)
     output_price: float | None = Field(None, ge=0, le=1e6)
+    weight: float = Field(1.0, gt=0, le=1e6)
+    id: str | None = Field(None, min_length=1, max_length=256, pattern=_NAME)
 
 
 class FailoverTable(_Table):
@@ -141,6 +187,7 @@ class FailoverTable(_Table):
     max_retry_after: float = Field(10.0, ge=0, le=3600)
     cooldown_failures: int = Field(3, ge=1, le=1000)
     cooldown_seconds: float = Field(30.0, ge=0, le=86400)
+    parallel_fallback: bool = True
 
 
 class ProxyTable(_Table):
@@ -148,6 +195,16 @@ class ProxyTable(_Table):
 
     route_on: Literal["last_user", "all_user"] = "last_user"
     request_timeout: float = Field(DEFAULT_REQUEST_TIMEOUT, gt=0, le=86400)
+    balancing: Literal["least-busy", "weighted"] = "least-busy"
+
+
+class CacheTable(_Table):
+    """``[cache]``: the fields of :class:`CacheSettings`, bounded."""
+
+    enabled: bool = False
+    max_entries: int = Field(1000, ge=1, le=10_000_000)
+    max_bytes: int = Field(64 << 20, ge=1024, le=1 << 40)
+    ttl_seconds: float = Field(3600.0, gt=0, le=31 * 86400)
 
 
 class BackendsFile(_Table):
@@ -156,10 +213,13 @@ class BackendsFile(_Table):
     backends: list[BackendEntry] = Field(min_length=1, max_length=1000)
     proxy: ProxyTable = ProxyTable()
     failover: FailoverTable = FailoverTable()
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict, max_length=1000)
+    cache: CacheTable = CacheTable()
 
 
+_TABLES = {"": BackendsFile, "[proxy]": ProxyTable, "[failover]": FailoverTable, "[cache]": CacheTable}
 _TYPES = {"int_type": "an integer", "float_type": "a number", "string_type": "a string", "bool_type": "true or false",
-          "list_type": "a list of [[backends]] tables", "model_type": "a table", "dict_type": "a table"}
+          "list_type": "a list", "model_type": "a table", "dict_type": "a table"}
 
 
 def _where(loc: tuple[Any, ...], doc: dict[str, Any]) -> tuple[str, str]:
@@ -197,7 +257,7 @@ def _schema_error(exc: ValidationError, doc: dict[str, Any], source: str) -> Con
     where = f"{source}: {table + ': ' if table else ''}"
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "extra_forbidden":
-        model = {"": BackendsFile, "[proxy]": ProxyTable, "[failover]": FailoverTable}.get(table, BackendEntry)
+        model = _TABLES.get(table, BackendEntry)
         known = list(model.model_fields)
         hint = difflib.get_close_matches(key, known, n=1)
         what = f"table [{key}]" if not table else f"key {key!r}"
@@ -207,9 +267,10 @@ def _schema_error(exc: ValidationError, doc: dict[str, Any], source: str) -> Con
         return ConfigError(f"{where}{key} is required" + ("; add at least one [[backends]] table"
                                                           if key == "backends" else ""))
     if kind in _TYPES:
-        return ConfigError(f"{where}{key} must be {_TYPES[kind]}")
+        what = "a list of [[backends]] tables" if (key, kind) == ("backends", "list_type") else _TYPES[kind]
+        return ConfigError(f"{where}{key} must be {what}")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        model = {"": BackendsFile, "[proxy]": ProxyTable, "[failover]": FailoverTable}.get(table, BackendEntry)
+        model = _TABLES.get(table, BackendEntry)
         return ConfigError(f"{where}{key} must be {_range(model.model_fields[key].metadata)}")
     if kind == "finite_number":
         return ConfigError(f"{where}{key} must be a finite number")
@@ -275,20 +336,46 @@ def parse_backends(doc: dict[str, Any], source: str = "<memory>", environ: dict[
         parsed = BackendsFile.model_validate(doc)
     except ValidationError as exc:
         raise _schema_error(exc, doc, source) from None
-    backends: dict[str, Backend] = {}
+    entries: dict[str, list[BackendEntry]] = {}
     for entry in parsed.backends:
         where = f"{source}: backend {entry.name!r}"
-        if entry.name in backends:
-            raise ConfigError(f"{where} is listed twice")
         if entry.name == "router":
             raise ConfigError(f"{where}: 'router' is the proxy's own model name; it cannot name a backend")
         _check_url(entry.base_url, where)
-        backends[entry.name] = Backend(entry.name, entry.base_url, entry.model or entry.name, entry.api_key_env,
-                                       float(entry.timeout), entry.input_price, entry.output_price,
-                                       _key_for(entry, where, env))
+        entries.setdefault(entry.name, []).append(entry)
+    groups: dict[str, tuple[Backend, ...]] = {}
+    ids: set[str] = set()
+    for name, group in entries.items():
+        where = f"{source}: backend {name!r}"
+        if len({(e.input_price, e.output_price) for e in group}) > 1:
+            raise ConfigError(f"{where}: its deployments give different prices; a candidate has one price (give "
+                              "it on every entry, or on none)")
+        deployments = []
+        for k, e in enumerate(group, start=1):
+            # A candidate with one deployment is labelled by its name; several are numbered in the file's order.
+            label = e.id or (name if len(group) == 1 else f"{name}#{k}")
+            if label in ids:
+                raise ConfigError(f"{where}: deployment id {label!r} is used twice; give each [[backends]] entry "
+                                  "its own id")
+            ids.add(label)
+            deployments.append(Backend(name, e.base_url, e.model or name, e.api_key_env, float(e.timeout),
+                                       e.input_price, e.output_price, _key_for(e, where, env), float(e.weight),
+                                       label))
+        groups[name] = tuple(deployments)
+    fallbacks = {}
+    for name, targets in parsed.fallbacks.items():
+        for target in [name, *targets]:
+            if target not in groups:
+                raise ConfigError(f"{source}: [fallbacks]: {target!r} is not a backend name; fallbacks name "
+                                  f"backends of this file ({', '.join(groups)})")
+        if name in targets or len(set(targets)) != len(targets):
+            raise ConfigError(f"{source}: [fallbacks]: the list for {name!r} repeats a name or names the model "
+                              "itself")
+        fallbacks[name] = tuple(targets)
     settings = FailoverSettings(**parsed.failover.model_dump())
-    return BackendsConfig(backends, settings, parsed.proxy.route_on, source,
-                          request_timeout=float(parsed.proxy.request_timeout))
+    return BackendsConfig(groups, settings, parsed.proxy.route_on, source,
+                          request_timeout=float(parsed.proxy.request_timeout), balancing=parsed.proxy.balancing,
+                          fallbacks=fallbacks, cache=CacheSettings(**parsed.cache.model_dump()))
 
 
 def _check_url(url: str, where: str) -> None:

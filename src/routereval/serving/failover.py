@@ -37,6 +37,9 @@ class FailoverSettings:
     max_retry_after: float = 10.0
     cooldown_failures: int = 3
     cooldown_seconds: float = 30.0
+    #: After a first-byte timeout, send to every remaining candidate at once (first answer wins) rather than
+    #: one after another: a request then waits at most one timeout however many candidates hang.
+    parallel_fallback: bool = True
 
 
 def is_transient(status: int) -> bool:

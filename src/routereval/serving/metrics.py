@@ -6,18 +6,33 @@ embedding program) would otherwise share counters, and registering a second
 app's metrics under the same names would fail. The ``*_created`` series
 ``prometheus_client`` adds to every counter and histogram are left out: the
 proxy's start time is not a metric anyone asked for, and they double the
-page. Label values are model and reason names chosen by the proxy, never
-request data or secrets.
+page. Label values are model, deployment and reason names chosen by the
+proxy, never request data or secrets.
+
+With ``routereval serve --workers N`` the workers are separate processes:
+``serve`` gives them one ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics``, on
+whichever worker answers it, adds up every worker's counters and histograms
+and the in-flight gauges (prometheus_client's multiprocess mode). Process
+metrics (CPU, memory, open files) are per process, so they are exported by a
+single-process proxy only, as prometheus_client's multiprocess mode has them.
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client import Counter as _PromCounter
+from prometheus_client import Gauge as _PromGauge
 from prometheus_client import Histogram as _PromHistogram
 
 #: Latency buckets in seconds: from sub-millisecond decisions to slow first bytes.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+#: Request latency buckets in seconds: a chat answer takes from milliseconds (a cache hit) to minutes.
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+#: Batch size buckets: how many prompts one encoder call embedded.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
 #: The media type of what :meth:`ProxyMetrics.render` returns (``generate_latest`` writes format 0.0.4).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -70,6 +85,27 @@ class Histogram:
         return 0
 
 
+class Gauge:
+    """A value that goes up and down per label combination (summed over workers when there are several)."""
+
+    def __init__(self, registry: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...] = (),
+                 mode: str = "livesum") -> None:
+        self.name, self.labels = name, labels
+        self._metric = _PromGauge(name, doc, labels, registry=registry, multiprocess_mode=mode)
+
+    def _series(self, values: tuple[str, ...]):  # noqa: ANN202 - prometheus_client's child type
+        return self._metric.labels(*values) if self.labels else self._metric
+
+    def inc(self, *values: str) -> None:
+        self._series(values).inc()
+
+    def dec(self, *values: str) -> None:
+        self._series(values).dec()
+
+    def set(self, value: float, *values: str) -> None:
+        self._series(values).set(value)
+
+
 class _WithoutCreated:
     """A registry view that leaves out the ``*_created`` series (see the module docstring)."""
 
@@ -103,11 +139,42 @@ class ProxyMetrics:
         self.tokens = Counter(r, "routereval_tokens_total", "Tokens reported by backends.", ("backend", "kind"))
         self.cost = Counter(r, "routereval_cost_usd_total",
                             "Cost of answered requests from reported tokens and prices.", ("backend",))
+        self.cache = Counter(r, "routereval_cache_lookups_total", "Response cache lookups by result (hit, miss; "
+                             "only with [cache] enabled).", ("result",))
+        self.request = Histogram(r, "routereval_request_seconds", "Chat requests end to end, from arrival to the "
+                                 "response's first byte (a stream's later events are not in it), by HTTP status.",
+                                 ("status",), buckets=REQUEST_BUCKETS)
         self.decision = Histogram(r, "routereval_decision_seconds",
-                                  "Time to embed the prompt and rank the candidates.")
+                                  "Time to embed the prompt and rank the candidates (waiting for the batch included).")
+        self.batch = Histogram(r, "routereval_decision_batch_size", "Prompts decided in one encoder call.",
+                               buckets=BATCH_BUCKETS)
         self.ttfb = Histogram(r, "routereval_time_to_first_byte_seconds",
-                              "From sending to a backend to its first response bytes.", ("backend",))
+                              "From sending to a deployment to its first response bytes.", ("backend",))
+        self.backend = Histogram(r, "routereval_backend_seconds", "From sending to a deployment to its whole JSON "
+                                 "answer or first stream event, successful attempts only.", ("backend",),
+                                 buckets=REQUEST_BUCKETS)
+        self.in_flight = Gauge(r, "routereval_requests_in_flight", "Chat and route requests being handled now.")
+        self.deployment_in_flight = Gauge(r, "routereval_deployment_in_flight",
+                                          "Requests sent to a deployment and not yet answered in full.", ("backend",))
+        self.cooldown_until = Gauge(r, "routereval_cooldown_until_seconds", "Unix time until which a deployment "
+                                    "cools down (it is cooling while this is above time()); 0 when it is not.",
+                                    ("backend",), mode="livemax")
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        if not self.multiprocess:
+            from prometheus_client import ProcessCollector
+            from prometheus_client.gc_collector import GCCollector
+            from prometheus_client.platform_collector import PlatformCollector
+
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
 
     def render(self) -> str:
-        """The Prometheus text exposition (format 0.0.4) of every metric."""
+        """The Prometheus text exposition (format 0.0.4) of every metric (of every worker, when there are several)."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)
+            return generate_latest(_WithoutCreated(merged)).decode("utf-8")
         return generate_latest(_WithoutCreated(self.registry)).decode("utf-8")

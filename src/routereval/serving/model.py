@@ -333,14 +333,16 @@ class RoutingModel:
         costs = self.costs(texts)
         return RankedBatch(self.rank(quality, costs, options), quality, costs, self.candidates, prior_rows)
 
-    def decide_each(self, texts: Sequence[str], options: Sequence[RoutingOptions]) -> list[Decision | ConfigError]:
+    def decide_each(self, texts: Sequence[str], options: Sequence[RoutingOptions],
+                    embeddings: np.ndarray | None = None) -> list[Decision | ConfigError]:
         """One decision per prompt, each under its own options, embedding the batch at once.
 
         What the proxy runs on the requests that arrived together; a prompt
         whose options cannot be met gets its ConfigError in place of a decision.
+        ``embeddings``: the prompts' vectors where the caller has them already.
         """
         texts = list(texts)
-        quality, prior_rows = self._estimate(texts, self.embed(texts))
+        quality, prior_rows = self._estimate(texts, self.embed(texts) if embeddings is None else embeddings)
         costs = self.costs(texts)
         out: list[Decision | ConfigError] = []
         for i, opts in enumerate(options):

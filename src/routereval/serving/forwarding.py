@@ -1,0 +1,501 @@
+"""Forwarding one chat request to the backends: retries, fallback, parallel fallback and the time bounds.
+
+The order of candidates comes from the router (or is the model a request
+names, then its ``[fallbacks]``). :meth:`Forwarder.forward` walks it under
+the failure policy of :mod:`routereval.serving.failover`:
+
+* a fast failure (429, 5xx, a refused or reset connection, a 200 that is not
+  an answer) is retried on the candidate's next deployment with backoff,
+  then the next candidate is tried;
+* a *timeout* (no first byte, or no first stream event, within the
+  deployment's ``timeout``) is never retried where it happened: with
+  ``parallel_fallback`` (default) every remaining candidate, and the
+  candidate's other deployments, are sent the request at once and the first
+  answer wins; the others are cancelled (their connections closed, which
+  stops an OpenAI-compatible server generating). So a request waits for one
+  timeout, then at most one more for all the rest together, however many
+  candidates hang; cool-downs then move the hanging ones to the end;
+* time bounds per attempt: the first byte within ``timeout``; the first
+  stream event, or the whole of a JSON answer, within ``timeout`` of the
+  attempt's start plus ``timeout`` after its first byte; each later stream
+  event within ``timeout`` of the one before (a backend trickling bytes is
+  cut off); and over everything, the request's ``request_timeout``.
+
+Fan-out costs money where backends are paid for (a request may be answered
+by more than one), which is why it happens only after a timeout, a failure
+mode, and can be turned off (``parallel_fallback = false``: one candidate
+after another, each costing its timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from routereval.serving.answers import (
+    BACKEND_HEADER,
+    MAX_ANSWER_BYTES,
+    Attempt,
+    EventFramer,
+    error_event,
+    error_response,
+    first_data,
+    header_value,
+    is_error_object,
+    json_object,
+)
+from routereval.serving.backends import Backend, BackendsConfig
+from routereval.serving.deployments import Deployments
+from routereval.serving.failover import is_transient, retry_after_seconds, retry_delay
+from routereval.serving.metrics import ProxyMetrics
+from routereval.serving.scrub import Scrubber
+
+log = logging.getLogger("routereval.serving")
+
+
+class Transient(Exception):
+    """A failure worth trying elsewhere: the attempt's reason, HTTP status (None for network errors), whether
+    it was a timeout (never retried where it happened) and the backend's ``Retry-After``."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None, *,
+                 timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.status, self.retry_after, self.timed_out = reason, status, retry_after, timed_out
+
+
+@dataclass
+class Call:
+    """What one chat request carries through the failover loop."""
+
+    payload: dict[str, Any]
+    stream: bool
+    deadline: float = math.inf  # the event loop's clock
+    routing: dict[str, Any] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """A backend's answer, not yet sent on: a JSON document, a stream begun, or a 4xx to relay."""
+
+    backend: Backend
+    kind: str  # "json", "stream" or "error"
+    doc: dict[str, Any] | None = None
+    first: bytes = b""
+    rest: AsyncIterator[bytes] | None = None
+    response: Any = None  # the open httpx response of a stream
+    status: int = 200
+    body: bytes = b""
+    release: Callable[[], None] | None = None
+
+    async def close(self) -> None:
+        """Give back what the answer holds (an open stream, the in-flight count) when it is not sent on."""
+        if self.response is not None:
+            await self.response.aclose()
+            self.response = None
+        self._released()
+
+    def _released(self) -> None:
+        if self.release is not None:
+            self.release()
+            self.release = None
+
+
+@dataclass
+class _Lane:
+    """One candidate's deployments, tried one after another with retries."""
+
+    name: str
+    deployments: list[Backend]
+
+
+@dataclass
+class _Race:
+    """Shared by the lanes of one race: whether one of them has answered (so the rest were cancelled)."""
+
+    won: bool = False
+
+
+class _Failed:
+    """How a lane ended without an answer: the last reason, and whether it ended on a timeout."""
+
+    def __init__(self, reason: str, timed_out: bool, rest: list[Backend]) -> None:
+        self.reason, self.timed_out, self.rest = reason, timed_out, rest
+
+
+class Forwarder:
+    """Sends requests to deployments and turns their answers into responses (one per proxy)."""
+
+    def __init__(self, config: BackendsConfig, deployments: Deployments, metrics: ProxyMetrics,
+                 scrubber: Scrubber, prices: Callable[[str], tuple[float, float]]) -> None:
+        self.config, self.deployments, self.metrics, self.scrubber = config, deployments, metrics, scrubber
+        self.prices = prices
+        self.client: Any = None
+        self._background: set[asyncio.Future] = set()  # losing lanes of races, finishing their attempt
+
+    async def start(self) -> None:
+        import httpx
+
+        # One pooled client for every backend; per-request timeouts come from the backends file.
+        self.client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
+                                        timeout=httpx.Timeout(60.0), follow_redirects=False)
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self.client is not None:
+            await self.client.aclose()
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    async def send_once(self, backend: Backend, call: Call) -> Answer:
+        """One call to ``backend``: its answer (success or a 4xx to relay), or raises :class:`Transient`."""
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        payload = dict(call.payload, model=backend.model)
+        started = time.perf_counter()
+        limit = loop.time() + backend.timeout
+        timeout = httpx.Timeout(backend.timeout, connect=min(backend.timeout, 10.0))
+        request = self.client.build_request("POST", backend.url, json=payload, headers=backend.headers(),
+                                            timeout=timeout)
+        response = None
+        committed = False
+        self.deployments.acquire(backend)
+        try:
+            response = await self.client.send(request, stream=True)
+            # The headers are the first byte: from here the rest gets one more `timeout`.
+            limit = loop.time() + backend.timeout
+            self.metrics.ttfb.observe(time.perf_counter() - started, backend.id)
+            if response.status_code != 200:
+                body = await self._within(limit, _read_limited(response), backend)
+                status = response.status_code
+                if is_transient(status):
+                    raise Transient(f"http {status}", status, retry_after_seconds(response.headers.get("retry-after")))
+                call.attempts.append(Attempt(backend.id, status, f"http {status}",
+                                             (time.perf_counter() - started) * 1000))
+                self.metrics.attempts.inc(backend.id, f"http_{status}")
+                return Answer(backend, "error", status=status, body=body)
+            if call.stream:
+                first, rest = await self._within(limit, _first_event(response), backend)
+                doc = first_data(first)
+                if doc is not None and is_error_object(doc):
+                    raise Transient("http 200 with an error event instead of an answer", 200)
+                self._observe(backend, call, started)
+                committed = True
+                return Answer(backend, "stream", first=first, rest=rest, response=response,
+                              release=lambda: self.deployments.release(backend))
+            body = await self._within(limit, _read_limited(response), backend)
+        except httpx.TimeoutException:
+            where = "before the first byte" if response is None else "reading the answer"
+            raise Transient(f"timeout {where}", timed_out=True) from None
+        except httpx.HTTPError as exc:
+            raise Transient(_network_reason(exc)) from None
+        finally:
+            # Closed on every way out but a committed stream (its body closes it), cancellation included.
+            if not committed:
+                self.deployments.release(backend)
+                if response is not None:
+                    await response.aclose()
+        doc = json_object(body)
+        if doc is None:
+            raise Transient("http 200 with a body that is not a JSON object", 200)
+        if is_error_object(doc):
+            raise Transient("http 200 with an error object instead of an answer", 200)
+        if not isinstance(doc.get("choices"), list):
+            raise Transient("http 200 with no choices", 200)
+        self._observe(backend, call, started)
+        return Answer(backend, "json", doc=doc)
+
+    def _observe(self, backend: Backend, call: Call, started: float) -> None:
+        seconds = time.perf_counter() - started
+        call.attempts.append(Attempt(backend.id, 200, "ok", seconds * 1000))
+        self.metrics.attempts.inc(backend.id, "ok")
+        self.metrics.backend.observe(seconds, backend.id)
+
+    @staticmethod
+    async def _within(limit: float, work: Any, backend: Backend) -> Any:
+        """``work`` awaited until the loop's clock reaches ``limit``; a timeout raises a timed-out Transient."""
+        try:
+            async with asyncio.timeout_at(limit):
+                return await work
+        except TimeoutError:
+            raise Transient(f"answer not complete within the timeout of {backend.timeout:g} s",
+                            timed_out=True) from None
+
+    # -- one candidate, several candidates -------------------------------------------------
+
+    async def _lane(self, lane: _Lane, call: Call, race: _Race | None = None) -> Answer | _Failed:
+        """Try ``lane``'s deployments in turn, ``retries`` extra times in all; stop at a timeout.
+
+        A deployment that failed this request counts one failure towards its
+        cool-down (however many retries it had), as a request, not an attempt,
+        is what a cool-down counts.
+        """
+        settings = self.config.failover
+        reason = ""
+        failed: dict[str, Backend] = {}
+        outcome: Answer | _Failed = _Failed("", False, [])
+        for attempt in range(settings.retries + 1):
+            if race is not None and race.won:
+                break  # another lane answered: no new attempts, only the one under way finishes
+            backend = lane.deployments[attempt % len(lane.deployments)]
+            started = time.perf_counter()
+            try:
+                answer = await self.send_once(backend, call)
+            except Transient as failure:
+                reason = self.scrubber.text(failure.reason)
+                call.attempts.append(Attempt(backend.id, failure.status, reason,
+                                             (time.perf_counter() - started) * 1000))
+                self.metrics.attempts.inc(backend.id, reason.split(" (")[0].replace(" ", "_"))
+                failed[backend.id] = backend
+                if failure.timed_out:
+                    # Never again here: the lane's untried deployments go on in parallel with the rest.
+                    outcome = _Failed(reason, True, lane.deployments[attempt + 1:])
+                    break
+                outcome = _Failed(reason, False, [])
+                if attempt == settings.retries:
+                    break
+                delay = retry_delay(attempt, failure.retry_after, settings)
+                if delay is None:  # Retry-After longer than we wait: the next candidate is the better bet
+                    break
+                await asyncio.sleep(delay)
+                continue
+            except asyncio.CancelledError:
+                # Another lane answered first, the request's deadline passed, or the client left.
+                call.attempts.append(Attempt(backend.id, None, "request timeout", (time.perf_counter() - started) * 1000))
+                raise
+            self.deployments.success(backend)
+            failed.pop(backend.id, None)
+            outcome = answer
+            break
+        for backend in failed.values():
+            self.deployments.failure(backend)
+        return outcome
+
+    async def _race(self, lanes: list[_Lane], call: Call) -> Answer | _Failed:
+        """Every lane at once; the first answer wins.
+
+        The lanes still waiting when one answers are not cut off at once: each
+        finishes its current attempt in the background (no retries), up to its
+        first byte or its timeout, and is then closed. That is what tells a
+        hanging deployment from a slower one, so hanging ones cool down; an
+        answer that arrives late is closed unread.
+        """
+        race = _Race()
+        tasks = [asyncio.create_task(self._lane(lane, call, race)) for lane in lanes]
+        pending = set(tasks)
+        failures: list[_Failed] = []
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                # Several may finish in one tick: the best-ranked of them wins, the rest are closed.
+                answers = [t.result() for t in tasks if t in done and isinstance(t.result(), Answer)]
+                failures += [t.result() for t in tasks if t in done and isinstance(t.result(), _Failed)]
+                if answers:
+                    race.won = True
+                    for extra in answers[1:]:
+                        await extra.close()
+                    for task in pending:
+                        self._background.add(task)
+                        task.add_done_callback(self._finish_loser)
+                    pending = set()
+                    return answers[0]
+            return failures[-1] if failures else _Failed("", False, [])
+        finally:
+            # Only when the race itself is cancelled (the deadline, the client leaving): stop every lane now.
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    def _finish_loser(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is None and isinstance(task.result(), Answer):
+            self._background.add(asyncio.ensure_future(task.result().close()))
+
+    async def forward(self, order: list[str], call: Call) -> Any:
+        """Try the candidates in ``order`` under the failure policy; the response to send.
+
+        The caller bounds the whole of it by the request's deadline.
+        """
+        last_reason = ""
+        for position, name in enumerate(order):
+            if position:
+                self.metrics.fallbacks.inc(last_reason)
+            outcome = await self._lane(_Lane(name, self.deployments.order(name)), call)
+            if isinstance(outcome, Answer):
+                return self.respond(outcome, call)
+            last_reason = outcome.reason
+            if not outcome.timed_out or not self.config.failover.parallel_fallback:
+                continue
+            lanes = ([_Lane(name, outcome.rest)] if outcome.rest else []) + [
+                _Lane(n, self.deployments.order(n)) for n in order[position + 1:]]
+            if not lanes:
+                break
+            self.metrics.fallbacks.inc("parallel_after_timeout")
+            outcome = await self._race(lanes, call)
+            if isinstance(outcome, Answer):
+                return self.respond(outcome, call)
+            break
+        self.metrics.requests.inc("none", "502")
+        summary = "; ".join(f"{a.backend}: {a.reason}" for a in call.attempts)
+        return error_response(502, f"every candidate failed ({summary})", kind="upstream_error",
+                              code="all_backends_failed", routing={**call.routing, "attempts":
+                                                                    [a.to_dict() for a in call.attempts]})
+
+    # -- answers to responses ---------------------------------------------------------------
+
+    def routing(self, backend: Backend, call: Call) -> dict[str, Any]:
+        """The ``routing`` object of an answer: the decision, who answered, and every attempt."""
+        return {**call.routing, "answered_by": backend.name, "attempts": [a.to_dict() for a in call.attempts]}
+
+    def respond(self, answer: Answer, call: Call) -> Any:
+        """The response for the winning answer."""
+        if answer.kind == "stream":
+            return self._stream_response(answer, call)
+        if answer.kind == "error":
+            return self._relay_error(answer)
+        return self.json_response(answer.backend, self.annotate(answer, call))
+
+    def annotate(self, answer: Answer, call: Call) -> dict[str, Any]:
+        """The JSON answer as the client gets it: ``model`` is the candidate's name, ``routing`` added."""
+        doc = answer.doc
+        doc["model"] = answer.backend.name
+        doc["routing"] = self.routing(answer.backend, call)
+        self.count_usage(answer.backend, doc.get("usage"))
+        self.metrics.requests.inc(answer.backend.name, "200")
+        return doc
+
+    def json_response(self, backend: Backend, doc: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        """``doc`` as a JSON response from ``backend`` (keys scrubbed)."""
+        from fastapi.responses import Response
+
+        body = self.scrubber.bytes(json.dumps(doc).encode())
+        return Response(body, media_type="application/json",
+                        headers={BACKEND_HEADER: header_value(backend.name), **(headers or {})})
+
+    def _relay_error(self, answer: Answer) -> Any:
+        """A 4xx that is the request's fault: back to the caller (keys scrubbed), always as an OpenAI error object."""
+        from fastapi.responses import Response
+
+        backend, status = answer.backend, answer.status
+        self.metrics.requests.inc(backend.name, str(status))
+        doc = json_object(answer.body)
+        if doc is None or not isinstance(doc.get("error"), dict):
+            # Not an OpenAI error (an HTML page, plain text): wrapped so every client can read it.
+            text = answer.body[:2000].decode("utf-8", errors="replace")
+            doc = {"error": {"message": f"{backend.name} answered {status}: {text}", "type": "upstream_error",
+                             "code": None}}
+        return Response(self.scrubber.bytes(json.dumps(doc).encode()), status_code=status,
+                        media_type="application/json", headers={BACKEND_HEADER: header_value(backend.name)})
+
+    def _stream_response(self, answer: Answer, call: Call) -> Any:
+        from fastapi.responses import StreamingResponse
+
+        backend, rest = answer.backend, answer.rest
+        frame = EventFramer(backend, self.routing(backend, call), self.count_usage)
+        head = self.scrubber.bytes(frame.feed(answer.first))
+        self.metrics.requests.inc(backend.name, "200")
+        deadline, seconds = call.deadline, self.config.request_timeout
+
+        async def body() -> AsyncIterator[bytes]:
+            loop = asyncio.get_running_loop()
+            try:
+                yield head
+                while True:
+                    # The request's deadline covers the stream; and each event must follow the one before within
+                    # the backend's timeout, so a backend trickling bytes is cut off long before the deadline.
+                    limit = min(deadline, loop.time() + backend.timeout)
+                    try:
+                        async with asyncio.timeout_at(limit):
+                            out = b""
+                            while not out:
+                                chunk = await anext(rest)
+                                out = frame.feed(chunk)
+                    except StopAsyncIteration:
+                        break
+                    yield self.scrubber.bytes(out)
+                leftover = frame.flush()
+                if leftover:
+                    yield self.scrubber.bytes(leftover)
+            except TimeoutError:
+                self.metrics.stream_errors.inc(backend.id)
+                if loop.time() >= deadline:
+                    log.warning("stream from %s passed the request timeout of %g s", backend.id, seconds)
+                    yield error_event(f"the stream from {backend.name} passed the request timeout of {seconds:g} s "
+                                      "(request_timeout in the backends file); the answer is incomplete",
+                                      "timeout_error", "request_timeout")
+                else:
+                    log.warning("stream from %s stalled for %g s", backend.id, backend.timeout)
+                    yield error_event(f"the stream from {backend.name} sent no complete event for {backend.timeout:g} "
+                                      "s (its timeout in the backends file); the answer is incomplete",
+                                      "timeout_error", "stream_stalled")
+            except Exception as exc:  # noqa: BLE001 - any break after commit ends the stream with an error event
+                self.metrics.stream_errors.inc(backend.id)
+                log.warning("stream from %s broke after the first chunk: %s", backend.id, type(exc).__name__)
+                yield error_event(f"the stream from {backend.name} broke after it started "
+                                  f"({type(exc).__name__}); the answer is incomplete", "upstream_error",
+                                  "stream_broken")
+            finally:
+                await answer.close()
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={BACKEND_HEADER: header_value(backend.name)})
+
+    def count_usage(self, backend: Backend, usage: Any) -> None:
+        """Count the tokens and the cost a backend reports for one answer."""
+        if not isinstance(usage, dict):
+            return
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if not isinstance(prompt, int) or not isinstance(completion, int):
+            return
+        self.metrics.tokens.inc(backend.name, "prompt", amount=prompt)
+        self.metrics.tokens.inc(backend.name, "completion", amount=completion)
+        price_in, price_out = self.prices(backend.name)
+        cost = (prompt * price_in + completion * price_out) / 1e6
+        if not math.isnan(cost):  # unknown prices: count no cost rather than a wrong one
+            self.metrics.cost.inc(backend.name, amount=cost)
+
+
+def _network_reason(exc: Exception) -> str:
+    import httpx
+
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return "connection reset or closed before the first byte"
+    return f"network error ({type(exc).__name__})"
+
+
+async def _read_limited(response: Any, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """A backend's whole (decoded) body, refusing more than ``limit`` bytes: a gzip bomb stops here."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise Transient(f"answer over {limit} bytes")
+    return bytes(body)
+
+
+async def _first_event(response: Any) -> tuple[bytes, AsyncIterator[bytes]]:
+    """Read up to the end of the first SSE event; raises :class:`Transient` if the stream ends first.
+
+    ``aiter_bytes`` undoes any Content-Encoding (gzip, deflate): what the
+    proxy passes on is always the plain event stream.
+    """
+    stream = response.aiter_bytes()
+    buffer = b""
+    async for chunk in stream:
+        buffer += chunk
+        if b"\n\n" in buffer or b"\r\n\r\n" in buffer:
+            return buffer, stream
+        if len(buffer) > MAX_ANSWER_BYTES:
+            raise Transient(f"a first stream event over {MAX_ANSWER_BYTES} bytes")
+    raise Transient("stream ended before the first chunk")
