@@ -9,7 +9,9 @@ for HTTP. Nothing here talks to a backend.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from routereval.serving.backends import Backend
@@ -93,6 +95,44 @@ def error_event(message: str, kind: str, code: str) -> bytes:
     """An SSE ``error`` event ending a stream that cannot go on (the openai client raises ``APIError`` on it)."""
     event = {"error": {"message": message, "type": kind, "code": code}}
     return b"event: error\ndata: " + json.dumps(event).encode() + b"\n\n"
+
+
+@dataclass
+class Call:
+    """What one chat request carries through the failover loop."""
+
+    payload: dict[str, Any]
+    stream: bool
+    deadline: float = math.inf  # the event loop's clock
+    routing: dict[str, Any] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """A backend's answer, not yet sent on: a JSON document, a stream begun, or a 4xx to relay."""
+
+    backend: Backend
+    kind: str  # "json", "stream" or "error"
+    doc: dict[str, Any] | None = None
+    first: bytes = b""
+    rest: AsyncIterator[bytes] | None = None
+    response: Any = None  # the open httpx response of a stream
+    status: int = 200
+    body: bytes = b""
+    release: Callable[[], None] | None = None
+
+    async def close(self) -> None:
+        """Give back what the answer holds (an open stream, the in-flight count) when it is not sent on."""
+        if self.response is not None:
+            await self.response.aclose()
+            self.response = None
+        self._released()
+
+    def _released(self) -> None:
+        if self.release is not None:
+            self.release()
+            self.release = None
 
 
 class EventFramer:

@@ -41,7 +41,8 @@ from routereval.serving.backends import BackendsConfig, load_backends
 from routereval.serving.decider import Decider
 from routereval.serving.deployments import Deployments
 from routereval.serving.failover import Cooldown
-from routereval.serving.forwarding import Call, Forwarder
+from routereval.serving.answers import Call
+from routereval.serving.forwarding import Forwarder
 from routereval.serving.metrics import ProxyMetrics
 from routereval.serving.model import RoutingModel, RoutingOptions
 from routereval.serving.requests import BadRequest, parse_body, validate_chat, validate_route
@@ -174,7 +175,7 @@ class Proxy:
         doc["routing"] = {**doc.get("routing", {}), "cache": "hit"}
         backend = self.config.deployments[doc["model"]][0]
         self.metrics.requests.inc(backend.name, "200")
-        return self.forwarder.json_response(backend, doc, {CACHE_HEADER: "hit"})
+        return self.forwarder.relay.json_response(backend, doc, {CACHE_HEADER: "hit"})
 
 
 def create_app(

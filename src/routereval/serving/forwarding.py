@@ -30,23 +30,18 @@ after another, each costing its timeout).
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import math
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from routereval.serving.answers import (
-    BACKEND_HEADER,
     MAX_ANSWER_BYTES,
+    Answer,
     Attempt,
-    EventFramer,
-    error_event,
+    Call,
     error_response,
     first_data,
-    header_value,
     is_error_object,
     json_object,
 )
@@ -54,9 +49,9 @@ from routereval.serving.backends import Backend, BackendsConfig
 from routereval.serving.deployments import Deployments
 from routereval.serving.failover import is_transient, retry_after_seconds, retry_delay
 from routereval.serving.metrics import ProxyMetrics
+from routereval.serving.relay import Relay
 from routereval.serving.scrub import Scrubber
 
-log = logging.getLogger("routereval.serving")
 
 
 class Transient(Exception):
@@ -67,44 +62,6 @@ class Transient(Exception):
                  timed_out: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.status, self.retry_after, self.timed_out = reason, status, retry_after, timed_out
-
-
-@dataclass
-class Call:
-    """What one chat request carries through the failover loop."""
-
-    payload: dict[str, Any]
-    stream: bool
-    deadline: float = math.inf  # the event loop's clock
-    routing: dict[str, Any] = field(default_factory=dict)
-    attempts: list[Attempt] = field(default_factory=list)
-
-
-@dataclass
-class Answer:
-    """A backend's answer, not yet sent on: a JSON document, a stream begun, or a 4xx to relay."""
-
-    backend: Backend
-    kind: str  # "json", "stream" or "error"
-    doc: dict[str, Any] | None = None
-    first: bytes = b""
-    rest: AsyncIterator[bytes] | None = None
-    response: Any = None  # the open httpx response of a stream
-    status: int = 200
-    body: bytes = b""
-    release: Callable[[], None] | None = None
-
-    async def close(self) -> None:
-        """Give back what the answer holds (an open stream, the in-flight count) when it is not sent on."""
-        if self.response is not None:
-            await self.response.aclose()
-            self.response = None
-        self._released()
-
-    def _released(self) -> None:
-        if self.release is not None:
-            self.release()
-            self.release = None
 
 
 @dataclass
@@ -135,7 +92,7 @@ class Forwarder:
     def __init__(self, config: BackendsConfig, deployments: Deployments, metrics: ProxyMetrics,
                  scrubber: Scrubber, prices: Callable[[str], tuple[float, float]]) -> None:
         self.config, self.deployments, self.metrics, self.scrubber = config, deployments, metrics, scrubber
-        self.prices = prices
+        self.relay = Relay(config, metrics, scrubber, prices)
         self.client: Any = None
         self._background: set[asyncio.Future] = set()  # losing lanes of races, finishing their attempt
 
@@ -331,7 +288,7 @@ class Forwarder:
                 self.metrics.fallbacks.inc(last_reason)
             outcome = await self._lane(_Lane(name, self.deployments.order(name)), call)
             if isinstance(outcome, Answer):
-                return self.respond(outcome, call)
+                return self.relay.respond(outcome, call)
             last_reason = outcome.reason
             if not outcome.timed_out or not self.config.failover.parallel_fallback:
                 continue
@@ -342,127 +299,13 @@ class Forwarder:
             self.metrics.fallbacks.inc("parallel_after_timeout")
             outcome = await self._race(lanes, call)
             if isinstance(outcome, Answer):
-                return self.respond(outcome, call)
+                return self.relay.respond(outcome, call)
             break
         self.metrics.requests.inc("none", "502")
         summary = "; ".join(f"{a.backend}: {a.reason}" for a in call.attempts)
         return error_response(502, f"every candidate failed ({summary})", kind="upstream_error",
                               code="all_backends_failed", routing={**call.routing, "attempts":
                                                                     [a.to_dict() for a in call.attempts]})
-
-    # -- answers to responses ---------------------------------------------------------------
-
-    def routing(self, backend: Backend, call: Call) -> dict[str, Any]:
-        """The ``routing`` object of an answer: the decision, who answered, and every attempt."""
-        return {**call.routing, "answered_by": backend.name, "attempts": [a.to_dict() for a in call.attempts]}
-
-    def respond(self, answer: Answer, call: Call) -> Any:
-        """The response for the winning answer."""
-        if answer.kind == "stream":
-            return self._stream_response(answer, call)
-        if answer.kind == "error":
-            return self._relay_error(answer)
-        return self.json_response(answer.backend, self.annotate(answer, call))
-
-    def annotate(self, answer: Answer, call: Call) -> dict[str, Any]:
-        """The JSON answer as the client gets it: ``model`` is the candidate's name, ``routing`` added."""
-        doc = answer.doc
-        doc["model"] = answer.backend.name
-        doc["routing"] = self.routing(answer.backend, call)
-        self.count_usage(answer.backend, doc.get("usage"))
-        self.metrics.requests.inc(answer.backend.name, "200")
-        return doc
-
-    def json_response(self, backend: Backend, doc: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
-        """``doc`` as a JSON response from ``backend`` (keys scrubbed)."""
-        from fastapi.responses import Response
-
-        body = self.scrubber.bytes(json.dumps(doc).encode())
-        return Response(body, media_type="application/json",
-                        headers={BACKEND_HEADER: header_value(backend.name), **(headers or {})})
-
-    def _relay_error(self, answer: Answer) -> Any:
-        """A 4xx that is the request's fault: back to the caller (keys scrubbed), always as an OpenAI error object."""
-        from fastapi.responses import Response
-
-        backend, status = answer.backend, answer.status
-        self.metrics.requests.inc(backend.name, str(status))
-        doc = json_object(answer.body)
-        if doc is None or not isinstance(doc.get("error"), dict):
-            # Not an OpenAI error (an HTML page, plain text): wrapped so every client can read it.
-            text = answer.body[:2000].decode("utf-8", errors="replace")
-            doc = {"error": {"message": f"{backend.name} answered {status}: {text}", "type": "upstream_error",
-                             "code": None}}
-        return Response(self.scrubber.bytes(json.dumps(doc).encode()), status_code=status,
-                        media_type="application/json", headers={BACKEND_HEADER: header_value(backend.name)})
-
-    def _stream_response(self, answer: Answer, call: Call) -> Any:
-        from fastapi.responses import StreamingResponse
-
-        backend, rest = answer.backend, answer.rest
-        frame = EventFramer(backend, self.routing(backend, call), self.count_usage)
-        head = self.scrubber.bytes(frame.feed(answer.first))
-        self.metrics.requests.inc(backend.name, "200")
-        deadline, seconds = call.deadline, self.config.request_timeout
-
-        async def body() -> AsyncIterator[bytes]:
-            loop = asyncio.get_running_loop()
-            try:
-                yield head
-                while True:
-                    # The request's deadline covers the stream; and each event must follow the one before within
-                    # the backend's timeout, so a backend trickling bytes is cut off long before the deadline.
-                    limit = min(deadline, loop.time() + backend.timeout)
-                    try:
-                        async with asyncio.timeout_at(limit):
-                            out = b""
-                            while not out:
-                                chunk = await anext(rest)
-                                out = frame.feed(chunk)
-                    except StopAsyncIteration:
-                        break
-                    yield self.scrubber.bytes(out)
-                leftover = frame.flush()
-                if leftover:
-                    yield self.scrubber.bytes(leftover)
-            except TimeoutError:
-                self.metrics.stream_errors.inc(backend.id)
-                if loop.time() >= deadline:
-                    log.warning("stream from %s passed the request timeout of %g s", backend.id, seconds)
-                    yield error_event(f"the stream from {backend.name} passed the request timeout of {seconds:g} s "
-                                      "(request_timeout in the backends file); the answer is incomplete",
-                                      "timeout_error", "request_timeout")
-                else:
-                    log.warning("stream from %s stalled for %g s", backend.id, backend.timeout)
-                    yield error_event(f"the stream from {backend.name} sent no complete event for {backend.timeout:g} "
-                                      "s (its timeout in the backends file); the answer is incomplete",
-                                      "timeout_error", "stream_stalled")
-            except Exception as exc:  # noqa: BLE001 - any break after commit ends the stream with an error event
-                self.metrics.stream_errors.inc(backend.id)
-                log.warning("stream from %s broke after the first chunk: %s", backend.id, type(exc).__name__)
-                yield error_event(f"the stream from {backend.name} broke after it started "
-                                  f"({type(exc).__name__}); the answer is incomplete", "upstream_error",
-                                  "stream_broken")
-            finally:
-                await answer.close()
-
-        return StreamingResponse(body(), media_type="text/event-stream",
-                                 headers={BACKEND_HEADER: header_value(backend.name)})
-
-    def count_usage(self, backend: Backend, usage: Any) -> None:
-        """Count the tokens and the cost a backend reports for one answer."""
-        if not isinstance(usage, dict):
-            return
-        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if not isinstance(prompt, int) or not isinstance(completion, int):
-            return
-        self.metrics.tokens.inc(backend.name, "prompt", amount=prompt)
-        self.metrics.tokens.inc(backend.name, "completion", amount=completion)
-        price_in, price_out = self.prices(backend.name)
-        cost = (prompt * price_in + completion * price_out) / 1e6
-        if not math.isnan(cost):  # unknown prices: count no cost rather than a wrong one
-            self.metrics.cost.inc(backend.name, amount=cost)
-
 
 def _network_reason(exc: Exception) -> str:
     import httpx
