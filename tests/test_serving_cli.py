@@ -64,9 +64,10 @@ def test_route_one_prompt_prints_the_choice_and_the_ranked_list(cli, artifact):
     run = cli("route", str(artifact), NEW_PROMPTS[0])
     assert run.returncode == 0, run.stderr
     assert "chosen: math-model" in run.stdout
-    lines = [line for line in run.stdout.splitlines() if line.strip()[:2] in ("1.", "2.", "3.")]
-    assert [line.split()[1] for line in lines] == ["math-model", "code-model", "poem-model"]
-    assert "quality 1.000" in lines[0] and "est. $" in lines[0]
+    cells = [[c.strip() for c in line.strip("│").split("│")] for line in run.stdout.splitlines()
+             if line.startswith("│")]
+    assert [c[1] for c in cells] == ["math-model", "code-model", "poem-model"]
+    assert cells[0][2] == "1.000" and cells[0][3]
 
 
 def test_route_json_matches_the_library(cli, artifact):

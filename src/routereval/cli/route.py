@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from routereval.errors import ConfigError
+from routereval.reports.tables import Column
 
 #: Prompts embedded and routed per batch.
 BATCH = 256
@@ -48,7 +49,7 @@ def route(
     """Choose a model for each prompt and print the ranked candidates with quality and cost estimates."""
     from rich.markup import escape
 
-    from routereval.cli.output import console, to_json
+    from routereval.cli.output import console, print_table, to_json
     from routereval.serving.model import RoutingModel, RoutingOptions
 
     if prompt is not None and file is not None:
@@ -83,14 +84,23 @@ def route(
                 continue
             if len(prompts) > 1:
                 console.print(f"[bold]{_short(text)}[/]", highlight=False, soft_wrap=True)
-            console.print(f"chosen: [bold green]{escape(doc['chosen'])}[/]", highlight=False)
+            console.print(f"chosen: [bold green]{escape(doc['chosen'])}[/]", highlight=False, soft_wrap=True)
             if doc["basis"] == "prior":
                 console.print("  (no word of this prompt is known to the router: candidates ranked by their mean "
-                              "score in training)", highlight=False, markup=False, soft_wrap=True)
-            for rank, row in enumerate(doc["ranked"], 1):
-                cost = "cost unknown" if row["cost"] is None else f"est. ${row['cost']:.6f}"
-                console.print(f"  {rank}. {row['model']:<40} quality {row['quality']:.3f}  {cost}", highlight=False,
-                              markup=False)
+                              "score in training)", highlight=False, markup=False,
+                              soft_wrap=not console.is_terminal)  # prose: wrapped at spaces in a terminal
+            print_table(None, RANKED_COLUMNS, ranked_rows(doc["ranked"]), console=console)
+
+
+#: The ranked list as a table (printed by the one table rule of every command): model names may wrap after
+#: a separator in a narrow terminal, numbers never.
+RANKED_COLUMNS = [Column("rank"), Column("model", "name"), Column("quality"), Column("est. $/request")]
+
+
+def ranked_rows(ranked: list[dict[str, Any]]) -> list[list[str]]:
+    """The cells of the ranked list: rank, model, estimated quality, estimated cost ('unknown' without a price)."""
+    return [[str(rank), row["model"], f"{row['quality']:.3f}",
+             "unknown" if row["cost"] is None else f"{row['cost']:.6f}"] for rank, row in enumerate(ranked, 1)]
 
 
 def _short(text: str, width: int = 80) -> str:

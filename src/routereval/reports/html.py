@@ -31,6 +31,7 @@ from routereval.reports.tables import (
     setting_text,
     table_rows,
 )
+from routereval.reports.wording import absent_reason, compare_note, seeds_note
 
 #: Above this size an SVG is embedded as a PNG instead (dense scatter plots can reach megabytes).
 SVG_LIMIT = 1_500_000
@@ -270,9 +271,8 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
         for s in data.skipped:
             notes.append(f"<li><strong>{escape(s.dataset)}</strong>: {escape(s.text)}</li>")
         notes.append("</ul>")
-    if len(seeds) > 1:
-        notes.append(f"<p>Each table cell averages {len(seeds)} seeds ({escape(', '.join(map(str, seeds)))}); "
-                     "the interval of a mean row resamples test prompts jointly over groups and seeds.</p>")
+    if seeds_note(data):
+        notes.append(f"<p>{escape(seeds_note(data))}</p>")
 
     nav_figures, body_figures = {}, {}
     for key, _ in _SECTIONS:
@@ -302,7 +302,7 @@ def render_html(data: ReportData, figures: list[ReportFigure], *, by_group: bool
         ("notes", "Notes", "", "", "\n".join(notes)),
     ] + [(key, title, "", nav_figures[key], body_figures[key].strip()) for key, title in _SECTIONS]
     shown = [s for s in sections if s[4]]
-    absent = [f"{title} ({_absent_reason(key, data)})" for key, title, _, _, body in sections if not body]
+    absent = [f"{title} ({absent_reason(key, data)})" for key, title, _, _, body in sections if not body]
 
     nav = ['<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>']
     for key, title, extra, inner, _ in shown:
@@ -339,22 +339,6 @@ _LEADERBOARD_NOTE = (
     "Each router's marker is the one it has in every figure.</p>")
 
 
-def _absent_reason(key: str, data: ReportData) -> str:
-    """Why a section is left out, and how to fill it."""
-    if key == "settings":
-        return "the folder records no sweep settings"
-    if key in ("leaderboard", "selection", "tradeoff"):
-        return data.no_rows_text.rstrip(".")
-    if key == "notes":
-        return "no pool size was skipped, one seed" if data.rows else "no sweep notes"
-    return {
-        "scaling": "no scaling documents: a sweep writes them to <store>/scaling/; add others with --scaling",
-        "cost": ('no costs: sweep with cost = "dollars" (or bench --cost) for cost columns, and add the --out '
-                 "folder of `routereval curve` with --curves for cost-quality curves"),
-        "ranks": "ranks need two datasets or more measured at one pool size, with two learned routers or more",
-    }[key]
-
-
 def _meta_html(data: ReportData, datasets: list[str], groups: list[str], seeds: list[int], routers: list[str]) -> str:
     """The line under the title: what the store holds (for a folder of curves alone, what curves)."""
     if not data.rows and data.curves:
@@ -371,8 +355,6 @@ def _meta_html(data: ReportData, datasets: list[str], groups: list[str], seeds: 
 
 def _compare_note_html(data: ReportData) -> str:
     """How to read the comparison columns (and the interval over splits, where there are several)."""
-    from routereval.reports.markdown import compare_note
-
     return f"<p>{escape(compare_note(data))}</p>" if data.means else ""
 
 

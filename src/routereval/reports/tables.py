@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,15 +142,18 @@ def unset_meaning(key: str, settings: dict[str, Any]) -> str:
 # The terminal tables are printed by routereval.cli.output.print_tables (one table renderer for every command).
 
 
-def markdown(rows: list[dict[str, Any]], by_group: bool = False) -> str:
-    """The same tables as GitHub Markdown."""
+def markdown(rows: list[dict[str, Any]], by_group: bool = False, label: Callable[[str], str] | None = None) -> str:
+    """The same tables as GitHub Markdown; ``label`` names each router (by default its name alone)."""
     parts = []
     for title, block in blocks(rows, by_group):
         parts.append(f"**{title}** (V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f})\n")
         cols = columns_of(block)
         parts.append("| " + " | ".join(cols) + " |")
         parts.append("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|")
-        parts += ["| " + " | ".join(cells) + " |" for cells in table_rows(block)]
+        for cells in table_rows(block):
+            if label is not None:
+                cells = [label(str(cells[0]))] + cells[1:]
+            parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
     return "\n".join(parts)
 
