@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
 
 # Every baseline but MLC, which fine-tunes a transformer for each pool (about 4 CPU-minutes per
@@ -92,10 +93,10 @@ def bench(
 
     if split_seed is not None and split_seeds is not None:
         raise ConfigError("give --split-seed (one split) or --split-seeds (several), not both")
-    for flag, value in (("--seed", seed), ("--split-seed", 42 if split_seed is None else split_seed)):
+    for flag, value in (("--seed", seed), ("--split-seed", SPLIT_SEED if split_seed is None else split_seed)):
         if check_seed(value, flag):
             raise ConfigError(check_seed(value, flag))
-    splits = tuple(parse_seed_list(split_seeds)) if split_seeds is not None else (42 if split_seed is None else split_seed,)
+    splits = tuple(parse_seed_list(split_seeds)) if split_seeds is not None else (SPLIT_SEED if split_seed is None else split_seed,)
     executor = AutoExecutor(workers)  # refuses --workers 0 before any work
     for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
         # Checked before the run, not after minutes of training.

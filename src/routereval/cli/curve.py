@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
 
 DEFAULT_ROUTERS = "knn,mlp,best-single,oracle,random"
@@ -25,7 +26,7 @@ def curve(
     folds: int = typer.Option(10, help="Cross-fitting folds (every prompt held out once); 1 = the 80/10/10 split."),
     encoder: str = typer.Option("auto", help="minilm, tfidf, precomputed:<key>, or auto."),
     seed: int = typer.Option(0, help="Seed of the routers (their random_state)."),
-    split_seed: int = typer.Option(42, help="Seed of the split or folds."),
+    split_seed: int = typer.Option(SPLIT_SEED, help="Seed of the split or folds."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG and SVG figures."),
     markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Also write the tables as Markdown."),
 ) -> None:

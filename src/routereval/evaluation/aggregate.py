@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from routereval.datasets.splits import SPLIT_SEED
 from routereval.datasets.pools import GROUPS
 from routereval.metrics.core import check_n_boot
 
@@ -47,8 +48,8 @@ MEAN_GROUP = "mean"
 BEST_SINGLE = "best-single"
 # Prompt counts (resamples x prompts) held at once by joint_interval.
 _BOOT_CELLS = 4_000_000
-#: RouterEval's split seed: what a row that names none (stored before split seeds were a grid axis) was cut with.
-DEFAULT_SPLIT_SEED = 42
+#: What a row that names no split seed (stored before split seeds were a grid axis) was cut with.
+DEFAULT_SPLIT_SEED = SPLIT_SEED
 
 
 def split_seed_of(row: dict[str, Any]) -> int:

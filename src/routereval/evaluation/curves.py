@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import RouterEvalError
 from routereval.metrics import cost as cm
 from routereval.records.costs import mean_costs_per_model as cm_mean_costs
@@ -238,7 +239,7 @@ def resolve_unit(bench: Any, unit: str = "auto") -> str:
     raise ValueError(f"{bench.name!r} has no cost for two or more models in any unit ({', '.join(UNITS)})")
 
 
-def study_splits(bench: Any, split_seed: int = 42, folds: int | None = None) -> list[Any]:
+def study_splits(bench: Any, split_seed: int = SPLIT_SEED, folds: int | None = None) -> list[Any]:
     """The splits a study fits on: RouterEval's per-task split (test = 10% per task) or ``folds`` cross-fitting folds.
 
     With ``folds`` k, the prompts are shuffled (legacy RandomState(split_seed))
@@ -268,7 +269,7 @@ def cost_quality(
     *,
     unit: str = "dollars",
     embeddings: np.ndarray | None = None,
-    split_seed: int = 42,
+    split_seed: int = SPLIT_SEED,
     folds: int | None = None,
     seed: int = 0,
     costs: np.ndarray | None = None,

@@ -26,7 +26,8 @@ import numpy as np
 from routereval.routers._tuning import grid, pick, setting_sums, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
-from routereval.routers.knn import _BLOCK_ROWS, unit_rows, nearest_neighbours
+from routereval.routers._derived import DerivedState
+from routereval.routers.knn import _BLOCK_ROWS, unit_neighbours, unit_rows, unit_train_embeddings
 
 K_GRID = (5, 10, 20, 50, 100)
 WEIGHTS = ("uniform", "distance")
@@ -38,10 +39,10 @@ _DISTANCE_EPS = 1e-6
 def sorted_neighbours(query: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` cosine-nearest base rows per query row, most similar first, and their similarities.
 
+    ``query`` and ``base`` are unit rows (:func:`routereval.routers.knn.unit_rows`).
     Meant for blocks of at most ``_BLOCK_ROWS`` queries (one similarity block in memory).
     """
-    idx = nearest_neighbours(query, base, k)
-    sims = np.take_along_axis(unit_rows(query) @ unit_rows(base).T, idx, axis=1)
+    idx, sims = unit_neighbours(query, base, k)
     # Most similar first; equal similarities in base order (lexsort's last key is the primary one).
     order = np.lexsort((idx, -sims), axis=1)
     return np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1)
@@ -66,7 +67,7 @@ def neighbour_estimates(
 
 
 @register
-class TunedKNNRouter(Router):
+class TunedKNNRouter(DerivedState, Router):
     """kNN whose k, distance weighting and shrinkage to the training mean are chosen on validation."""
 
     name = "knn-tuned"
@@ -89,6 +90,7 @@ class TunedKNNRouter(Router):
         self.train_embeddings_ = x
         self.train_labels_ = y.astype(np.float32)
         self.train_means_ = column_means(y)
+        base = unit_train_embeddings(self)
         val = validation_arrays(validation, self.name, x.shape[1], y.shape[1])
         ks = sorted({min(int(k), len(x)) for k in grid(self.k, K_GRID, 20, val is not None)})
         settings = [(k, w, float(s)) for k in ks
@@ -99,7 +101,7 @@ class TunedKNNRouter(Router):
             # Blocks small enough that a block's labels of every neighbour (rows x k x m) stay in memory.
             rows = max(1, min(_BLOCK_ROWS, 2_000_000 // (max(ks) * y.shape[1])))
             for start in range(0, len(val[0]), rows):
-                idx, sims = sorted_neighbours(val[0][start : start + rows], x, max(ks))
+                idx, sims = sorted_neighbours(unit_rows(val[0][start : start + rows]), base, max(ks))
                 for i, (k, w, s) in enumerate(settings):
                     quality = neighbour_estimates(self.train_labels_, self.train_means_, idx[:, :k], sims[:, :k], w, s)
                     sums[i] += setting_sums(quality, val[1][start : start + rows])
@@ -112,10 +114,11 @@ class TunedKNNRouter(Router):
     def predict_quality(self, prompts: Prompts) -> np.ndarray:
         self._check_fitted("train_labels_")
         x = embeddings_of(prompts, self.name, self.train_embeddings_.shape[1])
+        base, query = unit_train_embeddings(self), unit_rows(x)
         out = np.empty((len(x), self.train_labels_.shape[1]))
         rows = max(1, min(_BLOCK_ROWS, 2_000_000 // (self.k_ * out.shape[1])))
         for start in range(0, len(x), rows):
-            idx, sims = sorted_neighbours(x[start : start + rows], self.train_embeddings_, self.k_)
+            idx, sims = sorted_neighbours(query[start : start + rows], base, self.k_)
             out[start : start + len(idx)] = neighbour_estimates(
                 self.train_labels_, self.train_means_, idx, sims, self.weights_, self.shrinkage_)
         return out

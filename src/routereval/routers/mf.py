@@ -8,7 +8,9 @@ fit learns from every present (prompt, candidate) record at once (missing
 records are left out of the loss), and a candidate with few records borrows
 the structure the others revealed.
 
-Trained by :mod:`routereval.routers._latent` (full-batch AdamW, learning rate 0.002, weight decay
+Prediction reads the weights multiplied out once per fitted or loaded state
+(:func:`folded_weights`; never saved), so a prompt costs one or two small
+matrix products. Trained by :mod:`routereval.routers._latent` (full-batch AdamW, learning rate 0.002, weight decay
 1e-4, early stopping on the validation split's loss) on the standardised
 embedding. ``dim`` is chosen on the validation split from (8, 32) unless given
 (without a validation split: 16).
@@ -28,6 +30,7 @@ import numpy as np
 from routereval.routers._latent import fit_latent, logit_means
 from routereval.routers.base import Labelled, Prompts, Router, register, sigmoid
 from routereval.routers.checks import check_labels, embeddings_of
+from routereval.routers._derived import DerivedState, derived
 
 DIM_GRID = (8, 32)
 
@@ -74,8 +77,26 @@ def penalised_logistic(z: np.ndarray, y: np.ndarray, l2: float, iters: int = 100
     return w[:-1], float(w[-1])
 
 
+def folded_weights(
+    mean: np.ndarray, scale: np.ndarray, proj: np.ndarray, models: np.ndarray, bias: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The logits' map x -> ((x - mean) / scale) P^T V^T + b with everything but x multiplied out.
+
+    Returns ``(weights, offset, factors, bias)`` with logits = (x weights - offset) factors + bias.
+    Standardising is folded into the projection: ((x - mean) / scale) P^T = x A - c with
+    A = (P / scale)^T and c = (mean / scale) P^T, and ``factors`` is V^T. When there are
+    no more candidates than factors, V^T is folded in too (weights A V^T, offset c V^T,
+    ``factors`` None): one d x m product per prompt instead of d x dim plus dim x m.
+    """
+    scaled = (proj / scale).T
+    offset = (mean / scale) @ proj.T
+    if len(models) <= proj.shape[0]:
+        return scaled @ models.T, offset @ models.T, None, bias
+    return scaled, offset, np.ascontiguousarray(models.T), bias
+
+
 @register
-class MFRouter(Router):
+class MFRouter(DerivedState, Router):
     """Low-rank logit model: shared prompt projection, one factor vector and bias per candidate."""
 
     name = "mf"
@@ -100,7 +121,12 @@ class MFRouter(Router):
         self.dim_, self.mean_, self.scale_ = fit.dim, fit.mean, fit.scale
         self.proj_, self.models_, self.bias_ = fit.weights["proj"], fit.weights["models"], fit.weights["bias"]
         self.steps_ = fit.steps
+        self._folded()
         return self
+
+    def _folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """:func:`folded_weights` of the learned state, computed once per fitted or loaded state."""
+        return derived(self, "folded", (self.mean_, self.scale_, self.proj_, self.models_, self.bias_), folded_weights)
 
     @staticmethod
     def _logits(z: np.ndarray, proj: np.ndarray, models: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -113,7 +139,11 @@ class MFRouter(Router):
 
     def decision_function(self, prompts: Prompts) -> np.ndarray:
         """Each candidate's logit of P(correct)."""
-        return self._logits(self._standardised(prompts), self.proj_, self.models_, self.bias_)
+        self._check_fitted("proj_")
+        x = embeddings_of(prompts, self.name, self.mean_.shape[0]).astype(np.float64)
+        weights, offset, factors, bias = self._folded()
+        z = x @ weights - offset
+        return (z if factors is None else z @ factors) + bias
 
     def predict_quality(self, prompts: Prompts) -> np.ndarray:
         return sigmoid(self.decision_function(prompts))
@@ -128,4 +158,5 @@ class MFRouter(Router):
         v, b = penalised_logistic(z[present], y[present], float(self.add_l2))
         self.models_ = np.vstack([self.models_, v[None, :]])
         self.bias_ = np.append(self.bias_, b)
+        self._folded()
         return self

@@ -38,6 +38,7 @@ import numpy as np
 from routereval.routers._tuning import grid, pick, setting_sums, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, check_integer, check_number, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
+from routereval.routers._derived import DerivedState, derived
 from routereval.routers.knn import unit_rows
 
 #: The bases tried on the validation split, simplest (closest to one global ranking) first.
@@ -47,6 +48,9 @@ DEFAULT_BASE = 10.0
 
 # Test prompts per similarity block: 512 x 10^4 training prompts in float64 is ~40 MB.
 _BLOCK_ROWS = 512
+# Float64 copies of the tournament tables are kept for prediction up to this size (both together);
+# beyond it (~30 candidates on 5,000 prompts) they are converted per call, as memory matters more there.
+_CACHED_TABLES_BYTES = 128 * 2**20
 
 
 def pairwise_outcomes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +93,7 @@ def win_rates(strengths: np.ndarray) -> np.ndarray:
 
 
 @register
-class SimilarityRankingRouter(Router):
+class SimilarityRankingRouter(DerivedState, Router):
     """Bradley-Terry ranking of the candidates from training prompts weighted by similarity."""
 
     name = "sw-ranking"
@@ -119,6 +123,9 @@ class SimilarityRankingRouter(Router):
         self.train_wins_ = wins.reshape(len(x), m * m).astype(np.float32)
         self.train_played_ = played.reshape(len(x), m * m).astype(np.float32)
         self.train_means_ = column_means(y)
+        # Built once here and read by every prediction.
+        self._train_vectors()
+        self._tables()
         val = validation_arrays(validation, self.name, x.shape[1], m)
         bases = grid(self.base, BASE_GRID, DEFAULT_BASE, val is not None)
         if len(bases) > 1:
@@ -129,8 +136,19 @@ class SimilarityRankingRouter(Router):
             self.base_ = float(bases[0])
         return self
 
+    def _train_vectors(self) -> np.ndarray:
+        """The unit training vectors as float64 (what similarities are computed in)."""
+        return derived(self, "train64", (self.train_embeddings_,), lambda e: e.astype(np.float64))
+
     def _similarities(self, x: np.ndarray) -> np.ndarray:
-        return unit_rows(x).astype(np.float64) @ self.train_embeddings_.T.astype(np.float64)
+        return unit_rows(x).astype(np.float64) @ self._train_vectors().T
+
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training prompts' wins and games as float64 (what the weighted sums are computed in)."""
+        if 2 * (self.train_wins_.size + self.train_played_.size) * 8 > _CACHED_TABLES_BYTES:
+            return self.train_wins_.astype(np.float64), self.train_played_.astype(np.float64)
+        return derived(self, "tables64", (self.train_wins_, self.train_played_),
+                       lambda w, p: (w.astype(np.float64), p.astype(np.float64)))
 
     def _rank(self, sims: np.ndarray, base: float) -> np.ndarray:
         """Win rates (q x m) for query rows with these similarities to the training prompts."""
@@ -138,11 +156,12 @@ class SimilarityRankingRouter(Router):
         if m == 1:
             return np.tile(self.train_means_, (len(sims), 1))
         off_diagonal = 1.0 - np.eye(m)
+        train_wins, train_played = self._tables()
         out = np.empty((len(sims), m))
         for start in range(0, len(sims), _BLOCK_ROWS):
             w = similarity_weights(sims[start : start + _BLOCK_ROWS], base)
-            wins = (w @ self.train_wins_.astype(np.float64)).reshape(-1, m, m)
-            played = (w @ self.train_played_.astype(np.float64)).reshape(-1, m, m)
+            wins = (w @ train_wins).reshape(-1, m, m)
+            played = (w @ train_played).reshape(-1, m, m)
             wins += 0.5 * float(self.prior) * off_diagonal
             played += float(self.prior) * off_diagonal
             strengths = bradley_terry(wins, played, int(self.max_iter), float(self.tol))

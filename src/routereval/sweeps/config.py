@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routereval import strict_toml
+from routereval.datasets.splits import SPLIT_SEED
 from routereval.datasets.pools import GROUPS, NAMED_SIZES
 from routereval.datasets.router_dataset import PROTOCOLS
 from routereval.errors import ConfigError
@@ -86,7 +87,7 @@ class Sweep:
     seeds: tuple[int, ...] = (0,)
     protocol: str = "faithful"
     encoder: str = "auto"
-    split_seed: int = 42
+    split_seed: int = SPLIT_SEED
     #: Several split seeds: each is a grid axis (a row per split); empty means just ``split_seed``.
     split_seeds: tuple[int, ...] = ()
     n_boot: int = 1000
@@ -245,7 +246,7 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
     encoder = typed("encoder", str, "auto")
     if not _ENCODER.match(encoder):
         problems.add(lines.key("encoder"), f"unknown encoder {encoder!r}; use auto, minilm[-st|-onnx|-int8], tfidf[-dim] or precomputed:<key>")
-    split_seed = typed("split_seed", int, 42)
+    split_seed = typed("split_seed", int, SPLIT_SEED)
     if check_seed(split_seed, "split_seed"):
         problems.add(lines.key("split_seed"), check_seed(split_seed, "split_seed"))
     split_seeds = _split_seeds(doc.get("split_seeds"), lines, problems)
