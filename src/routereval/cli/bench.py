@@ -44,7 +44,7 @@ def bench(
         "(minutes per pool on a CPU).",
     ),
     protocol: str = typer.Option("faithful", help="faithful (as published) or clean (no test data in any choice)."),
-    encoder: str = typer.Option("auto", help="minilm, tfidf, precomputed:<key>, or auto (precomputed if the data has it)."),
+    encoder: str = typer.Option("auto", help="minilm, minilm-static (a table distilled from it: for a small CPU), tfidf, precomputed:<key>, or auto (precomputed if the data has it)."),
     seed: int = typer.Option(0, help="Seed of the routers (their random_state) and the bootstrap."),
     split_seed: Optional[int] = typer.Option(None, help="Seed of the split and pool draws (default: RouterEval's 42)."),
     split_seeds: Optional[str] = typer.Option(

@@ -24,7 +24,7 @@ def curve(
     prices: Optional[Path] = typer.Option(None, "--prices", help="CSV/JSON of model, input, output ($ per 1M "
                                           "tokens) setting or overriding the dataset's prices."),
     folds: int = typer.Option(10, help="Cross-fitting folds (every prompt held out once); 1 = the 80/10/10 split."),
-    encoder: str = typer.Option("auto", help="minilm, tfidf, precomputed:<key>, or auto."),
+    encoder: str = typer.Option("auto", help="minilm, minilm-static, tfidf, precomputed:<key>, or auto."),
     seed: int = typer.Option(0, help="Seed of the routers (their random_state)."),
     split_seed: int = typer.Option(SPLIT_SEED, help="Seed of the split or folds."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write PNG and SVG figures."),

@@ -16,7 +16,7 @@ def train(
                                             "auto, the zoo member that beats the best single model by nested "
                                             "validation with confidence, else that model."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the artifact to."),
-    encoder: str = typer.Option("minilm", help="minilm or tfidf[-<dim>] (fitted on the training prompts, saved)."),
+    encoder: str = typer.Option("minilm", help="minilm, minilm-static (a table distilled from it: decisions in well under a millisecond), or tfidf[-<dim>] (fitted on the training prompts, saved)."),
     models: Optional[str] = typer.Option(None, help="Comma-separated candidate models (default: all of the dataset)."),
     split: str = typer.Option("all", help="all: fit on every prompt; train: fit on the training split and "
                                           "record the held-out test score in the manifest."),

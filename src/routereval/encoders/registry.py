@@ -1,4 +1,4 @@
-"""Encoders by name: ``minilm`` (and its paths), ``tfidf`` (or ``tfidf-<dim>``) and ``precomputed:<key>``.
+"""Encoders by name: ``minilm`` (and its paths), ``minilm-static``, ``tfidf`` (or ``tfidf-<dim>``) and ``precomputed:<key>``.
 
 all-MiniLM-L6-v2 runs along several paths, each its own name because each
 gives (slightly) different vectors and the embedding cache is keyed by name:
@@ -22,6 +22,15 @@ autocast ran at 0.3x the reference (this CPU has no bf16 instructions),
 dynamic int8 at cosine 0.84. Where onnxruntime is not installed, ``minilm``
 falls back to ``minilm-st`` with a warning that says why (its vectors go to
 that path's own cache).
+
+``minilm-static`` is not a path of the model but a table distilled from it
+(:mod:`routereval.encoders.static`): one vector per word piece, computed by
+the model once, and a prompt embedded as the weighted mean of its pieces'
+vectors. It embeds a prompt in well under a millisecond of CPU where the
+model takes milliseconds, for vectors that are no longer the model's
+(cosine about 0.47 to ``minilm-int8`` on average) and routers that lose part of
+what they gain (``benchmarks/results/static_encoder.json``); it is meant
+for serving on a small CPU.
 """
 
 from __future__ import annotations
@@ -42,7 +51,8 @@ RETIRED = {
         "minilm-int8 (scaled per word piece); use --encoder minilm-int8, and re-embed what was stored under the old name"
     ),
 }
-ENCODER_NAMES = ("minilm", *MINILM_PATHS, "tfidf", "tfidf-<dim>", "precomputed:<key>")
+STATIC_ENCODER = "minilm-static"
+ENCODER_NAMES = ("minilm", *MINILM_PATHS, STATIC_ENCODER, "tfidf", "tfidf-<dim>", "precomputed:<key>")
 
 _TFIDF_RE = re.compile(r"^tfidf(?:-(\d+))?$")
 
@@ -57,6 +67,8 @@ def get_encoder(name: str = DEFAULT_ENCODER, **kw: Any) -> Encoder:
       (sentence-transformers, the reference; also ``device=`` and ``batch_size=``).
     * ``minilm-onnx`` / ``minilm-int8``:
       :class:`~routereval.encoders.onnx.OnnxMiniLMEncoder`.
+    * ``minilm-static``: :class:`~routereval.encoders.static.StaticMiniLMEncoder`
+      (``max_seq_length=``; ``num_threads=`` for the one-time build of its table).
     * ``tfidf`` / ``tfidf-<dim>``: an unfitted
       :class:`~routereval.encoders.tfidf.TfidfEncoder`; call ``fit`` on the
       training prompts before encoding.
@@ -74,6 +86,10 @@ def get_encoder(name: str = DEFAULT_ENCODER, **kw: Any) -> Encoder:
         from routereval.encoders.onnx import OnnxMiniLMEncoder
 
         return OnnxMiniLMEncoder("fp32" if name == "minilm-onnx" else "int8", **kw)
+    if name == STATIC_ENCODER:
+        from routereval.encoders.static import StaticMiniLMEncoder
+
+        return StaticMiniLMEncoder(**kw)
     if name in RETIRED:
         raise UnknownEncoderError(RETIRED[name])
     match = _TFIDF_RE.match(name)

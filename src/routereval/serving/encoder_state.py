@@ -29,12 +29,13 @@ _VECTORIZER_KEYS = (
 
 
 def encoder_kind(encoder: Any) -> str:
-    """``minilm`` or ``tfidf``: which family an encoder object belongs to (others are refused)."""
+    """``minilm`` (any MiniLM path, or its static table) or ``tfidf``: which family an encoder object belongs to (others are refused)."""
     from routereval.encoders import MiniLMEncoder, OnnxMiniLMEncoder, TfidfEncoder
+    from routereval.encoders.static import StaticMiniLMEncoder
 
     if isinstance(encoder, TfidfEncoder):
         return "tfidf"
-    if isinstance(encoder, (MiniLMEncoder, OnnxMiniLMEncoder)):
+    if isinstance(encoder, (MiniLMEncoder, OnnxMiniLMEncoder, StaticMiniLMEncoder)):
         return "minilm"
     name = getattr(encoder, "name", type(encoder).__name__)
     raise ConfigError(
@@ -47,8 +48,12 @@ def describe(encoder: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """``(manifest entry, arrays)`` for an encoder."""
     kind = encoder_kind(encoder)
     if kind == "minilm":
-        # The path (sentence-transformers, ONNX fp32 or int8) is recorded, so serving embeds as training did.
-        return {"kind": "minilm", "name": encoder.name, "dim": encoder.dim,
+        # The path (sentence-transformers, ONNX fp32 or int8, the static table) is recorded, so serving embeds
+        # as training did; the static table is rebuilt from the installed model (its name carries no setting).
+        from routereval.encoders.registry import STATIC_ENCODER
+
+        name = STATIC_ENCODER if encoder.name.startswith(STATIC_ENCODER) else encoder.name
+        return {"kind": "minilm", "name": name, "dim": encoder.dim,
                 "settings": {"max_seq_length": getattr(encoder, "max_seq_length", None)}}, {}
     if not encoder.is_fitted:
         raise ConfigError("the tfidf encoder must be fitted before it is saved")
@@ -76,13 +81,14 @@ def rebuild(entry: dict[str, Any], arrays: Any) -> Any:
     """The encoder an artifact describes, ready to encode (MiniLM loads lazily on first use)."""
     from routereval.encoders import get_encoder
 
-    from routereval.encoders.registry import MINILM_PATHS
+    from routereval.encoders.registry import MINILM_PATHS, STATIC_ENCODER
 
     kind = entry.get("kind")
     if kind == "minilm":
         name = entry.get("name", "minilm")
-        if name not in ("minilm", *MINILM_PATHS):
-            raise DataError(f"unknown MiniLM path {name!r} in the manifest; known: {', '.join(MINILM_PATHS)}")
+        if name not in ("minilm", *MINILM_PATHS, STATIC_ENCODER):
+            raise DataError(f"unknown MiniLM path {name!r} in the manifest; known: "
+                            f"{', '.join((*MINILM_PATHS, STATIC_ENCODER))}")
         max_len = entry.get("settings", {}).get("max_seq_length")
         return get_encoder(name, **({"max_seq_length": int(max_len)} if max_len is not None else {}))
     if kind != "tfidf":

@@ -190,10 +190,10 @@ class MiniLMEntry(_Strict):
 
     @model_validator(mode="after")
     def _known_path(self) -> MiniLMEntry:
-        from routereval.encoders.registry import MINILM_PATHS
+        from routereval.encoders.registry import MINILM_PATHS, STATIC_ENCODER
 
-        if self.name not in ("minilm", *MINILM_PATHS):
-            raise ValueError(f"unknown MiniLM path {self.name!r}; known: {', '.join(MINILM_PATHS)}")
+        if self.name not in ("minilm", *MINILM_PATHS, STATIC_ENCODER):
+            raise ValueError(f"unknown MiniLM path {self.name!r}; known: {', '.join((*MINILM_PATHS, STATIC_ENCODER))}")
         return self
 
 
