@@ -17,10 +17,12 @@ def test_picks_the_member_that_reads_the_prompts_on_planted_topics():
     # best-single routes every prompt to its fold's best model, about 0 gain over the anchor.
     train, y, val, test, topic = split()
     router = make_router("auto", members="best-single+knn").fit(train, y, validation=val)
-    assert router.members_ == ["best-single", "knn"]
+    assert router.members_ == ["best-single", "knn", "mean(best-single+knn)"]
     assert abs(router.member_gains_[0]) < 0.05
     assert router.member_gains_[1] == pytest.approx(0.47, abs=0.08)
-    assert router.chosen_ == "knn"
+    # best-single's estimates are nearly equal across candidates, so the mean routes as knn does.
+    assert router.member_gains_[2] == pytest.approx(router.member_gains_[1], abs=0.03)
+    assert router.chosen_ in ("knn", "mean(best-single+knn)")
     assert "knn" in router.describe() and "best out-of-fold gain" in router.reason_
     assert (np.argmax(router.predict_quality(test), axis=1) == topic).mean() > 0.9
 
@@ -28,12 +30,31 @@ def test_picks_the_member_that_reads_the_prompts_on_planted_topics():
 def test_member_figures_follow_from_the_out_of_fold_gains():
     train, y, val, _, _ = split()
     router = make_router("auto", members="best-single+knn", delta=0.1).fit(train, y, validation=val)
-    # The bound is the one the guarantee states, Bonferroni over the two members: z = Phi^-1(1 - 0.1 / 2) = 1.645.
-    z = guarantee.critical_value(0.1, 2)
-    assert z == pytest.approx(1.6449, abs=1e-4)
+    # The bound is the one the guarantee states, Bonferroni over the two members and their mean:
+    # z = Phi^-1(1 - 0.1 / 3) = 1.834.
+    z = guarantee.critical_value(0.1, 3)
+    assert z == pytest.approx(1.8339, abs=1e-4)
     # Out-of-fold gains are in [-1, 1], so sd <= 1 and the bound lies within z / sqrt(n) of the mean, n = 420.
     width = router.member_gains_ - router.member_bounds_
     assert ((width > 0) & (width <= z / np.sqrt(420) + 1e-12)).all()
+
+
+def test_the_mean_of_the_members_is_scored_on_their_own_out_of_fold_estimates():
+    # A second computation of the mean's gain: cross-fit each member as auto does, average, route by the argmax.
+    from routereval.routers._tuning import cross_fit, labelled_pool
+    from routereval.routers.safe import base_router
+
+    train, y, val, test, _ = split()
+    router = make_router("auto", members="knn+clusters").fit(train, y, validation=val)
+    pool, labels = labelled_pool(train, y, val)
+    oof = [cross_fit(lambda n=n: base_router(n, 0, "auto"), pool, labels, 5, 0) for n in ("knn", "clusters")]
+    gain = guarantee.gains(np.argmax(np.mean(oof, axis=0), axis=1), labels, router.anchor_).mean()
+    assert router.members_[2] == "mean(knn+clusters)"
+    assert router.member_gains_[2] == pytest.approx(gain, abs=1e-12)
+    if router.chosen_ == "mean(knn+clusters)":  # then it routes by the mean of both members, refitted
+        assert len(router.models_) == 2
+        np.testing.assert_allclose(router.predict_quality(test), np.mean(
+            [m.predict_quality(test) for m in router.models_], axis=0))
 
 
 def test_falls_back_to_the_best_single_model_when_no_member_beats_it():

@@ -16,8 +16,10 @@ test prompts):
    ``folds`` folds (:func:`routereval.routers._tuning.cross_fit`); a member
    tunes its own settings on an inner validation fold, so the whole choice
    is nested validation;
-3. each member is scored by the mean gain over the anchor of routing by its
-   argmax; the best mean is the candidate (ties: the member listed first);
+3. each member, and the mean of all members' estimates (``mean(a+b+c)``:
+   stacking in its plainest form, validated on the same out-of-fold
+   estimates), is scored by the mean gain over the anchor of routing by its
+   argmax; the best mean is the candidate (ties: the one listed first);
 4. it is deployed only if it beats the anchor with confidence, by the same
    bound ``safe`` uses (:func:`routereval.routers.guarantee.certify`,
    Bonferroni over the members compared, level 1 - ``delta``, tolerance
@@ -28,17 +30,18 @@ tolerance: with probability at least 1 - delta, the expected score of the
 deployed router on new prompts is at least the anchor's, prompts assumed
 exchangeable.
 
-The chosen member is then fitted on the training prompts with the validation
-split. Default members are the zoo routers that fit in seconds on thousands
+The chosen member (or every member, for the mean) is then fitted on the
+training prompts with the validation split. Default members are the zoo routers that fit in seconds on thousands
 of prompts (``knn-tuned``, ``sw-ranking``, ``clusters``); ``logistic``,
 ``mf`` and the torch routers can be added by name, at a multiple of the cost
 (each member is fitted ``folds`` + 1 times).
 
-Learned: ``chosen_`` (a member's name or ``best-single``), ``reason_`` (one
-sentence), ``members_`` (names), ``member_scores_`` (out-of-fold mean score
-of routing by each member), ``member_gains_`` and ``member_bounds_`` (mean
-gain over the anchor and its lower bound), ``anchor_`` and ``model_`` (the
-fitted chosen router). :meth:`AutoRouter.describe` prints them.
+Learned: ``chosen_`` (a member's name, the members' mean or ``best-single``),
+``reason_`` (one sentence), ``members_`` (the candidates' names),
+``member_scores_`` (out-of-fold mean score of routing by each),
+``member_gains_`` and ``member_bounds_`` (mean gain over the anchor and its
+lower bound), ``anchor_`` and ``models_`` (the fitted routers whose mean
+estimate it routes by: one, or every member for the mean). :meth:`AutoRouter.describe` prints them.
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ from routereval.routers.safe import anchored, base_router, checked_validation, f
 
 DEFAULT_MEMBERS = "knn-tuned+sw-ranking+clusters"
 FALLBACK = "best-single"
+
+
+def blend_name(names: Sequence[str]) -> str:
+    """How the mean of the members' estimates is named among the candidates: ``mean(a+b+c)``."""
+    return f"mean({'+'.join(names)})"
 
 
 def member_names(members: str | Sequence[str]) -> list[str]:
@@ -109,47 +117,57 @@ class AutoRouter(Router):
         names = member_names(self.members)
         self.anchor_ = guarantee.anchor_of(y if prompts.scores is None else np.asarray(prompts.scores, dtype=float))
         pool, pool_labels = labelled_pool(prompts, y, validation)
-        scores, gains, bounds, per_prompt = [], [], [], []
+        qualities = []
         for name in names:
             quality = cross_fit(lambda n=name: base_router(n, self.random_state, "auto"), pool, pool_labels,
                                 int(self.folds), int(self.random_state))
             if quality is None:
                 break
+            qualities.append(np.asarray(quality, dtype=float))
+        # The mean of the members' estimates is one more candidate, validated on the same out-of-fold estimates:
+        # where members err on different prompts, their mean errs less (stacking in its plainest form).
+        candidates = list(names)
+        if len(qualities) == len(names) and len(names) > 1:
+            candidates.append(blend_name(names))
+            qualities.append(np.mean(qualities, axis=0))
+        scores, gains, bounds, per_prompt = [], [], [], []
+        for quality in qualities:
             choice = np.argmax(quality, axis=1)
             got = pool_labels[np.arange(len(choice)), choice]
             g = guarantee.gains(choice, pool_labels, self.anchor_)
             scores.append(float(np.nanmean(got)) if (~np.isnan(got)).any() else float("nan"))
             per_prompt.append(g)
             gains.append(float(g.mean()))
-            bounds.append(guarantee.lower_bound(g, self.delta, len(names)))
-        self.members_ = names
+            bounds.append(guarantee.lower_bound(g, self.delta, len(candidates)))
+        self.members_ = candidates
         self.member_scores_ = np.array(scores, dtype=float)
         self.member_gains_ = np.array(gains, dtype=float)
         self.member_bounds_ = np.array(bounds, dtype=float)
-        z = guarantee.critical_value(self.delta, len(names))
-        if len(gains) < len(names):
+        z = guarantee.critical_value(self.delta, len(candidates))
+        if len(qualities) < len(names):
             self.chosen_ = FALLBACK
             self.reason_ = (f"{len(pool_labels)} labelled prompts are too few for {self.folds}-fold cross-fitting; "
                             "nothing can be shown to beat the best single model")
         else:
             best = int(np.argmax(self.member_gains_))
-            if guarantee.certify(per_prompt[best], self.delta, self.epsilon, len(names)):
-                self.chosen_ = names[best]
-                self.reason_ = (f"{names[best]} has the best out-of-fold gain over the best single model "
+            if guarantee.certify(per_prompt[best], self.delta, self.epsilon, len(candidates)):
+                self.chosen_ = candidates[best]
+                self.reason_ = (f"{candidates[best]} has the best out-of-fold gain over the best single model "
                                 f"({gains[best]:+.4f}); its lower bound ({bounds[best]:+.4f}, z = {z:.3f}) "
                                 f"is at least -{float(self.epsilon):g}")
             else:
                 self.chosen_ = FALLBACK
-                self.reason_ = (f"no member beats the best single model with confidence: the best, {names[best]}, "
-                                f"gains {gains[best]:+.4f} out of fold with lower bound {bounds[best]:+.4f} "
-                                f"(z = {z:.3f})")
-        model = base_router(self.chosen_, self.random_state, "auto")
-        self.model_ = fit_with_validation(model, prompts, y, validation)
+                self.reason_ = (f"no member beats the best single model with confidence: the best, "
+                                f"{candidates[best]}, gains {gains[best]:+.4f} out of fold with lower bound "
+                                f"{bounds[best]:+.4f} (z = {z:.3f})")
+        chosen = names if self.chosen_ == blend_name(names) else [self.chosen_]
+        self.models_ = [fit_with_validation(base_router(n, self.random_state, "auto"), prompts, y, validation)
+                        for n in chosen]
         return self
 
     def predict_quality(self, prompts: Prompts) -> np.ndarray:
-        self._check_fitted("model_")
-        quality = np.asarray(self.model_.predict_quality(prompts), dtype=float)
+        self._check_fitted("models_")
+        quality = np.mean([np.asarray(m.predict_quality(prompts), dtype=float) for m in self.models_], axis=0)
         if self.chosen_ == FALLBACK:
             # Exactly the anchor everywhere, whatever the fallback's own tie-breaking would say.
             return anchored(quality, self.anchor_, float("inf"))
@@ -157,7 +175,7 @@ class AutoRouter(Router):
 
     def describe(self) -> str:
         """What was chosen and why, with each member's out-of-fold figures (for ``routereval train``)."""
-        self._check_fitted("model_")
+        self._check_fitted("models_")
         lines = [f"auto chose {self.chosen_}: {self.reason_}",
                  "member          out-of-fold score   gain vs best single   lower bound"]
         for i, name in enumerate(self.members_[: len(self.member_scores_)]):
