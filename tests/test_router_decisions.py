@@ -204,3 +204,22 @@ def test_state_set_attribute_by_attribute_is_what_predicts(name):
         setattr(router, key, value)
     np.testing.assert_array_equal(router.predict_quality(Prompts(embeddings=TEST_X)),
                                   other.predict_quality(Prompts(embeddings=TEST_X)))
+
+
+def test_embeddings_are_read_without_a_float64_round_trip_but_still_checked():
+    from routereval.routers.base import Prompts
+    from routereval.routers.checks import embeddings_of
+
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    out = embeddings_of(Prompts(embeddings=x), "r", n_features=3)
+    assert out.dtype == np.float32 and np.array_equal(out, x) and out is not x
+    out[0, 0] = 99.0
+    assert x[0, 0] != 99.0  # a copy: a router writing into it leaves the caller's vectors alone
+    bad = x.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="non-finite value at row 2"):
+        embeddings_of(Prompts(embeddings=bad), "r")
+    with pytest.raises(ValueError, match="4 columns, expected 3"):
+        embeddings_of(Prompts(embeddings=np.zeros((2, 4), dtype=np.float32)), "r", n_features=3)
+    # float64 input takes the checked path and comes back float32
+    assert embeddings_of(Prompts(embeddings=x.astype(np.float64)), "r").dtype == np.float32
