@@ -76,6 +76,8 @@ from typing import Any
 
 import numpy as np
 
+from routereval.serving.echo import hold
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "serve_load.json"
 DATASET = "mmlu-pro"
@@ -268,21 +270,11 @@ class HangingServers:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hanging-backends", daemon=True)
 
-    @staticmethod
-    async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while await reader.read(65536):
-                pass
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
     def __enter__(self) -> HangingServers:
         self._thread.start()
         for _ in range(self.count):
             server = asyncio.run_coroutine_threadsafe(
-                asyncio.start_server(self._hold, "127.0.0.1", 0, backlog=1024), self._loop).result(10)
+                asyncio.start_server(hold, "127.0.0.1", 0, backlog=1024), self._loop).result(10)
             self.ports.append(server.sockets[0].getsockname()[1])
         return self
 

@@ -123,16 +123,6 @@ class Roles:
 # -- the backends process -------------------------------------------------------------------------------------
 
 
-async def _hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Read whatever comes and never answer, until the peer goes."""
-    try:
-        while await reader.read(65536):
-            pass
-    except (ConnectionError, asyncio.CancelledError):
-        pass
-    finally:
-        writer.close()
-
 
 def serve_backends(spec_file: Path) -> None:
     """Run the backends named in ``spec_file`` on one event loop until SIGTERM, then write what each answered.
@@ -141,7 +131,7 @@ def serve_backends(spec_file: Path) -> None:
     stats file gets, per echo server, how many times each prompt was answered with a 200 (the exactly-once check
     from the backends' side) and how many requests it failed on purpose.
     """
-    from routereval.serving.echo import EchoServer
+    from routereval.serving.echo import EchoServer, hold
 
     spec = json.loads(spec_file.read_text())
     echoes = [EchoServer(s["name"], "127.0.0.1", s["port"], fail_every=s.get("fail_every", 0))
@@ -153,7 +143,7 @@ def serve_backends(spec_file: Path) -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        hangers = [await asyncio.start_server(_hang, "127.0.0.1", port, backlog=1024) for port in hang_ports]
+        hangers = [await asyncio.start_server(hold, "127.0.0.1", port, backlog=1024) for port in hang_ports]
         tasks = [asyncio.create_task(e.serve()) for e in echoes]
         await stop.wait()
         for task in tasks:

@@ -41,6 +41,20 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"
             502: "Bad Gateway", 503: "Service Unavailable"}
 
 
+async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A hanging backend: accept the connection, read whatever comes, never answer, until the peer goes.
+
+    ``asyncio.start_server(hold, "127.0.0.1", 0)`` is one; the load benchmarks use it.
+    """
+    try:
+        while await reader.read(65536):
+            pass
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+
 class EchoServer:
     """The server, run on its own event loop in a thread (``start`` / ``stop``) or in the foreground (``run``)."""
 

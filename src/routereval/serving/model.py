@@ -1,22 +1,7 @@
-"""RoutingModel: a fitted encoder + router + prices, saved as a folder of data, and routing new prompts.
+"""RoutingModel: a fitted encoder + router + prices, routing new prompts; saved as a folder of data.
 
-The folder (format version 2, described in docs/serving.md):
-
-* ``manifest.json``: format version, routereval version, router name and
-  parameters, the router's state layout, encoder name and settings,
-  candidates, prices, each candidate's mean training score (``prior``),
-  training data (name, sha256, protocol), held-out metrics, creation time,
-  the sha256 of every other file, the dtype and shape of every array, and a
-  checksum of its own content (schema: :mod:`routereval.serving.manifest`).
-* ``router.npz``: the router's learned state (its attributes ending in ``_``)
-  and the candidate names, which bind their order to the state.
-* ``encoder.npz``: a fitted TF-IDF encoder's vocabulary, IDF weights and axes
-  (absent for a pretrained encoder and for routers that read no prompt).
-
-Loading reads JSON and plain arrays only (:mod:`routereval.serving.npz`), so
-nothing in the folder can run code, and checks every field against the schema
-and the arrays before anything is used; the router class comes from
-routereval's registry by name.
+The folder (format version 2) is written and read by :mod:`routereval.serving.artifact`
+(:meth:`RoutingModel.save`, :meth:`RoutingModel.load`); docs/serving.md describes it.
 
 A prompt the encoder cannot read (empty, or no word of a TF-IDF vocabulary: an
 all-zero vector) tells the router nothing; kNN would rank it by arbitrary
