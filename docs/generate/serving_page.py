@@ -8,9 +8,11 @@ from __future__ import annotations
 
 
 from registry import block
-from runner import benchmark_result
+from runner import REPO, benchmark_result
 
 RESULTS = "benchmarks/results/serve_load.json"
+#: The same benchmark with a second encoder (``--encoder minilm --out`` this file), shown beside the first if present.
+OTHER_ENCODER = "serve_load_minilm"
 
 
 def ms(x: float) -> str:
@@ -144,6 +146,18 @@ def serve_load(run) -> str:
     out.append(
         f"* Decisions on prompts already embedded (what `route --file` does after embedding; measured only here): "
         f"{rf['decisions_per_s']:,}/s for `{rf['router']}` on {rf['prompts']:,} prompts, one thread.")
+    other = REPO / "benchmarks" / "results" / f"{OTHER_ENCODER}.json"
+    if other.exists():
+        o = benchmark_result(OTHER_ENCODER)
+        om, ot = o["load"]["medians"], o["targets"]
+        out.append(
+            f"* The same load with the `{o['setup']['encoder']}` encoder (`{o['command']}`"
+            + (", a quick run" if o["quick"] else "") + f"): {ms(om['routed_proxy_cpu_ms_per_request'])} of proxy "
+            f"CPU per routed request against {ms(om['forwarded_proxy_cpu_ms_per_request'])} forwarded, routed "
+            f"throughput {om['routed_to_forwarded_throughput']:.2f} x forwarded, decision p50 "
+            f"{ms(om['decision_ms_p50_at_concurrency'])} at concurrency {o['load']['concurrency']}; the two speed "
+            "targets " + ("met" if ot["proxy_cpu_per_routed_request"]["met"] and
+                          ot["routed_vs_forwarded_throughput"]["met"] else "missed") + " with it.")
     if doc["quick"]:
         out += ["", "This is a `--quick` smoke run: too few requests to quote. Run "
                 "`python benchmarks/serve_load.py` on an idle machine for the figures."]
