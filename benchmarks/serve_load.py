@@ -2,8 +2,9 @@
 
 Processes on 127.0.0.1: echo backends (``routereval.serving.echo``, one
 asyncio process: they cost next to nothing), the proxy started with the real
-``routereval serve`` command, and this script as the client (httpx, bounded
-concurrency). Prompts are chat-length: MMLU-Pro questions with their lettered
+``routereval serve`` command, and this script as the client (one kept-alive
+HTTP/1.1 connection per concurrent worker, ``_http_client.py``: httpx would take
+several ms of CPU per request from the proxy being measured on 2 CPUs). Prompts are chat-length: MMLU-Pro questions with their lettered
 options, as a user would send them, read from the pinned upstream files (the
 mirror or the download cache). A fixed seed shuffles them, and every routed
 request carries a prompt not routed before in the run (past the pool, a
@@ -73,8 +74,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
+
+from _http_client import Connection
 
 from routereval.serving.echo import hold
 
@@ -408,29 +412,34 @@ def _digest(status: int, body: bytes, text: str) -> dict[str, Any]:
 
 
 async def _send_all(url: str, payloads: list[dict], concurrency: int) -> tuple[list[dict], list[float], float]:
-    import httpx
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    address = urlsplit(url)
     results: list[dict] = [{}] * len(payloads)
     latencies = [0.0] * len(payloads)
+    bodies = [json.dumps(p).encode() for p in payloads]
     next_index = iter(range(len(payloads)))
-    async with httpx.AsyncClient(limits=limits, timeout=CLIENT_TIMEOUT_S) as client:
-        async def worker() -> None:
+
+    async def worker() -> None:
+        connection = Connection(address.hostname, address.port)
+        try:
             for i in next_index:
                 text = payloads[i]["messages"][0]["content"]
                 started = time.perf_counter()
                 try:
-                    response = await client.post(url, json=payloads[i])
-                    status, body = response.status_code, response.content
-                except httpx.HTTPError as exc:
+                    status, body = await asyncio.wait_for(connection.post(address.path, bodies[i], {}),
+                                                          CLIENT_TIMEOUT_S)
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
+                        ValueError) as exc:
+                    # The connection's state is unknown after a failure: the next request gets a new one.
                     status, body = 0, f"{type(exc).__name__}: {exc}".encode()
+                    connection.close()
                 latencies[i] = (time.perf_counter() - started) * 1000
                 results[i] = _digest(status, body, text)
+        finally:
+            connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(payloads)))))
-        wall = time.perf_counter() - started
-    return results, latencies, wall
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(payloads)))))
+    return results, latencies, time.perf_counter() - started
 
 
 def send(url: str, payloads: list[dict], concurrency: int, proxy_pid: int | None = None) -> Batch:
@@ -768,7 +777,7 @@ def measure_all(args: argparse.Namespace, argv: list[str] | None) -> None:
             "quick": args.quick,
             "setup": {**trained, "router_spec": args.router, "encoder_requested": args.encoder, "dataset": DATASET,
                       "candidates": CANDIDATES, "workers": args.workers, "backends": "echo servers on 127.0.0.1",
-                      "client": "this script's process: httpx.AsyncClient, bounded concurrency",
+                      "client": "this script's process: one kept-alive HTTP/1.1 connection per concurrent worker (benchmarks/_http_client.py)",
                       "settings": settings},
             "load": measure_runs(artifact, work, stream, settings, args.workers),
             "failing_backend": measure_failing(artifact, work, stream, settings, args.workers, first_choice),
