@@ -32,6 +32,7 @@ from routereval.errors import ConfigError
 from routereval.serving.answers import (
     BACKEND_HEADER,
     CACHE_HEADER,
+    Call,
     error_response,
     header_value,
     json_object,
@@ -41,7 +42,6 @@ from routereval.serving.backends import BackendsConfig, load_backends
 from routereval.serving.decider import Decider
 from routereval.serving.deployments import Deployments
 from routereval.serving.failover import Cooldown
-from routereval.serving.answers import Call
 from routereval.serving.forwarding import Forwarder
 from routereval.serving.metrics import ProxyMetrics
 from routereval.serving.model import RoutingModel, RoutingOptions
