@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -60,11 +61,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def write_json(path: Path, document: dict[str, Any], **dumps: Any) -> Path:
+    """Write ``document`` to ``path`` whole or not at all (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=2, **dumps) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
 def write(name: str, document: dict[str, Any]) -> Path:
     """Write benchmarks/results/<name>.json and print it."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    path = write_json(RESULTS / f"{name}.json", document)
     print(json.dumps(document, indent=2))
     print(f"wrote {path}")
     return path

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -42,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _runs import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 MFLOP_PER_TOKEN = 23.0
@@ -333,10 +333,7 @@ def main() -> None:
     results["machine"]["loaded"] = max(load_start[0], results["machine"]["load_average_at_end"][0]) > 1.5 * len(
         os.sched_getaffinity(0)
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

@@ -79,6 +79,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from _http_client import Connection
+from _runs import write_json
 
 from routereval.serving.echo import hold
 
@@ -797,7 +798,7 @@ def measure_all(args: argparse.Namespace, argv: list[str] | None) -> None:
     report["seconds"] = round(time.monotonic() - started, 1)
     report["targets"] = targets(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_json(args.out, report, allow_nan=False)
     for key, t in report["targets"].items():
         print(f"{'met   ' if t['met'] else 'MISSED'} {t['what']}: {t['measured']:g} {t['unit']} "
               f"({'<=' if t['at_most'] else '>='} {t['limit']:g})")

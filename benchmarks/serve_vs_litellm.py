@@ -79,6 +79,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from _http_client import Connection
+from _runs import write_json
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "serve_vs_litellm.json"
@@ -726,7 +727,7 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(time.perf_counter() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print_summary(report)
     print(f"wrote {args.out}")
 

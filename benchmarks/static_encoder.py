@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _runs import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("llmrouter", "mmlu-pro")
@@ -247,10 +248,7 @@ def main() -> None:
     results["machine"] = {"cpus": len(os.sched_getaffinity(0)), "platform": platform.platform(),
                           "python": platform.python_version(), "load_average_at_start": load_start,
                           "load_average_at_end": os.getloadavg(), "seconds": time.perf_counter() - started}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 
