@@ -278,3 +278,35 @@ def test_several_workers_share_the_port_and_metrics_add_up_over_them(artifact, t
             proc.communicate()
         for server in servers.values():
             server.stop()
+
+
+# -- the decision memo ----------------------------------------------------------------------------
+
+
+def test_repeated_prompts_skip_the_encoder_and_the_memo_drops_the_least_recently_used(artifact):
+    from routereval.serving.decider import Decider
+    from routereval.serving.metrics import ProxyMetrics
+    from routereval.serving.model import RoutingModel, RoutingOptions
+
+    model = RoutingModel.load(artifact)
+    embedded: list[str] = []
+    encode = model.encoder.encode
+
+    def counting(texts, **kw):
+        embedded.extend(texts)
+        return encode(texts, **kw)
+
+    model.encoder.encode = counting
+    decider = Decider(model, ProxyMetrics(), memo_size=2)
+    a, b, c = MATH, "a haiku about the sea", "write a python function to sort"
+    opts = [RoutingOptions()] * 2
+    first = decider._decide([a, b], opts)
+    assert embedded == [a, b]
+    again = decider._decide([a], opts[:1])  # a is remembered, and now the most recently used
+    assert embedded == [a, b] and again[0].to_dict() == first[0].to_dict()
+    decider._decide([c], opts[:1])  # a third prompt: b, the least recently used, is dropped
+    decider._decide([a, b], opts)
+    assert embedded == [a, b, c, b]
+    # The remembered vectors give the decisions the model gives without the memo.
+    plain = model.decide_each([a, b, c], [RoutingOptions()] * 3)
+    assert [d.to_dict() for d in decider._decide([a, b, c], [RoutingOptions()] * 3)] == [d.to_dict() for d in plain]

@@ -92,7 +92,11 @@ class Decider:
         if self.model.inputs != "embeddings" or not self.memo_size:
             return self.model.decide_each(texts, options)
         keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
-        vectors: list[np.ndarray | None] = [self._memo.get(k) for k in keys]
+        vectors: list[np.ndarray | None] = []
+        for k in keys:
+            vectors.append(self._memo.get(k))
+            if vectors[-1] is not None:
+                self._memo.move_to_end(k)  # recently used: the last to be dropped
         missing = [i for i, v in enumerate(vectors) if v is None]
         if missing:
             fresh = self.model.embed([texts[i] for i in missing])
@@ -101,7 +105,4 @@ class Decider:
                 self._memo[keys[i]] = vector
                 if len(self._memo) > self.memo_size:
                     self._memo.popitem(last=False)
-        for k in keys:
-            if k in self._memo:
-                self._memo.move_to_end(k)
         return self.model.decide_each(texts, options, embeddings=np.stack(vectors))

@@ -97,12 +97,15 @@ class Gauge:
         return self._metric.labels(*values) if self.labels else self._metric
 
     def inc(self, *values: str) -> None:
+        """One more in the series of these label values."""
         self._series(values).inc()
 
     def dec(self, *values: str) -> None:
+        """One fewer in the series of these label values."""
         self._series(values).dec()
 
     def set(self, value: float, *values: str) -> None:
+        """Set the series of these label values to ``value``."""
         self._series(values).set(value)
 
 
