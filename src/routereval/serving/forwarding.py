@@ -65,16 +65,8 @@ class Transient(Exception):
 
 
 @dataclass
-class _Lane:
-    """One candidate's deployments, tried one after another with retries."""
-
-    name: str
-    deployments: list[Backend]
-
-
-@dataclass
 class _Race:
-    """Shared by the lanes of one race: whether one of them has answered (so the rest were cancelled)."""
+    """Shared by the lanes of one race: whether one of them has answered (so the others start no new attempt)."""
 
     won: bool = False
 
@@ -87,7 +79,7 @@ class _Failed:
 
 
 class Forwarder:
-    """Sends requests to deployments and turns their answers into responses (one per proxy)."""
+    """Sends requests to deployments under the failure policy; :class:`Relay` makes the response (one per proxy)."""
 
     def __init__(self, config: BackendsConfig, deployments: Deployments, metrics: ProxyMetrics,
                  scrubber: Scrubber, prices: Callable[[str], tuple[float, float]]) -> None:
@@ -118,7 +110,6 @@ class Forwarder:
         loop = asyncio.get_running_loop()
         payload = dict(call.payload, model=backend.model)
         started = time.perf_counter()
-        limit = loop.time() + backend.timeout
         timeout = httpx.Timeout(backend.timeout, connect=min(backend.timeout, 10.0))
         request = self.client.build_request("POST", backend.url, json=payload, headers=backend.headers(),
                                             timeout=timeout)
@@ -188,8 +179,9 @@ class Forwarder:
 
     # -- one candidate, several candidates -------------------------------------------------
 
-    async def _lane(self, lane: _Lane, call: Call, race: _Race | None = None) -> Answer | _Failed:
-        """Try ``lane``'s deployments in turn, ``retries`` extra times in all; stop at a timeout.
+    async def _lane(self, lane: list[Backend], call: Call, race: _Race | None = None) -> Answer | _Failed:
+        """Try the deployments of ``lane`` (one candidate's) in turn, ``retries`` extra times in all; stop at a
+        timeout.
 
         A deployment that failed this request counts one failure towards its
         cool-down (however many retries it had), as a request, not an attempt,
@@ -202,7 +194,7 @@ class Forwarder:
         for attempt in range(settings.retries + 1):
             if race is not None and race.won:
                 break  # another lane answered: no new attempts, only the one under way finishes
-            backend = lane.deployments[attempt % len(lane.deployments)]
+            backend = lane[attempt % len(lane)]
             started = time.perf_counter()
             try:
                 answer = await self.send_once(backend, call)
@@ -214,7 +206,7 @@ class Forwarder:
                 failed[backend.id] = backend
                 if failure.timed_out:
                     # Never again here: the lane's untried deployments go on in parallel with the rest.
-                    outcome = _Failed(reason, True, lane.deployments[attempt + 1:])
+                    outcome = _Failed(reason, True, lane[attempt + 1:])
                     break
                 outcome = _Failed(reason, False, [])
                 if attempt == settings.retries:
@@ -236,7 +228,7 @@ class Forwarder:
             self.deployments.failure(backend)
         return outcome
 
-    async def _race(self, lanes: list[_Lane], call: Call) -> Answer | _Failed:
+    async def _race(self, lanes: list[list[Backend]], call: Call) -> Answer | _Failed:
         """Every lane at once; the first answer wins.
 
         The lanes still waiting when one answers are not cut off at once: each
@@ -286,14 +278,13 @@ class Forwarder:
         for position, name in enumerate(order):
             if position:
                 self.metrics.fallbacks.inc(last_reason)
-            outcome = await self._lane(_Lane(name, self.deployments.order(name)), call)
+            outcome = await self._lane(self.deployments.order(name), call)
             if isinstance(outcome, Answer):
                 return self.relay.respond(outcome, call)
             last_reason = outcome.reason
             if not outcome.timed_out or not self.config.failover.parallel_fallback:
                 continue
-            lanes = ([_Lane(name, outcome.rest)] if outcome.rest else []) + [
-                _Lane(n, self.deployments.order(n)) for n in order[position + 1:]]
+            lanes = ([outcome.rest] if outcome.rest else []) + [self.deployments.order(n) for n in order[position + 1:]]
             if not lanes:
                 break
             self.metrics.fallbacks.inc("parallel_after_timeout")
