@@ -218,7 +218,8 @@ class Forwarder:
                 continue
             except asyncio.CancelledError:
                 # Another lane answered first, the request's deadline passed, or the client left.
-                call.attempts.append(Attempt(backend.id, None, "request timeout", (time.perf_counter() - started) * 1000))
+                call.attempts.append(Attempt(backend.id, None, "request timeout",
+                                             (time.perf_counter() - started) * 1000))
                 raise
             self.deployments.success(backend)
             failed.pop(backend.id, None)
