@@ -122,8 +122,10 @@ def serve(
         import uvicorn
 
         from routereval.serving.app import create_app
+        from routereval.serving.transport import AiohttpTransport  # noqa: F401 - checked now, used at start-up
     except ImportError as exc:
-        raise ConfigError(f"serving needs fastapi, uvicorn and httpx: pip install 'routereval[serve]' ({exc})") from exc
+        raise ConfigError(f"serving needs fastapi, uvicorn, httpx and aiohttp: pip install 'routereval[serve]' "
+                          f"({exc})") from exc
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level.lower() != "debug":
         # One line per request comes from the proxy itself; httpx would add a second.

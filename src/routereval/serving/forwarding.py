@@ -91,9 +91,11 @@ class Forwarder:
     async def start(self) -> None:
         import httpx
 
+        from routereval.serving.transport import AiohttpTransport
+
         # One pooled client for every backend; per-request timeouts come from the backends file.
-        self.client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
-                                        timeout=httpx.Timeout(60.0), follow_redirects=False)
+        self.client = httpx.AsyncClient(transport=AiohttpTransport(limit=512), timeout=httpx.Timeout(60.0),
+                                        follow_redirects=False)
 
     async def stop(self) -> None:
         for task in list(self._background):
