@@ -213,3 +213,22 @@ def test_a_stream_arrives_as_the_backend_sends_it():
     seen = run(main())
     assert b"".join(c for c, _ in seen) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
     assert seen[0][1] < 0.15  # the first event came before the last was written, not buffered to the end
+
+
+def test_a_proxy_from_the_environment_carries_the_request_unless_no_proxy_names_the_host(monkeypatch):
+    async def main():
+        async with Server(await keep_answering(b'{"via": "proxy"}')) as proxy:
+            monkeypatch.setenv("HTTP_PROXY", proxy.url)
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
+            async with client() as http:
+                answered = (await http.post("http://backend.invalid:9/v1/x", json={})).json()
+            monkeypatch.setenv("NO_PROXY", "backend.invalid")
+            async with client() as http:
+                with pytest.raises(httpx.ConnectError):  # straight to a host that does not exist
+                    await http.post("http://backend.invalid:9/v1/x", json={})
+            return answered, proxy.requests
+
+    answered, requests = run(main())
+    assert answered == {"via": "proxy"}
+    assert len(requests) == 1 and requests[0].startswith(b"POST http://backend.invalid:9/v1/x HTTP/1.1\r\n")

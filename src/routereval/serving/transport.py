@@ -14,14 +14,16 @@ httpx undoes gzip and deflate and the proxy's size bound applies to the
 decoded body); the per-request timeouts (``connect`` for a new connection,
 ``read`` for each read from the socket, the first byte included, ``pool`` for
 a free connection); redirects not followed; proxies from the environment
-(``HTTPS_PROXY``, ``NO_PROXY``) honoured. aiohttp's failures are raised as
-the httpx exceptions the forwarding code already handles.
+(``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``) honoured, looked up once per
+backend origin rather than per request (aiohttp's own lookup reads the
+environment and ``~/.netrc`` on every request). aiohttp's failures are raised
+as the httpx exceptions the forwarding code already handles.
 """
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import httpx
@@ -54,13 +56,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, limit: int = 512, keepalive_seconds: float = 30.0) -> None:
         self._limit, self._keepalive = limit, keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use, inside the event loop that will run it (aiohttp binds a session to its loop).
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0,
                                              keepalive_timeout=self._keepalive, ttl_dns_cache=60)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=True,
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False,
                                                   skip_auto_headers=_AUTO_HEADERS, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
@@ -73,12 +76,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await self._open().request(
                 request.method, str(request.url), data=body or None, headers=request.headers.multi_items(),
-                timeout=timeout, allow_redirects=False, compress=None, auto_decompress=False)
+                timeout=timeout, allow_redirects=False, compress=None, auto_decompress=False,
+                proxy=self._proxy(request.url))
         except Exception as exc:  # noqa: BLE001 - as in _Body
             raise _as_httpx(exc, reading=False, request=request) from exc
         return httpx.Response(status_code=response.status, headers=list(response.raw_headers), stream=_Body(response),
                               request=request, extensions={"http_version": b"HTTP/1.1",
                                                            "reason_phrase": (response.reason or "").encode()})
+
+    def _proxy(self, url: httpx.URL) -> str | None:
+        """The environment's proxy for ``url``'s scheme and host (None: connect directly), remembered."""
+        key = (url.scheme, url.host)
+        if key not in self._proxies:
+            bypass = urllib.request.proxy_bypass(url.host)
+            self._proxies[key] = None if bypass else urllib.request.getproxies().get(url.scheme)
+        return self._proxies[key]
 
     async def aclose(self) -> None:
         if self._session is not None:
