@@ -14,13 +14,8 @@ imports what it needs when it first works.
 """
 
 from routereval.encoders.base import Encoder, UnknownEncoderError, l2_normalise
-from routereval.encoders.cache import (
-    CacheDamagedError,
-    EmbeddingCache,
-    EmbedStats,
-    embed,
-    text_key,
-)
+from routereval.encoders.cache import CacheDamagedError, EmbeddingCache, text_key
+from routereval.encoders.embedding import EmbedStats, embed
 from routereval.encoders.minilm import MiniLMEncoder
 from routereval.encoders.onnx import OnnxMiniLMEncoder
 from routereval.encoders.precomputed import PrecomputedEncoder

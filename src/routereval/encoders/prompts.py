@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from routereval.encoders.base import Encoder
-from routereval.encoders.cache import EmbedStats, embed
+from routereval.encoders.embedding import EmbedStats, embed
 from routereval.encoders.precomputed import PrecomputedEncoder
 from routereval.errors import DataError
 
@@ -38,7 +38,7 @@ def embed_prompts(
 
     A prompt without text raises a DataError naming its prompt id, unless
     ``on_empty="zero"`` (see :func:`routereval.encoders.embed`); precomputed
-    vectors need no text. ``stats`` (an :class:`~routereval.encoders.cache.EmbedStats`)
+    vectors need no text. ``stats`` (an :class:`~routereval.encoders.embedding.EmbedStats`)
     is filled with counts and the seconds spent reading the cache, encoding and writing.
     """
     if rows is None:

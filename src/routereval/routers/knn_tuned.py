@@ -15,37 +15,26 @@ stays available as ``knn``). Three settings are chosen on the validation split
   thinly supported estimates towards the best-single view.
 
 Without a validation split the defaults are k = 20, uniform, s = 0. The
-neighbours are the cosine-nearest training prompts, ties to the prompt listed
-first (as in ``knn``).
+neighbours are the cosine-nearest training prompts, most similar first, found
+and tied as in :mod:`routereval.neighbours` (as for ``knn``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from routereval.neighbours import BLOCK_ROWS, sorted_neighbours, unit_rows
+from routereval.routers._derived import DerivedState
 from routereval.routers._tuning import grid, pick, setting_sums, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
-from routereval.routers._derived import DerivedState
-from routereval.routers.knn import _BLOCK_ROWS, unit_neighbours, unit_rows, unit_train_embeddings
+from routereval.routers.knn import unit_train_embeddings
 
 K_GRID = (5, 10, 20, 50, 100)
 WEIGHTS = ("uniform", "distance")
 SHRINKAGE_GRID = (0.0, 1.0, 5.0)
 # Keeps an exact duplicate's weight finite.
 _DISTANCE_EPS = 1e-6
-
-
-def sorted_neighbours(query: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` cosine-nearest base rows per query row, most similar first, and their similarities.
-
-    ``query`` and ``base`` are unit rows (:func:`routereval.routers.knn.unit_rows`).
-    Meant for blocks of at most ``_BLOCK_ROWS`` queries (one similarity block in memory).
-    """
-    idx, sims = unit_neighbours(query, base, k)
-    # Most similar first; equal similarities in base order (lexsort's last key is the primary one).
-    order = np.lexsort((idx, -sims), axis=1)
-    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1)
 
 
 def neighbour_estimates(
@@ -99,7 +88,7 @@ class TunedKNNRouter(DerivedState, Router):
         if len(settings) > 1:
             sums = np.zeros((len(settings), 4))
             # Blocks small enough that a block's labels of every neighbour (rows x k x m) stay in memory.
-            rows = max(1, min(_BLOCK_ROWS, 2_000_000 // (max(ks) * y.shape[1])))
+            rows = max(1, min(BLOCK_ROWS, 2_000_000 // (max(ks) * y.shape[1])))
             for start in range(0, len(val[0]), rows):
                 idx, sims = sorted_neighbours(unit_rows(val[0][start : start + rows]), base, max(ks))
                 for i, (k, w, s) in enumerate(settings):
@@ -116,7 +105,7 @@ class TunedKNNRouter(DerivedState, Router):
         x = embeddings_of(prompts, self.name, self.train_embeddings_.shape[1])
         base, query = unit_train_embeddings(self), unit_rows(x)
         out = np.empty((len(x), self.train_labels_.shape[1]))
-        rows = max(1, min(_BLOCK_ROWS, 2_000_000 // (self.k_ * out.shape[1])))
+        rows = max(1, min(BLOCK_ROWS, 2_000_000 // (self.k_ * out.shape[1])))
         for start in range(0, len(x), rows):
             idx, sims = sorted_neighbours(query[start : start + rows], base, self.k_)
             out[start : start + len(idx)] = neighbour_estimates(

@@ -11,6 +11,10 @@ Modules, one job each:
 * :mod:`~routereval.selection.predictors`: correctness predictors g_m (kNN, MLP, any scikit-learn classifier);
 * :mod:`~routereval.selection.neighbours`: exact kNN among any set of tasks from one set of per-task lists;
 * :mod:`~routereval.selection.scores`: S1, S2, S3, the task descriptor, Nadaraya-Watson, BMA and the fallback;
+* :mod:`~routereval.selection.settings`: the protocol's settings (the published numbers as defaults);
+* :mod:`~routereval.selection.engine`: estimates g and descriptors u for prompts against a pool of tasks;
+* :mod:`~routereval.selection.references`: reference pairs (u, held-out accuracy) and the prompts revealed at alpha;
+* :mod:`~routereval.selection.choice`: S1, S2, S3 with the fallback, and per-prompt routing;
 * :mod:`~routereval.selection.protocol`: leave one task out, and the alpha variant;
 * :mod:`~routereval.selection.newtask`: a user's own prompts -> the chosen model;
 * :mod:`~routereval.selection.summary`: result rows (rendered by :mod:`routereval.reports.selection`);

@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 
 from routereval.selection import scores as sc
+from routereval.selection.choice import choose
 from routereval.selection.data import TaskData
-from routereval.selection.protocol import POINTWISE, FoldResult, Settings, choose
+from routereval.selection.protocol import POINTWISE, FoldResult
+from routereval.selection.settings import Settings
 from routereval.selection.summary import average_ranks, pearson
 
 DISTANCE_METHODS = ("S1", "S2", "S3", "BMA", POINTWISE, "Oracle")

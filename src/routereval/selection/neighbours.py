@@ -20,11 +20,11 @@ with the same pattern in every task form a group and are predicted together.
 Memory: the shared lists hold n x D x max(k, 19) entries (8 bytes each), about
 37 MB for MMLU-Pro's 11,646 prompts in 14 tasks.
 
-Ties: candidates are ranked by similarity, then by lower prompt position, the
-rule of :func:`routereval.routers.knn.nearest_neighbours`. (Similarities are
-recomputed in float32 after the search, so two neighbours closer than float32
-rounding may be ordered differently from a fresh search; that never changes
-which prompts enter a per-task list.)
+Search and ties: :mod:`routereval.neighbours` (similarity first, then the
+lower prompt position). The lists hold similarities recomputed in float32
+after the search (:func:`~routereval.neighbours.padded_neighbours`), so two
+neighbours closer than float32 rounding may be ordered differently from a
+fresh search; that never changes which prompts enter a per-task list.
 """
 
 from __future__ import annotations
@@ -33,51 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from routereval.routers.knn import nearest_neighbours
+from routereval.neighbours import best_of, padded_neighbours
 from routereval.selection.scores import Estimates, descriptor, prompt_distances
-
-_BLOCK = 2048
-
-
-def sorted_neighbours(
-    query: np.ndarray, base: np.ndarray, base_rows: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` rows of ``base`` nearest each query row, best first: (similarities, ``base_rows`` labels).
-
-    Fewer than ``k`` base rows give padded columns (similarity -inf, label -1).
-    """
-    n = len(query)
-    sims = np.full((n, k), -np.inf, dtype=np.float32)
-    idx = np.full((n, k), -1, dtype=np.int64)
-    kk = min(k, len(base))
-    if kk == 0 or n == 0:
-        return sims, idx
-    local = nearest_neighbours(query, base, kk)
-    for a in range(0, n, _BLOCK):
-        part = local[a : a + _BLOCK]
-        # Cosine of unit rows: a dot product with the chosen neighbours only.
-        s = np.einsum("qd,qkd->qk", query[a : a + _BLOCK], base[part])
-        s, lab = order_candidates(s, base_rows[part])
-        sims[a : a + len(part), :kk] = s
-        idx[a : a + len(part), :kk] = lab
-    return sims, idx
-
-
-def order_candidates(sims: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row's candidates by similarity (high first), ties to the lower index; padding last."""
-    order = np.lexsort((np.where(idx < 0, np.iinfo(np.int64).max, idx), -sims), axis=1)
-    return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
-
-
-def best_of(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The best ``k`` candidates per row (same order rule as :func:`order_candidates`)."""
-    sims, idx = order_candidates(sims, idx)
-    if sims.shape[1] < k:
-        pad = k - sims.shape[1]
-        sims = np.pad(sims, ((0, 0), (0, pad)), constant_values=-np.inf)
-        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
-    return sims[:, :k], idx[:, :k]
-
 
 @dataclass
 class _Group:
@@ -130,7 +87,7 @@ class TaskNeighbours:
             # A task's own prompts never query its list (the pool always excludes
             # the query's task), so only the other prompts are searched.
             queries = np.flatnonzero(self.task_of != t)
-            s, i = sorted_neighbours(self.vectors[queries], self.vectors[members], members, width)
+            i, s = padded_neighbours(self.vectors[queries], self.vectors[members], width, members)
             sims[queries, t] = s
             idx[queries, t] = i
         return sims, idx
@@ -182,7 +139,7 @@ class TaskNeighbours:
         queries = self.task_of != task
         redo = np.flatnonzero(queries & (keep.sum(axis=1) < min(self.k, len(rows))))
         if redo.size:
-            ks[redo], ki[redo] = sorted_neighbours(self.vectors[redo], self.vectors[rows], rows, self.k)
+            ki[redo], ks[redo] = padded_neighbours(self.vectors[redo], self.vectors[rows], self.k, rows)
         return ks, ki
 
     # -- queries ------------------------------------------------------------
@@ -254,7 +211,7 @@ class TaskNeighbours:
                 es = self.vectors[queries] @ self.vectors[usable].T
                 s = np.concatenate([s, es], axis=1)
                 i = np.concatenate([i, np.broadcast_to(usable, es.shape)], axis=1)
-            s, i = best_of(s, i, self.k)
+            i, s = best_of(i, s, self.k)
             found = i >= 0
             labels = self.correct[np.where(found, i, 0)][:, :, group.models]  # q x k x group
             labels = np.where(found[:, :, None], labels, 0.0)

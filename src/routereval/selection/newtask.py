@@ -14,11 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from routereval.errors import ConfigError, DataError
+from routereval.neighbours import padded_neighbours
 from routereval.selection import scores as sc
+from routereval.selection.choice import choose
 from routereval.selection.data import TaskData
-from routereval.selection.neighbours import sorted_neighbours
+from routereval.selection.engine import Engine
 from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor, fresh
-from routereval.selection.protocol import Engine, Settings, choose, reference_pairs
+from routereval.selection.references import reference_pairs
+from routereval.selection.settings import Settings
 
 _TABLES = {".csv": ",", ".tsv": "\t"}
 _JSON_LINES = (".jsonl", ".ndjson")
@@ -161,7 +164,7 @@ def choose_for_prompts(
     fitted = fresh(predictor).fit(data.vectors, data.correct)
     est = fitted.predict_counts(vectors) if isinstance(fitted, KNNPredictor) else sc.Estimates(fitted.predict(vectors))
     everyone = np.arange(len(data.vectors))
-    sims, _ = sorted_neighbours(np.asarray(vectors, dtype=np.float32), data.vectors, everyone, settings.n_descriptor)
+    _, sims = padded_neighbours(np.asarray(vectors, dtype=np.float32), data.vectors, settings.n_descriptor, everyone)
     u = sc.descriptor(sims)
     p = refs.p(u, settings.bandwidth)
     hits, counts = data.task_counts()

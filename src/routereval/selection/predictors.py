@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from routereval.errors import ConfigError, NotFittedError
+from routereval.neighbours import nearest_neighbours
 from routereval.routers.base import require
-from routereval.routers.knn import nearest_neighbours
 from routereval.selection.scores import Estimates
 
 PREDICTORS = ("knn", "mlp")

@@ -58,15 +58,14 @@ comparing them as floats is exact.
 
 With the kNN predictor every search is answered from per-task neighbour lists
 built once (:mod:`routereval.selection.neighbours`); other predictors are
-fitted once per pool, D(D-1)/2 + D fits (see :class:`Engine`). For the MLP of
+fitted once per pool, D(D-1)/2 + D fits (see :class:`~routereval.selection.engine.Engine`). For the MLP of
 the paper that is hours on a 2-core CPU for MMLU-Pro (one 10-epoch fit on
 11,646 prompts takes several minutes there): use it on smaller data or with patience.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -74,59 +73,15 @@ import numpy as np
 
 from routereval.errors import ConfigError
 from routereval.selection import scores as sc
+from routereval.selection.choice import Choice, bma_pick, choose, route_pointwise
 from routereval.selection.data import TaskData
-from routereval.selection.neighbours import TaskNeighbours
-from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor, fresh
+from routereval.selection.engine import Engine
+from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor
+from routereval.selection.references import ReferenceBook, References, n_revealed, reference_pairs, reveal, task_rng
+from routereval.selection.settings import MAX_REVEALED, REFERENCES, Settings
 
 METHODS = ("S1", "S2", "S3", "S3 (true p)", "BMA", "Oracle")
 POINTWISE = "Pointwise"
-MAX_REVEALED = 50
-REFERENCES = ("loto", "published")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The published numbers, as defaults."""
-
-    n_descriptor: int = 19
-    bandwidth: float = sc.BANDWIDTH
-    n_draws: int = sc.N_DRAWS
-    win_share: float = sc.WIN_SHARE
-    max_revealed: int = MAX_REVEALED
-    seed: int = 0
-    references: str = "loto"  # or "published" (see the module docstring)
-    pool_alphas: bool = False  # one set of reference pairs over every alpha of the run
-
-    def __post_init__(self) -> None:
-        if self.references not in REFERENCES:
-            raise ConfigError(f"unknown reference protocol {self.references!r}; known: {', '.join(REFERENCES)}")
-
-
-@dataclass
-class References:
-    """(descriptor, held-out predictor accuracy) pairs of a set of training tasks."""
-
-    tasks: np.ndarray  # task indices
-    u: np.ndarray  # descriptor per task
-    accuracy: np.ndarray  # tasks x models: accuracy of gbar_m on the task (NaN: no record)
-
-    def p(self, u: float, bandwidth: float) -> np.ndarray:
-        """Estimated predictor accuracy per model at descriptor ``u``."""
-        return sc.nadaraya_watson(self.u, self.accuracy, u, bandwidth)
-
-    def without(self, task: int) -> References:
-        """The pairs of every task but ``task``."""
-        keep = self.tasks != task
-        return References(self.tasks[keep], self.u[keep], self.accuracy[keep])
-
-    @staticmethod
-    def pooled(parts: Sequence[References]) -> References:
-        """All pairs of several sets in one (a task may appear once per set)."""
-        return References(
-            np.concatenate([r.tasks for r in parts]),
-            np.concatenate([r.u for r in parts]),
-            np.vstack([r.accuracy for r in parts]),
-        )
 
 
 @dataclass
@@ -156,201 +111,6 @@ class FoldResult:
     bma_exact: list = field(default_factory=list)  # exact mean training accuracy per model
     pointwise: np.ndarray | None = None  # per query, the model it is routed to (-1: none has a record)
     pointwise_accuracy: float = float("nan")  # mean correctness of the routed answers
-
-
-class Engine:
-    """Correctness estimates and descriptors for (query prompts, pool of tasks).
-
-    The kNN predictor is answered from per-task neighbour lists. Any other
-    predictor is fitted on the pool's prompts. A pool that leaves out two tasks
-    is met twice in leave-one-task-out (holding out d' and scoring d_j, and the
-    other way round), so one fit predicts both tasks and the second answer is
-    kept until asked for: D(D-1)/2 + D fits instead of D^2.
-    """
-
-    def __init__(self, data: TaskData, predictor: CorrectnessPredictor, n_descriptor: int = 19) -> None:
-        if data.vectors is None:
-            raise ValueError("attach prompt vectors to the task data first")
-        self.data = data
-        self.predictor = predictor
-        self.fast = type(predictor) is KNNPredictor
-        self.lists = TaskNeighbours(
-            data.vectors,
-            data.task_of,
-            data.correct if self.fast else None,
-            k=int(predictor.k) if self.fast else 1,
-            n_descriptor=n_descriptor,
-        )
-        self._kept: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
-        self.n_fits = 0
-
-    def estimate(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> sc.Estimates:
-        """As :meth:`predict`, with the kNN's integer counts kept for exact scores."""
-        if self.fast:
-            return self.lists.predict_counts(queries, tuple(sorted(int(t) for t in pool_tasks)), extra)
-        return sc.Estimates(self.predict(queries, pool_tasks, extra))
-
-    def predict(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> np.ndarray:
-        """g (queries x models) learned from the prompts of ``pool_tasks`` plus the ``extra`` prompts."""
-        pool = tuple(sorted(int(t) for t in pool_tasks))
-        if self.fast:
-            return self.lists.predict(queries, pool, extra)
-        data = self.data
-        whole = len(queries) > 0 and len(np.unique(data.task_of[queries])) == 1 and np.array_equal(
-            queries, data.task_rows(int(data.task_of[queries[0]]))
-        )
-        if extra is None and whole and (pool, int(data.task_of[queries[0]])) in self._kept:
-            return self._kept.pop((pool, int(data.task_of[queries[0]])))
-        rows = np.flatnonzero(np.isin(data.task_of, pool))
-        if extra is not None:
-            rows = np.concatenate([rows, np.asarray(extra, dtype=np.int64)])
-        model = fresh(self.predictor).fit(data.vectors[rows], data.correct[rows])
-        self.n_fits += 1
-        if extra is None and whole:
-            asked = int(data.task_of[queries[0]])
-            for t in sorted(set(range(data.n_tasks)) - set(pool) - {asked}):
-                self._kept[(pool, t)] = model.predict(data.vectors[data.task_rows(t)])
-        return model.predict(data.vectors[queries])
-
-    def descriptor(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> float:
-        """u: mean distance of the queries to their nearest prompts of the pool (and ``extra``)."""
-        return self.lists.descriptor(queries, list(pool_tasks), extra)
-
-    def prompt_distances(
-        self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Per query, its mean distance to its nearest prompts of the pool (u is their mean)."""
-        return self.lists.prompt_distances(queries, list(pool_tasks), extra)
-
-
-def reveal(data: TaskData, task: int, alpha: float, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """(revealed, unlabelled) prompts of ``task`` at ``alpha``: the first r of a permutation seeded by (seed, task)."""
-    rows = data.task_rows(task)
-    order = _rng(settings.seed, task).permutation(len(rows))
-    r = n_revealed(alpha, len(rows), settings.max_revealed)
-    return rows[np.sort(order[:r])], rows[np.sort(order[r:])]
-
-
-def reference_pairs(
-    engine: Engine, train_tasks: Sequence[int], alpha: float = 0.0, settings: Settings = Settings()
-) -> References:
-    """Leave each training task out of the others in turn: its descriptor and the held-out accuracy of gbar.
-
-    At ``alpha`` > 0 each left-out training task reveals its own labelled prompts
-    to the pool, as the new task does, so the references describe the same regime.
-    """
-    data = engine.data
-    if len(train_tasks) < 2:
-        raise ConfigError("reference pairs need at least 2 training tasks")
-    u, acc = [], []
-    for j in train_tasks:
-        pool = [t for t in train_tasks if t != j]
-        revealed, queries = reveal(data, j, alpha, settings)
-        extra = revealed if len(revealed) else None
-        g = engine.predict(queries, pool, extra)
-        acc.append(sc.predictor_accuracy(g, data.correct[queries]))
-        u.append(engine.descriptor(queries, pool, extra))
-    return References(np.asarray(train_tasks), np.asarray(u), np.vstack(acc))
-
-
-class ReferenceBook:
-    """The reference pairs for each (held-out task, alpha) under ``settings.references`` and
-    ``settings.pool_alphas``; the published scheme's single pass is made once per alpha."""
-
-    def __init__(self, engine: Engine, alphas: Sequence[float], settings: Settings) -> None:
-        self.engine, self.alphas, self.settings = engine, list(alphas), settings
-        self._all: dict[float, References] = {}
-
-    def _one(self, task: int, alpha: float) -> References:
-        n_tasks = self.engine.data.n_tasks
-        if self.settings.references == "published":
-            if alpha not in self._all:
-                self._all[alpha] = reference_pairs(self.engine, list(range(n_tasks)), alpha, self.settings)
-            return self._all[alpha].without(task)
-        return reference_pairs(self.engine, [j for j in range(n_tasks) if j != task], alpha, self.settings)
-
-    def for_task(self, task: int) -> dict[float, References]:
-        """alpha -> the pairs that estimate p for ``task`` at that alpha."""
-        own = {a: self._one(task, a) for a in self.alphas}
-        if self.settings.pool_alphas and len(own) > 1:
-            pooled = References.pooled(list(own.values()))
-            return {a: pooled for a in own}
-        return own
-
-
-@dataclass
-class Choice:
-    """S1, S2, S3 of every model for one task (floats for display, exact for choosing), and the picks."""
-
-    s1: np.ndarray
-    s2: np.ndarray
-    s3: np.ndarray
-    p: np.ndarray
-    choices: dict[str, int]
-    picks: dict[str, sc.Pick]  # S1, S2, and S3's m* (before the fallback)
-    fallback: sc.Fallback
-
-
-def choose(
-    est: sc.Estimates,
-    p: np.ndarray,
-    bma_scores: Sequence[sc.Score],
-    candidates: np.ndarray,
-    rng: np.random.Generator,
-    settings: Settings = Settings(),
-) -> Choice:
-    """Scores and choices from estimates (prompts x models) and predictor accuracies p.
-
-    ``bma_scores``: exact mean training accuracy per model; its best candidate is
-    BMA, and it orders tied candidates (see :func:`routereval.selection.scores.pick`).
-    """
-    cand = np.asarray(candidates, dtype=bool)
-    order = sc.preference(bma_scores, cand)
-    bma = order[0]
-    e1, e2 = sc.s1_exact(est), sc.s2_exact(est)
-    e3 = sc.s3_exact(e2, p)
-    v1, v2, v3 = sc.to_float(e1), sc.to_float(e2), sc.to_float(e3)
-    for v in (v1, v2, v3):
-        v[~cand] = np.nan
-    picks = {name: sc.pick(e, cand, order, bma_scores) for name, e in (("S1", e1), ("S2", e2), ("S3", e3))}
-    fb = sc.with_fallback(
-        picks["S3"].model, est.positives(), len(est.g), p, bma, rng, n_draws=settings.n_draws,
-        win_share=settings.win_share,
-    )
-    choices = {"S1": picks["S1"].model, "S2": picks["S2"].model, "S3": fb.choice}
-    return Choice(v1, v2, v3, p, choices, picks, fb)
-
-
-def route_pointwise(g: np.ndarray, have: np.ndarray, order: Sequence[int]) -> np.ndarray:
-    """Per prompt, the model with the highest g among the ``order`` models with a record on it
-    (``have``: prompts x models); ties to the earliest in ``order``; -1 where none has a record."""
-    rank = np.full(g.shape[1], len(order), dtype=np.int64)
-    rank[list(order)] = np.arange(len(order))
-    usable = have & (rank < len(order))[None, :] & ~np.isnan(g)
-    masked = np.where(usable, g, -np.inf)
-    top = masked.max(axis=1, initial=-np.inf)
-    best = np.where(usable & (masked == top[:, None]), rank[None, :], len(order))
-    chosen_rank = best.min(axis=1)
-    lookup = np.append(np.asarray(order, dtype=np.int64), -1)
-    return lookup[chosen_rank]
-
-
-def _bma_pick(bma_exact: Sequence[sc.Score], order: Sequence[int]) -> sc.Pick:
-    """BMA as a pick: a tie for the best mean accuracy is settled by model order."""
-    tied = tuple(sorted(m for m in order if bma_exact[m] == bma_exact[order[0]]))
-    return sc.Pick(order[0], tied, "model order") if len(tied) > 1 else sc.Pick(order[0])
-
-
-def n_revealed(alpha: float, n: int, max_revealed: int = MAX_REVEALED) -> int:
-    """min(floor(alpha n), max_revealed), leaving at least one prompt unlabelled."""
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"alpha must lie in [0, 1], got {alpha}")
-    # The small epsilon keeps floor(0.29 * 100) at 29 despite binary rounding.
-    return max(0, min(math.floor(alpha * n + 1e-9), int(max_revealed), n - 1))
-
-
-def _rng(seed: int, *parts: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), *[int(p) for p in parts]])
 
 
 def leave_one_task_out(
@@ -408,8 +168,8 @@ def leave_one_task_out(
             est = engine.estimate(queries, train, extra)
             p_true = sc.predictor_accuracy(est.g, data.correct[queries])
             key = int(round(alpha * 1e6))
-            by_est = choose(est, p_est, bma_exact, cand, _rng(settings.seed, t, key, 0), settings)
-            by_true = choose(est, p_true, bma_exact, cand, _rng(settings.seed, t, key, 1), settings)
+            by_est = choose(est, p_est, bma_exact, cand, task_rng(settings.seed, t, key, 0), settings)
+            by_true = choose(est, p_true, bma_exact, cand, task_rng(settings.seed, t, key, 1), settings)
             y = data.correct[queries]
             routed = route_pointwise(est.g, ~np.isnan(y), order)
             answered = routed >= 0
@@ -435,7 +195,7 @@ def leave_one_task_out(
                     m_star={"S3": by_est.fallback.m_star, "S3 (true p)": by_true.fallback.m_star},
                     win_rate={"S3": by_est.fallback.win_rate, "S3 (true p)": by_true.fallback.win_rate},
                     picks={"S1": by_est.picks["S1"], "S2": by_est.picks["S2"], "S3": by_est.picks["S3"],
-                           "S3 (true p)": by_true.picks["S3"], "BMA": _bma_pick(bma_exact, order),
+                           "S3 (true p)": by_true.picks["S3"], "BMA": bma_pick(bma_exact, order),
                            "Oracle": oracle},
                     queries=queries,
                     estimates=est,
@@ -450,3 +210,10 @@ def leave_one_task_out(
         if on_fold:
             on_fold(name)
     return results
+
+
+__all__ = [
+    "MAX_REVEALED", "METHODS", "POINTWISE", "REFERENCES", "Choice", "Engine", "FoldResult", "ReferenceBook",
+    "References", "Settings", "choose", "leave_one_task_out", "n_revealed", "reference_pairs", "reveal",
+    "route_pointwise",
+]

@@ -16,7 +16,6 @@ so the message says to leave it out with ``--models``.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from routereval.errors import ConfigError
+from routereval.records.fingerprint import content_sha256
 from routereval.serving.model import DEFAULT_OUTPUT_TOKENS, RoutingModel
 
 SPLITS = ("all", "train")
@@ -46,14 +46,11 @@ def _split(bench: Any, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 
 def data_sha256(bench: Any, rows: np.ndarray, cols: np.ndarray) -> str:
-    """sha256 of what the router learned from: prompt ids, texts and the candidates' scores on ``rows``."""
-    digest = hashlib.sha256()
-    digest.update("\x1f".join(bench.model_names[c] for c in cols).encode())
-    prompts = bench.prompts.iloc[rows]
-    for pid, text in zip(prompts["prompt_id"].astype(str), prompts["text"].fillna("").astype(str)):
-        digest.update(hashlib.sha256(f"{pid}\x1f{text}".encode()).digest())
-    digest.update(np.ascontiguousarray(bench.values(prompts=rows, models=cols), dtype=np.float64).tobytes())
-    return digest.hexdigest()
+    """sha256 of what the router learned from: prompt ids, texts and the candidates' scores on ``rows``.
+
+    The bytes are the ``"router"`` layout of :func:`routereval.records.fingerprint.content_sha256`.
+    """
+    return content_sha256(bench, "router", rows=rows, cols=cols)
 
 
 def held_out_metrics(chosen: np.ndarray, scores: np.ndarray, train_scores: np.ndarray) -> dict[str, float]:

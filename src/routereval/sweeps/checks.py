@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from routereval.errors import ConfigError, DataError
-from routereval.sweeps.config import Sweep, check_name
+from routereval.sweeps.sweep import Sweep, check_name
 
 #: Router parameters that count training prompts, and so can be no larger than the training set.
 #: Decision: a k above the number of training prompts is refused, not clipped: a clipped k would make

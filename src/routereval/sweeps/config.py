@@ -1,4 +1,5 @@
-"""Sweep files: a grid of datasets x pool sizes x groups x routers x seeds, in TOML.
+"""Reading sweep files: a grid of datasets x pool sizes x groups x routers x seeds, in TOML, checked into a
+:class:`~routereval.sweeps.sweep.Sweep`.
 
 Example (``experiments/routereval-easy.toml`` is a full one)::
 
@@ -26,169 +27,27 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from routereval import strict_toml
-from routereval.datasets.splits import SPLIT_SEED
 from routereval.datasets.pools import GROUPS, NAMED_SIZES
 from routereval.datasets.router_dataset import PROTOCOLS
+from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
 from routereval.evaluation.specs import RouterSpec
-
-if TYPE_CHECKING:
-    from routereval.sweeps.tasks import Context
+from routereval.sweeps.sweep import MAX_SEED, Sweep, check_name, check_seed, parse_seed_list
+from routereval.sweeps.toml_lines import Problems, TomlLines
 
 _ENCODER = re.compile(r"^(auto|minilm(-st|-onnx|-int8)?|tfidf(-\d+)?|precomputed:.+)$")
-_HEADER = re.compile(r"^\s*\[(\[)?\s*([A-Za-z0-9_.-]+)\s*\]")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 #: A sweep file lists datasets and routers: 1 MiB is far beyond any real one, and bounds what a file can cost.
 MAX_FILE_BYTES = 1 << 20
-#: Seeds go to numpy's RandomState and scikit-learn's random_state, which take nothing outside [0, 2**32 - 1].
-MAX_SEED = 2**32 - 1
 #: Bootstrap resamples: the interval's percentiles are stable to about 0.001 by 10,000 resamples; 100,000
 #: is ten times that, and more only costs minutes per table without changing a digit.
 MAX_N_BOOT = 100_000
 #: Random pools per size in the scaling study: beyond 100,000 the curve does not move, the run only slows.
 MAX_SCALING_DRAWS = 100_000
-
-
-def check_seed(value: object, name: str = "seed") -> str | None:
-    """Why ``value`` cannot be a seed (an integer in 0..MAX_SEED), or None when it can."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        return f"{name} must lie in 0..{MAX_SEED} (numpy's seed range), got {value!r}"
-    return None
-
-
-def check_name(name: str) -> str | None:
-    """Why ``name`` cannot name a sweep (results go to results/<name>), or None when it can.
-
-    A plain name (letters, digits, '-', '_', '.'; not '.' or '..'; at most 100 characters) can
-    neither climb out of the results folder nor point elsewhere.
-    """
-    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
-        return (f"name must be a plain name (letters, digits, '-', '_', '.'; not '.' or '..'; at most 100 "
-                f"characters): results go to results/<name>; got {name!r}")
-    return None
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A validated sweep: what to run, and the settings every result row depends on."""
-
-    name: str
-    datasets: tuple[str, ...]
-    sizes: tuple[int, ...]
-    groups: tuple[str, ...]
-    routers: tuple[RouterSpec, ...]
-    seeds: tuple[int, ...] = (0,)
-    protocol: str = "faithful"
-    encoder: str = "auto"
-    split_seed: int = SPLIT_SEED
-    #: Several split seeds: each is a grid axis (a row per split); empty means just ``split_seed``.
-    split_seeds: tuple[int, ...] = ()
-    n_boot: int = 1000
-    reference: str | None = None
-    scaling: bool = True
-    scaling_draws: int | None = None
-    #: Cost columns in every row, in this unit (dollars, input-dollars, compute, calls); None for none.
-    cost: str | None = None
-    #: A price file (CSV/JSON: model, input, output) that sets or overrides model prices.
-    prices: str | None = None
-    #: Where each dataset entry is loaded from (entries as written -> name or resolved path).
-    locations: dict[str, str] = field(default_factory=dict)
-    text: str = ""
-
-    @property
-    def splits(self) -> tuple[int, ...]:
-        """The split seeds the grid runs over (``split_seeds``, else the one ``split_seed``)."""
-        return self.split_seeds or (self.split_seed,)
-
-    def context(self) -> Context:
-        """The settings each worker needs to run a grid point of this sweep (loaded on its first split)."""
-        from routereval.sweeps.tasks import Context
-
-        inputs = {r.inputs for r in self.routers}
-        return Context(
-            sizes=self.sizes, groups=self.groups, protocol=self.protocol, encoder=self.encoder,
-            split_seed=self.splits[0], n_boot=self.n_boot, reference=self.reference, cost=self.cost,
-            prices=self.prices, need_texts="texts" in inputs, need_vectors="embeddings" in inputs,
-        )
-
-    def settings(self) -> dict[str, Any]:
-        """What a result row depends on beyond its grid key; a store refuses rows made otherwise.
-
-        With several split seeds the split is part of each row's key, not a setting of the
-        store; one split seed stays a setting, so stores of one-split sweeps are unchanged.
-        """
-        settings = self.context().settings()
-        if len(self.splits) > 1:
-            del settings["split_seed"]
-        return settings
-
-    def location(self, source: str) -> str:
-        """The name or path to load for the dataset entry ``source``."""
-        return self.locations.get(source, source)
-
-
-class _Lines:
-    """Finds the line of a key or value in the TOML text, for error messages.
-
-    tomllib returns plain dicts without positions, so the text is scanned once
-    for table headers and ``key =`` lines; good enough for the files people
-    write by hand (one key per line).
-    """
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.keys: dict[tuple[str, int, str], int] = {}
-        self.tables: dict[tuple[str, int], int] = {}
-        table, counts = "", {}
-        for no, line in enumerate(self.lines, 1):
-            head = _HEADER.match(line)
-            if head:
-                table = head.group(2)
-                counts[table] = counts.get(table, -1) + 1 if head.group(1) else 0
-                self.tables[(table, counts[table])] = no
-                continue
-            key = _KEY.match(line)
-            if key:
-                self.keys.setdefault((table, counts.get(table, 0), key.group(1)), no)
-
-    def key(self, key: str, table: str = "", index: int = 0) -> int | None:
-        return self.keys.get((table, index, key)) or self.tables.get((table, index))
-
-    def value(self, key: str, value: Any, table: str = "", index: int = 0) -> int | None:
-        """The first line at or after ``key`` that holds ``value`` (for items of arrays)."""
-        start = self.key(key, table, index)
-        if start is None:
-            return None
-        texts = [f'"{value}"', f"'{value}'"] if isinstance(value, str) else [str(value)]
-        for no in range(start, len(self.lines) + 1):
-            line = self.lines[no - 1]
-            if no > start and (_KEY.match(line) or _HEADER.match(line)):
-                break
-            if any(t in line for t in texts):
-                return no
-        return start
-
-
-class _Problems:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.items: list[tuple[int, str]] = []
-
-    def add(self, line: int | None, message: str) -> None:
-        self.items.append((line or 0, message))
-
-    def raise_any(self) -> None:
-        if self.items:
-            lines = [f"{self.path}:{no}: {msg}" if no else f"{self.path}: {msg}" for no, msg in sorted(self.items)]
-            # One line, every problem in it: a typo found after an hour of training costs an hour.
-            raise ConfigError("invalid sweep file: " + "; ".join(lines))
 
 
 TOP_KEYS = {
@@ -209,7 +68,7 @@ def load_sweep(path: str | Path) -> Sweep:
 def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base: Path | None = None) -> Sweep:
     """Check a sweep given as TOML text (see :func:`load_sweep`)."""
     doc = strict_toml.loads(text, origin)
-    lines, problems = _Lines(text), _Problems(origin)
+    lines, problems = TomlLines(text), Problems(origin)
     for key in doc:
         if key not in TOP_KEYS:
             hint = difflib.get_close_matches(key, TOP_KEYS, n=1)
@@ -316,36 +175,7 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
     )
 
 
-def parse_seed_list(text: str, name: str = "--split-seeds") -> list[int]:
-    """'0-9' -> [0, ..., 9]; '0,1,5' -> [0, 1, 5]; ranges and single seeds may be mixed ('0-4,10').
-
-    Raises ConfigError for anything else, an empty list, a seed listed twice or outside 0..MAX_SEED.
-    """
-    seeds: list[int] = []
-    for part in (p.strip() for p in str(text).split(",")):
-        if not part:
-            continue
-        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", part)
-        if not match:
-            raise ConfigError(f"{name} must be seeds such as 0-9 or 0,1,2, got {text!r}")
-        if match.group(3) is not None:
-            seeds.append(int(match.group(3)))
-            continue
-        first, last = int(match.group(1)), int(match.group(2))
-        if last < first or last - first >= 10_000:
-            raise ConfigError(f"{name}: the range {part} must run upwards over at most 10,000 seeds")
-        seeds += range(first, last + 1)
-    if not seeds:
-        raise ConfigError(f"{name} names no seed; e.g. {name} 0-9")
-    if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"{name} lists a seed twice: {text!r}")
-    for s in seeds:
-        if check_seed(s, name):
-            raise ConfigError(check_seed(s, name))
-    return seeds
-
-
-def _split_seeds(value: Any, lines: _Lines, problems: _Problems) -> list[int]:
+def _split_seeds(value: Any, lines: TomlLines, problems: Problems) -> list[int]:
     """``split_seeds`` as a list of integers or a range text such as "0-9"; [] when absent."""
     if value is None:
         return []
@@ -396,7 +226,7 @@ def _unknown_dataset(entry: str) -> str:
             + (f" (did you mean {hint[0]!r}?)" if hint else f"; known: {', '.join(known)}"))
 
 
-def _sizes(value: Any, lines: _Lines, problems: _Problems) -> list[int]:
+def _sizes(value: Any, lines: TomlLines, problems: Problems) -> list[int]:
     if isinstance(value, str):
         if value not in NAMED_SIZES:
             problems.add(lines.key("sizes"), f"sizes must be a list of integers or one of {', '.join(NAMED_SIZES)}, got {value!r}")
@@ -411,7 +241,7 @@ def _sizes(value: Any, lines: _Lines, problems: _Problems) -> list[int]:
     return sorted(set(value), key=value.index)
 
 
-def _routers(value: Any, lines: _Lines, problems: _Problems) -> list[RouterSpec]:
+def _routers(value: Any, lines: TomlLines, problems: Problems) -> list[RouterSpec]:
     """Routers as strings (``"ro:p=0.3"``) and/or ``[[routers]]`` tables with ``name`` and parameters."""
     from routereval.evaluation.specs import parse_routers
 
@@ -458,3 +288,9 @@ def _routers(value: Any, lines: _Lines, problems: _Problems) -> list[RouterSpec]
             problems.add(line, f"router {spec.label} is listed twice")
         seen[spec.label] = line
     return [s for s, _ in specs]
+
+
+__all__ = [
+    "MAX_FILE_BYTES", "MAX_N_BOOT", "MAX_SCALING_DRAWS", "MAX_SEED", "TOP_KEYS", "Sweep", "check_name", "check_seed",
+    "load_sweep", "parse_seed_list", "parse_sweep",
+]

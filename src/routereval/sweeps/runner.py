@@ -17,7 +17,7 @@ from typing import Any
 
 from routereval.errors import ConfigError
 from routereval.results.store import ResultsStore, grid_key
-from routereval.sweeps.config import Sweep
+from routereval.sweeps.sweep import Sweep
 from routereval.sweeps.executors import Failure
 from routereval.sweeps.tasks import Task, forget_loaded, load
 

@@ -174,25 +174,12 @@ def fingerprint(bench: Any, encoder: str = "") -> str:
 
     Rows carry it, so a dataset re-imported under the same name with other
     records (or embedded by another encoder path than before) is noticed
-    instead of resumed on.
+    instead of resumed on. The bytes are the ``"results"`` layout of
+    :func:`routereval.records.fingerprint.content_sha256`.
     """
-    import hashlib
+    from routereval.records.fingerprint import content_sha256
 
-    import numpy as np
-
-    digest = hashlib.sha256()
-    for column in ("prompt_id", "task", "text"):
-        if column in bench.prompts.columns:
-            digest.update("\x1f".join(bench.prompts[column].fillna("").astype(str)).encode())
-        digest.update(b"\x1e")
-    digest.update("\x1f".join(bench.model_names).encode())
-    digest.update(bench.kind.encode())
-    digest.update(encoder.encode())
-    scores = bench.scores
-    step = max(1, 2**24 // max(1, scores.shape[0] * scores.dtype.itemsize))
-    for a in range(0, scores.shape[1], step):
-        digest.update(np.ascontiguousarray(scores[:, a:a + step]).tobytes())
-    return digest.hexdigest()
+    return content_sha256(bench, "results", encoder=encoder)
 
 
 def parent_death_signal(parent: int) -> None:
