@@ -35,7 +35,8 @@ def curve(
 
     from routereval.atomic import write_text_atomic
     from routereval.cli.output import console, err_console, print_records, to_json
-    from routereval.evaluation.curves import UNITS, cost_quality
+    from routereval.evaluation.curves import cost_quality
+    from routereval.records.costs import UNITS
     from routereval.evaluation.specs import parse_routers
     from routereval.reports.cost_figures import (
         aiq_range_text,

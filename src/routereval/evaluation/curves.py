@@ -30,42 +30,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from routereval.datasets.splits import SPLIT_SEED
-from routereval.errors import RouterEvalError
 from routereval.metrics import cost as cm
+from routereval.records.costs import resolve_unit, study_costs
 from routereval.records.costs import mean_costs_per_model as cm_mean_costs
 from routereval.policies import cost_sweep, sweep_points
 
-#: Cost units of a study: dollars from the records, input-dollars (prompt tokens x input price only, where
-#: replies are not recorded), compute (FLOPs), or calls to the strong model of a pair.
-UNITS = ("dollars", "input-dollars", "compute", "calls")
 #: CPT levels reported for a pair (RouteLLM's).
 CPT_LEVELS = (0.2, 0.5, 0.8)
-
-
-class PoolCosts(NamedTuple):
-    """Record costs of a pool's candidates on its training and test prompts (n x m each, NaN = unknown).
-
-    :func:`routereval.evaluation.evaluate.evaluate_pool` weighs each
-    candidate's mean training cost when a policy chooses and charges the test
-    costs; the oracle family is given the test costs themselves.
-    """
-
-    train: np.ndarray
-    test: np.ndarray
-
-    @classmethod
-    def for_pool(cls, costs: np.ndarray, model_names: list[str], pool: Any) -> PoolCosts:
-        """Cut a benchmark's N x M record costs (columns in ``model_names`` order) to a pool."""
-        col = {name: j for j, name in enumerate(model_names)}
-        cols = np.array([col[name] for name in pool.models], dtype=np.int64)
-        costs = np.asarray(costs, dtype=float)
-        return cls(costs[np.ix_(pool.train.positions, cols)], costs[np.ix_(pool.test.positions, cols)])
 
 
 @dataclass
@@ -139,7 +116,7 @@ def curve_metrics(curve: Curve, singles: pd.DataFrame, cost_range: tuple[float, 
         "max_quality": float(curve.hull[-1, 1]) if len(curve.hull) else float("nan"),
         "cost_at_max_quality": float(curve.hull[-1, 0]) if len(curve.hull) else float("nan"),
         "min_cost": float(curve.hull[0, 0]) if len(curve.hull) else float("nan"),
-        **{f"AIQ" if k == "aiq" else f"AIQ_{k}": v for k, v in cm.aiq(curve.hull, *cost_range).items()},
+        **{"AIQ" if k == "aiq" else f"AIQ_{k}": v for k, v in cm.aiq(curve.hull, *cost_range).items()},
         "best_single": str(best["model"]),
         "best_single_quality": float(best["quality"]),
         "best_single_cost": float(best["cost"]),
@@ -190,53 +167,6 @@ class Study:
             "curves": [c.to_dict() for c in self.curves],
             "metrics": self.metrics, "pair": self.pair,
         }
-
-
-def study_costs(bench: Any, unit: str = "dollars") -> tuple[np.ndarray, str]:
-    """N x M per-record costs in ``unit`` and a note on where they came from (see :data:`UNITS`).
-
-    ``auto`` takes the first unit that gives at least two models a cost:
-    dollars, then calls to the strong model (a pair), then input dollars, then
-    compute.
-    """
-    from routereval.records.costs import compute_costs, input_costs, record_costs
-
-    if unit == "auto":
-        unit = resolve_unit(bench, unit)
-
-    if unit == "dollars":
-        got = record_costs(bench)
-        return got.values, got.describe()
-    if unit == "input-dollars":
-        got = input_costs(bench)
-        return got.values, got.describe() + " (prompt tokens x input price; replies not counted)"
-    if unit == "compute":
-        got = compute_costs(bench)
-        return got.values, got.describe() + " (compute cost: 2 x parameters x tokens)"
-    if unit == "calls":
-        if bench.n_models != 2:
-            raise ValueError(f"the 'calls' cost needs a strong/weak pair; {bench.name!r} has {bench.n_models} models")
-        means = bench.model_summary()["mean_score"].to_numpy()
-        strong = int(np.argmax(means))
-        values = np.zeros((bench.n_prompts, 2))
-        values[:, strong] = 1.0
-        return values, f"calls: 1 per query sent to the strong model ({bench.model_names[strong]}), 0 to the weak"
-    raise ValueError(f"unknown cost unit {unit!r}; choose from {', '.join(UNITS)}")
-
-
-def resolve_unit(bench: Any, unit: str = "auto") -> str:
-    """``unit`` itself, or for ``auto`` the first of dollars, calls (a pair), input-dollars, compute
-    that gives at least two models a cost."""
-    if unit != "auto":
-        return unit
-    for candidate in ("dollars", "calls", "input-dollars", "compute"):
-        try:
-            values, _ = study_costs(bench, candidate)
-        except (ValueError, RouterEvalError):
-            continue
-        if (~np.isnan(np.asarray(values, dtype=float)).all(axis=0)).sum() >= 2:
-            return candidate
-    raise ValueError(f"{bench.name!r} has no cost for two or more models in any unit ({', '.join(UNITS)})")
 
 
 def study_splits(bench: Any, split_seed: int = SPLIT_SEED, folds: int | None = None) -> list[Any]:

@@ -22,7 +22,7 @@ Row keys beyond the paper's (mu_o, V_R, V_B, E_p, E_sel):
   deployable best single model that the router closes;
 * ``mu_o_mc``, ``mu_o_mc_sd`` for r_o(p): the mean and spread of 1,000 Monte
   Carlo runs beside the exact expectation mu_o.
-* with ``costs`` (:class:`~routereval.evaluation.curves.PoolCosts`):
+* with ``costs`` (:class:`~routereval.records.costs.PoolCosts`):
   ``mean_cost``, ``total_cost``, ``cost_per_1k`` of the routed system on the
   test prompts and ``n_cost_unknown`` prompts left out of them
   (:func:`routereval.metrics.cost.cost_summary`). Policies weigh each

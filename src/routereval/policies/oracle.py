@@ -101,7 +101,7 @@ def oracle() -> Oracle:
 
 
 def ro(p: float = 0.5) -> OracleMix:
-    """r_o(p)."""
+    """The oracle mix r_o(p): with probability ``p`` the oracle's choice, otherwise a uniformly random candidate."""
     return OracleMix(p)
 
 

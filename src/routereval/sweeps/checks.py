@@ -64,7 +64,7 @@ def _check_dataset(sweep: Sweep, source: str) -> None:
 
         bench = apply_price_file(bench, sweep.prices)
     if sweep.cost:
-        from routereval.evaluation.curves import resolve_unit, study_costs
+        from routereval.records.costs import resolve_unit, study_costs
 
         try:
             study_costs(bench, resolve_unit(bench, sweep.cost))

@@ -121,7 +121,7 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         problems.add(lines.key("reference"), f"reference must be a model name or a score in (0, 1], got {reference!r}")
     scaling = typed("scaling", bool, True)
     scaling_draws = typed("scaling_draws", int, None)
-    from routereval.evaluation.curves import UNITS
+    from routereval.records.costs import UNITS
 
     cost = typed("cost", str, None)
     if cost is not None and cost not in UNITS + ("auto",):

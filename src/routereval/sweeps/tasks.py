@@ -131,7 +131,7 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
         bench = apply_price_file(bench, context.prices)
     cost_unit = None
     if context.cost:
-        from routereval.evaluation.curves import resolve_unit, study_costs
+        from routereval.records.costs import resolve_unit, study_costs
 
         try:
             cost_unit = resolve_unit(bench, context.cost)
@@ -245,7 +245,7 @@ def run_task(task: Task, context: Context) -> dict[str, Any]:
         seeded(entry.router, task.seed, task.router.params)
     costs = None
     if loaded.costs is not None:
-        from routereval.evaluation.curves import PoolCosts
+        from routereval.records.costs import PoolCosts
 
         costs = PoolCosts.for_pool(loaded.costs, loaded.bench.model_names, pool)
     row = evaluate_pool(entry, pool, loaded.features, loaded.reference, n_boot=context.n_boot, seed=task.seed,
