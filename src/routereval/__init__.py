@@ -30,7 +30,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "metrics": ("routereval.metrics", None),
     # Router, Prompts, from_sklearn: what writing or wrapping a router needs (docs/routers.md).
     "routers": ("routereval.routers", None),
-    "RoutingModel": ("routereval.serving.model", "RoutingModel"),
+    "RoutingModel": ("routereval.deploy.model", "RoutingModel"),
 }
 
 __all__ = sorted(_EXPORTS)

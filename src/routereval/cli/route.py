@@ -50,7 +50,7 @@ def route(
     from rich.markup import escape
 
     from routereval.cli.output import console, print_table, to_json
-    from routereval.serving.model import RoutingModel, RoutingOptions
+    from routereval.deploy.model import RoutingModel, RoutingOptions
 
     if prompt is not None and file is not None:
         raise ConfigError("give a prompt or --file, not both")

@@ -29,20 +29,10 @@ def parse_list(text: str, option: str, cast: type[int] | type[float]) -> list:
 
 
 def parse_formats(text: str) -> list[str]:
-    """'png,svg' -> ['png', 'svg'], each a format matplotlib writes; '' -> no figure."""
-    formats = list(dict.fromkeys(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()))
-    if not formats:
-        return []
-    from routereval.reports.figures import require_matplotlib
+    """'png,svg' -> ['png', 'svg'], each a format the figures can be written in; '' -> no figure."""
+    from routereval.reports.scaling_figures import check_formats
 
-    require_matplotlib()
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    known = FigureCanvasBase.get_supported_filetypes()
-    bad = [f for f in formats if f not in known]
-    if bad:
-        raise ConfigError(f"--formats: matplotlib cannot write {bad[0]!r}; it writes {', '.join(sorted(known))}")
-    return formats
+    return check_formats(list(dict.fromkeys(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip())))
 
 
 def scaling(
@@ -99,9 +89,9 @@ def scaling(
     stem = out / file_stem(bench.name)
     written = write_study(doc, stem)
     if format_list:
-        from routereval.reports.figures import plot_scaling, save_figure
+        from routereval.reports.scaling_figures import write_scaling_figures
 
-        written += save_figure(plot_scaling(doc), stem, format_list)
+        written += write_scaling_figures(doc, stem, format_list)
     from routereval.cli.output import print_table
 
     print_table(f"{doc['dataset']}: mu_o of r_o(p) over random pools", *summary_table(doc))

@@ -276,7 +276,7 @@ def _correlation(per, dataset, figures) -> list[dict]:
         console.print("  Spearman over tasks of u against each correlation: " + ", ".join(
             f"{r['method']} {fmt(r['spearman_u'])}" for r in summary if r["alpha"] == a), highlight=False)
     if figures is not None:
-        from routereval.selection.figures import plot_correlation
+        from routereval.reports.selection_figures import plot_correlation
 
         a0 = rows[0]["alpha"]
         _save(plot_correlation([r for r in rows if r["alpha"] == a0], [r for r in summary if r["alpha"] == a0],
@@ -302,7 +302,7 @@ def _distance(folds, data, n_bins, settings, alphas, figures) -> list[dict]:
         _table(f"ratio to the best model on the prompts, by distance to the training pool (alpha = {a:g})",
                ["bin", "mean u", "task subsets", "prompts", *[m for m in DISTANCE_METHODS if m != "Oracle"]], lines)
         if figures is not None and a == alphas[0]:
-            from routereval.selection.figures import plot_distance
+            from routereval.reports.selection_figures import plot_distance
 
             _save(plot_distance(summary, f"{data.name}: choice quality by distance to the training pool "
                                          f"({n_bins} bins, alpha = {a:g})"), figures, f"{data.name}-distance")
@@ -327,7 +327,7 @@ def _against(per, data, reference, figures) -> list[dict]:
             [[r["method"], fmt(r["accuracy"]), f"{r['match_share'] * r['n_tasks']:.0f}/{r['n_tasks']}",
               f"{r['mean_difference']:+.3f}", fmt(r["mean_ratio"])] for r in block])
     if figures is not None:
-        from routereval.selection.figures import plot_against
+        from routereval.reports.selection_figures import plot_against
 
         _save(plot_against(rows, f"{data.name}: the candidates against {name}"), figures, f"{data.name}-against")
     return rows

@@ -26,15 +26,15 @@ def train(
     """Train a router on a dataset's records and save it (manifest.json + .npz weights; no pickle)."""
     from routereval.cli.output import console
     from routereval.cli.route import names_option
+    from routereval.deploy.model import check_destination
+    from routereval.deploy.train import train_model
     from routereval.evaluation.specs import parse_routers
-    from routereval.serving.model import check_destination
-    from routereval.serving.train import train_model
     from routereval.sources.catalog import load_dataset
 
     specs = parse_routers(router)
     if len(specs) != 1:
         raise ConfigError(f"--router takes one router, got {router!r}")
-    from routereval.serving.manifest import MAX_OUTPUT_TOKENS
+    from routereval.deploy.manifest import MAX_OUTPUT_TOKENS
 
     if not 0 <= output_tokens <= MAX_OUTPUT_TOKENS:
         raise ConfigError(f"--output-tokens must be in 0..{MAX_OUTPUT_TOKENS}, got {output_tokens}")

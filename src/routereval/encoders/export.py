@@ -57,9 +57,9 @@ CHECK_TEXTS = (
     "A train leaves the station at 3 pm travelling at 60 km/h; when does it arrive 150 km away? " * 4,
     "Résumé: naïve café owners' jalapeño pricing (¥, €) — explained.",
 )
-# Lowest cosine to the numpy model accepted on CHECK_TEXTS: a guard against a
-# broken export, not the quality bar (tests/test_encoder_paths.py checks that
-# on real prompts: 0.9999 for fp32, 0.99 for int8).
+# Lowest cosine to the numpy model accepted on CHECK_TEXTS: a guard against a broken
+# export, not the quality bar (tests/encoders/test_encoder_paths.py checks that on real
+# prompts: 0.9999 for fp32, 0.99 for int8).
 SANITY = {FP32_FILE: 0.9999, INT8_FILE: 0.98}
 ONNX_INSTALL_HINT = "pip install 'routereval[onnx]'"
 

@@ -9,7 +9,8 @@ Two precisions of one export (:mod:`routereval.encoders.export`):
 
 Both give a text the same vector, to the last bit, whatever else is being
 encoded, in whatever order, on however many threads: every text runs through
-the graph alone, unpadded (``tests/test_encoder_paths.py`` compares bytes).
+the graph alone, unpadded (``tests/encoders/test_encoder_paths.py`` compares
+bytes).
 Batching is not free of that: ONNX Runtime's optimised fp32 kernels round a
 batch of two texts differently from each text alone, even at equal length
 (up to 2e-7 per coordinate on MMLU-Pro questions), and when the cache's

@@ -142,7 +142,7 @@ class TfidfEncoder(Encoder):
         for text in texts:
             # Hash each text separately so that ["ab", "c"] and ["a", "bc"] differ.
             digest.update(hashlib.sha256(text.encode("utf-8")).digest())
-        # The weights go through the setter a saved encoder is rebuilt with (serving/encoder_state.py):
+        # The weights go through the setter a saved encoder is rebuilt with (deploy/encoder_state.py):
         # scikit-learn before 1.5 stores them as float64 there, so without this a reloaded encoder
         # would give vectors a rounding apart from the one that was saved.
         vectorizer.idf_ = vectorizer.idf_

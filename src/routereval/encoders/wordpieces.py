@@ -5,7 +5,7 @@ sentence-transformers strips each text, runs the model's fast tokenizer
 each batch to its longest text and sorts texts by length before batching. The
 fast paths read the same ``tokenizer.json`` through the ``tokenizers`` library
 (already a dependency of transformers), so the ids are the same without
-importing transformers; ``tests/test_encoder_paths.py`` checks them against
+importing transformers; ``tests/encoders/test_encoder_paths.py`` checks them against
 sentence-transformers' own tokenizer on real prompts.
 """
 

@@ -31,7 +31,6 @@ Row keys beyond the paper's (mu_o, V_R, V_B, E_p, E_sel):
 
 from __future__ import annotations
 
-import copy
 import inspect
 import time
 from dataclasses import replace
@@ -46,7 +45,7 @@ from routereval.evaluation.features import Features
 from routereval.evaluation.reference import Reference
 from routereval.evaluation.specs import SEED_PARAMETER, Contender, RouterSpec, contender
 from routereval.policies import OracleMix, Policy
-from routereval.routers.base import Labelled, probabilities, reads
+from routereval.routers.base import Labelled, probabilities, reads, unfitted_copy
 from routereval.routers.checks import check_matrix
 
 if TYPE_CHECKING:
@@ -63,17 +62,6 @@ def seeded(router: Any, seed: int, given: dict[str, Any] | None = None) -> Any:
     if hasattr(router, "get_params") and SEED_PARAMETER in router.get_params(deep=False):
         router.set_params(**{SEED_PARAMETER: seed})
     return router
-
-
-def fresh_copy(router: Any) -> Any:
-    """An unfitted copy with the same hyper-parameters (``sklearn.base.clone`` semantics where possible)."""
-    if hasattr(router, "get_params"):
-        params = router.get_params(deep=False)
-        try:
-            return type(router)(**params)
-        except TypeError:
-            pass
-    return copy.deepcopy(router)
 
 
 def fit_on_pool(router: Any, pool: PoolDataset, features: Features) -> None:
@@ -238,7 +226,7 @@ def _contenders_of(router: Any, policy: Policy | None, seed: int) -> list[Conten
         if not callable(getattr(router, method, None)):
             raise TypeError(f"{what} has no {method}(): a router needs fit() and predict_quality()")
     label = getattr(router, "name", "") or what
-    return [Contender(label, seeded(fresh_copy(router), seed), policy or argmax())]
+    return [Contender(label, seeded(unfitted_copy(router), seed), policy or argmax())]
 
 
 def contenders(routers: Any, policy: Policy | None = None, seed: int = 0) -> list[Contender]:
@@ -327,7 +315,7 @@ def evaluate(
     rows = []
     for at, entry in enumerate(entries):
         for pool in pools:
-            fresh = Contender(entry.label, None if entry.router is None else fresh_copy(entry.router), entry.policy)
+            fresh = Contender(entry.label, None if entry.router is None else unfitted_copy(entry.router), entry.policy)
             row = evaluate_pool(fresh, pool, features, ref, n_boot=n_boot, seed=seed) | {"seed": seed}
             if len(entries) > 1:
                 # Tables sort rows by this key (as a sweep's are): routers keep the order given, not the alphabet's.

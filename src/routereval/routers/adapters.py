@@ -27,12 +27,11 @@ policy reads; ``clip=False`` leaves them to be refused as out of range.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
 
-from routereval.routers.base import Prompts, Router
+from routereval.routers.base import Prompts, Router, unfitted_copy
 from routereval.routers.checks import check_labels, check_matrix
 
 #: How the estimator's quality estimates are read: its predict_proba where it has one, else predict.
@@ -44,8 +43,8 @@ MISSING = ("refuse", "per-candidate")
 class SklearnRouter(Router):
     """An estimator with ``fit(X, Y)`` and ``predict(X)`` / ``predict_proba(X)`` on arrays, as a router.
 
-    Each fit works on a clone of ``estimator`` (``sklearn.base.clone``, or a
-    deep copy for objects without ``get_params``), so the object you pass is
+    Each fit works on an unfitted copy of ``estimator``
+    (:func:`routereval.routers.base.unfitted_copy`), so the object you pass is
     never changed and every pool gets a fresh one. The fitted copies are in
     ``estimators_`` (one, or one per candidate where ``per_candidate_``). Rows are reported under the
     estimator's class name.
@@ -86,7 +85,7 @@ class SklearnRouter(Router):
         missing = np.isnan(y)
         self.per_candidate_ = bool(missing.any())
         if not missing.any():
-            self.estimators_ = [_clone(self.estimator).fit(x, y)]
+            self.estimators_ = [unfitted_copy(self.estimator).fit(x, y)]
         elif self.missing == "refuse":
             raise ValueError(
                 f"labels hold {int(missing.sum())} missing records (NaN) over {int(missing.any(axis=0).sum())} "
@@ -98,7 +97,7 @@ class SklearnRouter(Router):
             empty = np.flatnonzero(missing.all(axis=0))
             if len(empty):
                 raise ValueError(f"candidate {int(empty[0])} (0-based) has no training label: nothing to fit it on")
-            self.estimators_ = [_clone(self.estimator).fit(x[~missing[:, k]], y[~missing[:, k], k])
+            self.estimators_ = [unfitted_copy(self.estimator).fit(x[~missing[:, k]], y[~missing[:, k], k])
                                 for k in range(y.shape[1])]
         self.m_ = y.shape[1]
         return self
@@ -150,15 +149,6 @@ def _class_one(proba: Any, classes: Any) -> np.ndarray:
         raise ValueError(f"predict_proba gave shape {proba.shape} for classes {classes.tolist()}")
     hit = np.flatnonzero(classes == 1)
     return proba[:, hit[0]] if len(hit) else np.zeros(len(proba))
-
-
-def _clone(estimator: Any) -> Any:
-    """An unfitted copy: ``sklearn.base.clone`` where the estimator has ``get_params``, else a deep copy."""
-    if hasattr(estimator, "get_params"):
-        from sklearn.base import clone
-
-        return clone(estimator)
-    return copy.deepcopy(estimator)
 
 
 def from_sklearn(estimator: Any, *, method: str = "auto", missing: str = "refuse", clip: bool = True) -> SklearnRouter:

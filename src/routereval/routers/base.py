@@ -48,6 +48,7 @@ importable class on the command line and in sweep files.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import pkgutil
@@ -139,7 +140,57 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return out
 
 
-class Router:
+class HyperParameters:
+    """scikit-learn's ``get_params`` for an estimator whose ``__init__`` stores each argument under its own name.
+
+    Shared by :class:`Router` and the correctness predictors of :mod:`routereval.selection.predictors`;
+    :func:`unfitted_copy` rebuilds either from it.
+    """
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        # A class without its own __init__ has object's (*args, **kwargs): no parameters.
+        return [n for n, p in sig.parameters.items() if n != "self" and p.kind in plain]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__``; with ``deep``, those of nested estimators as ``a__b``."""
+        out = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            out[name] = value
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
+        return out
+
+
+def unfitted_copy(estimator: Any) -> Any:
+    """An unfitted copy with the same hyper-parameters, for one fit (a seed, a fold, a candidate).
+
+    The object given is never fitted in place. A scikit-learn estimator (it has
+    ``__sklearn_clone__``) goes through ``sklearn.base.clone``. Any other object
+    with ``get_params`` (a :class:`Router`, a correctness predictor) is rebuilt
+    from ``get_params(deep=False)``, its parameters passed as they are and its
+    learned state (names ending in ``_``) left behind; sklearn is not imported
+    for it, which keeps a sweep of cheap routers from paying its import. One whose
+    ``__init__`` refuses its own parameters, or that has no ``get_params``, is
+    deep-copied.
+    """
+    if hasattr(estimator, "__sklearn_clone__"):
+        from sklearn.base import clone
+
+        return clone(estimator)
+    if hasattr(estimator, "get_params"):
+        try:
+            return type(estimator)(**estimator.get_params(deep=False))
+        except (TypeError, AttributeError):
+            # __init__ takes other arguments than get_params names, or does not store them under those names.
+            pass
+    return copy.deepcopy(estimator)
+
+
+class Router(HyperParameters):
     """Base class of routers (see the module docstring for the contract)."""
 
     name: ClassVar[str] = ""
@@ -172,24 +223,7 @@ class Router:
         ``knn:k=abc`` costs nothing. Routers with constraints override it.
         """
 
-    # -- scikit-learn parameter protocol ---------------------------------------------------
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        # A router without its own __init__ has object's (*args, **kwargs): no parameters.
-        return [n for n, p in sig.parameters.items() if n != "self" and p.kind in plain]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Hyper-parameters as given to ``__init__``; with ``deep``, those of nested routers as ``a__b``."""
-        out = {}
-        for name in self._param_names():
-            value = getattr(self, name)
-            out[name] = value
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
-        return out
+    # -- scikit-learn parameter protocol (get_params from HyperParameters) -------------------
 
     def set_params(self, **params: Any) -> Router:
         """Set hyper-parameters (``a__b`` reaches a nested router); unknown names are refused."""

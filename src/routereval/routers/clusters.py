@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from routereval.neighbours import unit_rows
 from routereval.routers._tuning import best_setting, grid, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
 from routereval.routers.cluster import centroid_distances
-from routereval.routers.knn import unit_rows
 
 K_GRID = (2, 4, 8, 16, 32)
 SHRINKAGE_GRID = (0.0, 5.0, 20.0)

@@ -35,6 +35,7 @@ from routereval.routers.base import (
     register,
     router_class,
     sigmoid,
+    unfitted_copy,
 )
 from routereval.routers.checks import check_labels
 from routereval.routers.mf import penalised_logistic
@@ -56,8 +57,7 @@ def member_list(members: str | Sequence[Any]) -> list[Any]:
         if isinstance(m, str):
             out.append(make_router(m))
         else:
-            # A fresh copy with the same settings, so the object given is never fitted in place.
-            out.append(type(m)(**m.get_params(deep=False)) if hasattr(m, "get_params") else m)
+            out.append(unfitted_copy(m))  # the object given is never fitted in place
     return out
 
 

@@ -51,7 +51,7 @@ import numpy as np
 
 from routereval.routers import guarantee
 from routereval.routers._tuning import DEFAULT_FOLDS, cross_fit, labelled_pool
-from routereval.routers.base import Labelled, Prompts, Router, make_router, register
+from routereval.routers.base import Labelled, Prompts, Router, make_router, register, unfitted_copy
 from routereval.routers.checks import check_labels
 
 MARGIN_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
@@ -75,7 +75,7 @@ def margin_gains(quality: np.ndarray, labels: np.ndarray, anchor: int, margin: f
 
 def base_router(base: Any, random_state: int, owner: str) -> Any:
     """A fresh, unfitted copy of ``base`` (a registered name or a router object) seeded with ``random_state``."""
-    router = make_router(base) if isinstance(base, str) else type(base)(**base.get_params(deep=False))
+    router = make_router(base) if isinstance(base, str) else unfitted_copy(base)
     if getattr(router, "inputs", "embeddings") == "texts":
         raise ValueError(f"the {owner} router's members must read embeddings; {base!r} reads prompt texts")
     if hasattr(router, "get_params") and "random_state" in router.get_params(deep=False):

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from routereval.neighbours import unit_rows
 from routereval.routers._tuning import grid, pick, setting_sums, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, check_integer, check_number, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
 from routereval.routers._derived import DerivedState, derived
-from routereval.routers.knn import unit_rows
 
 #: The bases tried on the validation split, simplest (closest to one global ranking) first.
 BASE_GRID = (10.0, 100.0, 1e3, 1e4, 1e5)

@@ -20,8 +20,7 @@ Modules, one job each:
 * :mod:`~routereval.selection.summary`: result rows (rendered by :mod:`routereval.reports.selection`);
 * :mod:`~routereval.selection.candidates`: ``--candidates`` (names or a size filter);
 * :mod:`~routereval.selection.analyses`: choice quality by distance, a subset against a reference
-  model, score correlation against the task descriptor;
-* :mod:`~routereval.selection.figures`: the analyses' figures.
+  model, score correlation against the task descriptor (drawn by :mod:`routereval.reports.selection_figures`).
 
 Scores are compared exactly (fractions of integer counts) and ties are settled
 by one documented rule: see :mod:`routereval.selection.scores`. The method,

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from routereval.routers.base import unfitted_copy
 from routereval.selection import scores as sc
 from routereval.selection.data import TaskData
 from routereval.selection.neighbours import TaskNeighbours
-from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor, fresh
+from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor
 
 
 class Engine:
@@ -59,7 +60,7 @@ class Engine:
         rows = np.flatnonzero(np.isin(data.task_of, pool))
         if extra is not None:
             rows = np.concatenate([rows, np.asarray(extra, dtype=np.int64)])
-        model = fresh(self.predictor).fit(data.vectors[rows], data.correct[rows])
+        model = unfitted_copy(self.predictor).fit(data.vectors[rows], data.correct[rows])
         self.n_fits += 1
         if extra is None and whole:
             asked = int(data.task_of[queries[0]])

@@ -15,11 +15,12 @@ import numpy as np
 
 from routereval.errors import ConfigError, DataError
 from routereval.neighbours import padded_neighbours
+from routereval.routers.base import unfitted_copy
 from routereval.selection import scores as sc
 from routereval.selection.choice import choose
 from routereval.selection.data import TaskData
 from routereval.selection.engine import Engine
-from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor, fresh
+from routereval.selection.predictors import CorrectnessPredictor, KNNPredictor
 from routereval.selection.references import reference_pairs
 from routereval.selection.settings import Settings
 
@@ -161,7 +162,7 @@ def choose_for_prompts(
     predictor = predictor or KNNPredictor()
     all_tasks = list(range(data.n_tasks))
     refs = reference_pairs(Engine(data, predictor, settings.n_descriptor), all_tasks)
-    fitted = fresh(predictor).fit(data.vectors, data.correct)
+    fitted = unfitted_copy(predictor).fit(data.vectors, data.correct)
     est = fitted.predict_counts(vectors) if isinstance(fitted, KNNPredictor) else sc.Estimates(fitted.predict(vectors))
     everyone = np.arange(len(data.vectors))
     _, sims = padded_neighbours(np.asarray(vectors, dtype=np.float32), data.vectors, settings.n_descriptor, everyone)

@@ -12,7 +12,7 @@ prompts for per-prompt routing (argmax over models of g).
   layers of 1,500 units and one sigmoid output per model, trained with binary
   cross-entropy on the records that exist. torch is imported inside ``fit``.
 * :class:`SklearnPredictor`: any scikit-learn classifier with
-  ``predict_proba``, one clone per model.
+  ``predict_proba``, one unfitted copy per model.
 
 Estimator contract: ``__init__`` stores settings only, ``fit`` returns
 ``self``, learned state ends in ``_``, ``predict`` changes nothing.
@@ -20,7 +20,6 @@ Estimator contract: ``__init__`` stores settings only, ``fit`` returns
 
 from __future__ import annotations
 
-import copy
 import math
 from abc import ABC, abstractmethod
 from typing import Any
@@ -29,7 +28,7 @@ import numpy as np
 
 from routereval.errors import ConfigError, NotFittedError
 from routereval.neighbours import nearest_neighbours
-from routereval.routers.base import require
+from routereval.routers.base import HyperParameters, require, unfitted_copy
 from routereval.selection.scores import Estimates
 
 PREDICTORS = ("knn", "mlp")
@@ -50,7 +49,7 @@ def _check(vectors: np.ndarray, correct: np.ndarray | None = None) -> tuple[np.n
     return x, y
 
 
-class CorrectnessPredictor(ABC):
+class CorrectnessPredictor(HyperParameters, ABC):
     """The contract: fit on (vectors, correctness with NaN), predict n x M estimates in [0, 1]."""
 
     @abstractmethod
@@ -108,7 +107,7 @@ class KNNPredictor(CorrectnessPredictor):
 
 
 class SklearnPredictor(CorrectnessPredictor):
-    """Any scikit-learn classifier with ``predict_proba``: one clone fitted per model on its records.
+    """Any scikit-learn classifier with ``predict_proba``: one copy fitted per model on its records.
 
     A model whose records are all correct (or all wrong) gets that constant.
     """
@@ -117,8 +116,6 @@ class SklearnPredictor(CorrectnessPredictor):
         self.estimator = estimator
 
     def fit(self, vectors: np.ndarray, correct: np.ndarray) -> SklearnPredictor:
-        from sklearn.base import clone
-
         if not hasattr(self.estimator, "predict_proba"):
             raise ValueError(f"{type(self.estimator).__name__} has no predict_proba")
         x, y = _check(vectors, correct)
@@ -131,7 +128,7 @@ class SklearnPredictor(CorrectnessPredictor):
             elif np.all(labels == labels[0]):
                 self.fitted_.append(float(labels[0]))
             else:
-                self.fitted_.append(clone(self.estimator).fit(x[rows], labels))
+                self.fitted_.append(unfitted_copy(self.estimator).fit(x[rows], labels))
         return self
 
     def predict(self, vectors: np.ndarray) -> np.ndarray:
@@ -239,10 +236,3 @@ def make_predictor(name: str, *, k: int = 5, seed: int = 0) -> CorrectnessPredic
         return MLPPredictor(seed=seed)
     raise ConfigError(f"unknown predictor {name!r}; known: {', '.join(PREDICTORS)}")
 
-
-def fresh(predictor: CorrectnessPredictor) -> CorrectnessPredictor:
-    """An unfitted copy with the same settings (one per fold)."""
-    state = {k: v for k, v in vars(predictor).items() if not k.endswith("_")}
-    clone = copy.copy(predictor)
-    clone.__dict__ = copy.deepcopy(state)
-    return clone

@@ -1,8 +1,8 @@
-"""Serving a fitted router: a saved artifact, routing decisions and an OpenAI-compatible proxy.
+"""Serving a saved router: an OpenAI-compatible proxy that routes each request to a real LLM endpoint.
 
-* :mod:`~routereval.serving.model`: :class:`RoutingModel`, a fitted encoder +
-  router + prices saved as a folder of data (JSON + ``.npz``), loaded without
-  running code from it, and ``route`` for new prompts.
+The saved router itself (training it, its folder, :class:`~routereval.deploy.model.RoutingModel`
+and ``route``) is :mod:`routereval.deploy`; the proxy loads one from there.
+
 * :mod:`~routereval.serving.backends`: the backends file (TOML).
 * :mod:`~routereval.serving.failover`: which failures retry, fall back or fail.
 * :mod:`~routereval.serving.app`: the proxy's app factory.

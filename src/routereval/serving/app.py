@@ -38,13 +38,13 @@ from routereval.serving.answers import (
     json_object,
     timeout_error,
 )
+from routereval.deploy.model import RoutingModel, RoutingOptions
 from routereval.serving.backends import BackendsConfig, load_backends
 from routereval.serving.decider import Decider
 from routereval.serving.deployments import Deployments
 from routereval.serving.failover import Cooldown
 from routereval.serving.forwarding import Forwarder
 from routereval.serving.metrics import ProxyMetrics
-from routereval.serving.model import RoutingModel, RoutingOptions
 from routereval.serving.requests import BadRequest, parse_body, validate_chat, validate_route
 from routereval.serving.response_cache import ResponseCache
 from routereval.serving.scrub import LogScrubber, Scrubber

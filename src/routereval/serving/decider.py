@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from routereval.deploy.model import RoutingModel, RoutingOptions
 from routereval.serving.metrics import ProxyMetrics
-from routereval.serving.model import RoutingModel, RoutingOptions
 
 #: Most prompts decided in one batch.
 MAX_BATCH = 64
