@@ -556,7 +556,7 @@ def measure_runs(artifact: Path, work: Path, stream: PromptStream, settings: dic
 
 @functools.lru_cache(maxsize=1)
 def _loaded(artifact: Path) -> Any:
-    from routereval.serving.model import RoutingModel
+    from routereval.deploy.model import RoutingModel
 
     return RoutingModel.load(artifact)
 
@@ -652,8 +652,8 @@ def measure_memory(artifact: Path, work: Path, stream: PromptStream, settings: d
 
 def route_file_rate(artifact: Path, runs: int, n: int = 10_000) -> dict[str, Any]:
     """Decisions/s of ``RoutingModel.route_embeddings`` on ``n`` prompts already embedded, one BLAS thread."""
+    from routereval.deploy.model import RoutingOptions
     from routereval.serving.app import serving_threads
-    from routereval.serving.model import RoutingOptions
 
     serving_threads()
     model = _loaded(artifact)

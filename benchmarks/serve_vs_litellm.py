@@ -606,8 +606,8 @@ def litellm_version(python: str) -> str:
 
 def train_artifact(folder: Path) -> tuple[Path, list[str]]:
     """The router both proxies' routed requests use, and its ranking (the same for every prompt)."""
-    from routereval.serving.model import RoutingModel
-    from routereval.serving.train import train_model
+    from routereval.deploy.model import RoutingModel
+    from routereval.deploy.train import train_model
     from routereval.sources.catalog import load_dataset
 
     model = train_model(load_dataset("llmrouter"), "best-single", {}, "tfidf", models=CANDIDATES, progress=False)

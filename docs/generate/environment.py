@@ -9,8 +9,8 @@ from registry import block
 
 # The dependencies whose new releases have broken or could break us: the direct ones.
 PACKAGES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "typer", "rich", "onnxruntime", "onnx",
-            "tokenizers", "torch", "sentence-transformers", "fastapi", "uvicorn", "httpx", "openai", "pytest",
-            "hypothesis")
+            "tokenizers", "torch", "sentence-transformers", "fastapi", "uvicorn", "httpx", "aiohttp", "openai",
+            "pytest", "hypothesis")
 
 
 def installed() -> dict[str, str]:
