@@ -7,15 +7,35 @@ from registry import block
 from runner import benchmark_result
 
 
+def split_interval(rows: list[dict], dataset: str) -> str:
+    """95% interval of a dataset's gap closed over split seeds: each split's mean over its pools, then
+    mean +- t * sd / sqrt(splits), so the spread from one split to the next is in it."""
+    import numpy as np
+    from scipy import stats
+
+    by_split: dict[int, list[float]] = {}
+    for r in rows:
+        if r["dataset"] == dataset and np.isfinite(r["gap_closed"]):
+            by_split.setdefault(r["split"], []).append(r["gap_closed"])
+    means = np.array([np.mean(v) for v in by_split.values()])
+    if len(means) < 2:
+        return ""
+    half = stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means))
+    return f" [{means.mean() - half:.1%}, {means.mean() + half:.1%}]"
+
+
 def _table(doc: dict) -> str:
     s = doc["summary"]
-    lines = ["| dataset | cells | mean difference | worst cell | cells below -0.01 | gap closed |",
+    lines = ["| dataset | cells | mean difference | worst cell | cells below -0.01 | gap closed [95% over splits] |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, d in s["by_dataset"].items():
         lines.append(f"| {name} | {d['cells']} | {d['mean_diff']:+.4f} | {d['min_diff']:+.4f} | "
-                     f"{d['violation_rate']:.1%} | {d['gap_closed']:.1%} |")
+                     f"{d['violation_rate']:.1%} | {d['gap_closed']:.1%}{split_interval(doc['rows'], name)} |")
     n = s["below_minus_epsilon"]
-    lines.append(f"| all | {s['cells']} | | | {s['violation_rate']:.1%} ({n} cell{'' if n == 1 else 's'}) | |")
+    # The last column's "all" is the mean over the datasets (each weighs the same, whatever its cell count).
+    mean_gap = sum(d["gap_closed"] for d in s["by_dataset"].values()) / len(s["by_dataset"])
+    lines.append(f"| all | {s['cells']} | | | {s['violation_rate']:.1%} ({n} cell{'' if n == 1 else 's'}) | "
+                 f"{mean_gap:.1%} (mean of the datasets) |")
     return "\n".join(lines)
 
 
