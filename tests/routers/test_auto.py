@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.zoo_checks import N_TOPICS, check_deterministic_and_picklable, split, topics
+from support.planted_topics import N_TOPICS, split, topics
 
 from routereval.deploy.state import decode_state, encode_state, learned_attributes
 from routereval.routers import Labelled, Prompts, make_router
@@ -93,5 +93,3 @@ def test_refuses_bad_parameters(params, message):
         make_router("auto", **params).fit(*split()[:2])
 
 
-def test_deterministic_and_picklable():
-    check_deterministic_and_picklable("auto", members="best-single+knn")

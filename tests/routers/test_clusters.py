@@ -5,12 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from support.zoo_checks import (
-    check_deterministic_and_picklable,
-    check_learns_topics,
-    check_masks_missing,
-    split,
-)
+from support.planted_topics import split
 
 from routereval.routers import Prompts, make_router
 
@@ -57,9 +52,3 @@ def test_k_is_chosen_on_validation():
     assert router.n_clusters_ >= 4
     untuned = make_router("clusters").fit(train, y)
     assert (untuned.n_clusters_, untuned.shrinkage_, untuned.n_nearest_) == (8, 5.0, 3)
-
-
-def test_generic_checks():
-    check_learns_topics("clusters")
-    check_masks_missing("clusters")
-    check_deterministic_and_picklable("clusters")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import planted_topics
 from support.requirements import SLOW_TO_FIT, router_params
 
 from routereval import policies
@@ -316,3 +317,55 @@ def test_a_router_whose_package_is_missing_is_refused_before_any_work(tmp_path):
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "needs routereval_no_such_package" in proc.stderr and "nowhere" not in proc.stderr
+
+
+# -- the zoo on a planted problem ----------------------------------------------------------------------------
+# Three well-separated topics, each with its own right candidate (support/planted_topics.py). Each zoo router
+# runs under the settings its own tests use (members without torch for the ensemble, fewer steps for the
+# torch factorisations), so these cases stay quick; the defaults are covered by the checks above.
+
+QUICK_STEPS = {"lr": 0.01, "max_steps": 200}
+LEARNING_ZOO = [("clusters", {}), ("ensemble", {"members": "knn-tuned+logistic"}), ("gbdt", {}), ("irt", QUICK_STEPS),
+                ("knn-tuned", {}), ("logistic", {}), ("mf", QUICK_STEPS)]
+ZOO_SLOW = frozenset({"gbdt"})  # fits many boosters
+
+
+def _fit_planted(name: str, params: dict, **planted):
+    train, y, val, test, topic = planted_topics.split(**planted)
+    return make_router(name, **params).fit(train, y, validation=val), test, topic
+
+
+@pytest.mark.parametrize("setting", router_params(LEARNING_ZOO, slow=ZOO_SLOW))
+def test_zoo_routers_send_each_planted_topic_to_its_candidate(setting):
+    name, params = setting
+    router, test, topic = _fit_planted(name, params)
+    quality = router.predict_quality(test)
+    assert quality.shape == (len(topic), planted_topics.N_TOPICS)
+    assert np.isfinite(quality).all() and quality.min() >= 0 and quality.max() <= 1
+    assert (np.argmax(quality, axis=1) == topic).mean() > 0.9
+
+
+@pytest.mark.parametrize("setting", router_params([*LEARNING_ZOO, ("safe", {"margin": 0.0})], slow=ZOO_SLOW))
+def test_zoo_routers_read_a_missing_record_as_missing_not_wrong(setting):
+    # Candidate 0 is right wherever it has a record, on half the prompts; read as 0, the missing half would
+    # pull its estimate to about 0.5.
+    name, params = setting
+    train, y, val, test, _ = planted_topics.split()
+    y = y.copy()
+    y[:, 0] = 1.0
+    y[np.random.default_rng(5).random(len(y)) < 0.5, 0] = np.nan
+    yv = val.labels.copy()
+    yv[:, 0] = 1.0
+    router = make_router(name, **params).fit(train, y, validation=Labelled(val.prompts, yv))
+    assert router.predict_quality(test)[:, 0].mean() > 0.8
+
+
+@pytest.mark.parametrize("setting", router_params(
+    [*LEARNING_ZOO, ("safe", {}), ("auto", {"members": "best-single+knn"})], slow=ZOO_SLOW))
+def test_zoo_routers_are_deterministic_and_survive_a_pickle(setting):
+    name, params = setting
+    one, test, _ = _fit_planted(name, params, missing=0.1)
+    two, _, _ = _fit_planted(name, params, missing=0.1)
+    np.testing.assert_array_equal(one.predict_quality(test), two.predict_quality(test))
+    restored = pickle.loads(pickle.dumps(one))
+    np.testing.assert_array_equal(restored.predict_quality(test), one.predict_quality(test))

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.zoo_checks import (
-    check_deterministic_and_picklable,
-    check_learns_topics,
-    check_masks_missing,
-    split,
-)
+from support.planted_topics import split
 
 from routereval.routers import make_router
 from routereval.routers.ensemble import logit, platt
@@ -44,11 +39,3 @@ def test_members_are_checked():
         make_router("ensemble", members="knn-tuned+").fit(*split()[:2])
     with pytest.raises(ValueError, match="reads prompt texts"):
         make_router("ensemble", members="knn-tuned+mlc").fit(*split()[:2])
-
-
-def test_generic_checks():
-    # Members without torch keep this quick; the default members are run by the contract tests.
-    members = "knn-tuned+logistic"
-    check_learns_topics("ensemble", members=members)
-    check_masks_missing("ensemble", members=members)
-    check_deterministic_and_picklable("ensemble", members=members)

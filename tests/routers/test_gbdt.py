@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.zoo_checks import (
-    check_deterministic_and_picklable,
-    check_learns_topics,
-    check_masks_missing,
-)
 
 from routereval.routers import Labelled, Prompts, make_router
 
@@ -39,13 +34,6 @@ def test_every_round_without_validation():
     x, y = step_problem(400, 0)
     router = make_router("gbdt", n_components=2, max_iter=30).fit(Prompts(embeddings=x), y)
     assert list(router.rounds_) == [30, 30, 0]
-
-
-@pytest.mark.slow  # fits many boosters
-def test_generic_checks():
-    check_learns_topics("gbdt")
-    check_masks_missing("gbdt")
-    check_deterministic_and_picklable("gbdt")
 
 
 @pytest.mark.slow  # fits many boosters

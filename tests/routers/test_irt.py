@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from support.requirements import needs_torch
 from scipy.stats import spearmanr
-from support.zoo_checks import (
-    check_deterministic_and_picklable,
-    check_learns_topics,
-    check_masks_missing,
-)
+from support.requirements import needs_torch
 
 from routereval.routers import Labelled, Prompts, make_router
 from routereval.routers.base import sigmoid
@@ -54,10 +49,3 @@ def test_dim_is_chosen_on_validation():
     router = make_router("irt", lr=0.01).fit(Prompts(embeddings=x), y, validation=Labelled(Prompts(embeddings=xv), yv))
     assert router.dim_ in (1, 4) and router.ability_.shape == (6, router.dim_)
     assert make_router("irt", max_steps=20).fit(Prompts(embeddings=x), y).dim_ == 2
-
-
-def test_generic_checks():
-    quick = {"lr": 0.01, "max_steps": 200}
-    check_learns_topics("irt", **quick)
-    check_masks_missing("irt", **quick)
-    check_deterministic_and_picklable("irt", **quick)

@@ -6,11 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from support.zoo_checks import (
-    check_deterministic_and_picklable,
-    check_learns_topics,
-    check_masks_missing,
-)
 
 from routereval.routers import Labelled, Prompts, make_router
 
@@ -61,9 +56,3 @@ def test_refuses_bad_settings():
         fitted(weights="gaussian")
     with pytest.raises(ValueError, match="k must lie in 1..6"):
         fitted(k=7)
-
-
-def test_generic_checks():
-    check_learns_topics("knn-tuned")
-    check_masks_missing("knn-tuned")
-    check_deterministic_and_picklable("knn-tuned")

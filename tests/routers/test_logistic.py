@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.zoo_checks import (
-    check_deterministic_and_picklable,
-    check_learns_topics,
-    check_masks_missing,
-    split,
-)
+from support.planted_topics import split
 
 from routereval.routers import Prompts, make_router
 
@@ -44,9 +39,3 @@ def test_c_is_chosen_on_validation_and_large_pools_tune_on_a_subset():
 def test_refuses_non_positive_c():
     with pytest.raises(ValueError, match="C must be positive"):
         make_router("logistic", C=0).fit(Prompts(embeddings=X), LABELS)
-
-
-def test_generic_checks():
-    check_learns_topics("logistic")
-    check_masks_missing("logistic")
-    check_deterministic_and_picklable("logistic")

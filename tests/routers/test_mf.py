@@ -5,11 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from support.requirements import needs_torch
-from support.zoo_checks import (
-    check_deterministic_and_picklable,
-    check_learns_topics,
-    check_masks_missing,
-)
 
 from routereval.routers import Labelled, Prompts, make_router
 from routereval.routers.base import sigmoid
@@ -76,13 +71,6 @@ def test_penalised_logistic_agrees_with_scikit_learn():
     ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(z, y.astype(int))
     np.testing.assert_allclose(w, ref.coef_[0], atol=1e-5)
     assert abs(b - ref.intercept_[0]) < 1e-5
-
-
-def test_generic_checks():
-    quick = {"lr": 0.01, "max_steps": 200}
-    check_learns_topics("mf", **quick)
-    check_masks_missing("mf", **quick)
-    check_deterministic_and_picklable("mf", **quick)
 
 
 def test_the_gradient_fed_to_training_is_the_masked_losss_own():

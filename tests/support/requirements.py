@@ -42,15 +42,17 @@ SLOW_TO_FIT = frozenset({"irt", "mlc", "ensemble", "gbdt"})
 def router_params(names, *, slow=frozenset()):
     """``names`` as pytest parameters, each skipped where a package its router requires is missing.
 
-    Names in ``slow`` are also marked slow.
+    Names in ``slow`` are also marked slow. An entry may also be ``(name, params)``: the parameter is then
+    that pair, for checks of a router under settings of its own.
     """
     from routereval.routers.base import INSTALL, make_router, missing_packages
 
     out = []
-    for name in names:
-        missing = missing_packages(make_router(name))
+    for entry in names:
+        name, params = (entry, None) if isinstance(entry, str) else entry
+        missing = missing_packages(make_router(name, **(params or {})))
         marks = [pytest.mark.skip(reason=f"{name} needs {', '.join(missing)}: {INSTALL.get(missing[0], '')}")] if missing else []
         if name in slow:
             marks.append(pytest.mark.slow)
-        out.append(pytest.param(name, marks=marks, id=name))
+        out.append(pytest.param(entry, marks=marks, id=name))
     return out
