@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from routereval import paths
-from routereval.atomic import fsync_dir
+from routereval.atomic import fsync_dir, write_text_atomic
 from routereval.encoders.base import Encoder, check_name
 from routereval.errors import RouterEvalError
 from routereval.records.integrity import full_sha256
@@ -175,9 +175,7 @@ class EmbeddingCache:
                     f"clear it with `{repair_command(self.name, self.root, clear=True)}` to embed again"
                 )
             return
-        tmp = self.folder / f".encoder.json.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, meta_path)
+        write_text_atomic(meta_path, json.dumps(meta, indent=2))
 
     def close(self) -> None:
         """Release the index (the object is unusable afterwards)."""

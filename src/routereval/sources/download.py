@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 from routereval import paths
+from routereval.atomic import write_atomic, write_text_atomic
 from routereval.errors import DownloadError
 from routereval.records.integrity import full_sha256
 from routereval.sources.registry import DatasetSpec, RemoteFile
@@ -138,9 +137,7 @@ def fetch(file: RemoteFile, *, progress: bool = True) -> Path:
             shutil.rmtree(cached.parent, ignore_errors=True)
             raise
         return cached
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.parent / f".{cached.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
+    def download_and_check(tmp: Path) -> None:
         try:
             _download(file, tmp, progress)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
@@ -150,11 +147,11 @@ def fetch(file: RemoteFile, *, progress: bool = True) -> Path:
                 where = f" (and it is not in the mirror at {root / file.mirror_path})"
             raise DownloadError(f"could not download {file.url}{where}: {exc}") from exc
         digest = _check(tmp, file, "downloaded file")
-        if file.sha256 is None:
-            (cached.parent / "source.json").write_text(json.dumps({"url": file.url, "sha256": digest}))
-        os.replace(tmp, cached)
-    finally:
-        tmp.unlink(missing_ok=True)
+        if file.sha256 is None:  # recorded before the file is in place, as a reader of the cache expects
+            write_text_atomic(cached.parent / "source.json", json.dumps({"url": file.url, "sha256": digest}))
+
+    # Only a complete file whose digest matched is ever put in the cache.
+    write_atomic(cached, download_and_check)
     return cached
 
 
