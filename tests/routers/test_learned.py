@@ -13,7 +13,7 @@ from routereval.errors import ConfigError
 from routereval.routers import Prompts, make_router
 from routereval.routers._torch import _split, forward
 from routereval.routers.base import sigmoid
-from routereval.routers.cluster import inverse_distance_pi
+from routereval.routers.cluster_baseline import inverse_distance_pi
 from routereval.routers.mlc import relu_pi
 
 

@@ -32,7 +32,7 @@ from routereval.neighbours import unit_rows
 from routereval.routers._tuning import best_setting, grid, validation_arrays
 from routereval.routers.base import Labelled, Prompts, Router, register
 from routereval.routers.checks import check_labels, column_means, embeddings_of
-from routereval.routers.cluster import centroid_distances
+from routereval.routers.cluster_baseline import centroid_distances
 
 K_GRID = (2, 4, 8, 16, 32)
 SHRINKAGE_GRID = (0.0, 5.0, 20.0)
@@ -95,7 +95,7 @@ class SoftClusterRouter(Router):
         candidates = []  # (centroids, tau, table, n_nearest, k, s)
         estimates = []
         for k in sorted({min(int(k), len(x)) for k in grid(self.n_clusters, K_GRID, 8, tuned)}):
-            # One BLAS thread: the default pool oversubscribes small CPUs (see routers/cluster.py).
+            # One BLAS thread: the default pool oversubscribes small CPUs (see routers/cluster_baseline.py).
             with threadpool_limits(limits=1):
                 km = KMeans(n_clusters=k, random_state=self.random_state, n_init=1).fit(x)
             centroids = km.cluster_centers_
