@@ -3,7 +3,7 @@
 For each offline dataset with pools (``--datasets``, default llmrouter and
 mmlu-pro), each of RouterEval's pools of 3 and 5 models (``--groups``, by
 default all three) and each seed, the prompts are split 80/10/10 per task with
-that seed (``router_datasets(..., seed=seed)``); both recipes are fitted on the
+that seed (``router_datasets(..., split_seed=seed)``); both recipes are fitted on the
 training prompts (the fast one early-stops on the validation split, as in every
 evaluation) with MiniLM embeddings, and scored on the test prompts by mu_o, the
 mean true score of the argmax choice. Medians over the seeds of mu_o and of the fit's
@@ -189,7 +189,7 @@ def main() -> None:
             bench = rv.load_dataset(dataset)
             emb = None if args.summarise else rv.embed(bench, args.encoder)
             for seed in seeds:
-                data = rv.router_datasets(bench, list(sizes), groups, seed=seed)
+                data = rv.router_datasets(bench, list(sizes), groups, split_seed=seed)
                 for pool in data.pools:
                     key = {"dataset": dataset, "seed": seed, "group": pool.group, "m": pool.m}
                     described.append({**key, "models": pool.models})

@@ -3,7 +3,7 @@
 For every offline dataset (llmrouter, mmlu-pro and crux at m = 3, 5 and the
 three groups; routellm-gsm8k and routellm-mmlu at m = 2) and each split seed,
 the clean-protocol pools are rebuilt with that seed
-(``rv.router_datasets(..., protocol="clean", seed=split_seed)``), ``safe``
+(``rv.router_datasets(..., protocol="clean", split_seed=split_seed)``), ``safe``
 (default settings) is fitted on train with the validation split, and on the
 test prompts its mean score is compared with that of the best single model
 chosen on the training prompts (the evaluation's ``best_single_train``).
@@ -43,7 +43,7 @@ def cells(router: str, splits: int, encoder: str, datasets: tuple = DATASETS) ->
     for name, sizes in datasets:
         bench = rv.load_dataset(name)
         for split in range(splits):
-            data = rv.router_datasets(bench, sizes=list(sizes), protocol="clean", seed=split)
+            data = rv.router_datasets(bench, sizes=list(sizes), protocol="clean", split_seed=split)
             x = rv.embed(data, encoder, progress=False)
             for pool in data.pools:
                 started = time.perf_counter()

@@ -142,6 +142,19 @@ def test_faithful_draws_do_not_depend_on_what_is_asked():
     assert only5[0].models == want.models
 
 
+def test_split_seed_draws_the_split_and_the_former_seed_keyword_still_reads_with_a_warning():
+    gen = np.random.default_rng(4)
+    values = (gen.random((200, 12)) < gen.uniform(0.2, 0.8, 12)).astype(np.float32)
+    bench = bench_from(values)
+    one = router_datasets(bench, [3], protocol="clean", split_seed=1, n_draws=20)
+    other = router_datasets(bench, [3], protocol="clean", split_seed=2, n_draws=20)
+    assert not np.array_equal(one.split.test, other.split.test)
+    with pytest.warns(FutureWarning, match="split_seed"):
+        old = router_datasets(bench, [3], protocol="clean", seed=1, n_draws=20)
+    assert np.array_equal(old.split.test, one.split.test)
+    assert [p.models for p in old.pools] == [p.models for p in one.pools]
+
+
 def test_clean_protocol_selects_on_train_and_val_only():
     gen = np.random.default_rng(5)
     values = (gen.random((300, 12)) < gen.uniform(0.2, 0.8, 12)).astype(np.float32)

@@ -464,7 +464,7 @@ def test_split_seeds_are_a_grid_axis_that_resumes_and_never_mixes(tmp_path):
     bench = load_dataset(folder / "toy.csv")
     for row in rows:
         # Each row was measured on its own split's test prompts, and its oracle number is that split's.
-        (pool,) = router_datasets(bench, [3], ["all_weak"], "faithful", seed=row["split_seed"]).pools
+        (pool,) = router_datasets(bench, [3], ["all_weak"], "faithful", split_seed=row["split_seed"]).pools
         assert list(row["positions"]) == list(pool.test.positions)
         scores = bench.values()[np.ix_(row["positions"], bench.model_index(row["models"]))]
         assert row["mu_o"] == pytest.approx(scores.max(axis=1).mean())

@@ -174,10 +174,23 @@ def router_datasets(
     sizes: list[int] | tuple[int, ...] = (3, 5),
     groups: list[str] | tuple[str, ...] = GROUPS,
     protocol: str = "faithful",
-    seed: int = SPLIT_SEED,
+    split_seed: int = SPLIT_SEED,
     n_draws: int = 1000,
+    *,
+    seed: int | None = None,
 ) -> RouterDatasets:
-    """Split ``bench`` and build a pool dataset per (size, group) (see the module docstring)."""
+    """Split ``bench`` and build a pool dataset per (size, group) (see the module docstring).
+
+    ``split_seed`` draws the split (and the clean protocol's pools); a router's
+    own seed is ``random_state``, given to the router. ``seed`` is the former
+    name of ``split_seed``, still read (with a warning) so older scripts run.
+    """
+    if seed is not None:
+        import warnings
+
+        warnings.warn("router_datasets(seed=...) is now split_seed=... (the seed of the split, not of a router)",
+                      FutureWarning, stacklevel=2)
+        split_seed = seed
     sizes, groups = [int(s) for s in sizes], list(groups)
     _check(sizes, groups, protocol)
     layout = published_layout(bench)
@@ -193,13 +206,13 @@ def router_datasets(
         skipped = {m: f"the file has no pools of size {m} ({setting_of(m)})" for m in sizes if m not in have}
         return RouterDatasets(bench, split, pools, protocol, skipped,
                               source="split and pools as published in the RouterEval file")
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(split_seed)
     if layout is not None:
         split = layout[0]
         source = "the RouterEval file's split; pools chosen on train + val (clean protocol)"
     else:
         split = split_by_task(bench.prompts["task"].to_numpy(), rng)
-        source = f"{protocol} protocol, split seed {seed}"
+        source = f"{protocol} protocol, split seed {split_seed}"
     selection = None if protocol == "faithful" else np.sort(np.concatenate([split.train, split.val]))
     chosen, skipped = select_pools(OracleScorer(bench, selection), _sizes_to_draw(sizes), rng, GROUPS, n_draws)
     pools = [pool_dataset(bench, split, p.models, p.m, p.group, p.oracle)

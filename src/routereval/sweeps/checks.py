@@ -72,7 +72,7 @@ def _check_dataset(sweep: Sweep, source: str) -> None:
             raise ConfigError(f"dataset {source!r}: {exc}") from exc
     # Every split the run draws: pools (and a named reference's place in them) differ from split to split.
     for split_seed in sweep.splits:
-        data = router_datasets(bench, list(sweep.sizes), list(sweep.groups), sweep.protocol, seed=split_seed)
+        data = router_datasets(bench, list(sweep.sizes), list(sweep.groups), sweep.protocol, split_seed=split_seed)
         reference_for(data, sweep.reference)
     if not data.pools:
         return  # every size is skipped (the run notes why); nothing is embedded or trained

@@ -143,7 +143,7 @@ def load(location: str, context: Context, *, progress: bool = False) -> Loaded:
     timings = {"records": time.perf_counter() - clock}
     clock = time.perf_counter()
     data = router_datasets(bench, list(context.sizes), list(context.groups), context.protocol,
-                           seed=context.split_seed)
+                           split_seed=context.split_seed)
     timings["split and pools"] = time.perf_counter() - clock
     clock = time.perf_counter()
     # A dataset too small for every size asked for has no pools: nothing to embed.
