@@ -105,7 +105,7 @@ def train_model(
     default that is safe to deploy rather than the simplest learner.
     """
     from routereval.datasets.router_dataset import labels_from_scores
-    from routereval.encoders import embed, get_encoder
+    from routereval.encoders import embed_prompts, get_encoder
     from routereval.routers.base import Labelled, Prompts, make_router
 
     if split not in SPLITS:
@@ -135,7 +135,7 @@ def train_model(
             enc.fit([str(t) for t in texts[train]])
             vectors[used] = enc.encode([str(t) for t in texts[used]], progress=progress)
         else:
-            vectors[used] = embed(enc, [str(t) for t in texts[used]], progress=progress)
+            vectors[used] = embed_prompts(enc, bench, used, progress=progress)
 
     def prompts(rows: np.ndarray, with_scores: bool = False) -> Prompts:
         return Prompts(embeddings=None if vectors is None else vectors[rows],
