@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from support.requirements import SLOW_TO_FIT, router_params
+from support.requirements import SLOW_TO_FIT, needs_minilm, router_params
 from support.tiny_routing import MODELS, NEW_PROMPTS, PRICES, tiny_benchmark
 
 from routereval.deploy.manifest import canonical, seal
@@ -279,3 +279,14 @@ def test_static_encoder_artifact_round_trip(bench, tmp_path):
     assert loaded.encoder.name == "minilm-static"
     np.testing.assert_array_equal(loaded.decide(NEW_PROMPTS).quality, model.decide(NEW_PROMPTS).quality)
     assert [d.chosen for d in loaded.route(NEW_PROMPTS)] == MODELS
+
+
+@pytest.mark.slow  # embeds with MiniLM (its ONNX export is built once per home)
+@needs_minilm
+def test_a_training_prompt_without_text_is_named_not_embedded_as_a_word():
+    bench = tiny_benchmark()
+    prompts = bench.prompts.copy()
+    prompts.loc[0, "text"] = None  # it once went to the encoder as the string "None"
+    broken = Benchmark.from_values("tiny", bench.scores.astype(float), prompts, bench.models)
+    with pytest.raises(RouterEvalError, match="prompt 'p0' of benchmark 'tiny' has no usable text"):
+        train_model(broken, "knn", {}, "minilm", progress=False)
