@@ -77,6 +77,8 @@ def bench(
     from routereval.sweeps.runner import run_sweep
     from routereval.sweeps.tasks import load
 
+    # The flags first: a wrong --workers is named even where a default router's package is missing.
+    executor = AutoExecutor(workers)  # refuses --workers 0 before any work
     specs = parse_routers(routers)
     if not specs:
         raise ConfigError("--routers names no router; e.g. --routers knn,oracle")
@@ -97,7 +99,6 @@ def bench(
         if check_seed(value, flag):
             raise ConfigError(check_seed(value, flag))
     splits = tuple(parse_seed_list(split_seeds)) if split_seeds is not None else (SPLIT_SEED if split_seed is None else split_seed,)
-    executor = AutoExecutor(workers)  # refuses --workers 0 before any work
     for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
         # Checked before the run, not after minutes of training.
         if path is not None and path.is_dir():
