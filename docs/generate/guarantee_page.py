@@ -57,3 +57,20 @@ def auto_targets(run) -> str:
     doc = benchmark_result("auto_targets")
     chosen = ", ".join(f"{k} {v}" for k, v in sorted(doc["chosen"].items(), key=lambda kv: -kv[1]))
     return _table(doc) + f"\n\nChosen (cells): {chosen}. " + _scope(doc)
+
+
+@block("deploy-summary")
+def deploy_summary(run) -> str:
+    """One row per deployable router (auto, safe): its cells below the best single model, its worst dataset
+    mean, and its gap closed per dataset; the whole tables are docs/zoo.md's."""
+    lines = ["| router | splits | cells below by > 0.01 | lowest mean difference of a dataset | gap closed (per dataset) |",
+             "|---|---:|---:|---:|---|"]
+    for name, result in (("auto", "auto_targets"), ("safe", "safe_guarantee")):
+        doc = benchmark_result(result)
+        s = doc["summary"]
+        by = s["by_dataset"]
+        worst = min(d["mean_diff"] for d in by.values())
+        gaps = ", ".join(f"{dataset} {d['gap_closed']:.1%}" for dataset, d in by.items())
+        lines.append(f"| `{name}` | {doc['splits']} | {s['below_minus_epsilon']} of {s['cells']} | {worst:+.4f} | "
+                     f"{gaps} |")
+    return "\n".join(lines)
