@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from routereval.neighbours import BLOCK_ROWS, nearest_neighbours, top_k_columns, unit_neighbours, unit_rows
+from routereval.neighbours import BLOCK_ROWS, unit_neighbours, unit_rows
 from routereval.routers._derived import DerivedState, derived
 from routereval.routers.base import Prompts, Router, check_integer, register, softmax
 from routereval.routers.checks import check_labels, column_means, embeddings_of
@@ -71,7 +71,3 @@ class KNNRouter(DerivedState, Router):
 
     def predict_proba(self, prompts: Prompts) -> np.ndarray:
         return softmax(self.predict_quality(prompts))
-
-
-# The search itself lives in routereval.neighbours; these names stay importable from here.
-__all__ = ["KNNRouter", "nearest_neighbours", "top_k_columns", "unit_neighbours", "unit_rows", "unit_train_embeddings"]

@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from routereval.deploy.model import RoutingModel, RoutingOptions
 from routereval.errors import ConfigError
 from routereval.serving.answers import (
     BACKEND_HEADER,
@@ -38,7 +39,6 @@ from routereval.serving.answers import (
     json_object,
     timeout_error,
 )
-from routereval.deploy.model import RoutingModel, RoutingOptions
 from routereval.serving.backends import BackendsConfig, load_backends
 from routereval.serving.decider import Decider
 from routereval.serving.deployments import Deployments
