@@ -17,8 +17,8 @@ from typing import Any
 
 from routereval.errors import ConfigError
 from routereval.results.store import ResultsStore, grid_key
-from routereval.sweeps.sweep import Sweep
 from routereval.sweeps.executors import Failure
+from routereval.sweeps.sweep import Sweep
 from routereval.sweeps.tasks import Task, forget_loaded, load
 
 SCALING = "scaling"
