@@ -34,7 +34,7 @@ def child(dataset: str, encoder: str) -> None:
         t0 = time.perf_counter()
         result = rv.evaluate(spec, data, X, progress=False)
         per_router[spec.label] = round(time.perf_counter() - t0, 3)
-        mu.update({r["router"]: round(r["mu_o"], 4) for r in result.means if r["m"] == 5})
+        mu.update({r["router"]: round(r["mean_score"], 4) for r in result.means if r["m"] == 5})
     total = time.perf_counter() - started
     print(json.dumps({
         "wall_s": round(total, 2), "prepare_s": round(t_prepare, 2), "features_s": round(t_features, 2),

@@ -65,7 +65,7 @@ def fit_and_score(name: str, params: dict, train_x, train_y, val_x, val_y, test_
     seconds = time.perf_counter() - start
     choice = pick(router, test_x)
     return {
-        "mu_o": mu_o(choice, test_scores),
+        "mean_score": mu_o(choice, test_scores),
         "fit_seconds": seconds,
         "epochs_run": router.train_log_["epochs_run"],
         "best_epoch": router.train_log_["best_epoch"],
@@ -106,16 +106,16 @@ def summarise(rows: list[dict]) -> dict:
                 )
                 if runs:
                     block[f"{name}/{recipe}"] = {
-                        "median_mu_o": round(statistics.median(r["mu_o"] for r in runs), 4),
+                        "median_mean_score": round(statistics.median(r["mean_score"] for r in runs), 4),
                         "median_fit_seconds": round(statistics.median(r["fit_seconds"] for r in runs), 1),
-                        "mu_o_by_seed": [round(r["mu_o"], 4) for r in runs],
+                        "mean_score_by_seed": [round(r["mean_score"], 4) for r in runs],
                         "fit_seconds_by_seed": [round(r["fit_seconds"], 1) for r in runs],
                         "epochs_run_by_seed": [r["epochs_run"] for r in runs],
                     }
         refs = [r for r in mine if r["kind"] == "ref"]
         for key in ("oracle", "best_single_on_train", "best_single_on_test", "knn"):
             if refs:
-                block[key] = {"median_mu_o": round(statistics.median(r[key] for r in refs), 4)}
+                block[key] = {"median_mean_score": round(statistics.median(r[key] for r in refs), 4)}
         out[f"{dataset}/{group}/m={m}"] = block
     return out
 
@@ -126,7 +126,7 @@ def verdicts(rows: list[dict]) -> dict:
     The interval resamples those (group, m, seed) pairs (10,000 bootstrap draws, seed 0). The fast
     recipe stays the default unless the whole interval lies below zero (worse beyond the interval).
     """
-    runs = {(r["dataset"], r["group"], r["m"], r["seed"], r["router"], r["recipe"]): r["mu_o"]
+    runs = {(r["dataset"], r["group"], r["m"], r["seed"], r["router"], r["recipe"]): r["mean_score"]
             for r in rows if r["kind"] == "run"}
     out: dict = {}
     for dataset in sorted({k[0] for k in runs}):
@@ -217,7 +217,7 @@ def main() -> None:
                 head = futures[fut]
                 row = {**head, **fut.result()}
                 print(f"{head['dataset']} {head['group']} m={head['m']} seed={head['seed']} "
-                      f"{head['router']}/{head['recipe']}: mu_o {row['mu_o']:.4f}, fit {row['fit_seconds']:.1f} s, "
+                      f"{head['router']}/{head['recipe']}: mu_o {row['mean_score']:.4f}, fit {row['fit_seconds']:.1f} s, "
                       f"{row['epochs_run']} epochs", flush=True)
                 record(row)
 

@@ -61,7 +61,7 @@ def cells(router: str, splits: int, encoder: str, datasets: tuple = DATASETS) ->
                 oracle = float(np.nanmax(s[keep], axis=1).mean())
                 rows.append({
                     "dataset": name, "m": pool.m, "group": pool.group, "split": split, "n_test": int(keep.sum()),
-                    "mu_o": mu, "best_single_train": best, "oracle": oracle, "diff": mu - best,
+                    "mean_score": mu, "best_single_train": best, "oracle": oracle, "diff": mu - best,
                     "gap_closed": (mu - best) / (oracle - best) if oracle > best else float("nan"),
                     "left_anchor": float((choice[keep] != anchor).mean()),
                     "learned": str(getattr(est, "chosen_", getattr(est, "margin_", ""))),

@@ -147,7 +147,7 @@ def bench_runs(routers: str) -> dict:
             per_router = {}
             for router in routers.split(","):
                 mine = [r for r in rows if r["router"] == router]
-                per_router[router] = {"mu_o": statistics.fmean(r["mu_o"] for r in mine),
+                per_router[router] = {"mean_score": statistics.fmean(r["mean_score"] for r in mine),
                                       "gap_closed": statistics.fmean(r["gap_closed"] for r in mine),
                                       "pools": len(mine)}
             key = f"{dataset}/{FAST if encoder == FAST else 'default'}"

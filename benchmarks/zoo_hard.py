@@ -96,7 +96,7 @@ def measure(name: str, data: dict[str, np.ndarray], threads: int = 1) -> dict[st
     best_train = int(np.nanargmax(np.nanmean(y[tr], axis=0)))
     single = float(np.nanmean(truth[:, best_train]))
     oracle = float(np.nanmax(np.where(np.isnan(truth), -np.inf, truth), axis=1).mean())
-    return {"fit_s": fit_s, "fit_cpu_s": fit_cpu_s, "predict_s": predict_s, "mu_o": mu, "best_single_train": single, "oracle": oracle,
+    return {"fit_s": fit_s, "fit_cpu_s": fit_cpu_s, "predict_s": predict_s, "mean_score": mu, "best_single_train": single, "oracle": oracle,
             "gap_closed": (mu - single) / (oracle - single) if oracle > single else float("nan")}
 
 
@@ -124,7 +124,7 @@ def main() -> None:
                        **{k: statistics.median(r[k] for r in runs) for k in runs[0]}}
                 results.append(row)
                 print(f"m={m:5d} {name:12s} fit {row['fit_s']:7.2f}s predict {row['predict_s']:6.2f}s "
-                      f"mu_o {row['mu_o']:.4f} gap {row['gap_closed']:.3f} (load {row['load_avg_1m']:.1f})", flush=True)
+                      f"mu_o {row['mean_score']:.4f} gap {row['gap_closed']:.3f} (load {row['load_avg_1m']:.1f})", flush=True)
                 # Written after every point, so a long run that is stopped keeps what it measured.
                 save(results, args.name, quiet=True)
     save(results, args.name)

@@ -43,9 +43,9 @@ def leaderboard(rows: list[dict]) -> str:
                  f"{', '.join(map(str, cells[0]['seeds']))})")
         lines += [title, "",
                   "| router | mu_o [95% CI] | gap closed | V_B_train | E_sel |", "|---|---:|---:|---:|---:|"]
-        for c in sorted(cells, key=lambda c: -c["mu_o"]):
-            lines.append(f"| {c['router']} | {c['mu_o']:.3f} [{c['mu_o_lo']:.3f}, {c['mu_o_hi']:.3f}] | "
-                         f"{c['gap_closed']:.3f} | {c['V_B_train']:.3f} | {c['E_sel']:.2f} |")
+        for c in sorted(cells, key=lambda c: -c["mean_score"]):
+            lines.append(f"| {c['router']} | {c['mean_score']:.3f} [{c['mean_score_lo']:.3f}, {c['mean_score_hi']:.3f}] | "
+                         f"{c['gap_closed']:.3f} | {c['vs_best_single_train']:.3f} | {c['choice_entropy']:.2f} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -63,9 +63,9 @@ def summary_tables(dataset_cells: dict[str, dict[str, dict]], leaders: dict[str,
     for d in datasets:
         lead, cell = leaders[d], dataset_cells[d][leaders[d]["best_router"]]
         diff = lead["paired_diff_vs_best_baseline"]
-        lines.append(f"| {d} | {lead['best_router']} | {cell['mu_o']:.3f} [{cell['mu_o_lo']:.3f}, {cell['mu_o_hi']:.3f}] "
-                     f"| {cell['gap_closed']:.3f} | {cell['V_B_train']:.3f} | {cell['E_sel']:.2f} | {lead['best_baseline']} "
-                     f"| {lead['best_baseline_mu_o']:.3f} | {diff['mean']:+.4f} [{diff['lo']:+.4f}, {diff['hi']:+.4f}] |")
+        lines.append(f"| {d} | {lead['best_router']} | {cell['mean_score']:.3f} [{cell['mean_score_lo']:.3f}, {cell['mean_score_hi']:.3f}] "
+                     f"| {cell['gap_closed']:.3f} | {cell['vs_best_single_train']:.3f} | {cell['choice_entropy']:.2f} | {lead['best_baseline']} "
+                     f"| {lead['best_baseline_mean_score']:.3f} | {diff['mean']:+.4f} [{diff['lo']:+.4f}, {diff['hi']:+.4f}] |")
     return "\n".join(lines) + "\n"
 
 
@@ -108,7 +108,7 @@ def main() -> None:
         point, lo, hi = paired_interval(part, single)
         # Whether safe left its anchor at all, and whether its anchor (train + validation) is the
         # best single model chosen on train: a difference with E_sel = 0 is the anchor's, not routing's.
-        routed = any(float(r["E_sel"]) > 0 for r in part)
+        routed = any(float(r["choice_entropy"]) > 0 for r in part)
         same_anchor = all(np.argmax(a["selection"]) == np.argmax(b["selection"]) for a, b in zip(part, single))
         safe_cells.append({"router": router, "dataset": dataset, "m": m, "group": group, "seeds": seeds,
                            "diff": point, "lo": lo, "hi": hi, "ok": lo > -0.005, "routed": routed,
@@ -123,9 +123,9 @@ def main() -> None:
         cells = {c["router"]: c for c in summarise(part, n_boot=N_BOOT, seed=SEED)}
         dataset_cells[dataset] = cells
         learned = {k: c for k, c in cells.items() if k not in BOUNDS}
-        best = max(learned, key=lambda k: learned[k]["mu_o"])
-        top_baseline_hi = max(cells[b]["mu_o_hi"] for b in BASELINES if b in cells)
-        baseline = max((b for b in BASELINES if b in cells), key=lambda b: cells[b]["mu_o"])
+        best = max(learned, key=lambda k: learned[k]["mean_score"])
+        top_baseline_hi = max(cells[b]["mean_score_hi"] for b in BASELINES if b in cells)
+        baseline = max((b for b in BASELINES if b in cells), key=lambda b: cells[b]["mean_score"])
         # The paired view: the same prompts, pools and seeds under both routers.
         keys = sorted({(int(r["m"]), r["group"], int(r["seed"])) for r in rows if r["dataset"] == dataset
                        and r["router"] == best} & {(int(r["m"]), r["group"], int(r["seed"])) for r in rows
@@ -133,11 +133,11 @@ def main() -> None:
         index = {(r["router"], int(r["m"]), r["group"], int(r["seed"])): r for r in rows if r["dataset"] == dataset}
         diff = paired_interval([index[(best, *k)] for k in keys], [index[(baseline, *k)] for k in keys])
         leaders[dataset] = {
-            "best_router": best, "mu_o": learned[best]["mu_o"], "mu_o_lo": learned[best]["mu_o_lo"],
-            "mu_o_hi": learned[best]["mu_o_hi"], "gap_closed": learned[best]["gap_closed"],
-            "best_baseline": baseline, "best_baseline_mu_o": cells[baseline]["mu_o"],
-            "best_baseline_mu_o_hi": cells[baseline]["mu_o_hi"],
-            "beats_every_baseline_with_separate_intervals": learned[best]["mu_o_lo"] > top_baseline_hi,
+            "best_router": best, "mean_score": learned[best]["mean_score"], "mean_score_lo": learned[best]["mean_score_lo"],
+            "mean_score_hi": learned[best]["mean_score_hi"], "gap_closed": learned[best]["gap_closed"],
+            "best_baseline": baseline, "best_baseline_mean_score": cells[baseline]["mean_score"],
+            "best_baseline_mean_score_hi": cells[baseline]["mean_score_hi"],
+            "beats_every_baseline_with_separate_intervals": learned[best]["mean_score_lo"] > top_baseline_hi,
             "paired_diff_vs_best_baseline": {"mean": diff[0], "lo": diff[1], "hi": diff[2]},
             "gap_closed_by_router": {k: c["gap_closed"] for k, c in sorted(learned.items())},
         }

@@ -299,26 +299,26 @@ def report_reading(run) -> str:
     learned = [name for name in ("linear", "mlp", "cluster", "knn") if name in by]
     # A router whose every test prompt goes to the best single model's pick is that model: same scores.
     same = [name for name in learned if list(by[name]["selection"]) == list(single["selection"])
-            and abs(by[name]["mu_o"] - single["mu_o"]) < 1e-12]
+            and abs(by[name]["mean_score"] - single["mean_score"]) < 1e-12]
     names = {"linear": "Linear", "mlp": "MLP", "cluster": "Cluster", "knn": "kNN"}
     if same:
         listed = " and ".join(names[n] for n in same) if len(same) <= 2 else \
             ", ".join(names[n] for n in same[:-1]) + f" and {names[same[-1]]}"
         text = (f"The classification bias the RouterEval paper warns about is plain here: on the strong-to-weak "
                 f"pool {listed} send every test prompt to {pick} (E_sel = 0) and so score exactly what "
-                f"the best-single baseline scores ({single['mu_o']:.3f})")
+                f"the best-single baseline scores ({single['mean_score']:.3f})")
         others = [n for n in learned if n not in same]
         close = [n for n in others if max(by[n]["selection"]) >= 0.9]
         if close:
             text += ("; " + ", ".join(f"{names[n]} sends {100 * max(by[n]['selection']):.0f}% there "
-                                      f"(E_sel {by[n]['E_sel']:.2f})" for n in close))
+                                      f"(E_sel {by[n]['choice_entropy']:.2f})" for n in close))
     else:
         text = (f"On the strong-to-weak pool no learned router sends every test prompt to {pick}; their E_sel: "
-                + ", ".join(f"{names[n]} {by[n]['E_sel']:.2f}" for n in learned))
+                + ", ".join(f"{names[n]} {by[n]['choice_entropy']:.2f}" for n in learned))
     used = sum(1 for s in oracle["selection"] if s > 0)
     spread = "all five" if used == len(oracle["models"]) == 5 else f"{used} of its {len(oracle['models'])} models"
     text += (f", while the oracle spreads its picks over {spread} ({share_list(oracle['models'], oracle['selection'])};"
-             f" E_sel {oracle['E_sel']:.2f}, mu_o {oracle['mu_o']:.3f}).")
+             f" E_sel {oracle['choice_entropy']:.2f}, mu_o {oracle['mean_score']:.3f}).")
     first = oracle["models"][0]
     if max(oracle["selection"]) == oracle["selection"][0]:
         text += (f" (The oracle's lean towards {first}, the first model of the pool, is its tie rule: where "

@@ -28,13 +28,13 @@ def main_job_reading(run) -> str:
     parts = []
     for m in sorted({r["m"] for r in rows}):
         learned = [r for r in rows if r["m"] == m and r["router"] in ("linear", "mlp", "cluster", "knn")]
-        best = max(learned, key=lambda r: r["mu_o"])
+        best = max(learned, key=lambda r: r["mean_score"])
         d, lo, hi = best["diff_vs_best_single"], best["diff_vs_best_single_lo"], best["diff_vs_best_single_hi"]
-        parts.append(f"at m = {m} the best learned router, {best['router']}, scores {best['mu_o']:.3f} against the "
-                     f"best single model's {at[(m, 'best-single')]['mu_o']:.3f} (paired difference {d:+.3f}, 95% "
+        parts.append(f"at m = {m} the best learned router, {best['router']}, scores {best['mean_score']:.3f} against the "
+                     f"best single model's {at[(m, 'best-single')]['mean_score']:.3f} (paired difference {d:+.3f}, 95% "
                      f"interval {lo:+.3f} to {hi:+.3f}: {verdict(lo, hi)}), and the oracle reaches "
-                     f"{at[(m, 'oracle')]['mu_o']:.3f}")
+                     f"{at[(m, 'oracle')]['mean_score']:.3f}")
     reference = rows[0]["reference"].split(": ")[-1]
     return (f"Reading the tables: {'; '.join(parts)}. The strong pools hold {reference}, the best model on the "
-            f"test prompts ({rows[0]['mu_ref']:.3f}), so routing has little to add there; the oracle shows the "
+            f"test prompts ({rows[0]['reference_score']:.3f}), so routing has little to add there; the oracle shows the "
             "headroom a better router could reach.")

@@ -60,7 +60,7 @@ def splits_leaderboard(run) -> str:
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in rows:
             gap, lo, hi = gap_closed_over_splits(data.rows, r["dataset"], int(r["m"]), r["router"])
-            lines.append(f"| {r['router']} | {fmt(r['mu_o'])} | {fmt(r['mu_o_lo'])}-{fmt(r['mu_o_hi'])} | "
+            lines.append(f"| {r['router']} | {fmt(r['mean_score'])} | {fmt(r['mean_score_lo'])}-{fmt(r['mean_score_hi'])} | "
                          f"{fmt(gap)} | {fmt(lo)} to {fmt(hi)} | {difference_text(r)} | "
                          f"{p_text(r.get('p_holm'))} | {tied_mark(r)} |")
         lines.append("")

@@ -56,6 +56,6 @@ def static_encoder(run) -> str:
         base, fast = routing["runs"][f"{dataset}/default"]["routers"], routing["runs"][f"{dataset}/{FAST}"]["routers"]
         for router in routing["routers"]:
             b, f = base[router], fast[router]
-            out.append(f"| {dataset} | `{router}` | {b['mu_o']:.3f} | {f['mu_o']:.3f} | {b['gap_closed']:+.3f} | "
+            out.append(f"| {dataset} | `{router}` | {b['mean_score']:.3f} | {f['mean_score']:.3f} | {b['gap_closed']:+.3f} | "
                        f"{f['gap_closed']:+.3f} |")
     return "\n".join(out)

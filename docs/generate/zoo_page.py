@@ -326,7 +326,7 @@ def reading(run) -> str:
     crux = [r for r in rows if r["dataset"] == "crux"]
     if crux:
         n_test = int(round(np.mean([r["n_test"] for r in crux])))
-        half = (per["crux"]["mu_o_hi"] - per["crux"]["mu_o_lo"]) / 2
+        half = (per["crux"]["mean_score_hi"] - per["crux"]["mean_score_lo"]) / 2
         parts.append(f"crux has {n_test} test prompts per pool, so its intervals are about +-{half:.2f}.")
     return " ".join(parts)
 
@@ -413,7 +413,7 @@ def target_separate(run) -> str:
     """The separate-intervals target, and what the paired differences to the best baseline say per dataset."""
     per = _targets(run, ZOO)["per_dataset"]
     beats = [d for d, v in sorted(per.items()) if v["beats_every_baseline_with_separate_intervals"]]
-    widths = [(v["mu_o_hi"] - v["mu_o_lo"]) / 2 for v in per.values()]
+    widths = [(v["mean_score_hi"] - v["mean_score_lo"]) / 2 for v in per.values()]
     paired = {d: v["paired_diff_vs_best_baseline"] for d, v in sorted(per.items())}
     ahead = [d for d, p in paired.items() if p["lo"] > 0]
     behind = [d for d, p in paired.items() if p["hi"] < 0]
@@ -539,7 +539,7 @@ def hard_reading(run) -> str:
     figures, _ = _hard()
     mf, mlp = figures[("mf", 1000)], figures[("mlp", 1000)]
     knn = {m: figures[("knn", m)] for m in (100, 1000)}
-    loss = [v["best_single_train"] - v["mu_o"] for v in knn.values()]
+    loss = [v["best_single_train"] - v["mean_score"] for v in knn.values()]
     room = [v["oracle"] - v["best_single_train"] for v in knn.values()]
     return (f"On this planted low-rank benchmark mf closes {mf['gap_closed']:.3f} of the gap at m = 1,000 (the data "
             f"follow its model); MLPR {mlp['gap_closed']:.3f}. PRknn's large negative gaps at m = 100 and 1,000 come "

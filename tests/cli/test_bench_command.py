@@ -42,23 +42,23 @@ def test_routereval_pickle_runs_unchanged(tmp_path):
         # The pools are the file's own, in its order.
         assert oracle["models"] == [truth["names"][c] for c in cols]
         assert oracle["benchmark"] == "gsm8k" and oracle["n_test"] == len(test)
-        assert oracle["mu_o"] == pytest.approx(scores.max(axis=1).mean())
-        assert random["mu_o"] == pytest.approx(scores.mean())
-        assert random["E_p"] == pytest.approx(np.log2(m))
-        assert half["mu_o"] == pytest.approx((oracle["mu_o"] + random["mu_o"]) / 2)
+        assert oracle["mean_score"] == pytest.approx(scores.max(axis=1).mean())
+        assert random["mean_score"] == pytest.approx(scores.mean())
+        assert random["proba_entropy"] == pytest.approx(np.log2(m))
+        assert half["mean_score"] == pytest.approx((oracle["mean_score"] + random["mean_score"]) / 2)
         # V_R against RouterEval's GSM8K constant, V_B against the pool's best on test.
-        assert oracle["V_R"] == pytest.approx(oracle["mu_o"] / 0.92)
-        assert oracle["V_B"] == pytest.approx(oracle["mu_o"] / scores.mean(axis=0).max())
+        assert oracle["vs_reference"] == pytest.approx(oracle["mean_score"] / 0.92)
+        assert oracle["vs_best_single"] == pytest.approx(oracle["mean_score"] / scores.mean(axis=0).max())
         # Best single: the best training mean, evaluated on test.
         train_best = int(np.argmax(truth["master"][truth["cut"]["train"]][:, cols].mean(axis=0)))
-        assert best["mu_o"] == pytest.approx(scores[:, train_best].mean())
-        assert best["E_p"] == 0 and best["E_sel"] == 0
+        assert best["mean_score"] == pytest.approx(scores[:, train_best].mean())
+        assert best["proba_entropy"] == 0 and best["choice_entropy"] == 0
     for m in (3, 5, 10):
         mean = rows_by(rows, m=m, group="mean", router="oracle")[0]
         groups = rows_by(rows, m=m, router="oracle")
-        per_group = [r["mu_o"] for r in groups if r["group"] != "mean"]
-        assert mean["mu_o"] == pytest.approx(np.mean(per_group))
-        assert mean["mu_o_lo"] <= mean["mu_o"] <= mean["mu_o_hi"]
+        per_group = [r["mean_score"] for r in groups if r["group"] != "mean"]
+        assert mean["mean_score"] == pytest.approx(np.mean(per_group))
+        assert mean["mean_score_lo"] <= mean["mean_score"] <= mean["mean_score_hi"]
     assert "m = 10" in proc.stdout and "RouterEval reference for gsm8k" in proc.stdout
 
 
@@ -80,8 +80,8 @@ def test_llmrouter_table_on_real_data(mirror_env, tmp_path):
     proc = bench("--dataset", "llmrouter", "--sizes", "3,5", "--routers", FAST, "--encoder", "tfidf",
                  "--json", str(out), "--n-boot", "200", env=mirror_env)
     rows = json.loads(out.read_text())
-    keys = {"dataset", "benchmark", "m", "group", "router", "mu_o", "mu_o_lo", "mu_o_hi",
-            "V_R", "V_B", "E_p", "E_sel", "n_test"}
+    keys = {"dataset", "benchmark", "m", "group", "router", "mean_score", "mean_score_lo", "mean_score_hi",
+            "vs_reference", "vs_best_single", "proba_entropy", "choice_entropy", "n_test"}
     assert all(keys <= set(r) for r in rows)
     assert {r["group"] for r in rows} == {"all_strong", "all_weak", "strong_to_weak", "mean"}
     assert len(rows) == 2 * 4 * 6  # sizes x (3 groups + mean) x routers
@@ -89,9 +89,9 @@ def test_llmrouter_table_on_real_data(mirror_env, tmp_path):
         if r["group"] == "mean":
             continue
         (oracle,) = rows_by(rows, m=r["m"], group=r["group"], router="oracle")
-        assert r["mu_o"] <= oracle["mu_o"] + 1e-9  # nothing beats the oracle
-        assert 0 <= r["E_sel"] <= np.log2(r["m"]) + 1e-9
-        assert r["mu_o_lo"] <= r["mu_o"] <= r["mu_o_hi"]
+        assert r["mean_score"] <= oracle["mean_score"] + 1e-9  # nothing beats the oracle
+        assert 0 <= r["choice_entropy"] <= np.log2(r["m"]) + 1e-9
+        assert r["mean_score_lo"] <= r["mean_score"] <= r["mean_score_hi"]
     assert "best model on the test prompts" in proc.stdout
     assert "llmrouter, m = 5" in proc.stdout
 
@@ -141,10 +141,10 @@ def test_several_split_seeds_give_rows_per_split_and_paired_comparisons(tmp_path
     assert sorted({r["split_seed"] for r in pools}) == [0, 1] and len(pools) == 2 * 3 * 4
     means = {r["router"]: r for r in rows if r["group"] == "mean"}
     for router, mean in means.items():
-        parts = [r["mu_o"] for r in pools if r["router"] == router]
-        assert mean["mu_o"] == pytest.approx(np.mean(parts)) and mean["split_seeds"] == [0, 1]
+        parts = [r["mean_score"] for r in pools if r["router"] == router]
+        assert mean["mean_score"] == pytest.approx(np.mean(parts)) and mean["split_seeds"] == [0, 1]
     learned = {k: v for k, v in means.items() if k != "oracle"}
-    best = max(learned, key=lambda k: learned[k]["mu_o"])
+    best = max(learned, key=lambda k: learned[k]["mean_score"])
     assert all(v["best"] == best for v in learned.values()) and "tied_with_best" not in means["oracle"]
 
 

@@ -40,9 +40,9 @@ def test_best_single_pays_for_the_dear_model():
 def test_cost_aware_oracle_takes_the_cheapest_correct_model():
     # Prompt 1: both right -> cheap (1); prompt 2: only dear (10); prompt 3: nobody -> cheap (1).
     row = run("oracle-cheapest")
-    assert row["mu_o"] == pytest.approx(2 / 3) and row["mean_cost"] == pytest.approx(4.0)
+    assert row["mean_score"] == pytest.approx(2 / 3) and row["mean_cost"] == pytest.approx(4.0)
     plain = run("oracle")
-    assert plain["mu_o"] == pytest.approx(2 / 3) and plain["mean_cost"] == pytest.approx(10.0)  # ties to "dear"
+    assert plain["mean_score"] == pytest.approx(2 / 3) and plain["mean_cost"] == pytest.approx(10.0)  # ties to "dear"
 
 
 def test_rows_without_costs_have_no_cost_columns_and_means_average_them():

@@ -97,7 +97,7 @@ def test_summaries_carry_each_routers_paired_difference_to_best_single():
 
     def row(router, group, values):
         return {"dataset": "d", "benchmark": "d", "m": 3, "router": router, "group": group, "seed": 0,
-                "mu_o": float(np.mean(values)), "n_test": len(values), "positions": np.arange(len(values)),
+                "mean_score": float(np.mean(values)), "n_test": len(values), "positions": np.arange(len(values)),
                 "per_prompt": np.array(values, dtype=float)}
 
     rows = [row("knn", "all_weak", [1, 1, 0, 0]), row("best-single", "all_weak", [1, 0, 0, 0]),

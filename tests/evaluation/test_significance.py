@@ -31,7 +31,7 @@ from routereval.evaluation.significance import (
 def _row(positions, scores, split=0, group="all_weak", router="r", seed=0):
     return {"dataset": "d", "benchmark": "d", "m": 3, "router": router, "group": group, "seed": seed,
             "split_seed": split, "positions": np.asarray(positions), "per_prompt": np.asarray(scores, dtype=float),
-            "mu_o": float(np.nanmean(scores)), "n_test": len(scores)}
+            "mean_score": float(np.nanmean(scores)), "n_test": len(scores)}
 
 
 # -- the two-level interval ------------------------------------------------------------------------
@@ -117,7 +117,7 @@ def test_summaries_mark_routers_tied_with_the_best_after_holm():
     assert "tied_with_best" not in means["oracle"]  # a bound, not a contender
     assert means["top"]["best"] == "top" and means["top"]["tied_with_best"]
     assert means["near"]["tied_with_best"] and not means["poor"]["tied_with_best"]
-    assert means["poor"]["diff_vs_best"] == pytest.approx(means["poor"]["mu_o"] - means["top"]["mu_o"])
+    assert means["poor"]["diff_vs_best"] == pytest.approx(means["poor"]["mean_score"] - means["top"]["mean_score"])
     assert means["poor"]["diff_vs_best_hi"] < 0
     # Holm over two comparisons: the smaller p doubled, the larger one kept above it.
     small, large = sorted([means["near"]["p_vs_best"], means["poor"]["p_vs_best"]])

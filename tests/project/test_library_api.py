@@ -72,11 +72,11 @@ def test_any_object_with_fit_and_predict_quality_is_evaluated():
     assert len(result.rows) == 3
     for row, pool in zip(result.rows, data.pools):
         # It always picks its second candidate: mu_o is that column's test mean, E_sel is 0.
-        assert row["mu_o"] == pytest.approx(pool.test.scores[:, 1].mean())
-        assert row["E_sel"] == 0 and row["router"] == "ColumnRouter"
+        assert row["mean_score"] == pytest.approx(pool.test.scores[:, 1].mean())
+        assert row["choice_entropy"] == 0 and row["router"] == "ColumnRouter"
     table = result.table()
     assert list(table["router"]) == ["ColumnRouter"]
-    assert table["mu_o"].iloc[0] == pytest.approx(np.mean([r["mu_o"] for r in result.rows]))
+    assert table["mean_score"].iloc[0] == pytest.approx(np.mean([r["mean_score"] for r in result.rows]))
     assert set(result.frame()["group"]) == {"all_strong", "all_weak", "strong_to_weak"}
 
 
@@ -100,7 +100,7 @@ def test_a_router_without_its_own_pi_reports_the_entropy_of_its_normalised_estim
     # pi = (0.75, 0.25, 0) on every prompt: H = -(0.75 log2 0.75 + 0.25 log2 0.25), worked out by hand.
     by_hand = 0.8112781244591328
     for row in result.rows:
-        assert row["E_p"] == pytest.approx(by_hand) and row["E_sel"] == 0
+        assert row["proba_entropy"] == pytest.approx(by_hand) and row["choice_entropy"] == 0
 
 
 def test_a_policy_changes_the_choice_not_the_router():
@@ -109,7 +109,7 @@ def test_a_policy_changes_the_choice_not_the_router():
     plain = rv.evaluate("knn", data, x, n_boot=20)
     # A threshold above every estimate cannot be met: the best estimate is chosen, as with argmax.
     never = rv.evaluate("knn", data, x, policy=rv.policies.threshold(1.01), n_boot=20)
-    assert [r["mu_o"] for r in never.rows] == [r["mu_o"] for r in plain.rows]
+    assert [r["mean_score"] for r in never.rows] == [r["mean_score"] for r in plain.rows]
     # A threshold of 0 is met by every candidate: the preferred one (weakest on train) takes every prompt.
     always = rv.evaluate("knn", data, x, policy=rv.policies.threshold(0.0), n_boot=20)
     for row, pool in zip(always.rows, data.pools):
@@ -125,9 +125,9 @@ def test_oracle_family_are_policies_and_ro_reports_monte_carlo():
     for row, pool in zip(half, data.pools):
         s = pool.test.scores
         exact = 0.5 * s.max(axis=1).mean() + 0.5 * s.mean()
-        assert row["mu_o"] == pytest.approx(exact)
+        assert row["mean_score"] == pytest.approx(exact)
         # 1,000 Monte Carlo runs: their mean within a few standard errors of the expectation.
-        assert abs(row["mu_o_mc"] - exact) < 4 * row["mu_o_mc_sd"] / np.sqrt(1000) + 1e-9
+        assert abs(row["mean_score_mc"] - exact) < 4 * row["mean_score_mc_sd"] / np.sqrt(1000) + 1e-9
     oracle = rv.evaluate(rv.policies.oracle(), data, n_boot=20).rows
     assert [r["router"] for r in oracle] == ["oracle"] * 3
 
@@ -160,7 +160,7 @@ def test_learners_use_prompts_with_missing_records_and_metrics_say_what_they_sco
     assert oracle["n_unscored"] == int((~complete).sum())
     knn = rv.evaluate("knn", data, x, n_boot=20).rows[0]
     assert knn["n_test"] + knn["n_unscored"] == len(pool.test)
-    assert np.isfinite(knn["mu_o"])
+    assert np.isfinite(knn["mean_score"])
 
 
 @pytest.mark.slow  # real data and MiniLM, or a bench and a sweep run
@@ -256,7 +256,7 @@ def test_b1_routers_that_read_no_prompt_run_alone(tmp_path):
     for r in rows:
         if r["group"] != "mean" and r["router"] == "random":
             cols = truth["pools"][("easy", 3, r["group"])]
-            assert r["mu_o"] == pytest.approx(truth["master"][test][:, cols].mean())
+            assert r["mean_score"] == pytest.approx(truth["master"][test][:, cols].mean())
 
 
 def test_b2_a_stored_routereval_file_keeps_its_split_and_pools(tmp_path):
@@ -286,7 +286,7 @@ def test_b3_prompts_without_text_are_refused_not_embedded_as_zeros():
     with pytest.raises(DataError, match=r"200 of 200 prompts of 'tiny' have no text"):
         rv.embed(data, "tfidf")
     # Routers that read no prompt still run.
-    assert np.isfinite(rv.evaluate("best-single", data, n_boot=10).rows[0]["mu_o"])
+    assert np.isfinite(rv.evaluate("best-single", data, n_boot=10).rows[0]["mean_score"])
 
 
 def test_b4_the_seed_reaches_every_seeded_router_under_one_name():
@@ -314,7 +314,7 @@ def test_b5_benchmark_key_comes_from_the_source():
     data = rv.router_datasets(bench, sizes=[3])
     assert {p.benchmark for p in data.pools} == {"bbh"}
     row = rv.evaluate("oracle", data, n_boot=10).rows[0]
-    assert row["benchmark"] == "bbh" and row["mu_ref"] == pytest.approx(0.8303)
+    assert row["benchmark"] == "bbh" and row["reference_score"] == pytest.approx(0.8303)
 
 
 def test_b8_cluster_runs_kmeans_once_by_default_like_scikit_learn():
@@ -338,7 +338,7 @@ def test_readme_api_snippet_runs(mirror, tmp_path):
     match = re.search(r"## Use it as a library.*?```python\n(.*?)```", text, re.S)
     assert match, "the README's library section lost its Python snippet"
     script = tmp_path / "snippet.py"
-    script.write_text(match.group(1) + "\nprint('SNIPPET-OK', float(result.table()['mu_o'].iloc[0]))\n")
+    script.write_text(match.group(1) + "\nprint('SNIPPET-OK', float(result.table()['mean_score'].iloc[0]))\n")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           env={**os.environ, "ROUTEREVAL_MIRROR": str(mirror)}, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -389,7 +389,7 @@ def test_several_routers_in_one_call_keep_the_order_given_and_match_separate_cal
     # The same numbers as one call per router (a second route to each row).
     alone = [rv.evaluate(r, data, x, n_boot=20).rows for r in ("knn", "best-single", ColumnRouter(best=1))]
     for mine, theirs in zip(together.rows, [row for rows in alone for row in rows], strict=True):
-        for key in ("mu_o", "mu_o_lo", "mu_o_hi", "E_p", "E_sel", "V_B", "selection", "group", "m"):
+        for key in ("mean_score", "mean_score_lo", "mean_score_hi", "proba_entropy", "choice_entropy", "vs_best_single", "selection", "group", "m"):
             assert mine[key] == theirs[key]
     # The table: per m, routers in the order given (not alphabetical).
     table = together.table()
@@ -408,7 +408,7 @@ def test_a_single_router_gives_the_rows_it_always_gave():
     rows = rv.evaluate(ColumnRouter(best=2), data, x, n_boot=20).rows
     assert len(rows) == 3 and all("order" not in r for r in rows)
     for row, pool in zip(rows, data.pools):
-        assert row["mu_o"] == pytest.approx(pool.test.scores[:, 2].mean())
+        assert row["mean_score"] == pytest.approx(pool.test.scores[:, 2].mean())
 
 
 def test_several_routers_are_refused_where_rows_could_not_be_told_apart():

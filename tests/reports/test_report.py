@@ -150,18 +150,18 @@ def test_tables_hold_one_row_per_router_with_the_stored_means(built, report_run)
         assert sorted(r[0]["text"] for r in table["rows"]) == sorted({r["router"] for r in mine})
         for cells in table["rows"]:
             router = cells[0]["text"]
-            expected = np.mean([r["mu_o"] for r in mine if r["router"] == router])
+            expected = np.mean([r["mean_score"] for r in mine if r["router"] == router])
             (mu,) = [c for c in cells if c.get("data-col") == "mu_o"]
             assert float(mu["data-value"]) == pytest.approx(expected, abs=1e-12)
             assert mu["text"] == f"{expected:.3f}"
             assert len([r for r in mine if r["router"] == router]) == len(SEEDS) * (3 if group == "mean" else 1)
             # The deployable columns, from each row's own figures by the definitions, then averaged.
             own = [r for r in mine if r["router"] == router]
-            gaps = [(r["mu_o"] - r["best_single_train"]) / (r["oracle_test"] - r["best_single_train"]) for r in own]
+            gaps = [(r["mean_score"] - r["best_single_train"]) / (r["oracle_test"] - r["best_single_train"]) for r in own]
             (gap,) = [c for c in cells if c.get("data-col") == "gap closed"]
             assert float(gap["data-value"]) == pytest.approx(np.mean(gaps), abs=1e-12)
             (vb,) = [c for c in cells if c.get("data-col") == "V_B_train"]
-            assert float(vb["data-value"]) == pytest.approx(np.mean([r["mu_o"] / r["best_single_train"] for r in own]))
+            assert float(vb["data-value"]) == pytest.approx(np.mean([r["mean_score"] / r["best_single_train"] for r in own]))
         # Leaderboard order: best mu_o first.
         values = [float(next(c for c in cells if c.get("data-col") == "mu_o")["data-value"]) for cells in table["rows"]]
         assert values == sorted(values, reverse=True)
@@ -183,7 +183,7 @@ def test_selection_shares_are_the_routed_fractions(built):
             expected = np.mean([r["selection"] for r in results], axis=0)
             np.testing.assert_allclose(panel.shares[i], expected, atol=1e-12)
             assert panel.shares[i].sum() == pytest.approx(1.0)
-            assert panel.e_sel[i] == pytest.approx(np.mean([r["E_sel"] for r in results]))
+            assert panel.e_sel[i] == pytest.approx(np.mean([r["choice_entropy"] for r in results]))
         best = panel.shares[panel.routers.index("best-single")]
         train_best = int(np.argmax(data.train.scores.mean(axis=0)))
         np.testing.assert_allclose(best, np.eye(data.m)[train_best])
@@ -196,7 +196,7 @@ def test_large_pools_show_the_nine_most_picked_and_other():
     models = [f"m{k}" for k in range(12)]
     counts = [[5, 0, 9, 1, 0, 3, 2, 0, 7, 4, 6, 3], [0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20]]
     rows = [{"dataset": "d", "benchmark": "d", "m": 12, "group": "g", "router": name, "models": models,
-             "selection": [k / 40 for k in c], "n_test": 40, "E_sel": 1.0, "seed": 0}
+             "selection": [k / 40 for k in c], "n_test": 40, "choice_entropy": 1.0, "seed": 0}
             for name, c in zip(("a", "b"), counts)]
     (panel,) = selection_panels(rows, router_order=["b", "a"])
     assert panel.routers == ["b", "a"]
@@ -316,10 +316,10 @@ def test_report_of_repeated_splits_has_paired_marks_and_the_rank_section(tmp_pat
                     scores = (truth < q).astype(float)
                     store.write_row({"source": dataset, "dataset": dataset, "benchmark": dataset, "m": 3,
                                      "group": "all_weak", "router": router, "seed": 0, "split_seed": split,
-                                     "positions": np.arange(300), "per_prompt": scores, "mu_o": scores.mean(),
-                                     "n_test": 300, "reference": "x", "mu_ref": 1.0, "models": ["m1", "m2", "m3"],
-                                     "selection": [1.0, 0.0, 0.0], "E_sel": 0.0, "E_p": 0.0,
-                                     "V_R": scores.mean(), "V_B": 1.0})
+                                     "positions": np.arange(300), "per_prompt": scores, "mean_score": scores.mean(),
+                                     "n_test": 300, "reference": "x", "reference_score": 1.0, "models": ["m1", "m2", "m3"],
+                                     "selection": [1.0, 0.0, 0.0], "choice_entropy": 0.0, "proba_entropy": 0.0,
+                                     "vs_reference": scores.mean(), "vs_best_single": 1.0})
     data = collect(store.folder, n_boot=200)
     (m, summary), = data.ranks
     assert dict(zip(summary.routers, summary.ranks)) == pytest.approx({"r1": 1.5, "r2": 1.5, "r3": 3.0})
@@ -371,3 +371,34 @@ def test_damaged_settings_and_notes_of_a_store_are_one_clear_line(built, tmp_pat
     proc = run_cli("report", str(store), check=False)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
     assert "notes.json: nests 100000 levels deep" in " ".join(proc.stderr.split())
+
+
+#: The row keys routereval 0.1.0 wrote (the paper's symbols), as those versions spelled them.
+KEYS_BEFORE_THE_RENAME = {"mean_score": "mu_o", "mean_score_lo": "mu_o_lo", "mean_score_hi": "mu_o_hi",
+                          "vs_reference": "V_R", "vs_best_single": "V_B", "vs_best_single_train": "V_B_train",
+                          "proba_entropy": "E_p", "choice_entropy": "E_sel", "reference_score": "mu_ref"}
+
+
+@pytest.mark.slow  # report runs in processes
+def test_a_store_written_with_the_paper_symbols_as_row_keys_reads_and_reports_the_same(built, tmp_path):
+    import pyarrow.parquet as pq
+
+    import shutil
+
+    from routereval.results.store import ResultsStore
+
+    # Same folder name: the report's title names it.
+    old = Path(shutil.copytree(built["store"], tmp_path / "old" / Path(built["store"]).name))
+    for path in sorted((old / "rows").glob("*.parquet")):
+        table = pq.read_table(path)
+        renamed = [KEYS_BEFORE_THE_RENAME.get(name, name) for name in table.column_names]
+        assert renamed != table.column_names
+        pq.write_table(table.rename_columns(renamed), path)
+    assert "mu_o" in pq.read_table(next((old / "rows").glob("*.parquet"))).column_names
+    assert ResultsStore(old).read_rows(arrays=False) == ResultsStore(built["store"]).read_rows(arrays=False)
+    reports = []
+    for store, name in ((built["store"], "new.md"), (old, "old.md")):
+        proc = run_cli("report", str(store), "--markdown", str(tmp_path / name), check=False)
+        assert proc.returncode == 0, proc.stderr
+        reports.append((tmp_path / name).read_text())
+    assert reports[0] == reports[1] and "mu_o" in reports[0] and "V_B" in reports[0]

@@ -69,7 +69,7 @@ def _looks_in_tradeoff(fig, rows) -> dict[str, tuple[str, str]]:
     drawn = [line for line in ax.get_lines() if line.get_marker() not in (None, "", "None", "_")]
     out: dict[str, set] = {}
     for r in rows:
-        at = (float(r["E_sel"]), float(r["mu_o"]))
+        at = (float(r["choice_entropy"]), float(r["mean_score"]))
         hits = [line for line in drawn if len(line.get_xdata()) == 1
                 and np.allclose((line.get_xdata()[0], line.get_ydata()[0]), at)]
         assert hits, (r["router"], at)
@@ -146,8 +146,8 @@ def test_point_labels_never_overlap_on_the_zoo_nor_in_a_crowd(zoo):
             overlaps, n = _labels_overlap(f.figure)
             assert n == 17 and not overlaps, (fid, overlaps)
     # A crowd: 25 routers at almost the same point, whose labels would sit on one another.
-    rows = [{"dataset": "d", "benchmark": "d", "m": 3, "router": f"router-{k:02d}", "mu_o": 0.6 + 0.0004 * k,
-             "mu_o_lo": 0.55, "mu_o_hi": 0.65, "E_sel": 1.0 + 0.002 * k} for k in range(25)]
+    rows = [{"dataset": "d", "benchmark": "d", "m": 3, "router": f"router-{k:02d}", "mean_score": 0.6 + 0.0004 * k,
+             "mean_score_lo": 0.55, "mean_score_hi": 0.65, "choice_entropy": 1.0 + 0.002 * k} for k in range(25)]
     fig = plot_tradeoff(rows)
     overlaps, n = _labels_overlap(fig)
     assert n == 25 and not overlaps, overlaps

@@ -34,10 +34,10 @@ def write_store(folder: Path, datasets: tuple[str, ...] = ("d1", "d2"), notes: d
                 scores[:hits] = 1.0
                 store.write_row({"source": dataset, "dataset": dataset, "benchmark": dataset, "m": 3,
                                  "group": "all_weak", "router": router, "seed": 0, "split_seed": 0,
-                                 "positions": np.arange(N), "per_prompt": scores, "mu_o": scores.mean(),
-                                 "n_test": N, "reference": "given", "mu_ref": 1.0, "models": ["m1", "m2", "m3"],
-                                 "selection": [1.0, 0.0, 0.0], "E_sel": 0.0, "E_p": 0.0,
-                                 "V_R": scores.mean(), "V_B": 1.0})
+                                 "positions": np.arange(N), "per_prompt": scores, "mean_score": scores.mean(),
+                                 "n_test": N, "reference": "given", "reference_score": 1.0, "models": ["m1", "m2", "m3"],
+                                 "selection": [1.0, 0.0, 0.0], "choice_entropy": 0.0, "proba_entropy": 0.0,
+                                 "vs_reference": scores.mean(), "vs_best_single": 1.0})
         if notes:
             store.write_notes(notes)
     return folder

@@ -20,7 +20,7 @@ from routereval.records import Benchmark
 from routereval.routers import Prompts, Router, from_sklearn
 
 #: Row fields that must agree exactly between forms of one model.
-SAME = ("mu_o", "mu_o_lo", "mu_o_hi", "V_R", "V_B", "E_p", "E_sel", "V_B_train", "gap_closed", "n_test", "selection")
+SAME = ("mean_score", "mean_score_lo", "mean_score_hi", "vs_reference", "vs_best_single", "proba_entropy", "choice_entropy", "vs_best_single_train", "gap_closed", "n_test", "selection")
 
 
 def docs_examples() -> list[str]:
@@ -58,8 +58,8 @@ def test_the_docs_examples_run_and_the_three_forms_give_identical_rows(mirror):
     for row, pool in zip(forms[0].rows, data.pools, strict=True):
         weights = ns["fit_ridge"](X[pool.train.positions], pool.train.labels)
         q = ns["predict_ridge"](X[pool.test.positions], weights)
-        assert row["E_p"] == pytest.approx(entropy_by_hand(q), abs=1e-12)
-        assert row["E_p"] > 0.5  # not the one-hot stand-in (0) the plain form once got
+        assert row["proba_entropy"] == pytest.approx(entropy_by_hand(q), abs=1e-12)
+        assert row["proba_entropy"] > 0.5  # not the one-hot stand-in (0) the plain form once got
     several = ns["result"]
     labels = [r["router"] for r in several.rows]
     n = len(data.pools)
@@ -120,8 +120,8 @@ def test_a_plain_object_without_predict_proba_gets_the_entropy_of_its_normalised
     by_hand = -(0.75 * np.log2(0.75) + 0.25 * np.log2(0.25))
     for router in (FixedSubclass(), FixedPlain(), from_sklearn(FixedEstimator())):
         for row in rv.evaluate(router, data, x, n_boot=10).rows:
-            assert row["E_p"] == pytest.approx(by_hand, abs=1e-12), type(router).__name__
-            assert row["E_sel"] == 0
+            assert row["proba_entropy"] == pytest.approx(by_hand, abs=1e-12), type(router).__name__
+            assert row["choice_entropy"] == 0
 
 
 def test_an_estimator_on_arrays_passed_unwrapped_is_refused_with_the_fix():

@@ -109,5 +109,5 @@ def test_evaluation_fits_a_seeded_copy_and_leaves_the_router_given_alone():
     assert given.random_state == 99 and not [a for a in vars(given) if a.endswith("_")]
     # The evaluation's seed reaches the copy: a router built with that seed gives the same rows.
     same = rv.evaluate(make_router("cluster", n_clusters=2, random_state=5), data, x, n_boot=10, seed=5).rows
-    keys = ("mu_o", "V_R", "E_p", "E_sel")
+    keys = ("mean_score", "vs_reference", "proba_entropy", "choice_entropy")
     assert [[r[k] for k in keys] for r in rows] == [[r[k] for k in keys] for r in same]

@@ -148,16 +148,16 @@ def test_reference_run_stores_one_row_per_grid_point_with_right_numbers(referenc
     for row in rows:
         scores = values[np.ix_(row["positions"], bench.model_index(row["models"]))]
         if row["router"] == "oracle":  # worked out from the raw matrix, not from the router
-            assert row["mu_o"] == pytest.approx(scores.max(axis=1).mean())
+            assert row["mean_score"] == pytest.approx(scores.max(axis=1).mean())
         if row["router"] == "ro(0.3)":
-            assert row["mu_o"] == pytest.approx(0.3 * scores.max(axis=1).mean() + 0.7 * scores.mean())
+            assert row["mean_score"] == pytest.approx(0.3 * scores.max(axis=1).mean() + 0.7 * scores.mean())
         assert row["per_prompt"] and len(row["per_prompt"]) == row["n_test"] == len(row["positions"])
         assert sum(row["selection"]) == pytest.approx(1.0)  # shares of the test prompts
     means = [r for r in summary_rows(rows) if r["group"] == "mean"]
     assert len(means) == 2 * 5
     for mean in means:
-        parts = [r["mu_o"] for r in rows if (r["m"], r["router"]) == (mean["m"], mean["router"])]
-        assert len(parts) == 6 and mean["mu_o"] == pytest.approx(np.mean(parts)) and mean["seeds"] == [0, 1]
+        parts = [r["mean_score"] for r in rows if (r["m"], r["router"]) == (mean["m"], mean["router"])]
+        assert len(parts) == 6 and mean["mean_score"] == pytest.approx(np.mean(parts)) and mean["seeds"] == [0, 1]
 
 
 @pytest.mark.slow  # a second sweep over the reference store
@@ -442,7 +442,7 @@ def test_a_store_of_older_minilm_vectors_is_refused_not_resumed(tmp_path):
     old = {k: v for k, v in sweep.context().settings().items() if k != "minilm_vectors"}
     with store.writing(old):
         store.write_row({"dataset": "toy", "benchmark": "toy", "source": "toy.csv", "m": 3, "group": "all_weak",
-                         "router": "knn", "seed": 0, "mu_o": 0.5, "n_test": 1, "positions": [0], "per_prompt": [0.5],
+                         "router": "knn", "seed": 0, "mean_score": 0.5, "n_test": 1, "positions": [0], "per_prompt": [0.5],
                          "settings": json.dumps(old)})
     with pytest.raises(ConfigError, match="other settings.*minilm_vectors: None there, 2 now"):
         run_sweep(sweep, store, LocalExecutor(1), progress=False)
@@ -467,7 +467,7 @@ def test_split_seeds_are_a_grid_axis_that_resumes_and_never_mixes(tmp_path):
         (pool,) = router_datasets(bench, [3], ["all_weak"], "faithful", split_seed=row["split_seed"]).pools
         assert list(row["positions"]) == list(pool.test.positions)
         scores = bench.values()[np.ix_(row["positions"], bench.model_index(row["models"]))]
-        assert row["mu_o"] == pytest.approx(scores.max(axis=1).mean())
+        assert row["mean_score"] == pytest.approx(scores.max(axis=1).mean())
     assert list(rows[0]["positions"]) != list(rows[1]["positions"])
     again = run_sweep(load_sweep(path), store, LocalExecutor(1), progress=False)
     assert again.stored == 0 and again.already_done == 2

@@ -222,7 +222,7 @@ def print_tables(rows: list[dict[str, Any]], by_group: bool = False, console: Co
         print_table(title, [Column(c, "name" if c == "router" else "number") for c in columns],
                     table_rows(block, columns), console=console)
         # Off a terminal the line stays whole, as the table above it does.
-        console.print(f"  V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f}", highlight=False,
+        console.print(f"  V_R reference: {block[0]['reference']} = {block[0]['reference_score']:.4f}", highlight=False,
                       markup=False, soft_wrap=not console.is_terminal)
 
 

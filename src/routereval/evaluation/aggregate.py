@@ -39,8 +39,9 @@ from routereval.metrics.core import check_n_boot
 #: Per-row arrays, kept for the joint interval and dropped from tables.
 ARRAY_FIELDS = ("positions", "per_prompt")
 #: Metrics averaged over the rows of a cell.
-MEAN_FIELDS = ("mu_o", "V_R", "V_B", "E_p", "E_sel", "V_B_train", "gap_closed", "best_single_test",
-               "best_single_train", "oracle_test", "mu_o_mc", "seconds",
+MEAN_FIELDS = ("mean_score", "vs_reference", "vs_best_single", "proba_entropy", "choice_entropy", "vs_best_single_train",
+               "gap_closed", "best_single_test",
+               "best_single_train", "oracle_test", "mean_score_mc", "seconds",
                "mean_cost", "cost_per_1k")  # cost columns: present where evaluate_pool was given costs
 #: What a cell is keyed by; ``group`` is added for per-group tables.
 CELL = ("dataset", "benchmark", "m", "router")
@@ -237,10 +238,10 @@ def summarise(
         for k in MEAN_FIELDS:
             if any(k in r for r in part):
                 row[k] = _mean([r.get(k) for r in part])
-        row["mu_o_lo"], row["mu_o_hi"] = split_interval(part, n_boot=n_boot, seed=seed)
+        row["mean_score_lo"], row["mean_score_hi"] = split_interval(part, n_boot=n_boot, seed=seed)
         row["n_test"] = int(round(_mean([r["n_test"] for r in part])))
         row["n_unscored"] = int(round(_mean([r.get("n_unscored", 0) for r in part])))
-        for k in ("reference", "mu_ref", "policy"):
+        for k in ("reference", "reference_score", "policy"):
             if k in first:
                 row[k] = first[k]
         row["groups"] = list(dict.fromkeys(str(r["group"]) for r in part))
@@ -283,11 +284,11 @@ def _add_comparisons_to_best(out: list[dict[str, Any]], cells: dict[tuple, list[
     for row, (key, part) in zip(out, cells.items()):
         if is_bound(str(row["router"])) or any("per_prompt" not in r for r in part):
             continue
-        if row.get("mu_o") is None or np.isnan(row["mu_o"]):
+        if row.get("mean_score") is None or np.isnan(row["mean_score"]):
             continue
         blocks.setdefault((*key[:3], *key[4:]), []).append((row, part))
     for members in blocks.values():
-        best_row, best_part = max(members, key=lambda m: (m[0]["mu_o"], -members.index(m)))
+        best_row, best_part = max(members, key=lambda m: (m[0]["mean_score"], -members.index(m)))
         theirs = {_pool_of(r): r for r in best_part}
         tests = []
         for row, part in members:
@@ -347,9 +348,9 @@ class EvaluationResult:
 
     ``table()`` is the published table (one row per (dataset, m, router), the
     mean over groups, with the bootstrap interval); ``frame()`` has one row per
-    pool with every metric. Column names are the paper's symbols: mu_o (mean
-    score), V_R (vs reference), V_B (vs best single), E_p (entropy of pi),
-    E_sel (entropy of the choices).
+    pool with every metric. Columns have plain names (``mean_score``,
+    ``vs_reference``, ...); :data:`routereval.evaluation.row_keys.SYMBOLS`
+    gives the paper's symbol for each.
     """
 
     def __init__(self, rows: list[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> None:
@@ -366,8 +367,8 @@ class EvaluationResult:
         """The published table: per (dataset, m, router) the mean over groups, with mu_o's 95% interval."""
         import pandas as pd
 
-        cols = ["dataset", "m", "router", "mu_o", "mu_o_lo", "mu_o_hi", "V_R", "V_B", "E_p", "E_sel",
-                "V_B_train", "gap_closed", "n_test"]
+        cols = ["dataset", "m", "router", "mean_score", "mean_score_lo", "mean_score_hi", "vs_reference",
+                "vs_best_single", "proba_entropy", "choice_entropy", "vs_best_single_train", "gap_closed", "n_test"]
         from routereval.evaluation.tables import FullTable
 
         frame = pd.DataFrame(self.means)

@@ -3,25 +3,31 @@
 :func:`evaluate_pool` is what every entry point runs for one (pool, router):
 ``routereval bench`` and ``routereval sweep`` (through the grid machinery of
 :mod:`routereval.sweeps`) and :func:`evaluate` in a notebook. It returns one
-row (a dict): the metrics of :mod:`routereval.metrics` under their paper
-symbols, plus the per-prompt scores (``positions``, ``per_prompt``) from which
+row (a dict): the metrics of :mod:`routereval.metrics` under plain names (the
+paper's symbols head the tables: :mod:`routereval.evaluation.row_keys`), plus
+the per-prompt scores (``positions``, ``per_prompt``) from which
 :mod:`routereval.evaluation.aggregate` makes means over groups and seeds with
 joint intervals.
 
-Row keys beyond the paper's (mu_o, V_R, V_B, E_p, E_sel):
+Row keys:
 
+* ``mean_score`` (mu_o) with its 95% bootstrap interval ``mean_score_lo`` /
+  ``mean_score_hi``; ``vs_reference`` (V_R) against ``reference_score``
+  (mu_ref, from ``reference``); ``vs_best_single`` (V_B); ``proba_entropy``
+  (E_p); ``choice_entropy`` (E_sel);
 * ``n_test`` prompts scored, ``n_unscored`` test prompts that could not be
   (a possible choice has no record there; for the oracle family, any
   candidate has none);
 * ``best_single_test``: the pool's best single model on the scored prompts
-  (hindsight, V_B's denominator); ``best_single_train`` / ``V_B_train``: the
-  model best on the training prompts (what a deployment can know) and mu_o
-  against it on the same prompts;
-* ``oracle_test`` and ``gap_closed`` = (mu_o - best_single_train) /
+  (hindsight, V_B's denominator); ``best_single_train`` /
+  ``vs_best_single_train`` (V_B_train): the model best on the training prompts
+  (what a deployment can know) and the mean score against it on the same
+  prompts;
+* ``oracle_test`` and ``gap_closed`` = (mean_score - best_single_train) /
   (oracle_test - best_single_train): the share of the headroom above the
   deployable best single model that the router closes;
-* ``mu_o_mc``, ``mu_o_mc_sd`` for r_o(p): the mean and spread of 1,000 Monte
-  Carlo runs beside the exact expectation mu_o.
+* ``mean_score_mc``, ``mean_score_mc_sd`` for r_o(p): the mean and spread of
+  1,000 Monte Carlo runs beside the exact expectation.
 * with ``costs`` (:class:`~routereval.records.costs.PoolCosts`):
   ``mean_cost``, ``total_cost``, ``cost_per_1k`` of the routed system on the
   test prompts and ``n_cost_unknown`` prompts left out of them
@@ -141,7 +147,7 @@ def evaluate_pool(
         if isinstance(entry.policy, OracleMix) and 0 < entry.policy.p < 1:
             runs = entry.policy.sample(scores, runs=MC_RUNS, seed=seed)
             mc = scores[np.arange(len(scores))[None, :], runs].mean(axis=1) if len(scores) else np.full(1, np.nan)
-            row.update(mu_o_mc=float(mc.mean()), mu_o_mc_sd=float(mc.std()))
+            row.update(mean_score_mc=float(mc.mean()), mean_score_mc_sd=float(mc.std()))
     else:
         fit_on_pool(entry.router, pool, features)
         test = features.prompts(positions)
@@ -168,21 +174,21 @@ def evaluate_pool(
         "group": pool.group,
         "router": entry.label,
         "policy": entry.policy.label,
-        "mu_o": mu,
-        "mu_o_lo": lo,
-        "mu_o_hi": hi,
-        "V_R": metrics.vs_reference(mu, reference.value),
-        "V_B": metrics.vs_best_single(scores, choice) if scored.any() else float("nan"),
-        "E_p": metrics.proba_entropy(pi) if len(pi) else float("nan"),
-        "E_sel": metrics.choice_entropy(choice) if len(choice) else float("nan"),
+        "mean_score": mu,
+        "mean_score_lo": lo,
+        "mean_score_hi": hi,
+        "vs_reference": metrics.vs_reference(mu, reference.value),
+        "vs_best_single": metrics.vs_best_single(scores, choice) if scored.any() else float("nan"),
+        "proba_entropy": metrics.proba_entropy(pi) if len(pi) else float("nan"),
+        "choice_entropy": metrics.choice_entropy(choice) if len(choice) else float("nan"),
         "n_test": int(scored.sum()),
         "n_unscored": int(len(pool.test) - scored.sum()),
         "reference": reference.source,
-        "mu_ref": reference.value,
+        "reference_score": reference.value,
         "best_single_test": metrics.best_single_mean(on_scored) if len(on_scored) else float("nan"),
         "best_single_train": best_train_score,
         "best_single_train_model": pool.models[train_best],
-        "V_B_train": mu / best_train_score if best_train_score > 0 else float("nan"),
+        "vs_best_single_train": mu / best_train_score if best_train_score > 0 else float("nan"),
         "oracle_test": oracle_test,
         "gap_closed": metrics.gap_closed(mu, best_train_score, oracle_test),
         "models": list(pool.models),

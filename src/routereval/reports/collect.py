@@ -111,7 +111,7 @@ def leaderboard_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows by dataset, benchmark, m, group, then best mu_o first (missing mu_o last)."""
 
     def key(r: dict[str, Any]) -> tuple:
-        mu = r.get("mu_o")
+        mu = r.get("mean_score")
         missing = mu is None or math.isnan(float(mu))
         return (str(r["dataset"]), str(r["benchmark"]), int(r["m"]), str(r["group"]),
                 missing, 0.0 if missing else -float(mu), str(r["router"]))
@@ -133,9 +133,9 @@ def rank_summaries(means: list[dict[str, Any]]) -> list[tuple[int, Any]]:
 
     out = []
     for m in sorted({int(r["m"]) for r in means}):
-        cells = {(display(r), str(r["router"])): float(r["mu_o"]) for r in means
+        cells = {(display(r), str(r["router"])): float(r["mean_score"]) for r in means
                  if int(r["m"]) == m and r["group"] == "mean" and not is_bound(str(r["router"]))
-                 and r.get("mu_o") is not None and not math.isnan(float(r["mu_o"]))}
+                 and r.get("mean_score") is not None and not math.isnan(float(r["mean_score"]))}
         datasets = sorted({d for d, _ in cells})
         routers = sorted({x for _, x in cells})
         routers = [x for x in routers if all((d, x) in cells for d in datasets)]

@@ -147,11 +147,11 @@ def table_html(table_id: str, caption: str, rows: list[dict[str, Any]],
                 tds.append(f'<td data-col="{escape(col)}" data-value="{escape(_value(row.get(_VALUE_COLUMNS[col])))}">'
                            f"{escape(text)}</td>")
             else:
-                tds.append(f'<td data-col="{escape(col)}" data-lo="{escape(_value(row["mu_o_lo"]))}" '
-                           f'data-hi="{escape(_value(row["mu_o_hi"]))}">{escape(text)}</td>')
+                tds.append(f'<td data-col="{escape(col)}" data-lo="{escape(_value(row["mean_score_lo"]))}" '
+                           f'data-hi="{escape(_value(row["mean_score_hi"]))}">{escape(text)}</td>')
         out.append(f'<tr data-router="{escape(str(row["router"]))}">' + "".join(tds) + "</tr>")
     out.append("</tbody>")
-    ref = f"V_R reference: {first['reference']} = {float(first['mu_ref']):.4f}"
+    ref = f"V_R reference: {first['reference']} = {float(first['reference_score']):.4f}"
     out.append(f'<tfoot><tr><td colspan="{len(columns)}">{escape(ref)}</td></tr></tfoot>')
     out.append("</table>")
     return "\n".join(out)

@@ -104,7 +104,7 @@ def selection_panels(
         for model, count in zip(row["models"], selection_counts(row)):
             acc["counts"][model] = acc["counts"].get(model, 0.0) + count
         acc["n"] += float(row["n_test"])
-        acc["e_sel"].append(float(row["E_sel"]))
+        acc["e_sel"].append(float(row["choice_entropy"]))
         acc["seeds"].add(row.get("seed"))
     order = {name: i for i, name in enumerate(router_order or [])}
     panels = []
@@ -189,7 +189,7 @@ def plot_selection(panels: list[SelectionPanel], styles: dict[str, RouterStyle] 
 
 #: What the x axis of :func:`plot_tradeoff` can show: (row key, axis label).
 TRADEOFF_AXES = {
-    "E_sel": ("E_sel", "E_sel (bits): entropy of the routers' choices over the pool (dotted: log2 m)"),
+    "choice_entropy": ("choice_entropy", "E_sel (bits): entropy of the routers' choices over the pool (dotted: log2 m)"),
     "cost": ("cost_per_1k", "cost of the routed system per 1,000 test prompts, in the sweep's cost unit"),
 }
 
@@ -198,7 +198,7 @@ TRADEOFF_AXES = {
 MAX_LABELLED = 30
 
 
-def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel", styles: dict[str, RouterStyle] | None = None):
+def plot_tradeoff(rows: list[dict[str, Any]], x: str = "choice_entropy", styles: dict[str, RouterStyle] | None = None):
     """mu_o (95% interval) against E_sel (or cost) for the mean rows of one dataset.
 
     A router has its colour and marker (``styles``: the report's, so they match every other figure;
@@ -217,7 +217,7 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel", styles: dict[str
     styles = styles or router_styles(routers)
     fig = Figure(figsize=(8.5, 5.2), layout="constrained")
     ax = fig.subplots()
-    if x == "E_sel":
+    if x == "choice_entropy":
         for m in sizes:
             # The most even choice possible: a router cannot exceed log2 m bits.
             ax.axvline(math.log2(m), color="0.6", linestyle=":", linewidth=1)
@@ -228,11 +228,11 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel", styles: dict[str
         style = styles[router]
         points = sorted(points, key=lambda r: int(r["m"]))
         if len(points) > 1:
-            ax.plot([float(r[key]) for r in points], [float(r["mu_o"]) for r in points], color=style.colour,
+            ax.plot([float(r[key]) for r in points], [float(r["mean_score"]) for r in points], color=style.colour,
                     linewidth=0.8, alpha=0.6, zorder=1)
         for r in points:
-            mu = float(r["mu_o"])
-            lo, hi = (float(r[k]) if r[k] is not None else float("nan") for k in ("mu_o_lo", "mu_o_hi"))
+            mu = float(r["mean_score"])
+            lo, hi = (float(r[k]) if r[k] is not None else float("nan") for k in ("mean_score_lo", "mean_score_hi"))
             err = [[max(mu - lo, 0.0) if math.isfinite(lo) else 0.0],
                    [max(hi - mu, 0.0) if math.isfinite(hi) else 0.0]]
             ax.errorbar([float(r[key])], [mu], yerr=err, fmt=style.marker, color=style.colour,
@@ -252,11 +252,11 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str = "E_sel", styles: dict[str
     if sizes:
         fig.legend(handles=size_handles, title="pool size", loc="outside right lower", fontsize=8, frameon=False)
     name = display_name(str(rows[0]["dataset"]), str(rows[0]["benchmark"])) if rows else ""
-    what = "classification bias" if x == "E_sel" else "cost"
+    what = "classification bias" if x == "choice_entropy" else "cost"
     ax.set_title(f"Quality against {what}: {name}", loc="left", fontsize=11)
     if len(by_router) <= MAX_LABELLED:
         ends = [max(points, key=lambda r: int(r["m"])) for points in by_router.values()]
-        place_labels(ax, [(str(r["router"]), float(r[key]), float(r["mu_o"])) for r in ends], fontsize=7,
+        place_labels(ax, [(str(r["router"]), float(r[key]), float(r["mean_score"])) for r in ends], fontsize=7,
                      color="#333333")
     return fig
 

@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from routereval.evaluation.row_keys import SYMBOLS
+
 COLUMNS = ("router", "mu_o", "95% CI", "V_R", "V_B", "E_p", "E_sel", "n_test")
 #: Against the best single model chosen on the training prompts (deployable), shown after V_B
 #: where the rows carry them (rows stored before these existed do not).
 DEPLOYABLE_COLUMNS = ("V_B_train", "gap closed")
-#: Row keys of the columns whose header is not the key.
-ROW_KEYS = {"gap closed": "gap_closed"}
+#: Row keys of the columns whose header is not the key: the paper's symbols head the tables.
+ROW_KEYS = {**{symbol: key for key, symbol in SYMBOLS.items()}, "gap closed": "gap_closed"}
 #: Shown after the others when the rows carry costs (``--cost``).
 COST_COLUMN = "$/1k"
 #: The paired comparison to the best learned router of the block, where the rows carry it
@@ -82,7 +84,7 @@ def table_rows(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = Non
             if col == "router":
                 cells.append(r["router"])
             elif col == "95% CI":
-                cells.append(f"{fmt(r['mu_o_lo'])}-{fmt(r['mu_o_hi'])}")
+                cells.append(f"{fmt(r['mean_score_lo'])}-{fmt(r['mean_score_hi'])}")
             elif col == COST_COLUMN:
                 cells.append(fmt(r.get("cost_per_1k"), 4))
             elif col == "vs best":
@@ -146,7 +148,7 @@ def markdown(rows: list[dict[str, Any]], by_group: bool = False, label: Callable
     """The same tables as GitHub Markdown; ``label`` names each router (by default its name alone)."""
     parts = []
     for title, block in blocks(rows, by_group):
-        parts.append(f"**{title}** (V_R reference: {block[0]['reference']} = {block[0]['mu_ref']:.4f})\n")
+        parts.append(f"**{title}** (V_R reference: {block[0]['reference']} = {block[0]['reference_score']:.4f})\n")
         cols = columns_of(block)
         parts.append("| " + " | ".join(cols) + " |")
         parts.append("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|")

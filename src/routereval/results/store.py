@@ -37,6 +37,7 @@ from routereval.atomic import (
 )
 from routereval.errors import ConfigError, DamagedStoreError, DataError
 from routereval.evaluation.aggregate import DEFAULT_SPLIT_SEED, split_seed_of
+from routereval.evaluation.row_keys import upgrade_row
 from routereval.locks import Busy, exclusive
 
 ROWS = "rows"
@@ -229,7 +230,8 @@ class ResultsStore:
                 warnings.warn(f"unreadable result row {path.name} ({exc}); moved to {broken}, it will be recomputed")
                 self.quarantined.append(path.name)
                 continue
-            rows.append(row)
+            # Rows written before the row keys became plain names read under today's names.
+            rows.append(upgrade_row(row))
         return sorted(rows, key=row_order)
 
     def settings(self) -> dict[str, Any]:
