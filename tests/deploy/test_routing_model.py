@@ -11,7 +11,7 @@ import pytest
 from support.requirements import SLOW_TO_FIT, needs_minilm, router_params
 from support.tiny_routing import MODELS, NEW_PROMPTS, PRICES, tiny_benchmark
 
-from routereval.deploy.manifest import canonical, seal
+from routereval.deploy.manifest import seal
 from routereval.deploy.model import ArtifactError, RoutingModel, RoutingOptions
 from routereval.deploy.state import UnsavableStateError, decode_state, encode_state
 from routereval.deploy.train import train_model
@@ -85,17 +85,22 @@ def test_manifest_records_provenance_and_checksums(bench, tmp_path):
     model = train_model(bench, "knn", {"k": 3}, "tfidf-16", split="train", progress=False)
     folder = model.save(tmp_path / "art")
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format"] == "routereval-router" and manifest["format_version"] == 3
     assert manifest["router"]["name"] == "knn" and manifest["router"]["params"] == {"k": 3}
     assert manifest["encoder"]["kind"] == "tfidf" and manifest["encoder"]["dim"] == 16
     assert manifest["candidates"] == MODELS
     assert manifest["prices"]["math-model"] == {"input": 1.0, "output": 2.0}
     assert manifest["training"]["dataset"] == "tiny" and manifest["training"]["protocol"] == "train"
     assert len(manifest["training"]["sha256"]) == 64
-    for name, digest in manifest["files"].items():
-        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    for name, entry in manifest["files"].items():
+        data = (folder / name).read_bytes()
+        assert len(data) < 16 * 64 * 2**10  # small enough that the sample is the whole file
+        digest = hashlib.sha256(data).hexdigest()
+        assert entry == {"size": len(data), "sha256": digest, "sample_sha256": digest}
     assert set(manifest["files"]) == {"router.npz", "encoder.npz"}
-    assert manifest["checksum"] == hashlib.sha256(canonical(manifest)).hexdigest()
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    assert list(manifest)[-1] == "manifest_sha256"
+    assert manifest["manifest_sha256"] == hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     assert manifest["prior"] == pytest.approx([1 / 3, 1 / 3, 1 / 3], abs=0.05)
     held = manifest["held_out"]
     assert held["n_test"] == manifest["training"]["n_test"] > 0
@@ -109,7 +114,8 @@ def test_loading_refuses_an_unknown_format_version(bench, tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["format_version"] = 99
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match="format version 99 is not supported"):
+    with pytest.raises(ArtifactError, match=r"artifact format v99 is newer than this routereval reads \(v3\); "
+                                            "upgrade routereval"):
         RoutingModel.load(folder)
 
 
@@ -136,7 +142,9 @@ def test_loading_never_unpickles(bench, tmp_path):
     np.savez(folder / "router.npz", a0=np.array([{"x": 1}], dtype=object), a1=np.zeros(3), a2=np.zeros(3),
              candidates=names)
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["router.npz"] = hashlib.sha256((folder / "router.npz").read_bytes()).hexdigest()
+    data = (folder / "router.npz").read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    manifest["files"]["router.npz"] = {"size": len(data), "sha256": digest, "sample_sha256": digest}
     (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
     with pytest.raises(ArtifactError, match=r"member 'a0\.npy' holds \[1\] \|O"):
         RoutingModel.load(folder)
@@ -148,6 +156,17 @@ def test_loading_refuses_a_router_that_is_not_registered(bench, tmp_path):
     manifest["router"]["name"] = "os:system"
     (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
     with pytest.raises(ArtifactError, match="not registered"):
+        RoutingModel.load(folder)
+
+
+@pytest.mark.parametrize("name", [[], {}, ["a0"], 0])
+def test_an_array_named_by_anything_but_a_string_is_refused(bench, tmp_path, name):
+    """Names that cannot be looked up among the members (a list is unhashable) are refused, not a traceback."""
+    folder = train_model(bench, "knn", {"k": 3}, "tfidf-16", progress=False).save(tmp_path / "art")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["router"]["state"]["train_embeddings_"] = {"array": name}
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
+    with pytest.raises(ArtifactError, match=r"router\.state\.train_embeddings_: array .* is not declared in router"):
         RoutingModel.load(folder)
 
 

@@ -124,6 +124,23 @@ def test_the_fp32_export_runs_fused_kernels(fast):
     assert checked[FP32_FILE] >= 0.9999
 
 
+def test_the_export_records_both_graphs_in_the_common_manifest_format(fast):
+    import hashlib
+    import json
+
+    from routereval.encoders.export import FP32_FILE, INT8_FILE, MANIFEST, check_export, export_dir
+    from routereval.encoders.minilm import model_path
+
+    folder = export_dir(model_path())
+    doc = json.loads((folder / MANIFEST).read_text())
+    assert (doc["format"], doc["format_version"], list(doc)[-1]) == ("routereval-onnx-export", 2, "manifest_sha256")
+    for name in (FP32_FILE, INT8_FILE):
+        data = (folder / name).read_bytes()
+        assert doc["files"][name]["size"] == len(data)
+        assert doc["files"][name]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert check_export(folder, full=True) == doc
+
+
 @pytest.mark.slow  # embeds real prompts with MiniLM
 def test_the_graph_is_the_transformers_model(prompts):
     # The directly built graph against the model as transformers runs it (eager attention, torch fp32),

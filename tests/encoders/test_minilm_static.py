@@ -188,6 +188,17 @@ def test_a_rebuild_gives_the_same_bits(built, raw_table, model_dir, module_home)
     assert seen == 2048  # the special tokens, the single characters and the first whole words
 
 
+def test_the_table_is_recorded_in_the_common_manifest_format(built, raw_table):
+    import hashlib
+    import json
+
+    doc = json.loads((built / "table.json").read_text())
+    data = (built / "pieces.npy").read_bytes()
+    assert (doc["format"], doc["format_version"], doc["shape"]) == ("routereval-static-table", 2, [30522, 384])
+    assert doc["files"]["pieces.npy"]["size"] == len(data) == raw_table.nbytes + 128  # the .npy header
+    assert doc["files"]["pieces.npy"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
 @pytest.mark.slow  # needs the table built from the model (minutes on 2 CPUs)
 def test_a_damaged_table_is_refused_never_used(built, model_dir, tmp_path, monkeypatch):
     from routereval.encoders import get_encoder

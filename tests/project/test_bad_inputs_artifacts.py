@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
 import io
 import json
 import os
@@ -39,6 +38,7 @@ from routereval.deploy.manifest import seal
 from routereval.deploy.model import ArtifactError, DamagedArtifactError, RoutingModel
 from routereval.deploy.train import train_model
 from routereval.errors import RouterEvalError
+from routereval.manifests import describe_file
 
 AREAS = ("artifacts", "train", "route")
 PROMPT = "solve the quadratic equation for x"
@@ -100,7 +100,7 @@ def _rewrite(folder: Path, file: str, arrays: dict[str, np.ndarray] | None, raw:
     else:
         np.savez(path, **arrays)
     doc = _manifest(folder)
-    doc["files"][file] = hashlib.sha256(path.read_bytes()).hexdigest()
+    doc["files"][file] = describe_file(path)
     if declare and arrays is not None:
         doc["arrays"][file] = {k: {"dtype": a.dtype.str, "shape": list(a.shape)} for k, a in arrays.items()}
     (folder / "manifest.json").write_text(json.dumps(seal(doc)))
@@ -260,7 +260,7 @@ ART_CASES = [
     _a("artifact-files-string", "files as a string", edit(_set("files", "router.npz"))),
     _a("artifact-files-path", "a file entry that is a path", edit(lambda d: d["files"].update(
         {"../router.npz": d["files"]["router.npz"]}))),
-    _a("artifact-bad-digest", "a file digest that is not 64 hex digits", edit(_set("files/router.npz", "abc"))),
+    _a("artifact-bad-digest", "a file digest that is not 64 hex digits", edit(_set("files/router.npz/sha256", "abc"))),
     _a("artifact-router-renamed", "router name changed to another registered router",
        edit(_set("router/name", "mlp"))),
     _a("artifact-router-unknown", "router name not registered", edit(_set("router/name", "os:system")),

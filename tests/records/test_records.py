@@ -78,7 +78,7 @@ def _big(n=3000, m=400):
 
 def test_open_checks_sizes_and_sampled_blocks_including_the_last_byte(tmp_path):
     from routereval.errors import DamagedStoreError
-    from routereval.records.integrity import SAMPLE_BLOCKS, SAMPLE_BYTES, sample_offsets
+    from routereval.manifests import SAMPLE_BLOCKS, SAMPLE_BYTES, sample_offsets
 
     path = save_benchmark(_big(), tmp_path / "s")
     scores = path / "scores.bin"
@@ -96,7 +96,7 @@ def test_open_checks_sizes_and_sampled_blocks_including_the_last_byte(tmp_path):
 def test_a_change_between_samples_is_found_by_the_full_check_only(tmp_path):
     from routereval.errors import DamagedStoreError
     from routereval.records import verify_store
-    from routereval.records.integrity import SAMPLE_BYTES
+    from routereval.manifests import SAMPLE_BYTES
 
     path = save_benchmark(_big(), tmp_path / "s")
     assert verify_store(path)["files"] == 3

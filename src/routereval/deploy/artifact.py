@@ -1,13 +1,15 @@
-"""The artifact folder: a RoutingModel written as data (format version 2), and read back with every check.
+"""The artifact folder: a RoutingModel written as data (format version 3), and read back with every check.
 
 The folder (described in docs/serving.md, "The artifact"):
 
-* ``manifest.json``: format version, routereval version, router name and
-  parameters, the router's state layout, encoder name and settings,
+* ``manifest.json``, in the format of every routereval folder with checksums
+  (:mod:`routereval.manifests`): format version, routereval version, router
+  name and parameters, the router's state layout, encoder name and settings,
   candidates, prices, each candidate's mean training score (``prior``),
   training data (name, sha256, protocol), held-out metrics, creation time,
-  the sha256 of every other file, the dtype and shape of every array, and a
-  checksum of its own content (schema: :mod:`routereval.deploy.manifest`).
+  the dtype and shape of every array, the size and sha256 of every other
+  file, and a checksum of its own content (schema:
+  :mod:`routereval.deploy.manifest`). Version 2 artifacts are still read.
 * ``router.npz``: the router's learned state (its attributes ending in ``_``)
   and the candidate names, which bind their order to the state.
 * ``encoder.npz``: a fitted TF-IDF encoder's vocabulary, IDF weights and axes
@@ -23,24 +25,23 @@ calls :func:`save` and :func:`load`; this module never imports it.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import os
 import shutil
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from routereval import manifests
 from routereval.deploy import encoder_state
 from routereval.deploy import manifest as mf
 from routereval.deploy.manifest import ENCODER_WEIGHTS, FORMAT, FORMAT_VERSION, MANIFEST, ROUTER_WEIGHTS
 from routereval.deploy.npz import NpzError, read_npz, spec_of, write_npz
 from routereval.deploy.state import check_values, decode_state, encode_state, learned_attributes
 from routereval.errors import EXIT_DAMAGED, ConfigError, DataError, RouterEvalError
-from routereval.records.integrity import full_sha256
+
 
 class ArtifactError(RouterEvalError):
     """A routing artifact that cannot be loaded as it is (named file, what is wrong, what to do)."""
@@ -50,6 +51,35 @@ class DamagedArtifactError(ArtifactError):
     """An artifact whose content was altered or damaged since it was written (exit 3, like a damaged store)."""
 
     exit_code = EXIT_DAMAGED
+
+
+#: What to do about an artifact that was altered, damaged or written by another version.
+_RETRAIN = "run routereval train again (with --force), or copy the folder again"
+
+
+def _refusal(problem: manifests.Problem) -> ArtifactError:
+    """A manifest or file problem as the artifact's own error and wording (docs/errors.md)."""
+    path, code = problem.path, problem.code
+    if code == "unfinished":
+        return ArtifactError(f"{path}: no such file; is {path.parent} a folder written by routereval train?")
+    if code in ("foreign", "not_object"):
+        return ArtifactError(f"{path}: not a routereval router manifest (no format {FORMAT!r})")
+    if code == "newer":
+        return ArtifactError(f"{path}: {problem.what}")
+    if code in ("old_version", "bad_version"):
+        return ArtifactError(f"{path}: {problem.what}; train the router again with this routereval")
+    wording = {
+        "altered": f"checksum does not match its content: the manifest was altered or damaged; {_RETRAIN}",
+        "link": "is a symbolic link; an artifact holds its own files, so copy the folder with its files (cp -rL)",
+        "missing": "missing (listed in the manifest); copy the whole folder",
+        "changed": f"sha256 does not match the manifest; the file was altered or damaged; {_RETRAIN}",
+    }
+    return DamagedArtifactError(f"{path}: {wording[code]}" if code in wording else problem.line(_RETRAIN))
+
+
+#: Version 2 (before the common manifest format) is still read, with its own checksum rule.
+KIND = manifests.Kind(format=FORMAT, version=FORMAT_VERSION, error=_refusal, noun="artifact", manifest=MANIFEST,
+                      older={2: mf.v2_checksum_matches}, max_bytes=mf.MAX_MANIFEST_BYTES, max_depth=mf.MAX_DEPTH)
 
 
 def save(model: Any, folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -63,7 +93,7 @@ def save(model: Any, folder: str | os.PathLike, *, overwrite: bool = False) -> P
 
     folder = Path(folder)
     check_destination(folder, overwrite=overwrite)
-    manifest, arrays = _contents(model)
+    fields, arrays = _contents(model)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staged = folder.with_name(f"{TMP_PREFIX}{os.getpid()}-{folder.name}")
     shutil.rmtree(staged, ignore_errors=True)
@@ -71,16 +101,15 @@ def save(model: Any, folder: str | os.PathLike, *, overwrite: bool = False) -> P
         staged.mkdir()
         for file, members in arrays.items():
             write_npz(staged / file, members)
-            manifest["files"][file] = full_sha256(staged / file)
-        text = json.dumps(mf.seal(manifest), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-        (staged / MANIFEST).write_text(text, encoding="utf-8")
+        manifests.write(staged, KIND, fields, list(arrays))  # last: the folder is finished
         replace_folder(staged, folder)  # flushes every file before the swap
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return folder
 
+
 def _contents(self: Any) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
-    """``(manifest without file digests, arrays by file)``, checked against the schema before anything is written."""
+    """``(the manifest's own fields, arrays by file)``, checked against the schema before anything is written."""
     import routereval
     from routereval.routers.base import all_routers
 
@@ -110,9 +139,7 @@ def _contents(self: Any) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray
             arrays[ENCODER_WEIGHTS] = enc_arrays
     elif self.inputs == "texts":
         raise ConfigError(f"router {name!r} reads raw texts with its own model; it cannot be saved as data yet")
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+    fields = {
         "routereval_version": routereval.__version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "router": {"name": name, "params": _jsonable(self.router.get_params(deep=False)),
@@ -124,14 +151,15 @@ def _contents(self: Any) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray
                        "output_tokens": int(self.output_tokens)},
         "prior": [float(v) for v in self.prior],
         **{k: v for k, v in self.info.items() if k in ("training", "held_out")},
-        "files": {file: "0" * 64 for file in arrays},
         "arrays": {file: {k: spec_of(a) for k, a in members.items()} for file, members in arrays.items()},
     }
+    unwritten = {"size": 0, "sha256": "0" * 64, "sample_sha256": "0" * 64}  # the files come later
     try:
-        mf.validate(mf.seal(json.loads(json.dumps(manifest, allow_nan=False))))
+        mf.validate(manifests.build(KIND, fields, {file: unwritten for file in arrays}))
     except (mf.ManifestError, ValueError) as exc:
         raise ConfigError(f"this routing model cannot be saved as an artifact: {exc}") from None
-    return manifest, arrays
+    return fields, arrays
+
 
 def load(cls: type, folder: str | os.PathLike) -> Any:
     """Read an artifact folder into a ``cls`` (a RoutingModel), checking everything first; runs no code from it.
@@ -145,35 +173,24 @@ def load(cls: type, folder: str | os.PathLike) -> Any:
     path = folder / MANIFEST
     if os.path.lexists(folder) and not folder.is_dir():
         raise ArtifactError(f"{folder}: not a folder; give the folder that routereval train --out wrote")
-    _regular_file(path, missing=ArtifactError(
-        f"{path}: no such file; is {folder} a folder written by routereval train?"))
-    try:
-        doc = mf.parse(mf.read_bytes_bounded(path))
-    except mf.ManifestError as exc:
-        raise DamagedArtifactError(f"{path}: {exc}; {_RETRAIN}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: not a routereval router manifest (no format {FORMAT!r})")
-    version = doc.get("format_version")
-    if version != FORMAT_VERSION:
-        shown = version if isinstance(version, int) and not isinstance(version, bool) else repr(version)[:40]
-        raise ArtifactError(
-            f"{path}: format version {shown} is not supported (this routereval reads version {FORMAT_VERSION}"
-            f"{'; version 1 artifacts have no checksum of their own' if version == 1 else ''}); "
-            "train the router again with this routereval"
-        )
-    if not mf.checksum_matches(doc):
-        raise DamagedArtifactError(f"{path}: checksum does not match its content: the manifest was altered or "
-                                   f"damaged; {_RETRAIN}")
+    doc, version = manifests.read(folder, KIND)
     try:
         manifest = mf.validate(doc)
     except mf.ManifestError as exc:
         raise DamagedArtifactError(f"{path}: {exc}; {_RETRAIN}") from None
-    arrays = {file: _read_file(folder / file, digest, manifest.arrays[file])
-              for file, digest in manifest.files.items()}
+    if version == FORMAT_VERSION:
+        for file, entry in manifest.files.items():
+            _within_declared(folder / file, entry.size, manifest.arrays[file])
+        manifests.check_files(folder, KIND, doc, full=True)
+    else:
+        for file, digest in manifest.files.items():
+            _check_v2_file(folder / file, digest, manifest.arrays[file])
+    arrays = {file: _read_arrays(folder / file, manifest.arrays[file]) for file in manifest.files}
     return _from_manifest(cls, folder, manifest, arrays)
 
-def _from_manifest(cls: type, folder: Path, manifest: mf.Manifest, arrays: dict[str, dict[str, np.ndarray]]
-                   ) -> Any:
+
+def _from_manifest(cls: type, folder: Path, manifest: mf.Manifest | mf.ManifestV2,
+                   arrays: dict[str, dict[str, np.ndarray]]) -> Any:
     weights = folder / ROUTER_WEIGHTS
     router_arrays = arrays[ROUTER_WEIGHTS]
     names = _from_utf8_lines(router_arrays.pop(mf.CANDIDATES_MEMBER), weights)
@@ -245,8 +262,6 @@ def _jsonable(value: Any) -> Any:
     raise ConfigError(f"hyper-parameter value {value!r} cannot be written to JSON")
 
 
-#: What to do about an artifact that was altered, damaged or written by another version.
-_RETRAIN = "run routereval train again (with --force), or copy the folder again"
 #: The files an artifact folder holds; a folder holding anything else is not replaced by `--force`.
 ARTIFACT_FILES = frozenset({MANIFEST, ROUTER_WEIGHTS, ENCODER_WEIGHTS})
 
@@ -276,34 +291,25 @@ def check_destination(folder: Path, *, overwrite: bool) -> None:
         raise ConfigError(f"{folder} already holds a routing artifact; pass --force to replace it")
 
 
-def _regular_file(path: Path, missing: RouterEvalError) -> os.stat_result:
-    """``path``'s status if it is a regular file in place (not a link, folder, pipe or device)."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        raise missing from None
-    except OSError as exc:
-        raise DamagedArtifactError(f"{path}: cannot be read ({exc.strerror})") from None
-    if stat.S_ISLNK(info.st_mode):
-        raise DamagedArtifactError(f"{path}: is a symbolic link; an artifact holds its own files, so copy the "
-                                   "folder with its files (cp -rL)")
-    if not stat.S_ISREG(info.st_mode):
-        raise DamagedArtifactError(f"{path}: is not a regular file; {_RETRAIN}")
-    return info
-
-
-def _read_file(path: Path, digest: str, declared: dict[str, mf.ArraySpec]) -> dict[str, np.ndarray]:
-    """A listed .npz: in place, of a plausible size, with its sha256, read within its declared arrays."""
-    info = _regular_file(path, missing=DamagedArtifactError(
-        f"{path}: missing (listed in the manifest); copy the whole folder"))
+def _within_declared(path: Path, size: int, declared: dict[str, mf.ArraySpec]) -> None:
+    """Refuse a file far larger than its declared arrays before it is hashed or read."""
     # np.savez adds a few hundred bytes per member around the data: anything far larger was not written so.
     limit = sum(spec.nbytes for spec in declared.values()) + (len(declared) + 1) * 8192
-    if info.st_size > limit:
-        raise DamagedArtifactError(f"{path}: is {info.st_size} bytes, more than the {limit} its declared arrays "
-                                   f"take; {_RETRAIN}")
-    if full_sha256(path) != digest:
-        raise DamagedArtifactError(f"{path}: sha256 does not match the manifest; the file was altered or damaged; "
+    if size > limit:
+        raise DamagedArtifactError(f"{path}: is {size} bytes, more than the {limit} its declared arrays take; "
                                    f"{_RETRAIN}")
+
+
+def _check_v2_file(path: Path, digest: str, declared: dict[str, mf.ArraySpec]) -> None:
+    """A file of a version 2 artifact: in place, of a plausible size, with the sha256 its manifest records."""
+    info = manifests.stat_in_place(path, KIND, missing="missing")
+    _within_declared(path, info.st_size, declared)
+    if manifests.full_sha256(path) != digest:
+        raise KIND.fail("changed", path, "has changed since it was written")
+
+
+def _read_arrays(path: Path, declared: dict[str, mf.ArraySpec]) -> dict[str, np.ndarray]:
+    """A checked .npz, read within its declared arrays."""
     try:
         return read_npz(path, declared)
     except NpzError as exc:

@@ -1,12 +1,13 @@
-"""The manifest of a routing artifact: its schema, its own checksum, and how it is read without trusting it.
+"""The manifest of a routing artifact: the schema of its fields, and the checksum rule of its version 2.
 
+The envelope (``format``, ``format_version``, ``files``, ``manifest_sha256``)
+is the one of every routereval folder with checksums (:mod:`routereval.manifests`).
 A manifest is machine-written (``RoutingModel.save``), so everything in it is
 known in advance: every field has a type and a range, unknown keys are
 refused, and nothing in it can make loading or routing unbounded (the TF-IDF
-tokeniser is fixed, array sizes are declared and capped). Its ``checksum`` is
-the sha256 of its canonical JSON without that field, so a hand edit is caught
-before any field is used. A checksum is not a signature: whoever can rewrite
-the folder can rewrite it, which is why the fields are checked too.
+tokeniser is fixed, array sizes are declared and capped). Its checksum is not
+a signature, which is why the fields are checked too. Version 2, still read,
+recorded each file's sha256 alone and its own checksum as ``checksum``.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import hashlib
 import json
 import math
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from routereval import strict_json
+from routereval.manifests import seal
 
 FORMAT = "routereval-router"
-FORMAT_VERSION = 2
+#: 3: the common manifest format (routereval.manifests); 2, still read, recorded only each file's sha256.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 ROUTER_WEIGHTS = "router.npz"
 ENCODER_WEIGHTS = "encoder.npz"
@@ -217,11 +218,19 @@ class RouterEntry(_Strict):
         return self
 
 
-class Manifest(_Strict):
-    """The whole manifest (format version 2); see docs/serving.md for what each field means."""
+class FileEntry(_Strict):
+    """A file's entry in ``files`` (format version 3): what routereval.manifests records."""
+
+    size: Annotated[int, Field(ge=0, le=MAX_ARRAY_BYTES + 2**30)]
+    sha256: Hex64
+    sample_sha256: Hex64
+
+
+class _Fields(_Strict):
+    """The artifact's fields, common to every version; see docs/serving.md for what each means."""
 
     format: Literal["routereval-router"]
-    format_version: Literal[2]
+    format_version: int
     routereval_version: Annotated[str, Field(max_length=64)]
     created: Annotated[str, Field(max_length=64)]
     router: RouterEntry
@@ -232,12 +241,11 @@ class Manifest(_Strict):
     prior: Annotated[list[Unit], Field(max_length=MAX_CANDIDATES)]
     training: Training | None = None
     held_out: HeldOut | None = None
-    files: dict[FileName, Hex64]
+    files: dict[FileName, Any]
     arrays: dict[FileName, Annotated[dict[MemberName, ArraySpec], Field(max_length=100_000)]]
-    checksum: Hex64
 
     @model_validator(mode="after")
-    def _consistent(self) -> Manifest:
+    def _consistent(self) -> _Fields:
         m = len(self.candidates)
         if len(set(self.candidates)) != m:
             dup = next(c for c in self.candidates if self.candidates.count(c) > 1)
@@ -289,6 +297,22 @@ class Manifest(_Strict):
             raise ValueError(f"arrays: components has shape {comp.shape}, expected [{self.encoder.dim}, {n_terms}]")
 
 
+class Manifest(_Fields):
+    """The whole manifest, format version 3."""
+
+    format_version: Literal[3]
+    files: dict[FileName, FileEntry]
+    manifest_sha256: Hex64
+
+
+class ManifestV2(_Fields):
+    """The whole manifest, format version 2 (still read): ``files`` holds each file's sha256 alone."""
+
+    format_version: Literal[2]
+    files: dict[FileName, Hex64]
+    checksum: Hex64
+
+
 _STATE_KINDS = {"array", "value", "float", "list", "tuple", "dict", "router"}
 _ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}_$")
 
@@ -314,7 +338,7 @@ def _check_node(node: Any, members: set[str], where: str, depth: int) -> set[str
         raise ValueError(f"{where}: must be one of {{{', '.join(sorted(_STATE_KINDS))}: ...}}")
     (kind, payload), = node.items()
     if kind == "array":
-        if payload not in members:
+        if not isinstance(payload, str) or payload not in members:
             raise ValueError(f"{where}: array {payload!r} is not declared in {ROUTER_WEIGHTS}")
         return {payload}
     if kind == "value":
@@ -385,40 +409,24 @@ def build_router(name: str, params: dict[str, Any]) -> Any:
     return router
 
 
-# -- reading and sealing ---------------------------------------------------------------------
+# -- checking ----------------------------------------------------------------------------------
 
 
-def canonical(doc: dict[str, Any]) -> bytes:
-    """The bytes the checksum covers: the manifest without ``checksum``, keys sorted, no spaces, UTF-8."""
+def v2_checksum_matches(doc: dict[str, Any]) -> bool:
+    """True when a version 2 manifest's ``checksum`` is the sha256 of its other content as compact JSON.
+
+    The rule of version 2: keys sorted, no spaces, non-ASCII characters as UTF-8.
+    """
     body = {k: v for k, v in doc.items() if k != "checksum"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return doc.get("checksum") == hashlib.sha256(text.encode()).hexdigest()
 
 
-def seal(doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` with its ``checksum`` set (the last key, so the file reads top-down)."""
-    body = {k: v for k, v in doc.items() if k != "checksum"}
-    return {**body, "checksum": hashlib.sha256(canonical(body)).hexdigest()}
-
-
-def checksum_matches(doc: dict[str, Any]) -> bool:
-    """True when the manifest's ``checksum`` is the sha256 of its other content."""
-    return doc.get("checksum") == hashlib.sha256(canonical(doc)).hexdigest()
-
-
-def parse(raw: bytes) -> Any:
-    """JSON from the manifest's bytes: UTF-8, no duplicate keys, no NaN / Infinity, bounded nesting."""
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise ManifestError(f"is {len(raw)} bytes, above the limit of {MAX_MANIFEST_BYTES}")
+def validate(doc: dict[str, Any]) -> Manifest | ManifestV2:
+    """The schema's view of ``doc`` (of its version), or a ManifestError naming the first field that is wrong."""
+    schema = ManifestV2 if doc.get("format_version") == 2 else Manifest
     try:
-        return strict_json.loads(raw, max_depth=MAX_DEPTH)
-    except strict_json.JSONRefused as exc:
-        raise ManifestError(str(exc)) from None
-
-
-def validate(doc: dict[str, Any]) -> Manifest:
-    """The schema's view of ``doc``, or a ManifestError naming the first field that is wrong."""
-    try:
-        return Manifest.model_validate(doc)
+        return schema.model_validate(doc)
     except ValidationError as exc:
         raise ManifestError(describe_error(exc)) from None
 
@@ -437,10 +445,4 @@ def describe_error(exc: ValidationError) -> str:
     return f"{where}: {message}{shown}" if where else f"{message}{shown}"
 
 
-def read_bytes_bounded(path: Path) -> bytes:
-    """The manifest's bytes, refusing a file too large to be one before reading it."""
-    with open(path, "rb") as f:
-        raw = f.read(MAX_MANIFEST_BYTES + 1)
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise ManifestError(f"is larger than the limit of {MAX_MANIFEST_BYTES} bytes")
-    return raw
+__all__ = ["Manifest", "ManifestError", "ManifestV2", "build_router", "seal", "v2_checksum_matches", "validate"]

@@ -1,6 +1,6 @@
 """RoutingModel: a fitted encoder + router + prices, routing new prompts; saved as a folder of data.
 
-The folder (format version 2) is written and read by :mod:`routereval.deploy.artifact`
+The folder (format version 3; version 2 is still read) is written and read by :mod:`routereval.deploy.artifact`
 (:meth:`RoutingModel.save`, :meth:`RoutingModel.load`); docs/serving.md describes it.
 
 A prompt the encoder cannot read (empty, or no word of a TF-IDF vocabulary: an

@@ -55,7 +55,7 @@ from routereval import paths
 from routereval.atomic import fsync_dir, write_text_atomic
 from routereval.encoders.base import Encoder, check_name
 from routereval.errors import RouterEvalError
-from routereval.records.integrity import full_sha256
+from routereval.manifests import full_sha256
 
 FORMAT_VERSION = 1
 CLI = "routereval cache"

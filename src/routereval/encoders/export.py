@@ -28,6 +28,14 @@ independently in numpy) and
 only then renamed into place, so a crash leaves a temporary folder (swept on
 the next export) and never a half-written model under the final name.
 Concurrent first runs each build their own folder; the first rename wins.
+
+Its manifest ``export.json`` is in the format of every routereval folder with
+checksums (:mod:`routereval.manifests`, version 2 here): the export's own
+fields (onnx version, opset, seconds taken, the check's lowest cosines, int8
+multiplies, the key) and both graphs' sizes and hashes. Each use compares
+sizes and sampled blocks (about 2 MiB read); a damaged export is refused with
+the command that removes it, never used. Exports written before (version 1:
+the same fields, no ``format`` and no checksums) are used unchecked.
 """
 
 from __future__ import annotations
@@ -42,10 +50,10 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-from routereval import paths
+from routereval import manifests, paths
 from routereval.atomic import TMP_PREFIX, fsync_dir
 from routereval.encoders.bert_graph import OPSET
-from routereval.errors import RouterEvalError
+from routereval.errors import EXIT_DAMAGED, RouterEvalError
 
 EXPORT_VERSION = 5
 FP32_FILE = "model.onnx"
@@ -62,6 +70,25 @@ CHECK_TEXTS = (
 # prompts: 0.9999 for fp32, 0.99 for int8).
 SANITY = {FP32_FILE: 0.9999, INT8_FILE: 0.98}
 ONNX_INSTALL_HINT = "pip install 'routereval[onnx]'"
+
+
+class DamagedExportError(RouterEvalError):
+    """An ONNX export whose files are not what was written; the message says how to export it again."""
+
+    exit_code = EXIT_DAMAGED
+
+
+def _refusal(problem: manifests.Problem) -> RouterEvalError:
+    folder = problem.path.parent
+    if problem.code == "newer":
+        return RouterEvalError(f"{problem.path}: {problem.what}")
+    return DamagedExportError(problem.line(f"the ONNX export is damaged and not used; remove it with "
+                                           f"`rm -r '{folder}'` and it is exported again on next use"))
+
+
+#: Version 1 (no ``format`` field, no checksums) is what exports were before the common manifest format.
+KIND = manifests.Kind(format="routereval-onnx-export", version=2, error=_refusal, noun="ONNX export",
+                      manifest=MANIFEST, older={1: None}, unnamed=1, max_bytes=2**20, max_depth=8)
 
 
 def _version(package: str) -> str:
@@ -93,7 +120,8 @@ def export_dir(model_dir: str | Path) -> Path:
 def ensure_export(model_dir: str | Path, *, quiet: bool = False) -> Path:
     """The export folder of the bundled model, building it first if needed (about 2 s, once)."""
     final = export_dir(model_dir)
-    if (final / MANIFEST).is_file():
+    if os.path.lexists(final / MANIFEST):
+        check_export(final)
         return final
     parent = final.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +135,9 @@ def ensure_export(model_dir: str | Path, *, quiet: bool = False) -> Path:
     tmp = parent / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        manifest = _build(Path(model_dir), tmp)
-        manifest["key"] = export_key(model_dir)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        fields = _build(Path(model_dir), tmp)
+        fields["key"] = export_key(model_dir)
+        manifests.write(tmp, KIND, fields, [FP32_FILE, INT8_FILE])  # last: the export is finished
         for path in tmp.iterdir():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
@@ -125,6 +153,18 @@ def ensure_export(model_dir: str | Path, *, quiet: bool = False) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def check_export(folder: str | Path, *, full: bool = False) -> dict[str, object]:
+    """The manifest of the export in ``folder``, after comparing its graphs with it (sampled blocks, or ``full``).
+
+    Raises :class:`DamagedExportError` naming the file and the command that removes the export.
+    """
+    folder = Path(folder)
+    doc, version = manifests.read(folder, KIND)
+    if version == KIND.version:
+        manifests.check_files(folder, KIND, doc, full=full, required=(FP32_FILE, INT8_FILE))
+    return doc
 
 
 def _build(model_dir: Path, out: Path) -> dict[str, object]:

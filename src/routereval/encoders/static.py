@@ -60,9 +60,14 @@ CPUs), with progress shown, into ``<routereval home>/models/minilm-static-<key>/
 where ``key`` hashes what the ONNX export depends on plus
 :data:`TABLE_VERSION`. The folder holds the raw rows (``pieces.npy``,
 float32, as the model gave them: centring and weights are applied at load)
-and a manifest with the file's sha256, which is checked on every load: a
-damaged table is refused with the command that removes it, and never used.
-It is built under a temporary name and renamed into place whole.
+and a manifest ``table.json`` in the format of every routereval folder with
+checksums (:mod:`routereval.manifests`, version 2 here: key, shape, dtype,
+seconds taken, and the file's size and hashes). The file's full sha256 is
+checked on every load (a flipped bit would silently move every vector that
+uses its row): a damaged table is refused with the command that removes it,
+and never used. Tables written before (version 1: no ``format``, the file's
+sha256 as ``sha256``) are checked the same way. It is built under a
+temporary name and renamed into place whole.
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from routereval import paths
+from routereval import manifests, paths
 from routereval.atomic import TMP_PREFIX, replace_folder
 from routereval.encoders.base import Encoder
 from routereval.encoders.export import FP32_FILE, ensure_export, export_key
@@ -106,6 +111,32 @@ class DamagedTableError(RouterEvalError):
     """A stored word-piece table whose bytes are not what was written; the message says how to rebuild it."""
 
     exit_code = EXIT_DAMAGED
+
+
+def _damaged(folder: Path, what: str) -> DamagedTableError:
+    return DamagedTableError(
+        f"the minilm-static table {folder / TABLE_FILE} is damaged ({what}), so it is not used; remove it with "
+        f"`rm -r '{folder}'` and it is built again on next use (about a minute)"
+    )
+
+
+def _refusal(problem: manifests.Problem) -> RouterEvalError:
+    path, code = problem.path, problem.code
+    if code == "newer":
+        return RouterEvalError(f"{path}: {problem.what}")
+    if path.name == MANIFEST:
+        return _damaged(path.parent, f"its manifest {MANIFEST} {problem.what}")
+    if code == "missing":
+        return _damaged(path.parent, "the file is missing")
+    if code in ("size", "changed"):
+        detail = f": it {problem.what}" if code == "size" else ""
+        return _damaged(path.parent, f"its sha256 differs from the one recorded when it was built{detail}")
+    return _damaged(path.parent, f"it {problem.what}")
+
+
+#: Version 1 (no ``format`` field; the table's sha256 as ``sha256``) is what tables were before the common format.
+KIND = manifests.Kind(format="routereval-static-table", version=2, error=_refusal, noun="minilm-static table",
+                      manifest=MANIFEST, older={1: None}, unnamed=1, max_bytes=2**20, max_depth=8)
 
 
 def read_vocabulary(model_dir: str | Path) -> dict[str, int]:
@@ -203,12 +234,7 @@ def ensure_table(model_dir: str | Path, *, progress: bool = True, threads: int |
     staged = parent / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
     staged.mkdir()
     try:
-        np.save(staged / TABLE_FILE, table, allow_pickle=False)
-        from routereval.records.integrity import full_sha256
-
-        manifest = {"key": table_key(model_dir), "shape": list(table.shape), "dtype": "float32",
-                    "sha256": full_sha256(staged / TABLE_FILE), "seconds": round(time.perf_counter() - started, 1)}
-        (staged / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_table(staged, table, table_key(model_dir), seconds=time.perf_counter() - started)
         if not (final / MANIFEST).is_file():  # another process may have finished first: its table is the same
             replace_folder(staged, final)
     finally:
@@ -216,31 +242,34 @@ def ensure_table(model_dir: str | Path, *, progress: bool = True, threads: int |
     return final
 
 
+def write_table(folder: Path, table: np.ndarray, key: dict[str, object], *, seconds: float) -> None:
+    """Write ``table`` (float32) and then its manifest into the existing ``folder``."""
+    np.save(Path(folder) / TABLE_FILE, np.asarray(table, dtype=np.float32), allow_pickle=False)
+    fields = {"key": key, "shape": list(table.shape), "dtype": "float32", "seconds": round(seconds, 1)}
+    manifests.write(Path(folder), KIND, fields, [TABLE_FILE])  # last: the table is finished
+
+
 def load_table(folder: str | Path) -> np.ndarray:
     """The raw table stored in ``folder``, after checking it against its manifest (:class:`DamagedTableError`)."""
-    from routereval.records.integrity import full_sha256
-
     folder = Path(folder)
     file = folder / TABLE_FILE
-
-    def damaged(what: str) -> DamagedTableError:
-        return DamagedTableError(
-            f"the minilm-static table {file} is damaged ({what}), so it is not used; remove it with "
-            f"`rm -r '{folder}'` and it is built again on next use (about a minute)"
-        )
-
+    doc, version = manifests.read(folder, KIND)
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        expected, shape = manifest["sha256"], tuple(manifest["shape"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise damaged(f"its manifest {MANIFEST} cannot be read: {exc}") from None
-    if not file.is_file():
-        raise damaged("the file is missing")
-    if full_sha256(file) != expected:
-        raise damaged("its sha256 differs from the one recorded when it was built")
+        shape = tuple(doc["shape"])
+        if len(shape) != 2 or not all(isinstance(n, int) and n > 0 for n in shape):
+            raise ValueError(f"shape {list(shape)} is not two positive integers")
+        expected = doc["sha256"] if version == 1 else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _damaged(folder, f"its manifest {MANIFEST} cannot be read: {exc!r}") from None
+    if version == 1:
+        manifests.stat_in_place(file, KIND, missing="missing")
+        if manifests.full_sha256(file) != expected:
+            raise KIND.fail("changed", file, "has changed since it was built")
+    else:
+        manifests.check_files(folder, KIND, doc, full=True, required=(TABLE_FILE,))
     table = np.load(file, allow_pickle=False)
     if table.shape != shape or table.dtype != np.float32 or not np.isfinite(table).all():
-        raise damaged(f"it holds {table.dtype} {table.shape}, expected float32 {shape}, all finite")
+        raise _damaged(folder, f"it holds {table.dtype} {table.shape}, expected float32 {shape}, all finite")
     return table
 
 

@@ -15,15 +15,18 @@ almost nothing until scores are read. The whole folder is written under a
 temporary name and renamed into place, so a crash never leaves a half-written
 store that looks finished.
 
-A store changed on disk after it was written (a truncated copy, a flipped
-byte, an edited manifest) is refused on open with a
-:class:`~routereval.errors.DamagedStoreError`; see
-:mod:`routereval.records.integrity` for what is checked and when.
+The manifest is the envelope every routereval folder with checksums uses
+(:mod:`routereval.manifests`); its own fields are the store's name, kind,
+shape, score dtype, which optional files exist, and provenance. A store
+changed on disk after it was written (a truncated copy, a flipped byte, an
+edited manifest) is refused on open with a
+:class:`~routereval.errors.DamagedStoreError`; :mod:`routereval.manifests`
+says what is checked and when. Version 1 stores (written before manifests
+recorded checksums) open unchecked.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -32,10 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from routereval import strict_json
+from routereval import manifests
 from routereval.atomic import replace_folder
 from routereval.errors import DamagedStoreError, DataError
-from routereval.records import integrity
 from routereval.records.benchmark import TOKEN_FIELDS, Benchmark, stored_dtype
 
 FORMAT = "routereval-records"
@@ -44,6 +46,22 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 #: A records manifest nests a few levels (files -> name -> digests, provenance); anything much deeper is damage.
 MAX_MANIFEST_DEPTH = 32
+#: A records manifest is a few kB (provenance included); anything near this is not one.
+MAX_MANIFEST_BYTES = 16 * 2**20
+
+
+def _refusal(problem: manifests.Problem) -> DataError:
+    """A store's manifest problem as the error a store raises (exit 3 for damage, 1 for a newer store)."""
+    if problem.code == "unfinished":
+        return DataError("is not a finished routereval records store (no manifest.json)", file=str(problem.path.parent))
+    if problem.code == "newer":
+        return DataError(problem.what, file=str(problem.path))
+    return DamagedStoreError(problem.line("the store is damaged"))
+
+
+#: Version 1 stores were written before manifests recorded checksums: they open unchecked.
+KIND = manifests.Kind(format=FORMAT, version=FORMAT_VERSION, error=_refusal, noun="store", manifest=MANIFEST,
+                      older={1: None}, max_bytes=MAX_MANIFEST_BYTES, max_depth=MAX_MANIFEST_DEPTH)
 
 # Column blocks written at a time: bounds the extra memory a save needs.
 _WRITE_BLOCK_BYTES = 64 * 2**20
@@ -94,9 +112,7 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
             (tmp / "embeddings").mkdir()
             for enc, vec in bench.embeddings.items():
                 np.save(tmp / "embeddings" / f"{enc}.npy", np.asarray(vec, dtype=np.float32))
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+        fields = {
             "name": bench.name,
             "kind": bench.kind,
             "n_prompts": bench.n_prompts,
@@ -106,12 +122,8 @@ def save_benchmark(bench: Benchmark, path: str | os.PathLike) -> Path:
             "tokens": tokens,
             "embeddings": sorted(bench.embeddings),
             "provenance": bench.provenance,
-            "files": integrity.describe_files(tmp, integrity.relative_files(tmp)),
         }
-        # Through JSON and back, so the checksum covers exactly what a reader will parse.
-        manifest = json.loads(json.dumps(manifest, default=str))
-        manifest["manifest_sha256"] = integrity.manifest_digest(manifest)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        manifests.write(tmp, KIND, fields, manifests.files_under(tmp, MANIFEST))  # last: the store is finished
         # A folder cannot be renamed over a folder; replace_folder swaps them so that Ctrl-C or a
         # kill at any moment leaves the old store or the new one under the name, whole.
         replace_folder(tmp, final)
@@ -126,24 +138,8 @@ def read_manifest(path: str | os.PathLike) -> dict:
     root = Path(path)
     if not is_store(root):
         raise DataError("is not a finished routereval records store (no manifest.json)", file=str(root))
+    manifest, _ = manifests.read(root, KIND)
     file = str(root / MANIFEST)
-    try:
-        manifest = strict_json.loads((root / MANIFEST).read_bytes(), max_depth=MAX_MANIFEST_DEPTH)
-    except strict_json.JSONRefused as exc:
-        raise DamagedStoreError(f"{exc}; the store is damaged", file=file) from None
-    if not isinstance(manifest, dict):
-        raise DamagedStoreError("is not a JSON object; the store is damaged", file=file)
-    if manifest.get("format") != FORMAT:
-        raise DamagedStoreError(
-            f"is not a routereval records manifest (format {manifest.get('format')!r}); the store is damaged", file=file
-        )
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise DataError(
-            f"store format v{version} is newer than this routereval reads (v{FORMAT_VERSION}); upgrade routereval",
-            file=file,
-        )
-    integrity.check_manifest(manifest, file)
     missing = [k for k in _REQUIRED if k not in manifest]
     if missing:
         raise DamagedStoreError(f"lacks {', '.join(missing)}; the store is damaged", file=file)
@@ -151,6 +147,12 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 
 _REQUIRED = ("name", "kind", "n_prompts", "n_models")
+#: The files every store holds, so its manifest must list them.
+_ALWAYS_WRITTEN = ("scores.bin", "prompts.parquet", "models.parquet")
+
+
+def _has_checksums(manifest: dict) -> bool:
+    return manifest.get("format_version") != 1
 
 
 def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
@@ -161,8 +163,8 @@ def load_benchmark(path: str | os.PathLike, *, mmap: bool = True) -> Benchmark:
     """
     root = Path(path)
     manifest = read_manifest(root)
-    if "files" in manifest:
-        integrity.check_files(root, manifest["files"], full=False)
+    if _has_checksums(manifest):
+        manifests.check_files(root, KIND, manifest, full=False, required=_ALWAYS_WRITTEN)
     n, m, kind = manifest["n_prompts"], manifest["n_models"], manifest["kind"]
     scores = _open_model_major(root / "scores.bin", stored_dtype(kind), n, m, mmap)
     costs = None
@@ -214,11 +216,11 @@ def verify_store(path: str | os.PathLike) -> dict:
     """
     root = Path(path)
     manifest = read_manifest(root)
-    if "files" not in manifest:
+    if not _has_checksums(manifest):
         raise DataError(
             "was written by an older routereval without checksums, so it cannot be verified; "
             "pull or import it again to add them",
             file=str(root),
         )
-    hashed = integrity.check_files(root, manifest["files"], full=True)
+    hashed = manifests.check_files(root, KIND, manifest, full=True, required=_ALWAYS_WRITTEN)
     return {"files": len(manifest["files"]), "bytes": hashed}

@@ -27,7 +27,7 @@ from pathlib import Path
 from routereval import paths
 from routereval.atomic import write_atomic, write_text_atomic
 from routereval.errors import DownloadError
-from routereval.records.integrity import full_sha256
+from routereval.manifests import full_sha256
 from routereval.sources.registry import DatasetSpec, RemoteFile
 
 _CHUNK = 1 << 20

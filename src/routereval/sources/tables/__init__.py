@@ -89,7 +89,7 @@ from pathlib import Path
 
 from routereval.errors import DataError
 from routereval.records import Benchmark
-from routereval.records.integrity import full_sha256
+from routereval.manifests import full_sha256
 from routereval.sources.tables.build import build_long, build_wide
 from routereval.sources.tables.cells import check_scale
 from routereval.sources.tables.delimited import read_delimited
