@@ -157,3 +157,41 @@ def test_split_seed_and_split_seeds_together_are_refused(tmp_path):
     assert "error: give --split-seed (one split) or --split-seeds (several), not both" in proc.stderr
     proc = subprocess.run(CLI + ["bench", "--dataset", str(path), "--split-seeds", "3-1"], capture_output=True, text=True)
     assert proc.returncode != 0 and "--split-seeds: the range 3-1 must run upwards" in proc.stderr
+
+
+#: (flag, value, sweep-file line, what both say): one rule per setting, the name as each user wrote it.
+SAME_RULES = [
+    ("--n-boot", "0", "n_boot = 0", "must lie in 1..100000, got 0"),
+    ("--reference", "0", "reference = 0", "must be a model name or a score in (0, 1], got"),
+    ("--reference", "1.5", "reference = 1.5", "must be a model name or a score in (0, 1], got"),
+    ("--protocol", "dirty", 'protocol = "dirty"', "must be one of faithful, clean, got 'dirty'"),
+    ("--groups", "al_strong", 'groups = ["al_strong"]', "unknown group 'al_strong'"),
+    ("--sizes", "1,3", "sizes = [1, 3]", "a pool needs at least 2 candidates, got size 1"),
+    ("--encoder", "word2vec", 'encoder = "word2vec"', "unknown encoder 'word2vec'"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value", "line", "words"), SAME_RULES, ids=[r[0] + "=" + r[1] for r in SAME_RULES])
+def test_bench_flags_and_sweep_keys_refuse_the_same_values(tmp_path, flag, value, line, words):
+    from routereval.errors import ConfigError
+    from routereval.sweeps.config import load_sweep
+    from support.toy_sweep import write_toy_csv
+
+    write_toy_csv(tmp_path / "toy.csv", n_models=4, per_topic=5)
+    proc = subprocess.run(CLI + ["bench", "--dataset", str(tmp_path / "toy.csv"), "--routers", "oracle", flag, value],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert words in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    (tmp_path / "s.toml").write_text(f'datasets = ["toy.csv"]\nrouters = ["oracle"]\n{line}\n')
+    with pytest.raises(ConfigError) as err:
+        load_sweep(tmp_path / "s.toml")
+    assert "s.toml:3: " in str(err.value) and words in str(err.value)
+
+
+def test_the_static_encoder_is_accepted_by_a_sweep_file_as_by_bench(tmp_path):
+    from routereval.sweeps.config import load_sweep
+    from support.toy_sweep import write_toy_csv
+
+    write_toy_csv(tmp_path / "toy.csv", n_models=4, per_topic=5)
+    (tmp_path / "s.toml").write_text('datasets = ["toy.csv"]\nrouters = ["knn"]\nencoder = "minilm-static"\n')
+    assert load_sweep(tmp_path / "s.toml").encoder == "minilm-static"

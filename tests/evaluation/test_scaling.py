@@ -210,8 +210,9 @@ def test_bad_settings_are_config_errors():
             scaling_study(bench, **kwargs)
     with pytest.raises(ConfigError, match="neither a number nor a model"):
         resolve_reference(bench, "no-such-model")
-    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
-        resolve_reference(bench, "1.5")
+    for number in ("1.5", "0", "nan"):  # V_R divides by the reference: 0 is no reference either
+        with pytest.raises(ConfigError, match=r"\(0, 1\]"):
+            resolve_reference(bench, number)
 
 
 def test_reference_sources():
@@ -329,7 +330,7 @@ def test_command_rejects_bad_values(tmp_path):
         (["--sizes", "0,2"], ">= 1"),
         (["--sizes", "2,x"], "list of integers"),
         (["--draws", "0"], "--draws"),
-        (["--reference", "7"], "[0, 1]"),
+        (["--reference", "7"], "(0, 1]"),
         (["--formats", "png,doc"], "cannot write 'doc'"),
     ):
         result = CliRunner().invoke(app, base + args)

@@ -128,7 +128,7 @@ CASES: list[Case] = [
     _bench("bench-split-seed-huge", "`bench --split-seed 5000000000`", ("--split-seed", "5000000000"),
            ["--split-seed must lie in 0.."]),
     _bench("bench-n-boot-huge", "`bench --n-boot 2000000000`", ("--n-boot", "2000000000"),
-           ["--n-boot must be at most 100000"]),
+           ["--n-boot must lie in 1..100000, got 2000000000"]),
     Case("report-n-boot-zero", "numbers", "`report --n-boot 0`", ("report", ".", "--n-boot", "0"), 1,
          ("n_boot must lie in 1..100000, got 0",)),
     # ---- sweep files: --check makes every check the run makes ------------------------------------

@@ -19,6 +19,10 @@ from routereval.errors import ConfigError
 # Every baseline but MLC, which fine-tunes a transformer for each pool (about 4 CPU-minutes per
 # pool on MMLU-Pro): the default run stays a few minutes long; `--routers ...,mlc` adds it.
 DEFAULT_ROUTERS = "oracle,ro,linear,mlp,cluster,knn,random,best-single"
+#: The flag of each sweep setting bench takes, for messages.
+FLAGS = {"sizes": "--sizes", "groups": "--groups", "protocol": "--protocol", "encoder": "--encoder", "seeds": "--seed",
+         "split_seed": "--split-seed", "split_seeds": "--split-seeds", "n_boot": "--n-boot",
+         "reference": "--reference", "cost": "--cost-unit"}
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -72,7 +76,7 @@ def bench(
     from routereval.cli.output import print_tables
     from routereval.reports.tables import markdown
     from routereval.results.store import MemoryStore
-    from routereval.sweeps.config import Sweep
+    from routereval.sweeps.sweep import Sweep, parse_seed_list, setting_problems
     from routereval.sweeps.executors import AutoExecutor
     from routereval.sweeps.runner import run_sweep
     from routereval.sweeps.tasks import load
@@ -84,21 +88,15 @@ def bench(
         raise ConfigError("--routers names no router; e.g. --routers knn,oracle")
     for s in specs:
         s.check()  # unknown routers and parameters are refused before any work
-    from routereval.metrics.core import MAX_N_BOOT
-    from routereval.sweeps.config import check_seed
-
-    if not 1 <= n_boot <= MAX_N_BOOT:
-        # "at least 1" stays first: the bound is what users meet, the ceiling only guards runaway work.
-        raise ConfigError(f"--n-boot must be at least 1, got {n_boot}" if n_boot < 1
-                          else f"--n-boot must be at most {MAX_N_BOOT}, got {n_boot}")
-    from routereval.sweeps.config import parse_seed_list
-
-    if split_seed is not None and split_seeds is not None:
-        raise ConfigError("give --split-seed (one split) or --split-seeds (several), not both")
-    for flag, value in (("--seed", seed), ("--split-seed", SPLIT_SEED if split_seed is None else split_seed)):
-        if check_seed(value, flag):
-            raise ConfigError(check_seed(value, flag))
-    splits = tuple(parse_seed_list(split_seeds)) if split_seeds is not None else (SPLIT_SEED if split_seed is None else split_seed,)
+    splits = tuple(parse_seed_list(split_seeds)) if split_seeds is not None else ()
+    settings = {"sizes": tuple(parse_sizes(sizes)), "groups": tuple(g.strip() for g in groups.split(",") if g.strip()),
+                "protocol": protocol, "encoder": encoder, "seeds": (seed,), "split_seed": split_seed,
+                "split_seeds": splits, "n_boot": n_boot, "reference": reference,
+                "cost": cost_unit if cost else None}
+    # The sweep file's checks, the settings named by their flags.
+    problems = setting_problems(settings, name_of=lambda key: FLAGS[key])
+    if problems:
+        raise ConfigError(problems[0].message)
     for flag, path in (("--json", json_out), ("--markdown", markdown_out)):
         # Checked before the run, not after minutes of training.
         if path is not None and path.is_dir():
@@ -107,12 +105,12 @@ def bench(
             from routereval.atomic import check_output
 
             check_output(path)  # a named pipe, a device, a link to nowhere, a file where a folder is needed
+    splits = splits or (SPLIT_SEED if split_seed is None else split_seed,)
     sweep = Sweep(
-        name=dataset, datasets=(dataset,), sizes=tuple(parse_sizes(sizes)),
-        groups=tuple(g.strip() for g in groups.split(",") if g.strip()), routers=tuple(specs), seeds=(seed,),
-        protocol=protocol, encoder=encoder, split_seed=splits[0], split_seeds=splits if len(splits) > 1 else (),
-        n_boot=n_boot, reference=reference,
-        scaling=False, cost=cost_unit if cost else None, prices=None if prices is None else str(prices),
+        name=dataset, datasets=(dataset,), sizes=settings["sizes"], groups=settings["groups"], routers=tuple(specs),
+        seeds=(seed,), protocol=protocol, encoder=encoder, split_seed=splits[0],
+        split_seeds=splits if len(splits) > 1 else (), n_boot=n_boot, reference=reference,
+        scaling=False, cost=settings["cost"], prices=None if prices is None else str(prices),
     )
     store = MemoryStore()
     # Shown from the moment the grid is planned: the records and vectors loaded before have their own.

@@ -57,6 +57,13 @@ ENCODER_NAMES = ("minilm", *MINILM_PATHS, STATIC_ENCODER, "tfidf", "tfidf-<dim>"
 _TFIDF_RE = re.compile(r"^tfidf(?:-(\d+))?$")
 
 
+def is_encoder_name(name: str) -> bool:
+    """True for a name :func:`get_encoder` builds (whether its package is installed is checked when it is built)."""
+    if name in ("minilm", *MINILM_PATHS, STATIC_ENCODER) or _TFIDF_RE.match(name):
+        return True
+    return name.startswith("precomputed:") and len(name) > len("precomputed:")
+
+
 def get_encoder(name: str = DEFAULT_ENCODER, **kw: Any) -> Encoder:
     """Build an encoder from its name; keyword arguments go to its constructor.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,27 @@ def _means(bench: Benchmark, prompts: np.ndarray | None, models: np.ndarray | No
     return single_means(bench.values(prompts=prompts, models=models))
 
 
+def reference_number(given: Any) -> float | None:
+    """``given`` as a number (a TOML number or a flag's text), or None where it is a model's name."""
+    if isinstance(given, bool):
+        return None
+    try:
+        return float(given)
+    except (TypeError, ValueError):
+        return None
+
+
+def reference_problem(given: Any, name: str = "--reference") -> str | None:
+    """Why ``given`` cannot be a reference (a number outside (0, 1]), or None; model names are checked on the data.
+
+    0 is refused with the rest: V_R divides by the reference.
+    """
+    value = reference_number(given)
+    if value is not None and not (math.isfinite(value) and 0.0 < value <= 1.0):
+        return f"{name} must be a model name or a score in (0, 1], got {given!r}"
+    return None
+
+
 def resolve_reference(
     bench: Benchmark,
     given: str | float | None = None,
@@ -53,13 +75,10 @@ def resolve_reference(
 ) -> Reference:
     """The reference score (see the module docstring); ``None`` prompt sets mean all prompts."""
     if given is not None:
-        try:
-            value = float(given)
-        except (TypeError, ValueError):
-            value = None
+        if reference_problem(given):
+            raise ConfigError(reference_problem(given))
+        value = reference_number(given)
         if value is not None:
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"--reference {given!r}: a number must lie in [0, 1], like the scores")
             return Reference(value, f"given ({value:g})")
         name = str(given)
         if name not in bench.model_names:

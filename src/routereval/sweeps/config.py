@@ -25,27 +25,20 @@ costs an hour. Relative dataset paths are read from the sweep file's folder.
 from __future__ import annotations
 
 import difflib
-import math
-import re
 from pathlib import Path
 from typing import Any
 
 from routereval import strict_toml
 from routereval.datasets.pools import GROUPS, NAMED_SIZES
-from routereval.datasets.router_dataset import PROTOCOLS
 from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
 from routereval.evaluation.specs import RouterSpec
-from routereval.sweeps.sweep import MAX_SEED, Sweep, check_name, check_seed, parse_seed_list
+from routereval.metrics.core import MAX_N_BOOT
+from routereval.sweeps.sweep import MAX_SEED, Sweep, check_name, check_seed, parse_seed_list, setting_problems
 from routereval.sweeps.toml_lines import Problems, TomlLines
-
-_ENCODER = re.compile(r"^(auto|minilm(-st|-onnx|-int8)?|tfidf(-\d+)?|precomputed:.+)$")
 
 #: A sweep file lists datasets and routers: 1 MiB is far beyond any real one, and bounds what a file can cost.
 MAX_FILE_BYTES = 1 << 20
-#: Bootstrap resamples: the interval's percentiles are stable to about 0.001 by 10,000 resamples; 100,000
-#: is ten times that, and more only costs minutes per table without changing a digit.
-MAX_N_BOOT = 100_000
 #: Random pools per size in the scaling study: beyond 100,000 the curve does not move, the run only slows.
 MAX_SCALING_DRAWS = 100_000
 
@@ -100,32 +93,17 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
         at = lines.key("name")
         problems.add(at, bad_name if at else bad_name + " (taken from the file's name; set name = \"...\")")
     protocol = typed("protocol", str, "faithful")
-    if protocol not in PROTOCOLS:
-        problems.add(lines.key("protocol"), f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     encoder = typed("encoder", str, "auto")
-    if not _ENCODER.match(encoder):
-        problems.add(lines.key("encoder"), f"unknown encoder {encoder!r}; use auto, minilm[-st|-onnx|-int8], tfidf[-dim] or precomputed:<key>")
-    split_seed = typed("split_seed", int, SPLIT_SEED)
-    if check_seed(split_seed, "split_seed"):
-        problems.add(lines.key("split_seed"), check_seed(split_seed, "split_seed"))
+    split_seed = typed("split_seed", int, None)
     split_seeds = _split_seeds(doc.get("split_seeds"), lines, problems)
-    if split_seeds and "split_seed" in doc:
-        problems.add(lines.key("split_seeds"), "give split_seed (one split) or split_seeds (several), not both")
     n_boot = typed("n_boot", int, 1000)
-    if not 1 <= n_boot <= MAX_N_BOOT:
-        problems.add(lines.key("n_boot"), f"n_boot must lie in 1..{MAX_N_BOOT}, got {n_boot}")
     reference = doc.get("reference")
     if reference is not None and (isinstance(reference, bool) or not isinstance(reference, (str, int, float))):
         problems.add(lines.key("reference"), f"reference must be a model name or a number, got {reference!r}")
-    elif isinstance(reference, (int, float)) and not (math.isfinite(reference) and 0 < reference <= 1):
-        problems.add(lines.key("reference"), f"reference must be a model name or a score in (0, 1], got {reference!r}")
+        reference = None
     scaling = typed("scaling", bool, True)
     scaling_draws = typed("scaling_draws", int, None)
-    from routereval.records.costs import UNITS
-
     cost = typed("cost", str, None)
-    if cost is not None and cost not in UNITS + ("auto",):
-        problems.add(lines.key("cost"), f"cost must be one of auto, {', '.join(UNITS)}, got {cost!r}")
     prices = typed("prices", str, None)
     if prices is not None:
         found = (base / prices) if base is not None and not Path(prices).is_absolute() else Path(prices)
@@ -148,28 +126,25 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
 
     sizes = _sizes(doc.get("sizes", "easy"), lines, problems)
     groups = str_list("groups", list(GROUPS))
-    for g in groups:
-        if g not in GROUPS:
-            problems.add(lines.value("groups", g), f"unknown group {g!r}; known: {', '.join(GROUPS)}")
 
     seeds = doc.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) and not isinstance(seeds, bool) else seeds
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         problems.add(lines.key("seeds"), f"seeds must be a non-empty list of integers, got {seeds!r}")
         seeds = [0]
-    elif len(set(seeds)) != len(seeds):
-        problems.add(lines.key("seeds"), "seeds lists a seed twice")
-    else:
-        for s in seeds:
-            if check_seed(s, "seeds"):
-                problems.add(lines.value("seeds", s), check_seed(s, "seeds"))
+    values = {"protocol": protocol, "encoder": encoder, "split_seed": split_seed, "split_seeds": split_seeds,
+              "n_boot": n_boot, "reference": reference, "cost": cost, "sizes": sizes, "groups": groups,
+              "seeds": seeds}
+    for problem in setting_problems(values):
+        at = lines.key(problem.field) if problem.value is None else lines.value(problem.field, problem.value)
+        problems.add(at, problem.message)
 
     routers = _routers(doc.get("routers"), lines, problems)
     problems.raise_any()
     return Sweep(
         name=sweep_name, datasets=tuple(datasets), sizes=tuple(sizes), groups=tuple(groups),
         routers=tuple(routers), seeds=tuple(seeds), protocol=protocol, encoder=encoder,
-        split_seed=split_seed, split_seeds=tuple(split_seeds), n_boot=n_boot,
+        split_seed=SPLIT_SEED if split_seed is None else split_seed, split_seeds=tuple(split_seeds), n_boot=n_boot,
         reference=None if reference is None else str(reference),
         scaling=scaling, scaling_draws=scaling_draws, cost=cost, prices=prices, locations=locations, text=text,
     )
@@ -189,12 +164,6 @@ def _split_seeds(value: Any, lines: TomlLines, problems: Problems) -> list[int]:
         problems.add(lines.key("split_seeds"), f"split_seeds must be a non-empty list of integers or a range such "
                      f"as \"0-9\", got {value!r}")
         return []
-    if len(set(value)) != len(value):
-        problems.add(lines.key("split_seeds"), "split_seeds lists a seed twice")
-        return []
-    for s in value:
-        if check_seed(s, "split_seeds"):
-            problems.add(lines.value("split_seeds", s), check_seed(s, "split_seeds"))
     return list(value)
 
 
@@ -235,9 +204,6 @@ def _sizes(value: Any, lines: TomlLines, problems: Problems) -> list[int]:
     if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         problems.add(lines.key("sizes"), f"sizes must be a non-empty list of integers, got {value!r}")
         return []
-    for v in value:
-        if v < 2:
-            problems.add(lines.value("sizes", v), f"a pool needs at least 2 candidates, got size {v}")
     return sorted(set(value), key=value.index)
 
 

@@ -1,16 +1,21 @@
 """The Sweep: a validated grid of datasets x pool sizes x groups x routers x seeds, and the rules for its
-name and seeds.
+settings.
 
-Reading and checking a sweep file is :mod:`routereval.sweeps.config`'s job; a
-:class:`Sweep` is what it returns, and what the runner, the checks and the
-commands use.
+Reading a sweep file is :mod:`routereval.sweeps.config`'s job; ``routereval
+bench`` builds its one-dataset sweep from flags. Both check the values they
+read with :func:`setting_problems`, the one place a setting's allowed values
+live, so a sweep file and a command line accept and refuse the same values;
+each names the setting as its user wrote it (``n_boot`` in a file, ``--n-boot``
+on a command line). A :class:`Sweep` is what both build, and what the runner,
+the checks and the commands use.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
@@ -130,3 +135,65 @@ def parse_seed_list(text: str, name: str = "--split-seeds") -> list[int]:
         if check_seed(s, name):
             raise ConfigError(check_seed(s, name))
     return seeds
+
+
+class SettingProblem(NamedTuple):
+    """A setting a run would refuse: the :class:`Sweep` field, the list element at fault (or None), why."""
+
+    field: str
+    value: Any
+    message: str
+
+
+#: Encoders a setting may name: ``auto`` and every name :func:`routereval.encoders.get_encoder` builds.
+ENCODER_HELP = "auto, minilm, minilm-st, minilm-onnx, minilm-int8, minilm-static, tfidf[-<dim>] or precomputed:<key>"
+
+
+def setting_problems(values: Mapping[str, Any], name_of: Callable[[str], str] = str) -> list[SettingProblem]:
+    """Every value in ``values`` (Sweep field -> value, already of the right type) a run would refuse.
+
+    ``name_of`` turns a field into the name the user wrote (a sweep file's key by default, or a
+    command's flag). Only the fields present are checked. Types are the reader's job (TOML and
+    command-line values arrive differently); ranges, choices and combinations are checked here.
+    """
+    from routereval.datasets.pools import GROUPS
+    from routereval.datasets.router_dataset import PROTOCOLS
+    from routereval.encoders.registry import is_encoder_name
+    from routereval.evaluation.reference import reference_problem
+    from routereval.metrics.core import MAX_N_BOOT
+    from routereval.records.costs import UNITS
+
+    out: list[SettingProblem] = []
+
+    def add(key: str, message: str, value: Any = None) -> None:
+        out.append(SettingProblem(key, value, message))
+
+    if "protocol" in values and values["protocol"] not in PROTOCOLS:
+        add("protocol", f"{name_of('protocol')} must be one of {', '.join(PROTOCOLS)}, got {values['protocol']!r}")
+    if "encoder" in values and values["encoder"] != "auto" and not is_encoder_name(values["encoder"]):
+        add("encoder", f"unknown encoder {values['encoder']!r}; use {ENCODER_HELP}")
+    if values.get("split_seed") is not None and check_seed(values["split_seed"], name_of("split_seed")):
+        add("split_seed", check_seed(values["split_seed"], name_of("split_seed")))
+    for key in ("split_seeds", "seeds"):
+        seeds = values.get(key) or ()
+        if len(set(seeds)) != len(seeds):
+            add(key, f"{name_of(key)} lists a seed twice")
+            continue
+        for seed in seeds:
+            if check_seed(seed, name_of(key)):
+                add(key, check_seed(seed, name_of(key)), seed)
+    if values.get("split_seeds") and values.get("split_seed") is not None:
+        add("split_seeds", f"give {name_of('split_seed')} (one split) or {name_of('split_seeds')} (several), not both")
+    if "n_boot" in values and not 1 <= values["n_boot"] <= MAX_N_BOOT:
+        add("n_boot", f"{name_of('n_boot')} must lie in 1..{MAX_N_BOOT}, got {values['n_boot']}")
+    if values.get("reference") is not None and reference_problem(values["reference"], name_of("reference")):
+        add("reference", reference_problem(values["reference"], name_of("reference")))
+    if values.get("cost") is not None and values["cost"] not in (*UNITS, "auto"):
+        add("cost", f"{name_of('cost')} must be one of auto, {', '.join(UNITS)}, got {values['cost']!r}")
+    for size in values.get("sizes") or ():
+        if size < 2:
+            add("sizes", f"a pool needs at least 2 candidates, got size {size}", size)
+    for group in values.get("groups") or ():
+        if group not in GROUPS:
+            add("groups", f"unknown group {group!r}; known: {', '.join(GROUPS)}", group)
+    return out
