@@ -227,9 +227,14 @@ def import_table(
 
 
 def load_dataset(name_or_path: str | Path, *, progress: bool = True) -> Benchmark:
-    """The benchmark for a registered name, an imported name, or a path.
+    """The performance records of a registered name, an imported name, or a path.
 
-    A name that is also a readable path here is an error (write ``./name`` for the path).
+    Named as in Hugging Face ``datasets`` and as ``--dataset`` on the command
+    line; what comes back is a :class:`~routereval.records.Benchmark`, the
+    prompts x models score table (the papers' word for it), from which
+    :func:`~routereval.datasets.router_dataset.router_datasets` draws splits
+    and pools. A name that is also a readable path here is an error (write
+    ``./name`` for the path).
     """
     from routereval.sources.registry import all_specs
 
