@@ -96,6 +96,22 @@ def gsm8k(mirror):
     return routellm.build_gsm8k(local)
 
 
+class NoEstimateForTheFirst(RandomEstimates):
+    """Estimates for every candidate but the first (NaN there), as a predictor gives for a model without records."""
+
+    def predict_quality(self, prompts):
+        quality = super().predict_quality(prompts)
+        quality[:, 0] = np.nan
+        return quality
+
+
+def test_a_curve_refuses_estimates_that_are_not_finite_as_evaluate_does():
+    from support.priced import costly_benchmark
+
+    with pytest.raises(ValueError, match=r"quality estimates of .*NoEstimateForTheFirst holds a non-finite value"):
+        cost_quality(costly_benchmark(), [f"{__name__}:NoEstimateForTheFirst"], unit="dollars", folds=2)
+
+
 @pytest.mark.slow  # real data end to end
 def test_random_router_apgr_is_one_half_on_a_real_pair(gsm8k):
     # 1,319 GSM8K prompts, every one held out once over 10 folds; cost = calls to the strong model.

@@ -36,7 +36,7 @@ def test_a_routers_parameters_are_handed_over_as_they_are():
 
 
 def test_a_predictor_copies_its_settings_not_its_state():
-    fitted = KNNPredictor(k=3).fit(EYE, EYE)
+    fitted = KNNPredictor(k=3).fit(Prompts(embeddings=EYE), EYE)
     copy = unfitted_copy(fitted)
     assert copy.get_params() == {"k": 3} and not hasattr(copy, "correct_") and hasattr(fitted, "correct_")
     mlp = MLPPredictor(hidden=7, epochs=2, lr=0.5, batch_size=3, weight_decay=0.1, seed=9, n_threads=1)

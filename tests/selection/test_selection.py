@@ -12,6 +12,7 @@ from support.requirements import needs_torch
 
 from routereval.errors import ConfigError, DataError
 from routereval.records import Benchmark
+from routereval.routers import Prompts
 from routereval.selection import scores as sc
 from routereval.selection.data import binarise, duplicate_mask, task_data
 from routereval.selection.neighbours import TaskNeighbours
@@ -274,7 +275,7 @@ def test_neighbour_lists_agree_with_a_plain_search(k):
     for t, pool in [(0, [1, 2, 3, 4]), (3, [0, 2]), (2, [1]), (4, [0, 1, 2, 3])]:
         q = np.flatnonzero(task_of == t)
         rows = np.flatnonzero(np.isin(task_of, pool))
-        expected = KNNPredictor(k=k).fit(x[rows], y[rows]).predict(x[q])
+        expected = KNNPredictor(k=k).fit(Prompts(embeddings=x[rows]), y[rows]).predict_quality(Prompts(embeddings=x[q]))
         np.testing.assert_array_equal(lists.predict(q, pool), expected)
         # The descriptor by brute force: the 19 largest cosines to the pool.
         top = -np.sort(-(x[q] @ x[rows].T), axis=1)[:, :19]
@@ -282,7 +283,8 @@ def test_neighbour_lists_agree_with_a_plain_search(k):
         # Extra labelled prompts of the query's own task (the alpha variant).
         extra, rest = q[:7], q[7:]
         both = np.concatenate([rows, extra])
-        expected = KNNPredictor(k=k).fit(x[both], y[both]).predict(x[rest])
+        knn = KNNPredictor(k=k).fit(Prompts(embeddings=x[both]), y[both])
+        expected = knn.predict_quality(Prompts(embeddings=x[rest]))
         np.testing.assert_array_equal(lists.predict(rest, pool, extra), expected)
 
 
@@ -291,9 +293,10 @@ def test_knn_agrees_with_scikit_learn_neighbours():
 
     x, task_of, y = synthetic(seed=3)
     train, test = task_of != 0, task_of == 0
-    ours = KNNPredictor(k=5).fit(x[train], y[train]).predict(x[test])
+    train_prompts, test_prompts = Prompts(embeddings=x[train]), Prompts(embeddings=x[test])
+    ours = KNNPredictor(k=5).fit(train_prompts, y[train]).predict_quality(test_prompts)
     theirs = SklearnPredictor(KNeighborsClassifier(5, metric="cosine", algorithm="brute"))
-    np.testing.assert_allclose(ours, theirs.fit(x[train], y[train]).predict(x[test]), atol=1e-12)
+    np.testing.assert_allclose(ours, theirs.fit(train_prompts, y[train]).predict_quality(test_prompts), atol=1e-12)
 
 
 def test_fast_and_refitted_protocols_agree():
@@ -326,10 +329,10 @@ def test_fast_and_refitted_protocols_agree():
 def test_knn_predictor_by_hand_skips_missing_records():
     x = np.array([[1, 0], [0.8, 0.6], [0, 1]], dtype=np.float32)
     y = np.array([[1, 1], [0, np.nan], [1, 0]], dtype=np.float32)
-    g = KNNPredictor(k=2).fit(x, y).predict(np.array([[0.9, 0.1]], dtype=np.float32))
+    g = KNNPredictor(k=2).fit(Prompts(embeddings=x), y).predict_quality(Prompts(embeddings=np.array([[0.9, 0.1]])))
     # Model 0: the two nearest are rows 0, 1 -> (1 + 0)/2; model 1 lacks row 1: rows 0, 2 -> (1 + 0)/2.
     np.testing.assert_allclose(g, [[0.5, 0.5]])
-    g = KNNPredictor(k=1).fit(x, y).predict(np.array([[0.7, 0.7]], dtype=np.float32))
+    g = KNNPredictor(k=1).fit(Prompts(embeddings=x), y).predict_quality(Prompts(embeddings=np.array([[0.7, 0.7]])))
     # Model 0: row 1 (cos .99). Model 1 lacks row 1: rows 0 and 2 tie at cos .7071; the lower index wins.
     np.testing.assert_allclose(g, [[0.0, 1.0]])
 
@@ -339,7 +342,7 @@ def test_sklearn_adapter_handles_one_class_and_no_records():
 
     x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
     y = np.stack([(x[:, 0] > 0).astype(np.float32), np.ones(20, np.float32), np.full(20, np.nan, np.float32)], 1)
-    g = SklearnPredictor(LogisticRegression()).fit(x, y).predict(x)
+    g = SklearnPredictor(LogisticRegression()).fit(Prompts(embeddings=x), y).predict_quality(Prompts(embeddings=x))
     assert ((g[:, 0] > 0.5) == (x[:, 0] > 0)).mean() >= 0.9
     assert np.all(g[:, 1] == 1.0) and np.all(np.isnan(g[:, 2]))
 
@@ -351,14 +354,15 @@ def test_mlp_predictor_learns_a_separable_rule_and_skips_missing():
     y = np.stack([(x[:, 0] > 0), (x[:, 1] < 0), np.zeros(300, bool)], 1).astype(np.float32)
     y[::2, 1] = np.nan  # half the records missing: learned from the rest
     y[:, 2] = np.nan  # no record at all
-    model = MLPPredictor(hidden=32, epochs=30, batch_size=50, seed=0, n_threads=1).fit(x, y)
-    g = model.predict(x)
+    prompts = Prompts(embeddings=x)
+    model = MLPPredictor(hidden=32, epochs=30, batch_size=50, seed=0, n_threads=1).fit(prompts, y)
+    g = model.predict_quality(prompts)
     assert ((g[:, 0] > 0.5) == (x[:, 0] > 0)).mean() > 0.9
     assert ((g[:, 1] > 0.5) == (x[:, 1] < 0)).mean() > 0.9
     assert np.all(np.isnan(g[:, 2])) and np.all((g[:, :2] >= 0) & (g[:, :2] <= 1))
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(x), g)
-    again = MLPPredictor(hidden=32, epochs=30, batch_size=50, seed=0, n_threads=1).fit(x, y).predict(x)
-    np.testing.assert_array_equal(again, g)  # seeded
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_quality(prompts), g)
+    again = MLPPredictor(hidden=32, epochs=30, batch_size=50, seed=0, n_threads=1).fit(prompts, y)
+    np.testing.assert_array_equal(again.predict_quality(prompts), g)  # seeded
 
 
 # ---------------------------------------------------------------------------
@@ -562,7 +566,7 @@ def test_reference_pairs_at_alpha_reveal_each_training_task_to_its_own_pool():
     rows = data.task_rows(2)
     shown, rest = rows[np.sort(order[:10])], rows[np.sort(order[10:])]
     pool = np.concatenate([np.flatnonzero(np.isin(task_of, [0, 1, 3])), shown])
-    g = KNNPredictor().fit(x[pool], y[pool]).predict(x[rest])
+    g = KNNPredictor().fit(Prompts(embeddings=x[pool]), y[pool]).predict_quality(Prompts(embeddings=x[rest]))
     np.testing.assert_allclose(revealed.accuracy[2], sc.predictor_accuracy(g, y[rest]))
     top = -np.sort(-(x[rest] @ x[pool].T), axis=1)[:, :19]
     assert revealed.u[2] == pytest.approx(float((1 - top).mean()), abs=1e-6)

@@ -214,7 +214,7 @@ def cost_quality(
     :func:`study_costs`.
     """
     from routereval.datasets.router_dataset import pool_dataset
-    from routereval.evaluation.evaluate import fit_on_pool, seeded
+    from routereval.evaluation.evaluate import checked_quality, fit_on_pool, seeded
     from routereval.evaluation.features import Features
     from routereval.evaluation.specs import contender, parse_routers
 
@@ -259,7 +259,7 @@ def cost_quality(
             seeded(entry.router, seed, spec.params)
             started = time.perf_counter()
             fit_on_pool(entry.router, pool, features)
-            quality = np.asarray(entry.router.predict_quality(features.prompts(positions)), dtype=float)
+            quality = checked_quality(entry.router, features.prompts(positions), spec.label, pool.m)
             fit_seconds[spec.label] = fit_seconds.get(spec.label, 0.0) + time.perf_counter() - started
             estimates.setdefault(spec.label, []).append(quality)
 

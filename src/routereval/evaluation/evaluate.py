@@ -97,7 +97,8 @@ def _call(router: Any, method: str, *args: Any, **kwargs: Any) -> Any:
         ) from exc
 
 
-def _quality(router: Any, prompts: Any, label: str, m: int) -> np.ndarray:
+def checked_quality(router: Any, prompts: Any, label: str, m: int) -> np.ndarray:
+    """The router's n x m quality estimates, refused (ValueError naming it) unless finite and within [0, 1]."""
     quality = check_matrix(_call(router, "predict_quality", prompts), f"quality estimates of {label}",
                            n_rows=len(prompts), n_cols=m)
     if quality.size and (quality.min() < 0 or quality.max() > 1):
@@ -151,7 +152,7 @@ def evaluate_pool(
     else:
         fit_on_pool(entry.router, pool, features)
         test = features.prompts(positions)
-        quality = _quality(entry.router, test, entry.label, pool.m)
+        quality = checked_quality(entry.router, test, entry.label, pool.m)
         choice = entry.policy.choose(quality, prefer=train_means, **weigh)
         pi = probabilities(entry.router, test, quality)
     seconds = time.perf_counter() - started

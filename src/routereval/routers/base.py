@@ -29,6 +29,15 @@ Prediction, both n x m arrays over the same m candidates:
   candidates (:func:`probabilities`): the same rule whether or not it
   subclasses :class:`Router`.
 
+Quality estimates are finite, with one exception: the correctness predictors
+of model choice (:mod:`routereval.selection.predictors`, routers on 0/1
+labels) give NaN in the column of a candidate that has no record at all in
+their training labels, as there is nothing to estimate from. No policy is
+meant to read such a column: model choice picks with its own rules, which
+skip NaN (:mod:`routereval.selection.choice`), and
+:func:`routereval.evaluate` refuses a non-finite estimate with an
+error naming the router, as an argmax would take NaN for the largest value.
+
 Class attributes: ``inputs`` ("embeddings", the default; "texts"; or "none")
 says what the router reads, so evaluation computes only that; ``requires``
 names optional packages (``("torch",)``): command lines and sweep files refuse
@@ -36,10 +45,10 @@ the router before any work, with the install command, where one is missing
 (:func:`missing_packages`).
 
 Three forms are evaluated alike: a :class:`Router` subclass (which adds
-sklearn's ``get_params`` / ``set_params`` so ``sklearn.base.clone`` works,
-``__repr__`` and the fitted check); any object with ``fit`` and
-``predict_quality``; and a scikit-learn style estimator on arrays wrapped by
-:func:`routereval.routers.adapters.from_sklearn`. Registering: a class with a
+sklearn's ``get_params`` / ``set_params`` so ``sklearn.base.clone`` and
+:func:`unfitted_copy` work, ``__repr__`` and the fitted check); any object
+with ``fit`` and ``predict_quality``; and a scikit-learn style estimator on
+arrays wrapped by :func:`routereval.routers.adapters.from_sklearn`. Registering: a class with a
 ``name``, decorated with :func:`register`, in a module of this package is found
 without a list; another package exposes its routers through the
 ``routereval.routers`` entry-point group; ``pkg.module:Class`` names any
@@ -140,42 +149,17 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return out
 
 
-class HyperParameters:
-    """scikit-learn's ``get_params`` for an estimator whose ``__init__`` stores each argument under its own name.
-
-    Shared by :class:`Router` and the correctness predictors of :mod:`routereval.selection.predictors`;
-    :func:`unfitted_copy` rebuilds either from it.
-    """
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        # A class without its own __init__ has object's (*args, **kwargs): no parameters.
-        return [n for n, p in sig.parameters.items() if n != "self" and p.kind in plain]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Hyper-parameters as given to ``__init__``; with ``deep``, those of nested estimators as ``a__b``."""
-        out = {}
-        for name in self._param_names():
-            value = getattr(self, name)
-            out[name] = value
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
-        return out
-
-
 def unfitted_copy(estimator: Any) -> Any:
     """An unfitted copy with the same hyper-parameters, for one fit (a seed, a fold, a candidate).
 
     The object given is never fitted in place. A scikit-learn estimator (it has
     ``__sklearn_clone__``) goes through ``sklearn.base.clone``. Any other object
-    with ``get_params`` (a :class:`Router`, a correctness predictor) is rebuilt
-    from ``get_params(deep=False)``, its parameters passed as they are and its
-    learned state (names ending in ``_``) left behind; sklearn is not imported
-    for it, which keeps a sweep of cheap routers from paying its import. One whose
-    ``__init__`` refuses its own parameters, or that has no ``get_params``, is
-    deep-copied.
+    with ``get_params`` (a :class:`Router`, the correctness predictors of model
+    choice included) is rebuilt from ``get_params(deep=False)``, its parameters
+    passed as they are and its learned state (names ending in ``_``) left behind;
+    sklearn is not imported for it, which keeps a sweep of cheap routers from
+    paying its import. One whose ``__init__`` refuses its own parameters, or
+    that has no ``get_params``, is deep-copied.
     """
     if hasattr(estimator, "__sklearn_clone__"):
         from sklearn.base import clone
@@ -190,7 +174,7 @@ def unfitted_copy(estimator: Any) -> Any:
     return copy.deepcopy(estimator)
 
 
-class Router(HyperParameters):
+class Router:
     """Base class of routers (see the module docstring for the contract)."""
 
     name: ClassVar[str] = ""
@@ -223,7 +207,24 @@ class Router(HyperParameters):
         ``knn:k=abc`` costs nothing. Routers with constraints override it.
         """
 
-    # -- scikit-learn parameter protocol (get_params from HyperParameters) -------------------
+    # -- scikit-learn parameter protocol ----------------------------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        # A class without its own __init__ has object's (*args, **kwargs): no parameters.
+        return [n for n, p in sig.parameters.items() if n != "self" and p.kind in plain]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__``; with ``deep``, those of nested estimators as ``a__b``."""
+        out = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            out[name] = value
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
+        return out
 
     def set_params(self, **params: Any) -> Router:
         """Set hyper-parameters (``a__b`` reaches a nested router); unknown names are refused."""

@@ -8,7 +8,8 @@ Modules, one job each:
 
 * :mod:`~routereval.selection.data`: a benchmark's tasks as deduplicated prompts with 0/1 correctness;
 * :mod:`~routereval.selection.vectors`: prompt vectors (MiniLM cached; TF-IDF fitted on all task texts);
-* :mod:`~routereval.selection.predictors`: correctness predictors g_m (kNN, MLP, any scikit-learn classifier);
+* :mod:`~routereval.selection.predictors`: correctness predictors g_m (kNN, MLP, any scikit-learn classifier),
+  routers under the contract of :mod:`routereval.routers.base`;
 * :mod:`~routereval.selection.neighbours`: exact kNN among any set of tasks from one set of per-task lists;
 * :mod:`~routereval.selection.scores`: S1, S2, S3, the task descriptor, Nadaraya-Watson, BMA and the fallback;
 * :mod:`~routereval.selection.settings`: the protocol's settings (the published numbers as defaults);

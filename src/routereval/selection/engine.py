@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from routereval.routers.base import unfitted_copy
+from routereval.routers.base import Prompts, unfitted_copy
 from routereval.selection import scores as sc
 from routereval.selection.data import TaskData
 from routereval.selection.neighbours import TaskNeighbours
@@ -60,13 +60,13 @@ class Engine:
         rows = np.flatnonzero(np.isin(data.task_of, pool))
         if extra is not None:
             rows = np.concatenate([rows, np.asarray(extra, dtype=np.int64)])
-        model = unfitted_copy(self.predictor).fit(data.vectors[rows], data.correct[rows])
+        model = unfitted_copy(self.predictor).fit(Prompts(embeddings=data.vectors[rows]), data.correct[rows])
         self.n_fits += 1
         if extra is None and whole:
             asked = int(data.task_of[queries[0]])
             for t in sorted(set(range(data.n_tasks)) - set(pool) - {asked}):
-                self._kept[(pool, t)] = model.predict(data.vectors[data.task_rows(t)])
-        return model.predict(data.vectors[queries])
+                self._kept[(pool, t)] = model.predict_quality(Prompts(embeddings=data.vectors[data.task_rows(t)]))
+        return model.predict_quality(Prompts(embeddings=data.vectors[queries]))
 
     def descriptor(self, queries: np.ndarray, pool_tasks: Iterable[int], extra: np.ndarray | None = None) -> float:
         """u: mean distance of the queries to their nearest prompts of the pool (and ``extra``)."""

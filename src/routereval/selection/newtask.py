@@ -15,7 +15,7 @@ import numpy as np
 
 from routereval.errors import ConfigError, DataError
 from routereval.neighbours import padded_neighbours
-from routereval.routers.base import unfitted_copy
+from routereval.routers.base import Prompts, unfitted_copy
 from routereval.selection import scores as sc
 from routereval.selection.choice import choose
 from routereval.selection.data import TaskData
@@ -162,8 +162,9 @@ def choose_for_prompts(
     predictor = predictor or KNNPredictor()
     all_tasks = list(range(data.n_tasks))
     refs = reference_pairs(Engine(data, predictor, settings.n_descriptor), all_tasks)
-    fitted = unfitted_copy(predictor).fit(data.vectors, data.correct)
-    est = fitted.predict_counts(vectors) if isinstance(fitted, KNNPredictor) else sc.Estimates(fitted.predict(vectors))
+    fitted = unfitted_copy(predictor).fit(Prompts(embeddings=data.vectors), data.correct)
+    new = Prompts(embeddings=vectors)
+    est = fitted.predict_counts(new) if isinstance(fitted, KNNPredictor) else sc.Estimates(fitted.predict_quality(new))
     everyone = np.arange(len(data.vectors))
     _, sims = padded_neighbours(np.asarray(vectors, dtype=np.float32), data.vectors, settings.n_descriptor, everyone)
     u = sc.descriptor(sims)

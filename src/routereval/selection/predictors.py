@@ -1,72 +1,113 @@
 """Correctness predictors g_m(x): the probability that model m answers prompt x correctly.
 
-One predictor object serves every model at once: ``fit(vectors, correct)``
-takes n prompt vectors and the n x M correctness matrix (1 / 0, NaN where a
-model has no record) and ``predict(vectors)`` returns an n x M matrix of
-estimates in [0, 1]. Each model learns only from the prompts where it has a
-record; a model with no record at all gets NaN. The same predictors can score
-prompts for per-prompt routing (argmax over models of g).
+A correctness predictor is a router (the contract of :mod:`routereval.routers.base`):
+``fit(prompts, labels)`` reads ``prompts.embeddings`` (n prompt vectors) and the
+n x M correctness matrix (1 / 0, NaN where a model has no record), and
+``predict_quality(prompts)`` returns n x M estimates of P(correct) in [0, 1].
+Each model learns only from the prompts where it has a record; a model with no
+record at all gets NaN, the one exception the router contract allows. Model
+choice reads these estimates with its own rules, which skip NaN
+(:mod:`routereval.selection.choice`), never through a policy.
 
-* :class:`KNNPredictor` (the default, as published): cosine kNN, k = 5.
+* :class:`KNNPredictor` (the default, as published): cosine kNN, k = 5. Its
+  extra :meth:`~KNNPredictor.predict_counts` keeps the integer counts behind
+  each estimate, for exact scores.
 * :class:`MLPPredictor`: the paper's alternative, a network with two hidden
   layers of 1,500 units and one sigmoid output per model, trained with binary
   cross-entropy on the records that exist. torch is imported inside ``fit``.
 * :class:`SklearnPredictor`: any scikit-learn classifier with
   ``predict_proba``, one unfitted copy per model.
 
-Estimator contract: ``__init__`` stores settings only, ``fit`` returns
-``self``, learned state ends in ``_``, ``predict`` changes nothing.
+>>> from routereval.routers import Prompts
+>>> g = KNNPredictor(k=5).fit(Prompts(embeddings=train_vectors), correct).predict_quality(
+...     Prompts(embeddings=new_vectors))                                          # doctest: +SKIP
+
+The array form of earlier releases, ``fit(vectors, correct)``,
+``predict(vectors)`` and ``predict_counts(vectors)``, still works in this
+release with a FutureWarning naming the call that replaces it.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
 
-from routereval.errors import ConfigError, NotFittedError
+from routereval.errors import ConfigError
 from routereval.neighbours import nearest_neighbours
-from routereval.routers.base import HyperParameters, require, unfitted_copy
+from routereval.routers.base import Prompts, Router, require, unfitted_copy
 from routereval.selection.scores import Estimates
 
 PREDICTORS = ("knn", "mlp")
 
 
-def _check(vectors: np.ndarray, correct: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    x = np.asarray(vectors, dtype=np.float32)
+def _deprecated(predictor: Router, old: str, new: str, stacklevel: int = 3) -> None:
+    """Warn that ``old`` (an array-form call of earlier releases) is now ``new``.
+
+    ``stacklevel`` counts this function, then the callers up to the user's line (3: called by the public method).
+    """
+    who = type(predictor).__name__
+    warnings.warn(f"{who}.{old} is deprecated and will be removed in the next release; call {who}.{new}",
+                  FutureWarning, stacklevel=stacklevel)
+
+
+def _vectors(predictor: Router, prompts: Prompts, method: str) -> np.ndarray:
+    """``prompts.embeddings`` as a float32 n x d array, or an error naming ``method`` and what it expected."""
+    who = type(predictor).__name__
+    if not isinstance(prompts, Prompts):
+        raise TypeError(f"{who}.{method}() takes a routereval.routers.Prompts, got {type(prompts).__name__}; "
+                        f"pass Prompts(embeddings=vectors)")
+    if prompts.embeddings is None:
+        raise ValueError(f"{who}.{method}() reads prompts.embeddings, which is None")
+    x = np.asarray(prompts.embeddings, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"prompt vectors must be a 2-d array, got shape {x.shape}")
-    if correct is None:
-        return x, None
-    y = np.asarray(correct, dtype=np.float32)
-    if y.ndim != 2 or len(y) != len(x):
-        raise ValueError(f"correctness must be {len(x)} x models, got shape {y.shape}")
+    return x
+
+
+def _correctness(labels: np.ndarray, n: int) -> np.ndarray:
+    y = np.asarray(labels, dtype=np.float32)
+    if y.ndim != 2 or len(y) != n:
+        raise ValueError(f"correctness must be {n} x models, got shape {y.shape}")
     present = ~np.isnan(y)
     if not np.all((y[present] == 0) | (y[present] == 1)):
         raise ValueError("correctness must be 0, 1 or NaN (binarise continuous scores first)")
-    return x, y
+    return y
 
 
-class CorrectnessPredictor(HyperParameters, ABC):
-    """The contract: fit on (vectors, correctness with NaN), predict n x M estimates in [0, 1]."""
+def _training_data(predictor: Router, prompts: Prompts, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, correctness) from ``fit``'s arguments, checked here once; vectors in place of the
+    :class:`Prompts` are the array form of earlier releases, read with a FutureWarning."""
+    if not isinstance(prompts, Prompts):
+        _deprecated(predictor, "fit(vectors, correct)", "fit(Prompts(embeddings=vectors), correct)", stacklevel=4)
+        prompts = Prompts(embeddings=prompts)
+    x = _vectors(predictor, prompts, "fit")
+    return x, _correctness(labels, len(x))
+
+
+class CorrectnessPredictor(Router, ABC):
+    """A router learning 0/1 correctness, whose estimates hold NaN for a model with no record to learn from.
+
+    Subclasses implement ``fit(prompts, labels)`` and ``predict_quality(prompts)``; ``get_params`` /
+    ``set_params``, ``__repr__``, the fitted check and :func:`~routereval.routers.base.unfitted_copy` are the
+    :class:`~routereval.routers.base.Router`'s.
+    """
 
     @abstractmethod
-    def fit(self, vectors: np.ndarray, correct: np.ndarray) -> CorrectnessPredictor:
-        """Learn from n prompt vectors and their n x M correctness (NaN = no record)."""
+    def fit(self, prompts: Prompts, labels: np.ndarray) -> CorrectnessPredictor:
+        """Learn from ``prompts.embeddings`` and their n x M correctness (1 / 0, NaN = no record)."""
 
     @abstractmethod
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
+    def predict_quality(self, prompts: Prompts) -> np.ndarray:
         """n x M estimates of P(correct); NaN for models that had no record to learn from."""
 
-    def _check_fitted(self, attribute: str) -> None:
-        if not hasattr(self, attribute):
-            raise NotFittedError(type(self).__name__)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({args})"
+    def predict(self, vectors: np.ndarray) -> np.ndarray:
+        """Deprecated (the array form of earlier releases): ``predict_quality(Prompts(embeddings=vectors))``."""
+        _deprecated(self, "predict(vectors)", "predict_quality(Prompts(embeddings=vectors))")
+        return self.predict_quality(Prompts(embeddings=vectors))
 
 
 class KNNPredictor(CorrectnessPredictor):
@@ -75,19 +116,27 @@ class KNNPredictor(CorrectnessPredictor):
     def __init__(self, k: int = 5) -> None:
         self.k = k
 
-    def fit(self, vectors: np.ndarray, correct: np.ndarray) -> KNNPredictor:
+    def check_params(self) -> None:
         if int(self.k) < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
-        self.vectors_, self.correct_ = _check(vectors, correct)
+
+    def fit(self, prompts: Prompts, labels: np.ndarray) -> KNNPredictor:
+        self.check_params()
+        self.vectors_, self.correct_ = _training_data(self, prompts, labels)
         return self
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
-        return self.predict_counts(vectors).g
+    def predict_quality(self, prompts: Prompts) -> np.ndarray:
+        return self._counts(_vectors(self, prompts, "predict_quality")).g
 
-    def predict_counts(self, vectors: np.ndarray) -> Estimates:
-        """As :meth:`predict`, keeping the integers (correct neighbours, neighbours) for exact scores."""
+    def predict_counts(self, prompts: Prompts) -> Estimates:
+        """As :meth:`predict_quality`, keeping the integers (correct neighbours, neighbours) for exact scores."""
+        if not isinstance(prompts, Prompts):
+            _deprecated(self, "predict_counts(vectors)", "predict_counts(Prompts(embeddings=vectors))")
+            prompts = Prompts(embeddings=prompts)
+        return self._counts(_vectors(self, prompts, "predict_counts"))
+
+    def _counts(self, x: np.ndarray) -> Estimates:
         self._check_fitted("correct_")
-        x, _ = _check(vectors)
         have = ~np.isnan(self.correct_)
         hits = np.zeros((len(x), have.shape[1]), dtype=np.int64)
         found = np.zeros((len(x), have.shape[1]), dtype=np.int64)
@@ -115,25 +164,28 @@ class SklearnPredictor(CorrectnessPredictor):
     def __init__(self, estimator: Any) -> None:
         self.estimator = estimator
 
-    def fit(self, vectors: np.ndarray, correct: np.ndarray) -> SklearnPredictor:
+    def check_params(self) -> None:
         if not hasattr(self.estimator, "predict_proba"):
             raise ValueError(f"{type(self.estimator).__name__} has no predict_proba")
-        x, y = _check(vectors, correct)
+
+    def fit(self, prompts: Prompts, labels: np.ndarray) -> SklearnPredictor:
+        self.check_params()
+        x, y = _training_data(self, prompts, labels)
         self.fitted_: list[Any] = []
         for m in range(y.shape[1]):
             rows = np.flatnonzero(~np.isnan(y[:, m]))
-            labels = y[rows, m].astype(int)
+            labels_m = y[rows, m].astype(int)
             if rows.size == 0:
                 self.fitted_.append(math.nan)
-            elif np.all(labels == labels[0]):
-                self.fitted_.append(float(labels[0]))
+            elif np.all(labels_m == labels_m[0]):
+                self.fitted_.append(float(labels_m[0]))
             else:
-                self.fitted_.append(unfitted_copy(self.estimator).fit(x[rows], labels))
+                self.fitted_.append(unfitted_copy(self.estimator).fit(x[rows], labels_m))
         return self
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
+    def predict_quality(self, prompts: Prompts) -> np.ndarray:
         self._check_fitted("fitted_")
-        x, _ = _check(vectors)
+        x = _vectors(self, prompts, "predict_quality")
         out = np.empty((len(x), len(self.fitted_)))
         for m, est in enumerate(self.fitted_):
             if isinstance(est, float):
@@ -147,9 +199,11 @@ class SklearnPredictor(CorrectnessPredictor):
 class MLPPredictor(CorrectnessPredictor):
     """d -> hidden -> ReLU -> hidden -> ReLU -> M sigmoid outputs, binary cross-entropy over present records.
 
-    Adam with mini-batches; the weights are kept as NumPy arrays, so ``predict``
+    Adam with mini-batches; the weights are kept as NumPy arrays, so ``predict_quality``
     and pickling need no torch. ``n_threads`` caps torch's threads (None: torch's default).
     """
+
+    requires = ("torch",)
 
     def __init__(
         self,
@@ -169,11 +223,11 @@ class MLPPredictor(CorrectnessPredictor):
         self.seed = seed
         self.n_threads = n_threads
 
-    def fit(self, vectors: np.ndarray, correct: np.ndarray) -> MLPPredictor:
+    def fit(self, prompts: Prompts, labels: np.ndarray) -> MLPPredictor:
         torch = require("torch", "the mlp predictor")
         from torch import nn
 
-        x, y = _check(vectors, correct)
+        x, y = _training_data(self, prompts, labels)
         threads_before = torch.get_num_threads()
         if self.n_threads is not None:
             torch.set_num_threads(int(self.n_threads))
@@ -216,9 +270,9 @@ class MLPPredictor(CorrectnessPredictor):
         linears = [layer for layer in net if isinstance(layer, nn.Linear)]
         self.weights_ = [(lin.weight.detach().numpy().copy(), lin.bias.detach().numpy().copy()) for lin in linears]
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
+    def predict_quality(self, prompts: Prompts) -> np.ndarray:
         self._check_fitted("weights_")
-        h, _ = _check(vectors)
+        h = _vectors(self, prompts, "predict_quality")
         for i, (w, b) in enumerate(self.weights_):
             if i:
                 h = np.maximum(h, 0.0)
