@@ -200,7 +200,7 @@ def make_shake_encoder(dim: int):
 
 def cache_scale(n: int, runs: int) -> dict:
     """``embed`` of ``n`` synthetic texts through a near-free encoder: cold (write) and cached (read)."""
-    from routereval.encoders import embed
+    from routereval.encoders import embed_texts
 
     shake = make_shake_encoder(384)
     texts = [f"synthetic prompt {i}: " + "lorem ipsum " * (i % 7) for i in range(n)]
@@ -209,10 +209,10 @@ def cache_scale(n: int, runs: int) -> dict:
         folder = Path(tempfile.mkdtemp(prefix="routereval-cache-speed-"))
         try:
             t0 = time.perf_counter()
-            embed(shake, texts, folder, progress=False)
+            embed_texts(texts, shake, folder, progress=False)
             cold.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            embed(shake, texts, folder, progress=False)
+            embed_texts(texts, shake, folder, progress=False)
             cached.append(time.perf_counter() - t0)
         finally:
             shutil.rmtree(folder, ignore_errors=True)

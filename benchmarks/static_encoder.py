@@ -103,12 +103,12 @@ def neighbour_share(a: np.ndarray, b: np.ndarray, queries: np.ndarray, k: int = 
 
 def dataset_vectors(dataset: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Texts, scores and ``minilm-int8`` vectors (through the cache) of every prompt of ``dataset``."""
-    from routereval.encoders import embed, get_encoder
+    from routereval.encoders import embed_texts, get_encoder
     from routereval.sources.catalog import load_dataset
 
     bench = load_dataset(dataset)
     texts = bench.prompts["text"].tolist()
-    return texts, np.asarray(bench.scores, dtype=np.float64), embed(get_encoder(FULL), texts)
+    return texts, np.asarray(bench.scores, dtype=np.float64), embed_texts(texts, get_encoder(FULL))
 
 
 def agreement() -> dict:

@@ -172,7 +172,7 @@ def test_the_graph_is_the_transformers_model(prompts):
 def test_vectors_are_a_function_of_the_text_alone(prompts, fast, name):
     # Bit for bit: a text's vector is the same alone, among others, in any order, on one thread or
     # several, and whatever the embedding cache already holds (cold, warm, partly warm).
-    from routereval.encoders import OnnxMiniLMEncoder, embed
+    from routereval.encoders import OnnxMiniLMEncoder, embed_texts
 
     encoder = fast[name]
     texts = prompts[:40] + [prompts[-1]]  # the last one is truncated at 256 word pieces
@@ -184,8 +184,8 @@ def test_vectors_are_a_function_of_the_text_alone(prompts, fast, name):
     one_thread = OnnxMiniLMEncoder("fp32" if name == "minilm-onnx" else "int8", num_threads=1)
     assert one_thread.encode(texts[::-1], progress=False)[::-1].tobytes() == together.tobytes()
     with tempfile.TemporaryDirectory() as folder:
-        partly = embed(encoder, texts[5:17], folder, progress=False)
-        warm_mix = embed(encoder, texts, folder, progress=False)
+        partly = embed_texts(texts[5:17], encoder, folder, progress=False)
+        warm_mix = embed_texts(texts, encoder, folder, progress=False)
         assert warm_mix.tobytes() == together.tobytes() and partly.tobytes() == together[5:17].tobytes()
 
 
@@ -244,12 +244,12 @@ def test_default_minilm_is_a_measured_fast_path():
 
 @pytest.mark.slow  # embeds real prompts with MiniLM
 def test_paths_never_share_a_cache(tmp_path, prompts, fast):
-    from routereval.encoders import embed
+    from routereval.encoders import embed_texts
 
     texts = prompts[:5]
-    first = {name: embed(encoder, texts, tmp_path, progress=False) for name, encoder in fast.items()}
+    first = {name: embed_texts(texts, encoder, tmp_path, progress=False) for name, encoder in fast.items()}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm-int8", "minilm-onnx"]
-    again = {name: embed(encoder, texts, tmp_path, progress=False) for name, encoder in fast.items()}
+    again = {name: embed_texts(texts, encoder, tmp_path, progress=False) for name, encoder in fast.items()}
     for name in fast:
         np.testing.assert_array_equal(again[name], first[name])  # each read back from its own folder
     assert not np.array_equal(again["minilm-onnx"], again["minilm-int8"])

@@ -34,6 +34,7 @@ from routereval.encoders import (
     UnknownEncoderError,
     embed,
     embed_prompts,
+    embed_texts,
     get_encoder,
     text_key,
 )
@@ -179,9 +180,9 @@ def test_minilm_identical_across_calls_and_cache(minilm, tmp_path):
     assert np.array_equal(first, minilm.encode(texts, progress=False))
     assert np.array_equal(first[0], first[2])
     counting = CountingMiniLM(batch_size=8)
-    cached = embed(counting, texts, tmp_path, progress=False)
+    cached = embed_texts(texts, counting, tmp_path, progress=False)
     assert counting.encoded == 2  # the repeated text is encoded once
-    again = embed(counting, texts, tmp_path, progress=False)
+    again = embed_texts(texts, counting, tmp_path, progress=False)
     assert counting.encoded == 2  # nothing new on the second call
     assert np.array_equal(cached, again)
     np.testing.assert_allclose(cached, first, atol=1e-6)
@@ -290,30 +291,30 @@ def test_cache_encodes_each_text_once(tmp_path):
     enc = fitted_tfidf(6, cls=CountingTfidf)
     direct = enc.encode(CORPUS, progress=False)
     enc.encoded = 0
-    first = embed(enc, CORPUS[:8] + CORPUS[:2], tmp_path, progress=False)
+    first = embed_texts(CORPUS[:8] + CORPUS[:2], enc, tmp_path, progress=False)
     assert enc.encoded == 8  # duplicates inside one call are encoded once
-    second = embed(enc, CORPUS[:8], tmp_path, progress=False)
+    second = embed_texts(CORPUS[:8], enc, tmp_path, progress=False)
     assert enc.encoded == 8  # second call: nothing encoded
     assert np.array_equal(first[:8], second)
     assert np.array_equal(first[8:], direct[:2])
     np.testing.assert_allclose(second, direct[:8], atol=1e-7)
     # Another "dataset" sharing half its texts pays only for the new ones.
-    third = embed(enc, CORPUS[4:], tmp_path, progress=False)
+    third = embed_texts(CORPUS[4:], enc, tmp_path, progress=False)
     assert enc.encoded == 8 + 4
     np.testing.assert_allclose(third, direct[4:], atol=1e-7)
 
 
 def test_cache_is_keyed_by_encoder_name(tmp_path):
     a, b = fitted_tfidf(6, cls=CountingTfidf), fitted_tfidf(5, cls=CountingTfidf)
-    embed(a, CORPUS, tmp_path, progress=False)
-    embed(b, CORPUS, tmp_path, progress=False)
+    embed_texts(CORPUS, a, tmp_path, progress=False)
+    embed_texts(CORPUS, b, tmp_path, progress=False)
     assert (a.encoded, b.encoded) == (len(CORPUS), len(CORPUS))
     assert {p.name for p in tmp_path.iterdir()} == {a.name, b.name}
 
 
 def test_cache_default_folder_is_routereval_home(routereval_home):
     enc = HashEncoder(8)
-    embed(enc, ["one", "two"], progress=False)
+    embed_texts(["one", "two"], enc, progress=False)
     with EmbeddingCache("hash-8", 8) as cache:
         assert cache.folder == routereval_home / "embeddings" / "hash-8"
         assert len(cache) == 2
@@ -325,7 +326,7 @@ def test_cache_default_folder_is_routereval_home(routereval_home):
 def test_truncated_shard_is_reported_with_the_repair_command(tmp_path):
     enc = HashEncoder(16)
     texts = [f"prompt number {i}" for i in range(10)]
-    original = embed(enc, texts, tmp_path, progress=False, chunk_size=4)  # shards of 4, 4, 2
+    original = embed_texts(texts, enc, tmp_path, progress=False, chunk_size=4)  # shards of 4, 4, 2
     shards = shard_files(tmp_path, enc.name)
     assert len(shards) == 3
     victim = max(shards, key=lambda p: p.stat().st_size)
@@ -336,32 +337,32 @@ def test_truncated_shard_is_reported_with_the_repair_command(tmp_path):
     enc.encoded = 0
     command = f"routereval cache verify --repair --encoder {enc.name} --dir {tmp_path}"
     with pytest.raises(CacheDamagedError, match=rf"shard {victim.stem}.npy is {len(data) - 40} bytes instead of {len(data)}") as err:
-        embed(enc, texts, tmp_path, progress=False)
+        embed_texts(texts, enc, tmp_path, progress=False)
     assert f"`{command}`" in str(err.value)
     assert enc.encoded == 0  # nothing was used or recomputed behind the user's back
     # The repair command as printed, run for real.
     repaired = run_cli(*command.split()[1:], check=False)
     assert repaired.returncode == 0, repaired.stderr
     assert f"{victim_rows} texts will be embedded again" in repaired.stdout
-    again = embed(enc, texts, tmp_path, progress=False)
+    again = embed_texts(texts, enc, tmp_path, progress=False)
     assert enc.encoded == victim_rows  # exactly the lost shard's texts, no more
     assert np.array_equal(again, original)
     enc.encoded = 0
-    embed(enc, texts, tmp_path, progress=False)
+    embed_texts(texts, enc, tmp_path, progress=False)
     assert enc.encoded == 0  # and the repair is itself cached
 
 
 def test_same_size_damage_is_caught_on_open_and_by_verify(tmp_path):
     enc = HashEncoder(16)
     texts = [f"question {i}" for i in range(6)]
-    original = embed(enc, texts, tmp_path, progress=False, chunk_size=3)
+    original = embed_texts(texts, enc, tmp_path, progress=False, chunk_size=3)
     first, second = shard_files(tmp_path, enc.name)
     # Same size, different bytes: only the checksum can tell.
     raw = bytearray(second.read_bytes())
     raw[-4:] = b"\x00\x00\xc0\x7f"
     second.write_bytes(bytes(raw))
     with pytest.raises(CacheDamagedError, match=rf"shard {second.stem}.npy is not the bytes that were written"):
-        embed(enc, texts, tmp_path, progress=False)
+        embed_texts(texts, enc, tmp_path, progress=False)
     verified = run_cli("cache", "verify", "--dir", str(tmp_path), check=False)
     assert verified.returncode == 1
     assert f"shard {second.stem}.npy is not the bytes that were written" in verified.stderr
@@ -373,7 +374,7 @@ def test_same_size_damage_is_caught_on_open_and_by_verify(tmp_path):
         assert [shard for shard, _ in cache.verify()] == [second.stem]
         assert cache.drop_shards([second.stem]) == 3
     enc.encoded = 0
-    assert np.array_equal(embed(enc, texts, tmp_path, progress=False), original)
+    assert np.array_equal(embed_texts(texts, enc, tmp_path, progress=False), original)
     assert enc.encoded == 3
     ok = run_cli("cache", "verify", "--dir", str(tmp_path), check=False)
     assert ok.returncode == 0 and f"{enc.name}: ok (6 texts)" in ok.stdout
@@ -381,7 +382,7 @@ def test_same_size_damage_is_caught_on_open_and_by_verify(tmp_path):
 
 def test_deleted_shard_and_unreadable_index_are_reported(tmp_path):
     enc = HashEncoder(16)
-    embed(enc, [f"q {i}" for i in range(6)], tmp_path, progress=False, chunk_size=3)
+    embed_texts([f"q {i}" for i in range(6)], enc, tmp_path, progress=False, chunk_size=3)
     first, _ = shard_files(tmp_path, enc.name)
     first.unlink()
     with pytest.raises(CacheDamagedError, match=rf"shard {first.stem}.npy is missing"):
@@ -400,7 +401,7 @@ def test_deleted_shard_and_unreadable_index_are_reported(tmp_path):
 def test_an_untouched_shard_is_not_hashed_again_on_open(tmp_path, monkeypatch):
     from routereval.encoders import cache as cache_module
 
-    embed(HashEncoder(8), [f"t{i}" for i in range(40)], tmp_path, progress=False, chunk_size=10)
+    embed_texts([f"t{i}" for i in range(40)], HashEncoder(8), tmp_path, progress=False, chunk_size=10)
     hashed = []
     real = cache_module.full_sha256
     monkeypatch.setattr(cache_module, "full_sha256", lambda path: hashed.append(path) or real(path))
@@ -419,8 +420,9 @@ def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
     # temporary file appears, i.e. before the shard is complete and indexed.
     n, dim = 16_000, 2048
     script = HASH_ENCODER_SRC + (
-        "import sys\nfrom routereval.encoders import embed\n"
-        f"embed(HashEncoder({dim}), [f'text {{i}}' for i in range({n})], sys.argv[1], progress=False, chunk_size={n})\n"
+        "import sys\nfrom routereval.encoders import embed_texts\n"
+        f"embed_texts([f'text {{i}}' for i in range({n})], HashEncoder({dim}), sys.argv[1], progress=False, "
+        f"chunk_size={n})\n"
     )
     shard_dir = tmp_path / f"hash-{dim}" / "shards"
     proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
@@ -439,7 +441,7 @@ def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
         assert len(cache) == 0
     enc = HashEncoder(dim)
     texts = [f"text {i}" for i in range(50)]
-    vectors = embed(enc, texts, tmp_path, progress=False)
+    vectors = embed_texts(texts, enc, tmp_path, progress=False)
     assert enc.encoded == 50  # nothing of the killed write counted as cached
     np.testing.assert_allclose(vectors, enc.encode(texts, progress=False), atol=1e-7)
     with EmbeddingCache(f"hash-{dim}", dim, tmp_path) as cache:
@@ -450,13 +452,13 @@ def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
 
 def test_adaptive_chunks_give_a_fast_encoder_few_shards(tmp_path):
     # The first chunk is small (32); a fast encoder then gets the rest in one go.
-    embed(HashEncoder(8), [f"t{i}" for i in range(2000)], tmp_path, progress=False)
+    embed_texts([f"t{i}" for i in range(2000)], HashEncoder(8), tmp_path, progress=False)
     sizes = sorted(np.load(p).shape[0] for p in shard_files(tmp_path, "hash-8"))
     assert sizes == [32, 1968]
 
 
 def test_cache_refuses_a_folder_of_another_width(tmp_path):
-    embed(HashEncoder(8), ["a b"], tmp_path, progress=False)
+    embed_texts(["a b"], HashEncoder(8), tmp_path, progress=False)
     with pytest.raises(RouterEvalError, match=r"expected dim 4\); delete it with `routereval cache clear --encoder hash-8"):
         EmbeddingCache("hash-8", 4, tmp_path)
 
@@ -472,7 +474,7 @@ def test_text_key_is_sha256_of_utf8():
 def test_empty_text_is_an_error_naming_the_prompt(tmp_path):
     enc = fitted_tfidf(6)
     with pytest.raises(DataError, match=r"prompt 'q2', text 2 \(counting from 1\) has no text") as err:
-        embed(enc, ["a cat", None, "a dog"], tmp_path, ids=["q1", "q2", "q3"], progress=False)
+        embed_texts(["a cat", None, "a dog"], enc, tmp_path, ids=["q1", "q2", "q3"], progress=False)
     assert (err.value.row, err.value.column) == (2, "text")
     with pytest.raises(DataError, match="text 3"):
         enc.encode(["a cat", "a dog", "   "])
@@ -483,13 +485,13 @@ def test_empty_text_is_an_error_naming_the_prompt(tmp_path):
 def test_empty_text_zero_fallback(tmp_path):
     enc = fitted_tfidf(6, cls=CountingTfidf)
     texts = ["The cat sat.", float("nan"), "", "Bond yields climbed."]
-    out = embed(enc, texts, tmp_path, on_empty="zero", progress=False)
+    out = embed_texts(texts, enc, tmp_path, on_empty="zero", progress=False)
     assert enc.encoded == 2
     assert np.array_equal(out[[1, 2]], np.zeros((2, 6), dtype=np.float32))
     np.testing.assert_allclose(np.linalg.norm(out[[0, 3]], axis=1), 1.0, atol=1e-5)
-    assert np.array_equal(embed(enc, [None], tmp_path, on_empty="zero"), np.zeros((1, 6), dtype=np.float32))
+    assert np.array_equal(embed_texts([None], enc, tmp_path, on_empty="zero"), np.zeros((1, 6), dtype=np.float32))
     with pytest.raises(DataError, match=r"text 3 \(counting from 1\) is of type int, not text"):
-        embed(enc, ["The cat sat.", None, 7], tmp_path, on_empty="zero")
+        embed_texts(["The cat sat.", None, 7], enc, tmp_path, on_empty="zero")
 
 
 # -- precomputed vectors ---------------------------------------------------------------
@@ -535,24 +537,24 @@ def test_embed_prompts_follows_prompt_ids_through_subsets(bench_with_vectors, tm
     unit = raw  # as shipped
     enc = PrecomputedEncoder.from_benchmark(bench, "vec")
     sub = bench.select(prompts=[4, 2, 0])  # reordered, and p2 has no text: fine for lookups
-    np.testing.assert_allclose(embed_prompts(enc, sub), unit[[4, 2, 0]], atol=1e-6)
-    np.testing.assert_allclose(embed_prompts(enc, bench, [1]), unit[[1]], atol=1e-6)
+    np.testing.assert_allclose(embed_prompts(sub, enc), unit[[4, 2, 0]], atol=1e-6)
+    np.testing.assert_allclose(embed_prompts(bench, enc, [1]), unit[[1]], atol=1e-6)
     mask = np.array([False, True, False, True, False])
-    np.testing.assert_allclose(embed_prompts(enc, bench, mask), unit[[1, 3]], atol=1e-6)
+    np.testing.assert_allclose(embed_prompts(bench, enc, mask), unit[[1, 3]], atol=1e-6)
     # Looked up, never cached.
-    np.testing.assert_allclose(embed(enc, ["second question"], tmp_path), unit[[1]], atol=1e-6)
+    np.testing.assert_allclose(embed_texts(["second question"], enc, tmp_path), unit[[1]], atol=1e-6)
     assert not any(tmp_path.iterdir())
 
 
 def test_embed_prompts_names_the_prompt_without_text(bench_with_vectors, tmp_path):
     bench, _ = bench_with_vectors
     enc = TfidfEncoder(2).fit(["first question here", "second question there", "fourth one"])
-    out = embed_prompts(enc, bench, [0, 1], cache_dir=tmp_path, progress=False)
+    out = embed_prompts(bench, enc, [0, 1], cache_dir=tmp_path, progress=False)
     np.testing.assert_allclose(out, enc.encode(["first question", "second question"], progress=False), atol=1e-7)
     with pytest.raises(DataError, match=r"prompt 'p2' of benchmark 'toy'.*row 3 of the prompts table") as err:
-        embed_prompts(enc, bench, [1, 2], cache_dir=tmp_path, progress=False)
+        embed_prompts(bench, enc, [1, 2], cache_dir=tmp_path, progress=False)
     assert (err.value.row, err.value.column) == (3, "text")
-    zero = embed_prompts(enc, bench, [2], cache_dir=tmp_path, on_empty="zero", progress=False)
+    zero = embed_prompts(bench, enc, [2], cache_dir=tmp_path, on_empty="zero", progress=False)
     assert not zero.any()
 
 
@@ -610,7 +612,7 @@ def embed_slowly(folder: Path, seconds_per_text: str, calls: str, progress_secon
     """stderr of a child that embeds with a hash encoder slowed by ``seconds_per_text`` (an expression
     in ``text``), running ``calls`` (Python using ``embed``, ``Slow`` and ``folder``), stderr a pipe as in CI."""
     script = HASH_ENCODER_SRC + (
-        "import sys, time\nfrom routereval.encoders import embed\nfolder = sys.argv[1]\n"
+        "import sys, time\nfrom routereval.encoders import embed_texts\nfolder = sys.argv[1]\n"
         "class Slow(HashEncoder):\n"
         "    def _encode(self, texts, *, progress):\n"
         f"        time.sleep(sum({seconds_per_text} for text in texts))\n"
@@ -624,7 +626,7 @@ def embed_slowly(folder: Path, seconds_per_text: str, calls: str, progress_secon
 @pytest.mark.slow  # child processes
 def test_embed_reports_progress_as_plain_lines_in_a_log(tmp_path):
     # A plain line per few seconds and a last one, no bar.
-    call = "embed(Slow(8), [f'text {i}' for i in range(60)], folder, description='embedding toy')\n"
+    call = "embed_texts([f'text {i}' for i in range(60)], Slow(8), folder, description='embedding toy')\n"
     stderr = embed_slowly(tmp_path, "0.01", call + call, progress_seconds=0.1)
     lines = stderr.splitlines()
     assert len(lines) >= 3, stderr
@@ -643,7 +645,7 @@ def test_embed_time_left_weighs_texts_by_length(tmp_path):
     stderr = embed_slowly(tmp_path, "1e-5 * len(text)", (
         "texts = ([f'{i:04d} ' + 'x' * 1195 for i in range(32)] + [f'{i:04d} ' + 'y' * 595 for i in range(252)]\n"
         "         + [f'{i:04d} short.' for i in range(3000)])\n"
-        "embed(Slow(8), texts, folder, description='embedding toy')\n"), progress_seconds=0.05)
+        "embed_texts(texts, Slow(8), folder, description='embedding toy')\n"), progress_seconds=0.05)
     left = [int(m.group(1)) for m in re.finditer(r"~(\d+) s left", stderr)]
     assert "min" not in stderr and left and max(left) <= 3, stderr
 
@@ -652,9 +654,9 @@ def test_embed_stats_count_what_was_read_and_encoded(tmp_path):
     from routereval.encoders import EmbedStats
 
     enc = HashEncoder(8)
-    embed(enc, ["a", "b", "c"], tmp_path, progress=False)
+    embed_texts(["a", "b", "c"], enc, tmp_path, progress=False)
     stats = EmbedStats()
-    embed(enc, ["a", "b", "c", "d", "e", "f", "g", "h", "a", "d"], tmp_path, progress=False, stats=stats)
+    embed_texts(["a", "b", "c", "d", "e", "f", "g", "h", "a", "d"], enc, tmp_path, progress=False, stats=stats)
     # 10 texts, 8 distinct; a, b, c were cached; d..h (5) were encoded.
     assert (stats.encoder, stats.texts, stats.distinct, stats.cached, stats.encoded) == ("hash-8", 10, 8, 3, 5)
     assert stats.seconds_encoding > 0 and stats.seconds_writing > 0 and stats.seconds_reading > 0
@@ -682,13 +684,25 @@ def test_vectors_of_an_older_revision_are_refused_not_mixed(tmp_path):
         def _encode(self, texts, *, progress):
             return super()._encode(texts, progress=progress) + 1e-3
 
-    old = embed(HashEncoder(8), ["a", "b"], tmp_path, progress=False)
+    old = embed_texts(["a", "b"], HashEncoder(8), tmp_path, progress=False)
     with pytest.raises(CacheDamagedError, match=r"older routereval \(revision 1.*routereval cache clear --encoder hash-8"):
-        embed(Revised(8), ["a", "b"], tmp_path, progress=False)
+        embed_texts(["a", "b"], Revised(8), tmp_path, progress=False)
     proc = subprocess.run([sys.executable, "-m", "routereval", "cache", "clear", "--encoder", "hash-8", "--dir",
                            str(tmp_path)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": SRC})
     assert proc.returncode == 0, proc.stderr
-    new = embed(Revised(8), ["a", "b"], tmp_path, progress=False)
+    new = embed_texts(["a", "b"], Revised(8), tmp_path, progress=False)
     assert not np.array_equal(new, old)
-    assert np.array_equal(embed(Revised(8), ["b", "a"], tmp_path, progress=False), new[::-1])  # read back
+    assert np.array_equal(embed_texts(["b", "a"], Revised(8), tmp_path, progress=False), new[::-1])  # read back
+
+
+def test_the_old_embed_call_still_works_with_a_warning_and_embed_prompts_refuses_swapped_arguments(tmp_path):
+    enc = HashEncoder(8)
+    with pytest.warns(FutureWarning, match=r"embed_texts\(texts, encoder\)"):
+        old = embed(enc, ["a b", "c d"], tmp_path, progress=False)
+    assert np.array_equal(old, embed_texts(["a b", "c d"], enc, tmp_path, progress=False))
+    prompts = pd.DataFrame({"prompt_id": ["q1", "q2"], "task": "t", "text": ["a b", "c d"]})
+    bench = Benchmark.from_values("toy", np.eye(2), prompts, ["m1", "m2"])
+    assert np.array_equal(embed_prompts(bench, enc, cache_dir=tmp_path, progress=False), old)
+    with pytest.raises(TypeError, match="the benchmark comes first"):
+        embed_prompts(enc, bench)

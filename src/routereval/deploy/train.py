@@ -135,7 +135,7 @@ def train_model(
             enc.fit([str(t) for t in texts[train]])
             vectors[used] = enc.encode([str(t) for t in texts[used]], progress=progress)
         else:
-            vectors[used] = embed_prompts(enc, bench, used, progress=progress)
+            vectors[used] = embed_prompts(bench, enc, used, progress=progress)
 
     def prompts(rows: np.ndarray, with_scores: bool = False) -> Prompts:
         return Prompts(embeddings=None if vectors is None else vectors[rows],

@@ -1,7 +1,7 @@
 """Text encoders behind one interface, and a disk cache so each text is embedded once.
 
->>> from routereval.encoders import get_encoder, embed
->>> vectors = embed(get_encoder("minilm"), ["What is 2 + 2?"])   # 1 x 384, unit rows
+>>> from routereval.encoders import get_encoder, embed_texts
+>>> vectors = embed_texts(["What is 2 + 2?"], get_encoder("minilm"))   # 1 x 384, unit rows
 
 For one prompt at a time (serving), keep an encoder and call it directly: the
 model stays loaded and a short prompt takes a few milliseconds::
@@ -15,7 +15,7 @@ imports what it needs when it first works.
 
 from routereval.encoders.base import Encoder, UnknownEncoderError, l2_normalise
 from routereval.encoders.cache import CacheDamagedError, EmbeddingCache, text_key
-from routereval.encoders.embedding import EmbedStats, embed
+from routereval.encoders.embedding import EmbedStats, embed, embed_texts
 from routereval.encoders.minilm import MiniLMEncoder
 from routereval.encoders.onnx import OnnxMiniLMEncoder
 from routereval.encoders.precomputed import PrecomputedEncoder
@@ -36,6 +36,7 @@ __all__ = [
     "TfidfEncoder",
     "UnknownEncoderError",
     "embed",
+    "embed_texts",
     "embed_prompts",
     "get_encoder",
     "l2_normalise",

@@ -55,9 +55,9 @@ class EmbedStats:
         return asdict(self)
 
 
-def embed(
-    encoder: Encoder,
+def embed_texts(
     texts: Sequence[str | None],
+    encoder: Encoder,
     cache_dir: str | os.PathLike | None = None,
     *,
     progress: bool = True,
@@ -168,3 +168,12 @@ def embed(
 
 
 __all__ = ["EmbedStats", "embed"]
+
+
+def embed(encoder: Encoder, texts: Sequence[str | None], *args: Any, **kwargs: Any) -> np.ndarray:
+    """Deprecated: :func:`embed_texts` with the texts first, as ``rv.embed(data, encoder)`` and ``embed_prompts``."""
+    import warnings
+
+    warnings.warn("routereval.encoders.embed(encoder, texts) is now embed_texts(texts, encoder); embed will be "
+                  "removed in the next release", FutureWarning, stacklevel=2)
+    return embed_texts(texts, encoder, *args, **kwargs)

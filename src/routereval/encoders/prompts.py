@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from routereval.encoders.base import Encoder
-from routereval.encoders.embedding import EmbedStats, embed
+from routereval.encoders.embedding import EmbedStats, embed_texts
 from routereval.encoders.precomputed import PrecomputedEncoder
 from routereval.errors import DataError
 
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 
 def embed_prompts(
-    encoder: Encoder,
     bench: Benchmark,
+    encoder: Encoder,
     rows: Sequence[int] | np.ndarray | None = None,
     *,
     cache_dir: str | os.PathLike | None = None,
@@ -37,10 +37,12 @@ def embed_prompts(
     Unit-norm for the encoders that compute them; precomputed vectors as shipped.
 
     A prompt without text raises a DataError naming its prompt id, unless
-    ``on_empty="zero"`` (see :func:`routereval.encoders.embed`); precomputed
+    ``on_empty="zero"`` (see :func:`routereval.encoders.embed_texts`); precomputed
     vectors need no text. ``stats`` (an :class:`~routereval.encoders.embedding.EmbedStats`)
     is filled with counts and the seconds spent reading the cache, encoding and writing.
     """
+    if isinstance(bench, Encoder):
+        raise TypeError(f"embed_prompts(bench, encoder): the benchmark comes first, got the encoder {bench.name!r}")
     if rows is None:
         rows = np.arange(bench.n_prompts)
     elif np.asarray(rows).dtype == bool:
@@ -63,8 +65,8 @@ def embed_prompts(
         return encoder.rows(rows)
     texts = bench.prompts["text"].to_numpy()[rows].tolist()
     try:
-        return embed(
-            encoder, texts, cache_dir, progress=progress, on_empty=on_empty, ids=ids,
+        return embed_texts(
+            texts, encoder, cache_dir, progress=progress, on_empty=on_empty, ids=ids,
             description=f"embedding {bench.name}", stats=stats,
         )
     except DataError as exc:

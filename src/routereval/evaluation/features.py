@@ -86,7 +86,7 @@ def embed(data: RouterDatasets | Benchmark, encoder: str = AUTO_ENCODER, *, prog
     from routereval.encoders import embed_prompts
 
     bench = data.bench if isinstance(data, RouterDatasets) else data
-    return embed_prompts(encoder_for(data, encoder), bench, progress=progress)
+    return embed_prompts(bench, encoder_for(data, encoder), progress=progress)
 
 
 def features_for(
@@ -102,4 +102,4 @@ def features_for(
     from routereval.encoders import embed_prompts
 
     enc = encoder_for(data, encoder)
-    return Features(embed_prompts(enc, data.bench, progress=progress), texts, encoder=enc.name)
+    return Features(embed_prompts(data.bench, enc, progress=progress), texts, encoder=enc.name)

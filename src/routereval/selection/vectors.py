@@ -54,7 +54,7 @@ def attach_vectors(
     ``encoder`` is a MiniLM path (by default :data:`SELECTION_ENCODER`), ``tfidf`` / ``tfidf-<dim>`` or ``precomputed:<key>``
     (vectors shipped with the dataset; these cannot embed new prompts).
     """
-    from routereval.encoders import embed, embed_prompts, get_encoder
+    from routereval.encoders import embed_prompts, embed_texts, get_encoder
 
     if encoder.startswith("precomputed:"):
         if new_texts is not None:
@@ -63,7 +63,7 @@ def attach_vectors(
                 "use --encoder minilm or tfidf with --new-task"
             )
         enc = get_encoder(encoder, benchmark=bench)
-        data.vectors = embed_prompts(enc, bench, data.rows, progress=progress)
+        data.vectors = embed_prompts(bench, enc, data.rows, progress=progress)
         return None
     enc = get_encoder(encoder)
     if hasattr(enc, "fit"):
@@ -72,7 +72,7 @@ def attach_vectors(
         enc.fit(corpus)
         data.vectors = _encode_texts(enc, data.texts)
         return None if new_texts is None else _encode_texts(enc, list(new_texts))
-    data.vectors = embed_prompts(enc, bench, data.rows, progress=progress, on_empty="zero")
+    data.vectors = embed_prompts(bench, enc, data.rows, progress=progress, on_empty="zero")
     if new_texts is None:
         return None
-    return embed(enc, list(new_texts), progress=progress, on_empty="zero")
+    return embed_texts(list(new_texts), enc, progress=progress, on_empty="zero")
