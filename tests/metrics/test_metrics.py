@@ -96,3 +96,23 @@ def test_missing_records_leave_a_prompt_unscored_only_where_the_choice_lands():
 def test_gap_closed_by_hand():
     assert metrics.gap_closed(0.6, 0.5, 0.9) == pytest.approx(0.25)
     assert math.isnan(metrics.gap_closed(0.6, 0.5, 0.5))
+
+
+def test_against_best_single_by_hand_with_a_missing_record():
+    from routereval.metrics import against_best_single
+
+    nan = float("nan")
+    # Three candidates on four test prompts; the router picks 0, 1, 2, 1; prompt 3's pick (1) has no record.
+    scores = np.array([[1.0, 0.0, 0.0],
+                       [0.0, 1.0, 1.0],
+                       [0.0, 0.0, 1.0],
+                       [1.0, nan, 0.0]])
+    choice = np.eye(3)[[0, 1, 2, 1]]
+    train_means = np.array([0.2, 0.6, 0.4])  # candidate 1 is the deployable best single model
+    got = against_best_single(scores, choice, train_means)
+    # Over prompts 0-2: routed 3/3; candidate 1 scores 0, 1, 0 -> 1/3; the oracle 1, 1, 1 -> 1.
+    assert got.n_scored == 3 and got.best_single_train_index == 1
+    assert got.mean_score == 1.0 and got.best_single_train == pytest.approx(1 / 3) and got.oracle == 1.0
+    assert got.gap_closed == pytest.approx(1.0)
+    none = against_best_single(scores[3:], choice[3:], train_means)
+    assert none.n_scored == 0 and np.isnan(none.mean_score) and np.isnan(none.gap_closed)

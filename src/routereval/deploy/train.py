@@ -16,7 +16,6 @@ so the message says to leave it out with ``--models``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,11 +28,12 @@ from routereval.records.fingerprint import content_sha256
 SPLITS = ("all", "train")
 
 
-def _split(bench: Any, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    from routereval.datasets.splits import SPLIT_SEED, source_split, split_by_task
+def _split(bench: Any, split: str) -> tuple[Any, str]:
+    """The :class:`~routereval.datasets.splits.Split` the router learns on, and how it was made."""
+    from routereval.datasets.splits import SPLIT_SEED, Split, source_split, split_by_task
 
     if split == "all":
-        return np.arange(bench.n_prompts), np.zeros(0, np.int64), np.zeros(0, np.int64), "all prompts"
+        return Split(np.arange(bench.n_prompts), np.zeros(0, np.int64), np.zeros(0, np.int64)), "all prompts"
     if "split" in bench.prompts.columns:
         s = source_split(bench.prompts["split"].to_numpy())
         how = "the source's own train / validation / test split"
@@ -42,7 +42,7 @@ def _split(bench: Any, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         how = f"RouterEval's per-task 80/10/10 split, seed {SPLIT_SEED}"
     if not len(s.train) or not len(s.test):
         raise ConfigError(f"{bench.name}: the split has {len(s.train)} training and {len(s.test)} test prompts")
-    return s.train, s.val, s.test, how
+    return s, how
 
 
 def data_sha256(bench: Any, rows: np.ndarray, cols: np.ndarray) -> str:
@@ -54,18 +54,18 @@ def data_sha256(bench: Any, rows: np.ndarray, cols: np.ndarray) -> str:
 
 
 def held_out_metrics(chosen: np.ndarray, scores: np.ndarray, train_scores: np.ndarray) -> dict[str, float]:
-    """The router's test score beside the best single model (picked on train) and the oracle."""
-    from routereval.metrics.core import mean_score, single_means
+    """The router's test score beside the best single model (picked on train) and the oracle.
+
+    The figures are :func:`routereval.metrics.against_best_single`'s, the ones
+    ``bench`` and ``sweep`` report, under the artifact's own field names.
+    """
+    from routereval.metrics.core import against_best_single, single_means
     from routereval.routers.base import one_hot
 
-    m = scores.shape[1]
-    router = mean_score(scores, one_hot(chosen, m))
-    best = int(np.nanargmax(single_means(train_scores)))
-    single = mean_score(scores, one_hot(np.full(len(scores), best), m))
-    present = ~np.isnan(scores).all(axis=1)
-    oracle = float(np.nanmax(scores[present], axis=1).mean()) if present.any() else float("nan")
-    return {"n_test": len(scores), "mean_score": router, "best_single_on_train": single,
-            "oracle": oracle, "gain_vs_best_single": router - single}
+    against = against_best_single(scores, one_hot(chosen, scores.shape[1]), single_means(train_scores))
+    return {"n_test": against.n_scored, "mean_score": against.mean_score,
+            "best_single_on_train": against.best_single_train, "oracle": against.oracle,
+            "gain_vs_best_single": against.mean_score - against.best_single_train}
 
 
 def check_models(bench: Any, models: Sequence[str]) -> None:
@@ -104,9 +104,11 @@ def train_model(
     that model (:mod:`routereval.routers.auto`), as scikit-learn users expect a
     default that is safe to deploy rather than the simplest learner.
     """
-    from routereval.datasets.router_dataset import labels_from_scores
+    from routereval.datasets.router_dataset import pool_dataset
     from routereval.encoders import embed_prompts, get_encoder
-    from routereval.routers.base import Labelled, Prompts, make_router
+    from routereval.evaluation.evaluate import fit_on_pool
+    from routereval.evaluation.features import Features
+    from routereval.routers.base import make_router
 
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -116,7 +118,8 @@ def train_model(
     if len(cols) < 2:
         raise ConfigError("a router needs at least two candidate models")
     est = make_router(router, **(params or {}))
-    train, val, test, how = _split(bench, split)
+    parts, how = _split(bench, split)
+    train, val, test = parts.train, parts.val, parts.test
     inputs = getattr(est, "inputs", "embeddings")
     if inputs == "texts":
         raise ConfigError(f"router {router!r} reads raw texts with its own network and cannot be saved as data; "
@@ -137,11 +140,9 @@ def train_model(
         else:
             vectors[used] = embed_prompts(bench, enc, used, progress=progress)
 
-    def prompts(rows: np.ndarray, with_scores: bool = False) -> Prompts:
-        return Prompts(embeddings=None if vectors is None else vectors[rows],
-                       scores=bench.values(prompts=rows, models=cols) if with_scores else None, n=len(rows))
-
-    labels = labels_from_scores(bench.values(prompts=train, models=cols), bench.kind)
+    # One pool of every candidate: the same fit (validation split included) as bench and sweep.
+    pool = pool_dataset(bench, parts, tuple(int(c) for c in cols), len(cols), "all")
+    labels = pool.train.labels
     unseen = [bench.model_names[c] for c, seen in zip(cols, (~np.isnan(labels)).any(axis=0)) if not seen]
     if unseen:
         keep = ",".join(bench.model_names[c] for c in cols if bench.model_names[c] not in unseen)
@@ -151,11 +152,7 @@ def train_model(
             f"{' ...' if len(unseen) > 5 else ''}; leave them out with --models"
             f"{' ' + keep if len(keep) <= 200 else ''}"
         )
-    kwargs = {}
-    if len(val) and "validation" in inspect.signature(est.fit).parameters:
-        kwargs["validation"] = Labelled(prompts(val), labels_from_scores(bench.values(prompts=val, models=cols),
-                                                                         bench.kind))
-    est.fit(prompts(train, with_scores=True), labels, **kwargs)
+    fit_on_pool(est, pool, Features(vectors, None))
 
     names = [bench.model_names[c] for c in cols]
     table = bench.models.set_index("name")
@@ -176,6 +173,5 @@ def train_model(
         quality = model.quality(embeddings=None if vectors is None else vectors[test],
                                 texts=[str(t) for t in texts[test]])
         chosen = np.argmax(quality, axis=1)
-        info["held_out"] = held_out_metrics(chosen, bench.values(prompts=test, models=cols),
-                                            bench.values(prompts=train, models=cols))
+        info["held_out"] = held_out_metrics(chosen, pool.test.scores, pool.train.scores)
     return model

@@ -159,14 +159,10 @@ def evaluate_pool(
 
     per_prompt = metrics.per_prompt_score(scores, choice)
     scored = ~np.isnan(per_prompt)
-    mu = float(per_prompt[scored].mean()) if scored.any() else float("nan")
     lo, hi = metrics.bootstrap_interval(per_prompt, n_boot=n_boot, seed=seed)
     on_scored = scores[scored]
-    train_best = int(np.nanargmax(train_means)) if np.isfinite(train_means).any() else 0
-    best_train_score = float(metrics.single_means(on_scored[:, [train_best]])[0]) if len(on_scored) else float("nan")
-    with np.errstate(all="ignore"):
-        best_present = np.where(np.isnan(on_scored), -np.inf, on_scored).max(axis=1) if len(on_scored) else on_scored
-    oracle_test = float(best_present.mean()) if len(on_scored) else float("nan")
+    against = metrics.against_best_single(scores, choice, train_means)
+    mu, best_train_score = against.mean_score, against.best_single_train
     selection = metrics.selection_histogram(choice) if len(choice) else np.zeros(pool.m)
     row = {
         "dataset": pool.dataset,
@@ -188,10 +184,10 @@ def evaluate_pool(
         "reference_score": reference.value,
         "best_single_test": metrics.best_single_mean(on_scored) if len(on_scored) else float("nan"),
         "best_single_train": best_train_score,
-        "best_single_train_model": pool.models[train_best],
+        "best_single_train_model": pool.models[against.best_single_train_index],
         "vs_best_single_train": mu / best_train_score if best_train_score > 0 else float("nan"),
-        "oracle_test": oracle_test,
-        "gap_closed": metrics.gap_closed(mu, best_train_score, oracle_test),
+        "oracle_test": against.oracle,
+        "gap_closed": against.gap_closed,
         "models": list(pool.models),
         "selection": selection.tolist(),
         "seconds": seconds,

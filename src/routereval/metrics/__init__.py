@@ -21,6 +21,8 @@ from routereval.metrics.cost import (
 )
 from routereval.metrics.core import (
     ROUTEREVAL_REFERENCE,
+    AgainstBestSingle,
+    against_best_single,
     best_single_mean,
     bootstrap_interval,
     choice_entropy,
@@ -52,6 +54,8 @@ __all__ = [
     "bootstrap_interval",
     "brier_score",
     "choice_entropy",
+    "AgainstBestSingle",
+    "against_best_single",
     "gap_closed",
     "mean_score",
     "per_prompt_score",

@@ -26,6 +26,7 @@ many there were.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
@@ -150,6 +151,47 @@ def vs_best_single(scores: np.ndarray, choice: np.ndarray) -> float:
 def vs_reference(mu: float, reference: float) -> float:
     """V_R: mu_o relative to a fixed reference score."""
     return mu / reference if reference > 0 else float("nan")
+
+
+class AgainstBestSingle(NamedTuple):
+    """A routed system beside the deployable best single model and the oracle, on the same prompts."""
+
+    #: Prompts the routed system's choice has a record on: every figure below is over these.
+    n_scored: int
+    mean_score: float
+    #: The candidate with the best mean on the training prompts (what a deployment can know), and its mean here.
+    best_single_train_index: int
+    best_single_train: float
+    #: The best candidate with a record on each prompt.
+    oracle: float
+
+    @property
+    def gap_closed(self) -> float:
+        """Share of the headroom above the train-chosen best single model the routed system closes."""
+        return gap_closed(self.mean_score, self.best_single_train, self.oracle)
+
+
+def against_best_single(scores: np.ndarray, choice: np.ndarray, train_means: np.ndarray) -> AgainstBestSingle:
+    """The routed system's mean score beside the train-chosen best single model's and the oracle's.
+
+    ``scores`` are the n x m test scores (NaN = no record), ``choice`` the n x m
+    choice distributions (one-hot rows for a deterministic router),
+    ``train_means`` each candidate's mean on the training prompts. All three
+    figures are over the prompts the choice can be scored on, so they compare
+    like with like.
+    """
+    # Scores stay in their own dtype (float32 records give float32 sums): the figures must not move a digit.
+    scores = np.asarray(scores)
+    per_prompt = per_prompt_score(scores, choice)
+    scored = ~np.isnan(per_prompt)
+    on_scored = scores[scored]
+    mu = float(per_prompt[scored].mean()) if scored.any() else float("nan")
+    best = int(np.nanargmax(train_means)) if np.isfinite(train_means).any() else 0
+    if not len(on_scored):
+        return AgainstBestSingle(0, mu, best, float("nan"), float("nan"))
+    with np.errstate(all="ignore"):
+        oracle = float(np.where(np.isnan(on_scored), -np.inf, on_scored).max(axis=1).mean())
+    return AgainstBestSingle(int(scored.sum()), mu, best, float(single_means(on_scored[:, [best]])[0]), oracle)
 
 
 def gap_closed(mu: float, mu_best_single: float, mu_oracle: float) -> float:
