@@ -263,6 +263,25 @@ def replace_folder(staged: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def publish_folder(staged: Path, dest: Path) -> bool:
+    """Move the complete folder ``staged`` to ``dest`` (same parent) unless another writer got there first.
+
+    For folders built under a name that says what they hold (a content key):
+    two processes may build the same one at once, and either result is as good
+    as the other. Returns False, leaving ``staged`` to the caller, where
+    ``dest`` already exists. Every file is flushed to disk first.
+    """
+    flush_tree(staged)
+    try:
+        os.rename(staged, dest)
+    except OSError:
+        if not os.path.lexists(dest):
+            raise
+        return False
+    fsync_dir(dest.parent)
+    return True
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths' names in one system call (Linux ``renameat2``); False where that is not possible."""
     import ctypes

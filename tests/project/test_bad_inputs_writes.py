@@ -333,3 +333,17 @@ def test_a_reservation_left_by_a_killed_import_does_not_block(tmp_path, capsys):
     holder.wait(timeout=10)
     assert run(["data", "import", str(tmp_path / "t.csv"), "--name", "t"]) == 0
     assert not list(paths.datasets_dir().glob(".import-*"))
+
+
+def test_publish_folder_keeps_whichever_writer_finished_first(tmp_path):
+    from routereval.atomic import publish_folder
+
+    first, second, dest = tmp_path / "a", tmp_path / "b", tmp_path / "export"
+    for folder, text in ((first, "first"), (second, "second")):
+        folder.mkdir()
+        (folder / "model.onnx").write_text(text)
+    assert publish_folder(first, dest) and not first.exists()
+    assert not publish_folder(second, dest)  # another writer's folder stands: it is as good, and kept
+    assert (dest / "model.onnx").read_text() == "first" and (second / "model.onnx").read_text() == "second"
+    with pytest.raises(OSError):
+        publish_folder(second, tmp_path / "missing-parent" / "export")

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from routereval import paths
-from routereval.atomic import fsync_dir, write_text_atomic
+from routereval.atomic import TMP_PREFIX, write_atomic, write_text_atomic
 from routereval.encoders.base import Encoder, check_name
 from routereval.errors import RouterEvalError
 from routereval.manifests import full_sha256
@@ -320,21 +320,11 @@ class EmbeddingCache:
             return
         shard = uuid.uuid4().hex
         final = self.shard_dir / f"{shard}.npy"
-        tmp = self.shard_dir / f".{shard}.npy.tmp"
         buffer = io.BytesIO()
         np.save(buffer, vectors, allow_pickle=False)
         data = buffer.getbuffer()
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                # The bytes must be on disk before the index says they are there.
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_dir(self.shard_dir)
+        # Flushed to disk (write_atomic) before the index says the bytes are there.
+        write_atomic(final, lambda tmp: tmp.write_bytes(data))
         # The bytes were hashed from memory just now: the file needs no second check.
         checked = _signature(final.stat())
         with self._transaction() as db:
@@ -358,7 +348,9 @@ class EmbeddingCache:
         known = {row[0] for row in self._db.execute("SELECT name FROM shards")}
         removed = 0
         for path in self.shard_dir.iterdir():
-            if path.name.endswith(".tmp") or (path.suffix == ".npy" and path.stem not in known):
+            # Temporary files of crashed writes: today's names, and the ".tmp" ones of earlier versions.
+            leftover = path.name.startswith(TMP_PREFIX) or path.name.endswith(".tmp")
+            if leftover or (path.suffix == ".npy" and path.stem not in known):
                 path.unlink(missing_ok=True)
                 removed += 1
         # Shards whose entries were all claimed earlier by other shards hold nothing reachable.

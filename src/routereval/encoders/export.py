@@ -51,7 +51,7 @@ from importlib import metadata
 from pathlib import Path
 
 from routereval import manifests, paths
-from routereval.atomic import TMP_PREFIX, fsync_dir
+from routereval.atomic import TMP_PREFIX, publish_folder
 from routereval.encoders.bert_graph import OPSET
 from routereval.errors import EXIT_DAMAGED, RouterEvalError
 
@@ -138,17 +138,9 @@ def ensure_export(model_dir: str | Path, *, quiet: bool = False) -> Path:
         fields = _build(Path(model_dir), tmp)
         fields["key"] = export_key(model_dir)
         manifests.write(tmp, KIND, fields, [FP32_FILE, INT8_FILE])  # last: the export is finished
-        for path in tmp.iterdir():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-        fsync_dir(tmp)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not (final / MANIFEST).is_file():
-                raise
-            # Another process finished first: its folder is as good as ours.
-        fsync_dir(parent)
+        if not publish_folder(tmp, final) and not (final / MANIFEST).is_file():
+            raise OSError(f"{final} exists but holds no finished export; delete it and run again")
+        # else another process finished first: its folder is as good as ours.
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
