@@ -15,6 +15,7 @@ import typer
 
 from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
+from routereval.metrics.core import DEFAULT_N_BOOT
 
 # Every baseline but MLC, which fine-tunes a transformer for each pool (about 4 CPU-minutes per
 # pool on MMLU-Pro): the default run stays a few minutes long; `--routers ...,mlc` adds it.
@@ -58,7 +59,7 @@ def bench(
     by_group: bool = typer.Option(False, "--by-group", help="Show each candidate group, not only their mean."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all result rows to this JSON file."),
     markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Write the tables as Markdown."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the mu_o interval."),
+    n_boot: int = typer.Option(DEFAULT_N_BOOT, help="Bootstrap resamples for the mu_o interval."),
     timings: bool = typer.Option(False, "--timings", help="Print the seconds spent in each stage and router."),
     cost: bool = typer.Option(False, "--cost", help="Add cost columns and the cost-quality table (AIQ; APGR, CPT for a pair)."),
     cost_unit: str = typer.Option("auto", help="Cost unit: dollars, input-dollars, compute, calls (a pair), or auto: "

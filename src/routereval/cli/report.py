@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from routereval.metrics.core import DEFAULT_N_BOOT
+
 
 def report(
     store: Path = typer.Argument(..., help="A results store: the --out folder of `routereval sweep`."),
@@ -22,7 +24,7 @@ def report(
         None, "--curves",
         help="A cost-quality document (curves.json) or the --out folder of `routereval curve`, besides the "
              "store's own; repeatable."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the intervals of the mean rows."),
+    n_boot: int = typer.Option(DEFAULT_N_BOOT, help="Bootstrap resamples for the intervals of the mean rows."),
 ) -> None:
     """Show what a sweep measured: leaderboard tables, and on request Markdown, figures and an HTML page."""
     from rich.markup import escape

@@ -34,7 +34,7 @@ import numpy as np
 
 from routereval.datasets.splits import SPLIT_SEED
 from routereval.datasets.pools import GROUPS
-from routereval.metrics.core import check_n_boot
+from routereval.metrics.core import DEFAULT_N_BOOT, check_n_boot
 
 #: Per-row arrays, kept for the joint interval and dropped from tables.
 ARRAY_FIELDS = ("positions", "per_prompt")
@@ -87,13 +87,13 @@ def _quantiles(means: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def joint_interval(rows: Sequence[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+def joint_interval(rows: Sequence[dict[str, Any]], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> tuple[float, float]:
     """95% bootstrap interval of the mean of the rows' mu_o, resampling test prompts jointly."""
     n_boot = check_n_boot(n_boot)
     return _quantiles(_resampled_means(rows, n_boot, np.random.default_rng(seed)))
 
 
-def split_interval(rows: Sequence[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+def split_interval(rows: Sequence[dict[str, Any]], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> tuple[float, float]:
     """95% interval of the mean of the rows' mu_o over splits and prompts (the two-level bootstrap).
 
     Rows are grouped by their split seed; with one split this is :func:`joint_interval` exactly.
@@ -110,7 +110,7 @@ def _by_split(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [parts[k] for k in sorted(parts)]
 
 
-def bootstrap_means(rows: Sequence[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+def bootstrap_means(rows: Sequence[dict[str, Any]], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> np.ndarray:
     """``n_boot`` resampled means of the rows' per-prompt scores (NaN where a resample scored nothing).
 
     One split: prompts resampled jointly for all rows. Several: the two-level
@@ -164,7 +164,7 @@ def _resampled_means(rows: Sequence[dict[str, Any]], n_boot: int, rng: np.random
     return means
 
 
-def paired_difference(a_rows: Sequence[dict[str, Any]], b_rows: Sequence[dict[str, Any]], *, n_boot: int = 1000,
+def paired_difference(a_rows: Sequence[dict[str, Any]], b_rows: Sequence[dict[str, Any]], *, n_boot: int = DEFAULT_N_BOOT,
                       seed: int = 0, p_value: bool = False) -> tuple[float, ...]:
     """mean(a) - mean(b) over matched rows (the same pool, seed and split), and its 95% bootstrap interval.
 
@@ -207,7 +207,7 @@ def _mean(values: list[Any]) -> float:
 
 
 def summarise(
-    rows: Sequence[dict[str, Any]], *, by_group: bool = False, n_boot: int = 1000, seed: int = 0,
+    rows: Sequence[dict[str, Any]], *, by_group: bool = False, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
     compare: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per cell (dataset, benchmark, m, router[, group]), averaged over groups, seeds and splits.
@@ -353,7 +353,7 @@ class EvaluationResult:
     gives the paper's symbol for each.
     """
 
-    def __init__(self, rows: list[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> None:
+    def __init__(self, rows: list[dict[str, Any]], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> None:
         self.rows = rows
         self.means = summarise(rows, n_boot=n_boot, seed=seed)
 
@@ -378,7 +378,7 @@ class EvaluationResult:
         return f"EvaluationResult({len(self.rows)} pool rows)\n{self.table().to_string(index=False)}"
 
 
-def summary_rows(rows: Sequence[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0,
+def summary_rows(rows: Sequence[dict[str, Any]], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
                  compare: bool = False) -> list[dict[str, Any]]:
     """Per-group rows (averaged over seeds and splits) followed by the mean rows: what tables show.
 

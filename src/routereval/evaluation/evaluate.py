@@ -50,6 +50,7 @@ from routereval.errors import ArgumentError
 from routereval.evaluation.features import Features
 from routereval.evaluation.reference import Reference
 from routereval.evaluation.specs import SEED_PARAMETER, Contender, RouterSpec, contender
+from routereval.metrics.core import DEFAULT_N_BOOT
 from routereval.policies import OracleMix, Policy
 from routereval.routers.base import Labelled, probabilities, reads, unfitted_copy
 from routereval.routers.checks import check_matrix
@@ -115,7 +116,7 @@ def evaluate_pool(
     features: Features,
     reference: Reference,
     *,
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
     costs: Any | None = None,
 ) -> dict[str, Any]:
@@ -271,7 +272,7 @@ def evaluate(
     policy: Policy | None = None,
     reference: str | float | None = None,
     encoder: str = "auto",
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
     progress: bool = True,
 ) -> EvaluationResult:

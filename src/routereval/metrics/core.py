@@ -55,6 +55,8 @@ ENTROPY_FLOOR = 1e-10
 SUM_TOLERANCE = 1e-6
 #: Bootstrap resamples: the percentiles are stable to about 0.001 by 10,000; more only costs time.
 MAX_N_BOOT = 100_000
+#: Bootstrap resamples by default, as RouterEval reports its intervals.
+DEFAULT_N_BOOT = 1000
 
 
 def check_distribution(p: object, name: str) -> np.ndarray:
@@ -225,7 +227,7 @@ def choice_entropy(choice: np.ndarray) -> float:
 
 
 def bootstrap_interval(
-    values: np.ndarray, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+    values: np.ndarray, *, n_boot: int = DEFAULT_N_BOOT, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values`` (resampling prompts; NaN = unscored, left out)."""
     n_boot = check_n_boot(n_boot)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from routereval.errors import DataError
+from routereval.metrics.core import DEFAULT_N_BOOT
 
 #: Where a sweep writes its scaling documents, inside the store.
 SCALING_DIR = "scaling"
@@ -171,7 +172,7 @@ def skipped_sizes(notes: dict[str, Any]) -> list[Skipped]:
     return out
 
 
-def per_group_rows(rows: list[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+def per_group_rows(rows: list[dict[str, Any]], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> list[dict[str, Any]]:
     """One row per (dataset, benchmark, m, group, router): the mean over seeds, with a joint interval.
 
     Without this a store with several seeds would show each router once per seed.
@@ -255,7 +256,7 @@ def collect(
     *,
     curves: list[Path] | tuple[Path, ...] = (),
     by_group: bool = False,
-    n_boot: int = 1000,
+    n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
 ) -> ReportData:
     """Read a results store (and scaling and cost-quality documents) into what a report shows.

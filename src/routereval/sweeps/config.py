@@ -33,7 +33,7 @@ from routereval.datasets.pools import GROUPS, NAMED_SIZES
 from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
 from routereval.evaluation.specs import RouterSpec
-from routereval.metrics.core import MAX_N_BOOT
+from routereval.metrics.core import DEFAULT_N_BOOT, MAX_N_BOOT
 from routereval.sweeps.sweep import MAX_SEED, Sweep, check_name, check_seed, parse_seed_list, setting_problems
 from routereval.sweeps.toml_lines import Problems, TomlLines
 
@@ -96,7 +96,7 @@ def parse_sweep(text: str, *, name: str = "sweep", origin: str = "<sweep>", base
     encoder = typed("encoder", str, "auto")
     split_seed = typed("split_seed", int, None)
     split_seeds = _split_seeds(doc.get("split_seeds"), lines, problems)
-    n_boot = typed("n_boot", int, 1000)
+    n_boot = typed("n_boot", int, DEFAULT_N_BOOT)
     reference = doc.get("reference")
     if reference is not None and (isinstance(reference, bool) or not isinstance(reference, (str, int, float))):
         problems.add(lines.key("reference"), f"reference must be a model name or a number, got {reference!r}")

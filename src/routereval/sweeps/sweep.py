@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from routereval.datasets.splits import SPLIT_SEED
 from routereval.errors import ConfigError
 from routereval.evaluation.specs import RouterSpec
+from routereval.metrics.core import DEFAULT_N_BOOT
 
 if TYPE_CHECKING:
     from routereval.sweeps.tasks import Context
@@ -64,7 +65,7 @@ class Sweep:
     split_seed: int = SPLIT_SEED
     #: Several split seeds: each is a grid axis (a row per split); empty means just ``split_seed``.
     split_seeds: tuple[int, ...] = ()
-    n_boot: int = 1000
+    n_boot: int = DEFAULT_N_BOOT
     reference: str | None = None
     scaling: bool = True
     scaling_draws: int | None = None
