@@ -244,7 +244,7 @@ def test_entry_point_plugins_are_discovered(tmp_path):
 # -- defects ---------------------------------------------------------------------------
 
 
-def test_b1_routers_that_read_no_prompt_run_alone(tmp_path):
+def test_routers_that_read_no_prompt_run_alone(tmp_path):
     raw, truth = router_layout(seed=1, n=40, n_models=12)
     path = write(tmp_path / "gsm8k_router_dataset.pkl", raw)
     out = tmp_path / "rows.json"
@@ -259,7 +259,7 @@ def test_b1_routers_that_read_no_prompt_run_alone(tmp_path):
             assert r["mean_score"] == pytest.approx(truth["master"][test][:, cols].mean())
 
 
-def test_b2_a_stored_routereval_file_keeps_its_split_and_pools(tmp_path):
+def test_a_stored_routereval_file_keeps_its_split_and_pools(tmp_path):
     raw, truth = router_layout(seed=2, n=40, n_models=12)
     path = write(tmp_path / "gsm8k_router_dataset.pkl", raw)
     from routereval.records.store import load_benchmark, save_benchmark
@@ -278,7 +278,7 @@ def test_b2_a_stored_routereval_file_keeps_its_split_and_pools(tmp_path):
         assert data.benchmark == "gsm8k"  # B5: the row's benchmark is RouterEval's name
 
 
-def test_b3_prompts_without_text_are_refused_not_embedded_as_zeros():
+def test_prompts_without_text_are_refused_not_embedded_as_zeros():
     from routereval.errors import DataError
 
     bench, _ = tiny_bench(texts=False)
@@ -289,7 +289,7 @@ def test_b3_prompts_without_text_are_refused_not_embedded_as_zeros():
     assert np.isfinite(rv.evaluate("best-single", data, n_boot=10).rows[0]["mean_score"])
 
 
-def test_b4_the_seed_reaches_every_seeded_router_under_one_name():
+def test_the_seed_reaches_every_seeded_router_under_one_name():
     from routereval.evaluation.evaluate import seeded
     from routereval.evaluation.specs import RouterSpec
     from routereval.sweeps.tasks import Task
@@ -303,7 +303,7 @@ def test_b4_the_seed_reaches_every_seeded_router_under_one_name():
     assert Task("d", "d", 3, "all_weak", spec, 0).key != Task("d", "d", 3, "all_weak", spec, 1).key
 
 
-def test_b5_benchmark_key_comes_from_the_source():
+def test_benchmark_key_comes_from_the_source():
     raw, _ = router_layout(seed=4, n=40, n_models=12)
     import tempfile
 
@@ -317,7 +317,7 @@ def test_b5_benchmark_key_comes_from_the_source():
     assert row["benchmark"] == "bbh" and row["reference_score"] == pytest.approx(0.8303)
 
 
-def test_b8_cluster_runs_kmeans_once_by_default_like_scikit_learn():
+def test_cluster_runs_kmeans_once_by_default_like_scikit_learn():
     from sklearn.cluster import KMeans
 
     rng = np.random.default_rng(0)
@@ -345,7 +345,7 @@ def test_readme_api_snippet_runs(mirror, tmp_path):
     assert "SNIPPET-OK" in done.stdout
 
 
-def test_b7_precomputed_vectors_reach_routers_as_shipped(tmp_path):
+def test_precomputed_vectors_reach_routers_as_shipped(tmp_path):
     raw, truth = router_layout(seed=6, n=40, n_models=12)
     truth_emb = truth["emb"]
     bench = rv.load_dataset(str(write(tmp_path / "arc_router_dataset.pkl", raw)))
