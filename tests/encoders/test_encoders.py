@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 from support.processes import SRC, run_cli, run_python
 
+from routereval.atomic import TMP_PREFIX
 from routereval.encoders import (
     CacheDamagedError,
     EmbeddingCache,
@@ -428,7 +429,7 @@ def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
     try:
         deadline = time.monotonic() + 120
-        while not (shard_dir.is_dir() and any(shard_dir.glob("*.tmp"))):
+        while not (shard_dir.is_dir() and any(shard_dir.glob(f"{TMP_PREFIX}*"))):
             assert proc.poll() is None, "the writer finished before it could be killed"
             assert time.monotonic() < deadline, "the writer never started its shard"
             time.sleep(0.0005)
@@ -436,7 +437,8 @@ def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert not list(shard_dir.glob("*.npy")), "the shard was completed before the kill"
+    finished = [p for p in shard_dir.glob("*.npy") if not p.name.startswith(TMP_PREFIX)]
+    assert not finished, "the shard was completed before the kill"
     with EmbeddingCache(f"hash-{dim}", dim, tmp_path) as cache:
         assert len(cache) == 0
     enc = HashEncoder(dim)
@@ -447,7 +449,7 @@ def test_write_killed_mid_shard_leaves_nothing_cached(tmp_path):
     with EmbeddingCache(f"hash-{dim}", dim, tmp_path) as cache:
         assert cache.clean() == 1  # the leftover temporary file
         assert len(cache) == 50
-    assert not list(shard_dir.glob("*.tmp"))
+    assert not list(shard_dir.glob(f"{TMP_PREFIX}*"))
 
 
 def test_adaptive_chunks_give_a_fast_encoder_few_shards(tmp_path):
