@@ -15,13 +15,13 @@ import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from support.requirements import needs_torch
+from support.tasks import task_data_of
 
 import routereval as rv
 from routereval.errors import ConfigError, NotFittedError
 from routereval.records import Benchmark
 from routereval.routers import Prompts, Router
 from routereval.routers.base import unfitted_copy
-from routereval.selection.data import task_data
 from routereval.selection.predictors import (
     CorrectnessPredictor,
     KNNPredictor,
@@ -127,10 +127,7 @@ def test_model_choice_skips_the_nan_of_a_model_with_no_training_record():
     task_of = np.repeat(np.arange(4), 15)
     y = np.stack([x[:, 0] > 0, x[:, 1] > 0, np.ones(60, bool)], 1).astype(np.float32)
     y[task_of != 0, 2] = np.nan
-    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(60)], "task": [f"t{t}" for t in task_of],
-                            "text": [f"q{i}" for i in range(60)]})
-    data = task_data(Benchmark.from_values("syn", y, prompts, ["m0", "m1", "m2"]))
-    data.vectors = x
+    data = task_data_of(x, task_of, y)
     for predictor in (KNNPredictor(), SklearnPredictor(LogisticRegression())):
         fold = next(f for f in leave_one_task_out(data, predictor) if f.task == "t0")
         assert np.isnan(fold.estimates.g[:, 2]).all() and np.isfinite(fold.estimates.g[:, :2]).all()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from support.requirements import needs_torch
+from support.tasks import synthetic, task_data_of
 
 from routereval.errors import ConfigError, DataError
 from routereval.records import Benchmark
@@ -252,21 +253,6 @@ def test_correlations_use_average_ranks_for_ties():
 # The fast neighbour lists against a plain search, with missing records.
 
 
-def synthetic(seed: int = 0, n_tasks: int = 5, per_task: int = 40, n_models: int = 6):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(n_tasks, 8))
-    task_of = np.repeat(np.arange(n_tasks), per_task)
-    x = centres[task_of] + 0.8 * rng.normal(size=(len(task_of), 8))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    skill = rng.uniform(0.2, 0.9, size=(n_tasks, n_models))
-    y = (rng.uniform(size=(len(task_of), n_models)) < skill[task_of]).astype(np.float32)
-    y[task_of == 1, 0] = np.nan  # a model missing a whole task
-    y[rng.uniform(size=len(task_of)) < 0.3, 1] = np.nan  # scattered gaps
-    y[(task_of == 2) & (rng.uniform(size=len(task_of)) < 0.9), 2] = np.nan  # few records left in one task
-    y[:, 3] = y[:, 1]  # same gaps as model 1: one group
-    return x.astype(np.float32), task_of, y
-
-
 @pytest.mark.parametrize("k", [1, 5])
 def test_neighbour_lists_agree_with_a_plain_search(k):
     x, task_of, y = synthetic()
@@ -301,10 +287,7 @@ def test_knn_agrees_with_scikit_learn_neighbours():
 
 def test_fast_and_refitted_protocols_agree():
     x, task_of, y = synthetic(seed=5)
-    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
-                            "text": [f"q{i}" for i in range(len(x))]})
-    data = task_data(Benchmark.from_values("syn", y, prompts, [f"m{j}" for j in range(y.shape[1])]))
-    data.vectors = x
+    data = task_data_of(x, task_of, y)
     fast = leave_one_task_out(data, KNNPredictor(), alphas=[0.0, 0.1])
 
     class Refitted(KNNPredictor):  # same predictor, fitted afresh per pool (the generic path)
@@ -380,10 +363,7 @@ def test_revealed_prompts_floor_and_cap():
 
 def test_alpha_variant_scores_the_rest_and_measures_the_whole_task():
     x, task_of, y = synthetic(seed=2)
-    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
-                            "text": [f"q{i}" for i in range(len(x))]})
-    data = task_data(Benchmark.from_values("syn", y, prompts, [f"m{j}" for j in range(y.shape[1])]))
-    data.vectors = x
+    data = task_data_of(x, task_of, y)
     folds = leave_one_task_out(data, alphas=[0.0, 0.25])
     by = {(f.task, f.alpha): f for f in folds}
     for t in data.tasks:
@@ -535,10 +515,7 @@ def test_protocol_runs_with_the_mlp_and_a_scikit_learn_classifier():
     from sklearn.linear_model import LogisticRegression
 
     x, task_of, y = synthetic(seed=4, n_tasks=4, per_task=30, n_models=4)
-    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
-                            "text": [f"q{i}" for i in range(len(x))]})
-    data = task_data(Benchmark.from_values("syn", y, prompts, ["m0", "m1", "m2", "m3"]))
-    data.vectors = x
+    data = task_data_of(x, task_of, y)
     for predictor in (MLPPredictor(hidden=8, epochs=2, n_threads=1), SklearnPredictor(LogisticRegression())):
         folds = leave_one_task_out(data, predictor)
         assert len(folds) == 4
@@ -551,10 +528,7 @@ def test_protocol_runs_with_the_mlp_and_a_scikit_learn_classifier():
 
 def test_reference_pairs_at_alpha_reveal_each_training_task_to_its_own_pool():
     x, task_of, y = synthetic(seed=6)
-    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
-                            "text": [f"q{i}" for i in range(len(x))]})
-    data = task_data(Benchmark.from_values("syn", y, prompts, [f"m{j}" for j in range(y.shape[1])]))
-    data.vectors = x
+    data = task_data_of(x, task_of, y)
     settings = Settings()
     engine = Engine(data, KNNPredictor())
     train = [0, 1, 2, 3]

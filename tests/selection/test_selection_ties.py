@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
+from support.tasks import synthetic, task_data_of
 
 from routereval.errors import ConfigError
 from routereval.records import Benchmark
@@ -172,13 +173,8 @@ def test_published_references_change_the_choice_on_the_tiny_case():
 
 
 def test_pooled_alphas_estimate_p_from_every_alpha_pair():
-    from test_selection import synthetic
-
     x, task_of, y = synthetic(seed=2, n_tasks=4, per_task=40, n_models=4)
-    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
-                            "text": [f"q{i}" for i in range(len(x))]})
-    data = task_data(Benchmark.from_values("syn", y, prompts, ["m0", "m1", "m2", "m3"]))
-    data.vectors = x
+    data = task_data_of(x, task_of, y)
     engine = Engine(data, KNNPredictor())
     settings = Settings(pool_alphas=True)
     book = ReferenceBook(engine, [0.0, 0.1], settings).for_task(0)
@@ -313,13 +309,8 @@ def test_distance_edges_are_quantiles_with_open_ends():
 
 
 def test_one_distance_bin_reproduces_the_whole_task_choice():
-    from test_selection import synthetic
-
     x, task_of, y = synthetic(seed=3, n_tasks=4, per_task=40, n_models=4)
-    prompts = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(len(x))], "task": [f"t{t}" for t in task_of],
-                            "text": [f"q{i}" for i in range(len(x))]})
-    data = task_data(Benchmark.from_values("syn", y, prompts, [f"m{j}" for j in range(4)]))
-    data.vectors = x
+    data = task_data_of(x, task_of, y)
     folds = leave_one_task_out(data)
     per, summary = by_distance(folds, data, 1)
     rows = {(r["task"], r["method"]): r for r in task_rows(folds, data.models, data.name, pointwise=True)}
