@@ -75,8 +75,8 @@ def resolve_reference(
 ) -> Reference:
     """The reference score (see the module docstring); ``None`` prompt sets mean all prompts."""
     if given is not None:
-        if reference_problem(given):
-            raise ConfigError(reference_problem(given))
+        if why := reference_problem(given):
+            raise ConfigError(why)
         value = reference_number(given)
         if value is not None:
             return Reference(value, f"given ({value:g})")

@@ -173,22 +173,22 @@ def setting_problems(values: Mapping[str, Any], name_of: Callable[[str], str] = 
         add("protocol", f"{name_of('protocol')} must be one of {', '.join(PROTOCOLS)}, got {values['protocol']!r}")
     if "encoder" in values and values["encoder"] != "auto" and not is_encoder_name(values["encoder"]):
         add("encoder", f"unknown encoder {values['encoder']!r}; use {ENCODER_HELP}")
-    if values.get("split_seed") is not None and check_seed(values["split_seed"], name_of("split_seed")):
-        add("split_seed", check_seed(values["split_seed"], name_of("split_seed")))
+    if values.get("split_seed") is not None and (why := check_seed(values["split_seed"], name_of("split_seed"))):
+        add("split_seed", why)
     for key in ("split_seeds", "seeds"):
         seeds = values.get(key) or ()
         if len(set(seeds)) != len(seeds):
             add(key, f"{name_of(key)} lists a seed twice")
             continue
         for seed in seeds:
-            if check_seed(seed, name_of(key)):
-                add(key, check_seed(seed, name_of(key)), seed)
+            if why := check_seed(seed, name_of(key)):
+                add(key, why, seed)
     if values.get("split_seeds") and values.get("split_seed") is not None:
         add("split_seeds", f"give {name_of('split_seed')} (one split) or {name_of('split_seeds')} (several), not both")
     if "n_boot" in values and not 1 <= values["n_boot"] <= MAX_N_BOOT:
         add("n_boot", f"{name_of('n_boot')} must lie in 1..{MAX_N_BOOT}, got {values['n_boot']}")
-    if values.get("reference") is not None and reference_problem(values["reference"], name_of("reference")):
-        add("reference", reference_problem(values["reference"], name_of("reference")))
+    if values.get("reference") is not None and (why := reference_problem(values["reference"], name_of("reference"))):
+        add("reference", why)
     if values.get("cost") is not None and values["cost"] not in (*UNITS, "auto"):
         add("cost", f"{name_of('cost')} must be one of auto, {', '.join(UNITS)}, got {values['cost']!r}")
     for size in values.get("sizes") or ():
